@@ -1,0 +1,100 @@
+#include "parsers/timestamp.h"
+
+#include <cstdio>
+
+namespace tpmdiag {
+
+namespace {
+
+bool digits(std::string_view s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    char c = s[i];
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+std::optional<int64_t> parse_iso8601(std::string_view s, size_t* consumed) {
+  int y, mo, d, h, mi, sec = 0;
+  if (!digits(s, 0, 4, y) || s.size() < 16 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != ' ') || !digits(s, 11, 2, h) || s[13] != ':' ||
+      !digits(s, 14, 2, mi))
+    return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) return std::nullopt;
+  size_t p = 16;
+  if (p < s.size() && s[p] == ':') {
+    if (!digits(s, p + 1, 2, sec) || sec > 60) return std::nullopt;
+    p += 3;
+  }
+  int ms = 0;
+  if (p < s.size() && (s[p] == '.' || s[p] == ',')) {
+    size_t q = p + 1;
+    int scale = 100;
+    while (q < s.size() && s[q] >= '0' && s[q] <= '9') {
+      ms += (s[q] - '0') * scale;
+      scale /= 10;
+      ++q;
+    }
+    if (q == p + 1) return std::nullopt;
+    p = q;
+  }
+  int64_t offset_min = 0;
+  if (p < s.size() && s[p] == 'Z') {
+    ++p;
+  } else if (p < s.size() && (s[p] == '+' || s[p] == '-')) {
+    int oh, om;
+    if (digits(s, p + 1, 2, oh)) {
+      size_t q = p + 3;
+      if (q < s.size() && s[q] == ':') ++q;
+      if (digits(s, q, 2, om)) {
+        offset_min = (s[p] == '-' ? -1 : 1) * (oh * 60 + om);
+        p = q + 2;
+      }
+    }
+  }
+  if (consumed) *consumed = p;
+  int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+  return secs * 1000 + ms;
+}
+
+std::string format_iso8601(int64_t ms) {
+  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  int64_t rem_ms = ms - secs * 1000;
+  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  int64_t sod = secs - days * 86400;
+  // civil_from_days (Hinnant)
+  int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                static_cast<long long>(y), m, d, static_cast<long long>(sod / 3600),
+                static_cast<long long>(sod / 60 % 60), static_cast<long long>(sod % 60),
+                static_cast<long long>(rem_ms));
+  return buf;
+}
+
+}  // namespace tpmdiag
