@@ -1,0 +1,117 @@
+// The matcher: compiled rules, the literal prefilter, and rule matching
+// (DESIGN.md §2 "prefilter" and "match").
+//
+// Speed comes from never looking at most lines. Each rule's pattern yields
+// "atoms" (literals every match must contain, via RE2's FilteredRE2); all atoms
+// of all rules go into one Vectorscan literal database, scanned caseless over
+// raw buffers of whole lines. Only lines with an atom are parsed, and only the
+// rules whose atom condition they satisfy are run on them.
+//
+//   auto m = Matcher::build(std::move(rules));      // Result<Matcher>
+//   Matcher::Scratch scratch(*m);                   // one per thread
+//   m->prefilter(buf, len, scratch, [&](std::string_view line, const std::vector<int>& atoms) {
+//     Event ev; formats.parse(line, ev); ...
+//     m->match(ev, &atoms, facts);                  // appends Facts
+//   });
+//
+// match(ev, nullptr, facts) tries every rule: the slow reference path that
+// differential tests compare the prefiltered path with.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "parsers/event.h"
+#include "rules/rule.h"
+
+namespace re2 {
+class FilteredRE2;
+}
+struct hs_database;
+struct hs_scratch;
+
+namespace tpmdiag {
+
+// What one rule found on one line; owns its text (outlives the line buffer).
+struct Fact {
+  const Rule* rule = nullptr;
+  std::string input;
+  uint64_t line = 0;
+  uint32_t input_seq = 0;       // order of the input in the run (for timelines)
+  std::string host;
+  std::optional<int64_t> ts_ms;
+  std::string ts_text;
+  SourceKind kind = SourceKind::unknown;
+  Severity severity = Severity::none;
+  std::string text;             // the raw line (capped)
+  std::vector<std::pair<std::string, std::string>> fields;  // captures, then rc_* decodes
+
+  // Value of a field, or empty.
+  std::string_view field(std::string_view name) const;
+};
+
+using CandidateFn = std::function<void(std::string_view line, const std::vector<int>& atoms)>;
+
+class Matcher {
+ public:
+  // Builds the matcher. Fails, naming file, rule and field, on a bad pattern or
+  // a pattern with no literal to prefilter on (and no "literals" declared).
+  static Result<Matcher> build(std::vector<Rule> rules);
+
+  Matcher(Matcher&&) noexcept;
+  Matcher& operator=(Matcher&&) noexcept;
+  ~Matcher();
+
+  class Scratch {
+   public:
+    explicit Scratch(const Matcher& m);
+    ~Scratch();
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+
+   private:
+    friend class Matcher;
+    hs_scratch* hs_ = nullptr;
+    std::vector<int> atoms_;
+    std::vector<int> potentials_;
+  };
+
+  // Calls fn for each line of data[0..n) that contains an atom, in order, once
+  // per line, with the ids of the atoms found in it. n must end at a line end.
+  void prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const;
+
+  // Runs the rules that may match (all of them when atoms is null) on ev and
+  // appends a Fact for each match. Facts get input/line/host/ts from ev.
+  void match(const Event& ev, const std::vector<int>* atoms, Scratch& scratch,
+             std::vector<Fact>& out) const;
+
+  const std::vector<Rule>& rules() const { return rules_; }
+  const std::vector<std::string>& atoms() const { return atoms_; }
+
+  // Matches one rule against a message, for rule self-tests.
+  bool match_rule(size_t rule_index, std::string_view message,
+                  std::vector<std::pair<std::string, std::string>>* fields) const;
+
+ private:
+  Matcher();
+  std::vector<Rule> rules_;
+  std::unique_ptr<re2::FilteredRE2> filter_;
+  std::vector<std::string> atoms_;              // derived atoms, then declared literals
+  size_t derived_atoms_ = 0;
+  std::vector<std::vector<int>> literal_rules_;  // declared literal -> rules
+  std::vector<bool> unfiltered_;                 // rule has no derived atoms
+  std::vector<std::vector<std::pair<std::string, int>>> groups_;  // per rule: named captures
+  struct DbFree {
+    void operator()(hs_database* db) const;
+  };
+  std::unique_ptr<hs_database, DbFree> db_;
+};
+
+// Adds rc_name, rc_kind, rc_index, rc_layer, rc_description for a field "rc".
+void decode_rc_field(std::vector<std::pair<std::string, std::string>>& fields);
+
+}  // namespace tpmdiag

@@ -1,0 +1,90 @@
+// Rules: the data that turns log lines into facts (DESIGN.md §4).
+//
+// A rule file (rules/<family>.json) holds one family of rules:
+//
+//   {"family": "hostd-tpm2cmd",
+//    "rules": [{
+//      "id": "hostd.createprimary_failed",            unique, [a-z0-9_.-]
+//      "title": "TPM2_CreatePrimary failed",
+//      "source": ["hostd"],                           log kinds (parsers/event.h); pasted
+//                                                     lines of unknown kind always qualify
+//      "pattern": "Tpm2Cmd: CreatePrimary: \\((?P<rc>0x[0-9a-fA-F]+)\\)",   RE2, searched in
+//                                                     the message; a capture named rc is
+//                                                     decoded as a TPM response code
+//      "literals": ["CreatePrimary"],                 only when the pattern has no literal of
+//                                                     4+ chars the prefilter can use
+//      "fact": "createprimary_failed",                what kb/ causes reason on
+//      "severity": "error",                           info|notice|warning|error|critical
+//      "role": "symptom",                             symptom|context|benign|success
+//      "when":   {"rc_name": "TPM_RC_HANDLE"},        optional: the rule fires only if these
+//                                                     captured/decoded fields match (any listed
+//                                                     value, case-insensitive)
+//      "unless": {"command": "NV_ReadPublic", "rc_name": "TPM_RC_HANDLE"},
+//                                                     optional: not if ALL these fields match
+//      "window": "boot",                              optional: the line opens a new boot
+//                                                     ("boot") or service ("service") window
+//      "meaning": "what the line means, in our words",
+//      "samples": {"match": [{"line": "...", "captures": {"rc": "0x9a2"}}],
+//                  "nomatch": ["..."]}
+//    }]}
+//
+// load_rules() checks every field and names the file, rule and field of the
+// first mistake; `tpmdiag rules test` then runs every sample.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "parsers/event.h"
+
+namespace tpmdiag {
+
+enum class RuleRole : uint8_t { symptom, context, benign, success };
+enum class WindowMark : uint8_t { none, boot, service };
+
+std::string_view role_name(RuleRole r);
+
+struct RuleSample {
+  std::string line;
+  std::map<std::string, std::string> captures;  // expected values of named captures
+};
+
+struct Rule {
+  std::string id;
+  std::string title;
+  std::string file;                 // where it was loaded from, for messages
+  std::vector<SourceKind> sources;  // empty = any
+  std::string pattern;
+  std::vector<std::string> literals;
+  std::string fact;
+  Severity severity = Severity::info;
+  RuleRole role = RuleRole::symptom;
+  WindowMark window = WindowMark::none;
+  std::string meaning;
+  std::map<std::string, std::vector<std::string>> when, unless;
+  std::vector<RuleSample> match_samples;
+  std::vector<std::string> nomatch_samples;
+
+  bool applies_to(SourceKind k) const;
+  // Checks when/unless against the fields of a match.
+  bool accepts(const std::vector<std::pair<std::string, std::string>>& fields) const;
+};
+
+// A named text to load (an embedded file or a file read from --rules DIR).
+struct DataFile {
+  std::string path;
+  std::string text;
+};
+
+// Parses rule files; later files override earlier rules with the same id.
+Result<std::vector<Rule>> load_rules(const std::vector<DataFile>& files);
+
+// Data files under `prefix` ("rules/", "kb/causes/") embedded in the binary,
+// followed by the *.json files of each extra directory (sorted by name).
+Result<std::vector<DataFile>> collect_data_files(std::string_view prefix,
+                                                 const std::vector<std::string>& extra_dirs);
+
+}  // namespace tpmdiag
