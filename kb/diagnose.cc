@@ -1,0 +1,254 @@
+#include "kb/diagnose.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace tpmdiag {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool fact_matches(const Condition& c, const Fact& f) {
+  if (f.rule->fact != c.fact) return false;
+  for (const auto& [field, values] : c.where) {
+    auto v = f.field(field);
+    if (std::none_of(values.begin(), values.end(), [&](const std::string& w) { return iequals(v, w); }))
+      return false;
+  }
+  return true;
+}
+
+// Whether c holds in the window; appends the facts that made it hold.
+bool holds(const Condition& c, const std::vector<const Fact*>& facts, std::vector<const Fact*>* why) {
+  if (!c.all.empty()) {
+    std::vector<const Fact*> got;
+    for (const auto& sub : c.all)
+      if (!holds(sub, facts, &got)) return false;
+    if (why) why->insert(why->end(), got.begin(), got.end());
+    return true;
+  }
+  bool any = false;
+  for (const Fact* f : facts)
+    if (fact_matches(c, *f)) {
+      any = true;
+      if (why) why->push_back(f);
+    }
+  return any;
+}
+
+struct Scored {
+  double confidence = 0;
+  std::vector<const Fact*> evidence;
+  std::vector<const Fact*> trigger_facts;
+};
+
+std::optional<Scored> score(const Cause& cause, const std::vector<const Fact*>& facts) {
+  Scored s;
+  double miss = 1.0;
+  bool triggered = false;
+  for (const auto& c : cause.trigger) {
+    if (holds(c, facts, &s.trigger_facts)) {
+      triggered = true;
+      miss *= 1.0 - c.weight;
+    }
+  }
+  if (!triggered) return std::nullopt;
+  s.evidence = s.trigger_facts;
+  for (const auto& c : cause.support)
+    if (holds(c, facts, &s.evidence)) miss *= 1.0 - c.weight;
+  double keep = 1.0;
+  for (const auto& c : cause.contradict)
+    if (holds(c, facts, nullptr)) keep *= 1.0 - c.weight;
+  s.confidence = (1.0 - miss) * keep;
+  // Each line once (the caller puts them in timeline order).
+  std::sort(s.evidence.begin(), s.evidence.end());
+  s.evidence.erase(std::unique(s.evidence.begin(), s.evidence.end()), s.evidence.end());
+  std::sort(s.trigger_facts.begin(), s.trigger_facts.end());
+  s.trigger_facts.erase(std::unique(s.trigger_facts.begin(), s.trigger_facts.end()), s.trigger_facts.end());
+  return s;
+}
+
+std::string fill(const FixStep& step, const std::vector<const Fact*>& facts) {
+  std::string out;
+  const std::string& t = step.text;
+  for (size_t i = 0; i < t.size();) {
+    if (t[i] == '{') {
+      size_t close = t.find('}', i);
+      if (close != std::string::npos) {
+        std::string name = t.substr(i + 1, close - i - 1);
+        std::string_view value;
+        for (const Fact* f : facts)
+          if (!(value = f->field(name)).empty()) break;
+        if (value.empty()) return step.otherwise.empty() ? step.text : step.otherwise;
+        out += value;
+        i = close + 1;
+        continue;
+      }
+    }
+    out.push_back(t[i++]);
+  }
+  return out;
+}
+
+int verdict_rank(const std::string& v) {
+  if (v == "problem") return 3;
+  if (v == "resolved") return 2;
+  if (v == "healthy") return 1;
+  return 0;
+}
+
+}  // namespace
+
+Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const DiagnoseOptions& opts) {
+  Report r;
+  r.facts = std::move(facts);
+
+  // Effective timestamps (see header), then timeline order.
+  std::map<uint32_t, std::vector<size_t>> by_input;
+  for (size_t i = 0; i < r.facts.size(); ++i) by_input[r.facts[i].input_seq].push_back(i);
+  std::vector<int64_t> eff(r.facts.size(), 0);
+  int64_t max_before = INT64_MIN;
+  for (auto& [seq, idx] : by_input) {
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return r.facts[a].line < r.facts[b].line; });
+    int64_t carry = max_before;
+    int64_t max_here = max_before;
+    for (size_t i : idx) {
+      if (r.facts[i].ts_ms) carry = *r.facts[i].ts_ms;
+      eff[i] = carry;
+      max_here = std::max(max_here, carry);
+    }
+    max_before = max_here;
+  }
+  std::vector<size_t> order(r.facts.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (eff[a] != eff[b]) return eff[a] < eff[b];
+    if (r.facts[a].input_seq != r.facts[b].input_seq) return r.facts[a].input_seq < r.facts[b].input_seq;
+    return r.facts[a].line < r.facts[b].line;
+  });
+  std::vector<size_t> rank(r.facts.size());
+  for (size_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
+  auto by_time = [&](const Fact* a, const Fact* b) {
+    return rank[static_cast<size_t>(a - r.facts.data())] < rank[static_cast<size_t>(b - r.facts.data())];
+  };
+
+  // Per host, with vmkwarning/vmkernel duplicates dropped.
+  std::map<std::string, std::vector<const Fact*>> hosts;
+  std::set<std::string> seen;
+  for (size_t i : order) {
+    const Fact& f = r.facts[i];
+    if (f.ts_ms && (f.kind == SourceKind::vmkernel || f.kind == SourceKind::vmkwarning)) {
+      std::string key = f.host + '\x1f' + f.rule->id + '\x1f' + f.ts_text;
+      for (const auto& [k, v] : f.fields) key += '\x1f' + v;
+      if (!seen.insert(key).second) continue;
+    }
+    hosts[f.host].push_back(&f);
+  }
+
+  std::set<const Fact*> used;
+  for (auto& [host, list] : hosts) {
+    HostReport hr;
+    hr.host = host;
+    Window w;
+    w.index = 1;
+    for (const Fact* f : list) {
+      if (f->rule->window != WindowMark::none && !w.facts.empty() &&
+          std::any_of(w.facts.begin(), w.facts.end(), [&](const Fact* g) { return g->rule == f->rule; })) {
+        hr.boots.push_back(std::move(w));
+        w = Window{};
+        w.index = static_cast<int>(hr.boots.size()) + 1;
+      }
+      w.facts.push_back(f);
+      if (f->ts_ms) {
+        if (!w.first_ts) w.first_ts = f->ts_ms;
+        w.last_ts = f->ts_ms;
+      }
+    }
+    if (!w.facts.empty()) hr.boots.push_back(std::move(w));
+
+    // Findings per window; a cause found in several windows keeps the latest.
+    std::map<std::string, Finding> latest;
+    std::vector<std::vector<std::pair<const Cause*, Scored>>> per_window(hr.boots.size());
+    for (size_t wi = 0; wi < hr.boots.size(); ++wi) {
+      auto& win = hr.boots[wi];
+      for (const auto& cause : causes) {
+        auto s = score(cause, win.facts);
+        if (!s || s->confidence < opts.min_confidence) continue;
+        per_window[wi].push_back({&cause, std::move(*s)});
+      }
+      auto& found = per_window[wi];
+      std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+        if (a.second.confidence != b.second.confidence) return a.second.confidence > b.second.confidence;
+        if (a.first->prior != b.first->prior) return a.first->prior > b.first->prior;
+        return a.first->id < b.first->id;
+      });
+      win.verdict = found.empty() ? "healthy" : "problem";
+      for (const auto& [cause, s] : found) {
+        Finding fd;
+        fd.cause = cause;
+        fd.confidence = s.confidence;
+        fd.host = host;
+        fd.boot = win.index;
+        fd.evidence = s.evidence;
+        std::sort(fd.evidence.begin(), fd.evidence.end(), by_time);
+        // Ambiguous: other causes triggered by exactly the same lines.
+        for (const auto& [other, os] : found)
+          if (other != cause && os.trigger_facts == s.trigger_facts) fd.alternatives.push_back(other->id);
+        fd.ambiguous = !fd.alternatives.empty();
+        for (const auto& step : cause->fix) fd.fix.push_back(fill(step, win.facts));
+        latest[cause->id] = std::move(fd);
+      }
+    }
+    // Resolved: a later window shows a line the cause names as proof of the fix.
+    for (auto& [id, fd] : latest) {
+      for (size_t wi = static_cast<size_t>(fd.boot); wi < hr.boots.size(); ++wi) {
+        const auto& win = hr.boots[wi];
+        bool fixed = std::any_of(fd.cause->resolved_by.begin(), fd.cause->resolved_by.end(),
+                                 [&](const Condition& c) { return holds(c, win.facts, nullptr); });
+        if (fixed) {
+          fd.status = "resolved";
+          fd.resolved_in = win.index;
+          break;
+        }
+      }
+      for (const Fact* f : fd.evidence) used.insert(f);
+    }
+    hr.verdict = "healthy";
+    for (auto& [id, fd] : latest) {
+      if (fd.status == "problem") hr.verdict = "problem";
+      else if (hr.verdict != "problem") hr.verdict = "resolved";
+      r.findings.push_back(std::move(fd));
+    }
+    if (verdict_rank(hr.verdict) > verdict_rank(r.verdict)) r.verdict = hr.verdict;
+    r.hosts.push_back(std::move(hr));
+  }
+
+  std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
+    if ((a.status == "problem") != (b.status == "problem")) return a.status == "problem";
+    if (a.confidence != b.confidence) return a.confidence > b.confidence;
+    return a.cause->prior > b.cause->prior;
+  });
+  for (const auto& [host, list] : hosts)
+    for (const Fact* f : list)
+      if (!used.count(f)) r.context.push_back(f);
+  return r;
+}
+
+int exit_code(const Report& r) {
+  if (r.verdict == "problem") return 1;
+  if (!r.any_input_read && !r.inputs.empty()) return 2;
+  return 0;
+}
+
+}  // namespace tpmdiag

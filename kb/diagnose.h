@@ -1,0 +1,79 @@
+// Diagnosis: facts grouped per host and per boot window, scored against the
+// causes of kb/ (DESIGN.md §2 "evidence" and "diagnose").
+//
+//   Report r = diagnose(std::move(facts), causes, {});
+//   r.verdict;        // "problem" | "resolved" | "healthy" | "no_tpm_evidence"
+//   r.findings;       // best first; each with evidence facts, fix, references
+//
+// Timeline: facts are ordered by timestamp; a fact without one inherits the
+// last timestamp seen before it in its input, and an input that starts without
+// timestamps is placed after the inputs named before it. A rule marked
+// "window": "boot" or "service" opens a new window when the current window
+// already holds a line of that same rule (a second boot, a hostd restart).
+// vmkwarning.log repeats vmkernel.log: the same rule, timestamp and fields
+// count once.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kb/cause.h"
+#include "rules/matcher.h"
+
+namespace tpmdiag {
+
+struct DiagnoseOptions {
+  double min_confidence = 0.2;  // findings below this are not reported
+};
+
+struct Finding {
+  const Cause* cause = nullptr;
+  double confidence = 0;
+  std::string host;
+  int boot = 0;                          // 1-based window index within the host
+  std::string status = "problem";        // "problem" or "resolved"
+  int resolved_in = 0;                   // window that showed it fixed
+  bool ambiguous = false;                // other causes fit the same evidence
+  std::vector<std::string> alternatives; // their ids, best first
+  std::vector<const Fact*> evidence;
+  std::vector<std::string> fix;          // steps with placeholders filled
+};
+
+struct Window {
+  int index = 0;
+  std::optional<int64_t> first_ts, last_ts;
+  std::vector<const Fact*> facts;
+  std::string verdict;  // problem | healthy (per window)
+};
+
+struct HostReport {
+  std::string host;     // "" when no input named it
+  std::string verdict;
+  std::vector<Window> boots;
+};
+
+struct InputReport {
+  std::string name;
+  uint64_t bytes = 0, lines = 0, candidates = 0, cut_lines = 0;
+  std::string error;  // empty when the input was read to the end
+};
+
+struct Report {
+  std::string verdict = "no_tpm_evidence";
+  std::vector<HostReport> hosts;
+  std::vector<Finding> findings;       // best first
+  std::vector<const Fact*> context;    // TPM lines that are not evidence of a finding
+  std::vector<InputReport> inputs;
+  std::vector<Fact> facts;             // owns what the pointers above point to
+  bool any_input_read = false;
+};
+
+Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes,
+                const DiagnoseOptions& opts);
+
+// Exit code for a report (DESIGN.md §5): 1 if a problem is open, 2 if no
+// input could be read at all, otherwise 0.
+int exit_code(const Report& r);
+
+}  // namespace tpmdiag

@@ -1,0 +1,53 @@
+// The engine: formats, rules and causes loaded once (embedded data plus
+// --rules/--kb folders), and a whole diagnosis run over named inputs.
+//
+//   auto eng = Engine::load({});                    // Result<std::unique_ptr<Engine>>
+//   Report r = run_inputs(**eng, {"samples/seed-failing"}, {});
+//   return exit_code(r);
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kb/cause.h"
+#include "kb/diagnose.h"
+#include "parsers/format.h"
+#include "parsers/inputs.h"
+#include "parsers/scanner.h"
+#include "rules/matcher.h"
+
+namespace tpmdiag {
+
+struct EngineOptions {
+  std::vector<std::string> rules_dirs;  // extra rule files (override embedded ones by id)
+  std::vector<std::string> kb_dirs;     // extra cause files (override embedded ones by id)
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> load(const EngineOptions& opts);
+
+  const FormatSet& formats() const { return formats_; }
+  const Matcher& matcher() const { return matcher_; }
+  const std::vector<Cause>& causes() const { return causes_; }
+  const Cause* cause(std::string_view id) const;
+
+ private:
+  Engine(FormatSet f, Matcher m) : formats_(std::move(f)), matcher_(std::move(m)) {}
+  FormatSet formats_;
+  Matcher matcher_;
+  std::vector<Cause> causes_;
+};
+
+struct RunOptions {
+  ScanOptions scan;
+  DiagnoseOptions diagnose;
+  SourceLimits limits;
+};
+
+// Scans every input (errors are recorded per input, the rest still scanned)
+// and diagnoses the facts together.
+Report run_inputs(const Engine& engine, const std::vector<std::string>& paths, const RunOptions& opts);
+
+}  // namespace tpmdiag
