@@ -1,0 +1,92 @@
+// tpmdiag kb list|show ID
+#include "cli/common.h"
+#include "cli/render.h"
+
+namespace tpmdiag::cli {
+
+namespace {
+const char* kHelp = R"(Usage: tpmdiag kb list [OPTIONS]
+       tpmdiag kb show ID [OPTIONS]
+
+The knowledge base: every cause tpmdiag can name (kb/causes/*.json, built in,
+plus --kb DIR), with what it means, the evidence that points to it, the fix,
+how to confirm it, and the public sources.
+
+  list      one line per cause: id and title (--format json: every field)
+  show ID   one cause in full (--format json: with its evidence model)
+
+Exit codes: 0 ok, 2 usage error, unknown ID, or a cause file that does not load.
+
+Options)";
+
+void show_text(const Cause& c) {
+  std::cout << c.id << " — " << c.title << "\n\n";
+  if (!c.summary.empty()) std::cout << c.summary << "\n\n";
+  std::cout << "What it means:\n  " << c.meaning << "\n\nHow to confirm:\n  " << c.check << "\n\nFix:\n";
+  int i = 1;
+  for (const auto& s : c.fix) std::cout << "  " << i++ << ". " << (s.otherwise.empty() ? s.text : s.otherwise) << "\n";
+  if (!c.vendor_notes.empty()) {
+    std::cout << "\nVendor notes:\n";
+    for (const auto& v : c.vendor_notes) std::cout << "  " << v.vendor << ": " << v.note << "\n";
+  }
+  std::cout << "\nReferences:\n";
+  for (const auto& r : c.references) std::cout << "  " << r.url << (r.title.empty() ? "" : "  (" + r.title + ")") << "\n";
+  if (!c.inference.empty()) {
+    std::cout << "\nOur inference (not stated by a source):\n";
+    for (const auto& s : c.inference) std::cout << "  - " << s << "\n";
+  }
+}
+}  // namespace
+
+int cmd_kb(const Args& args) {
+  CommonOptions o;
+  std::vector<std::string> pos_args;
+  po::options_description d(kHelp);
+  add_output_options(d, o, "text|json");
+  add_data_options(d, o);
+  d.add_options()("help,h", "show this help");
+  po::options_description all;
+  all.add(d).add_options()("args", po::value(&pos_args), "list|show ID");
+  po::positional_options_description pos;
+  pos.add("args", -1);
+  po::variables_map vm;
+  if (!parse_args("kb", args, all, &pos, vm)) return 2;
+  if (vm.count("help") || pos_args.empty()) {
+    std::cout << d << '\n';
+    return vm.count("help") ? 0 : 2;
+  }
+  if (!check_format("kb", o.format, {"text", "json"})) return 2;
+  const std::string& action = pos_args[0];
+  if (!(action == "list" && pos_args.size() == 1) && !(action == "show" && pos_args.size() == 2)) {
+    std::cerr << "tpmdiag kb: error: use 'kb list' or 'kb show ID' (see 'tpmdiag kb --help')\n";
+    return 2;
+  }
+  auto engine = load_engine(o);
+  if (!engine) return 2;
+  if (action == "list") {
+    if (o.format == "json") {
+      JsonWriter w(std::cout, 2);
+      w.begin_array();
+      for (const auto& c : engine->causes()) write_cause(w, c, true);
+      w.end_array();
+    } else {
+      for (const auto& c : engine->causes()) std::cout << c.id << "  " << c.title << "\n";
+      std::cout << engine->causes().size() << " causes\n";
+    }
+    return 0;
+  }
+  const Cause* c = engine->cause(pos_args[1]);
+  if (!c) {
+    std::cerr << "tpmdiag kb: error: no cause with id '" << pos_args[1] << "' (see 'tpmdiag kb list')\n";
+    return 2;
+  }
+  if (o.format == "json") {
+    JsonWriter w(std::cout, 2);
+    write_cause(w, *c, true);
+  } else {
+    show_text(*c);
+  }
+  return 0;
+}
+
+}  // namespace tpmdiag::cli

@@ -1,0 +1,34 @@
+// Renderers: the report for people (text) and for programs (JSON, JSON Lines).
+// The JSON shape is documented in docs/json-report.md; keep it backward compatible.
+#pragma once
+
+#include <ostream>
+
+#include "common/json_writer.h"
+#include "kb/diagnose.h"
+#include "kb/engine.h"
+
+namespace tpmdiag::cli {
+
+constexpr int kSchemaVersion = 1;
+
+struct TextStyle {
+  bool color = false;
+  int width = 100;
+};
+
+void render_text(const Report& r, std::ostream& out, const TextStyle& style);
+void render_json(const Report& r, std::ostream& out, bool pretty);
+
+// One entry of findings[] (also the body of a JSON Lines "finding" record).
+void write_finding(JsonWriter& w, const Finding& f);
+// One evidence/context line.
+void write_fact(JsonWriter& w, const Fact& f);
+// A cause as `kb show --format json` prints it.
+void write_cause(JsonWriter& w, const Cause& c, bool with_evidence_model);
+
+// Whether to use colour: --color always|never|auto (auto = stdout is a TTY,
+// NO_COLOR unset, TERM not "dumb").
+bool want_color(const std::string& mode);
+
+}  // namespace tpmdiag::cli

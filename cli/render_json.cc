@@ -1,0 +1,194 @@
+#include <cmath>
+
+#include "cli/render.h"
+#include "parsers/timestamp.h"
+
+namespace tpmdiag::cli {
+
+namespace {
+
+double round2(double d) { return std::round(d * 100.0) / 100.0; }
+
+void write_condition(JsonWriter& w, const Condition& c) {
+  w.begin_object();
+  if (!c.all.empty()) {
+    w.key("all").begin_array();
+    for (const auto& s : c.all) write_condition(w, s);
+    w.end_array();
+  } else {
+    w.key("fact").string(c.fact);
+    if (!c.where.empty()) {
+      w.key("where").begin_object();
+      for (const auto& [k, vs] : c.where) {
+        w.key(k).begin_array();
+        for (const auto& v : vs) w.string(v);
+        w.end_array();
+      }
+      w.end_object();
+    }
+  }
+  w.key("weight").number(c.weight);
+  w.end_object();
+}
+
+void write_conditions(JsonWriter& w, const char* key, const std::vector<Condition>& cs) {
+  w.key(key).begin_array();
+  for (const auto& c : cs) write_condition(w, c);
+  w.end_array();
+}
+
+void write_references(JsonWriter& w, const Cause& c) {
+  w.key("references").begin_array();
+  for (const auto& r : c.references) {
+    w.begin_object().key("url").string(r.url);
+    if (!r.title.empty()) w.key("title").string(r.title);
+    if (!r.note.empty()) w.key("note").string(r.note);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("vendor_notes").begin_array();
+  for (const auto& v : c.vendor_notes) {
+    w.begin_object().key("vendor").string(v.vendor).key("note").string(v.note);
+    if (!v.source.empty()) w.key("source").string(v.source);
+    w.end_object();
+  }
+  w.end_array();
+}
+
+}  // namespace
+
+void write_fact(JsonWriter& w, const Fact& f) {
+  w.begin_object();
+  w.key("input").string(f.input);
+  w.key("line").integer(static_cast<int64_t>(f.line));
+  w.key("text").string(f.text);
+  w.key("rule").string(f.rule->id);
+  w.key("fact").string(f.rule->fact);
+  w.key("role").string(role_name(f.rule->role));
+  w.key("kind").string(kind_name(f.kind));
+  if (f.ts_ms) w.key("timestamp").string(format_iso8601(*f.ts_ms));
+  else w.key("timestamp").null();
+  w.key("meaning").string(f.rule->meaning);
+  w.key("fields").begin_object();
+  for (const auto& [k, v] : f.fields)
+    if (k.rfind("rc_", 0) != 0) w.key(k).string(v);
+  w.end_object();
+  if (!f.field("rc_name").empty() || !f.field("rc_kind").empty()) {
+    w.key("rc").begin_object();
+    w.key("code").string(f.field("rc"));
+    w.key("name").string(f.field("rc_name"));
+    w.key("kind").string(f.field("rc_kind"));
+    w.key("index").integer(std::atoi(std::string(f.field("rc_index")).c_str()));
+    w.key("layer").string(f.field("rc_layer"));
+    w.key("description").string(f.field("rc_description"));
+    w.end_object();
+  }
+  w.end_object();
+}
+
+void write_finding(JsonWriter& w, const Finding& f) {
+  const Cause& c = *f.cause;
+  w.key("cause").string(c.id);
+  w.key("title").string(c.title);
+  w.key("confidence").number(round2(f.confidence));
+  w.key("host").string(f.host);
+  w.key("boot").integer(f.boot);
+  w.key("status").string(f.status);
+  if (f.resolved_in) w.key("resolved_in_boot").integer(f.resolved_in);
+  w.key("ambiguous").boolean(f.ambiguous);
+  w.key("alternatives").begin_array();
+  for (const auto& a : f.alternatives) w.string(a);
+  w.end_array();
+  w.key("summary").string(c.summary);
+  w.key("meaning").string(c.meaning);
+  w.key("check").string(c.check);
+  w.key("evidence").begin_array();
+  for (const Fact* e : f.evidence) write_fact(w, *e);
+  w.end_array();
+  w.key("fix").begin_array();
+  for (const auto& s : f.fix) w.string(s);
+  w.end_array();
+  write_references(w, c);
+  w.key("inference").begin_array();
+  for (const auto& s : c.inference) w.string(s);
+  w.end_array();
+}
+
+void write_cause(JsonWriter& w, const Cause& c, bool with_evidence_model) {
+  w.begin_object();
+  w.key("id").string(c.id);
+  w.key("title").string(c.title);
+  w.key("summary").string(c.summary);
+  w.key("meaning").string(c.meaning);
+  w.key("check").string(c.check);
+  w.key("fix").begin_array();
+  for (const auto& s : c.fix) w.string(s.otherwise.empty() ? s.text : s.otherwise);
+  w.end_array();
+  write_references(w, c);
+  w.key("inference").begin_array();
+  for (const auto& s : c.inference) w.string(s);
+  w.end_array();
+  if (with_evidence_model) {
+    w.key("evidence").begin_object();
+    w.key("prior").number(c.prior);
+    write_conditions(w, "trigger", c.trigger);
+    write_conditions(w, "support", c.support);
+    write_conditions(w, "contradict", c.contradict);
+    w.end_object();
+    write_conditions(w, "resolved_by", c.resolved_by);
+  }
+  w.end_object();
+}
+
+void render_json(const Report& r, std::ostream& out, bool pretty) {
+  JsonWriter w(out, pretty ? 2 : 0);
+  w.begin_object();
+  w.key("schema_version").integer(kSchemaVersion);
+  w.key("tool").begin_object().key("name").string("tpmdiag").key("version").string(TPMDIAG_VERSION).end_object();
+  w.key("verdict").string(r.verdict);
+  w.key("hosts").begin_array();
+  for (const auto& h : r.hosts) {
+    w.begin_object();
+    w.key("host").string(h.host);
+    w.key("verdict").string(h.verdict);
+    w.key("boots").begin_array();
+    for (const auto& b : h.boots) {
+      w.begin_object();
+      w.key("boot").integer(b.index);
+      if (b.first_ts) w.key("first").string(format_iso8601(*b.first_ts)); else w.key("first").null();
+      if (b.last_ts) w.key("last").string(format_iso8601(*b.last_ts)); else w.key("last").null();
+      w.key("verdict").string(b.verdict);
+      w.key("tpm_lines").integer(static_cast<int64_t>(b.facts.size()));
+      w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  w.key("findings").begin_array();
+  for (const auto& f : r.findings) {
+    w.begin_object();
+    write_finding(w, f);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("context").begin_array();
+  for (const Fact* f : r.context) write_fact(w, *f);
+  w.end_array();
+  w.key("inputs").begin_array();
+  for (const auto& in : r.inputs) {
+    w.begin_object();
+    w.key("name").string(in.name);
+    w.key("bytes").integer(static_cast<int64_t>(in.bytes));
+    w.key("lines").integer(static_cast<int64_t>(in.lines));
+    w.key("candidates").integer(static_cast<int64_t>(in.candidates));
+    w.key("cut_lines").integer(static_cast<int64_t>(in.cut_lines));
+    if (in.error.empty()) w.key("error").null(); else w.key("error").string(in.error);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  if (!pretty) out << '\n';
+}
+
+}  // namespace tpmdiag::cli

@@ -1,0 +1,222 @@
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+#include "cli/render.h"
+#include "parsers/timestamp.h"
+
+namespace tpmdiag::cli {
+
+namespace {
+
+struct Paint {
+  bool on;
+  std::string operator()(const char* code, std::string_view s) const {
+    if (!on) return std::string(s);
+    return std::string("\x1b[") + code + "m" + std::string(s) + "\x1b[0m";
+  }
+};
+
+// Word-wraps text to width, each line starting with indent.
+void wrap(std::ostream& out, std::string_view text, size_t indent, size_t width) {
+  std::string pad(indent, ' ');
+  std::istringstream words{std::string(text)};
+  std::string word, line;
+  while (words >> word) {
+    if (!line.empty() && indent + line.size() + 1 + word.size() > width) {
+      out << pad << line << '\n';
+      line.clear();
+    }
+    if (!line.empty()) line += ' ';
+    line += word;
+  }
+  if (!line.empty()) out << pad << line << '\n';
+}
+
+std::string verdict_word(const std::string& v, const Paint& p) {
+  if (v == "problem") return p("1;31", "PROBLEM");
+  if (v == "resolved") return p("1;33", "RESOLVED");
+  if (v == "healthy") return p("1;32", "HEALTHY");
+  return p("1", "NO TPM EVIDENCE");
+}
+
+std::string host_label(const std::string& h) { return h.empty() ? "(host not named in the input)" : h; }
+
+std::string where(const Fact& f) { return f.input + ":" + std::to_string(f.line); }
+
+std::string pct(double c) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.2f", c);
+  return buf;
+}
+
+// The message part of a line, for compact display (prefix dropped when long).
+std::string_view shown_text(const Fact& f) {
+  std::string_view t = f.text;
+  while (!t.empty() && (t.back() == '\r' || t.back() == ' ')) t.remove_suffix(1);
+  return t;
+}
+
+void evidence_line(std::ostream& out, const Fact& f, const Paint& p, size_t width) {
+  out << "      " << p("36", where(f)) << '\n';
+  out << "        " << shown_text(f) << '\n';
+  if (!f.field("rc").empty()) {
+    std::string rc = std::string(f.field("rc")) + " = " + std::string(f.field("rc_name").empty() ? "(no name)" : f.field("rc_name"));
+    std::string kind(f.field("rc_kind"));
+    std::string index(f.field("rc_index"));
+    if (kind == "handle" || kind == "session" || kind == "parameter") rc += ", " + kind + " " + index;
+    else if (!kind.empty()) rc += ", " + kind;
+    rc += ": " + std::string(f.field("rc_description"));
+    out << "        " << p("33", "decoded: ") ;
+    std::ostringstream tmp;
+    wrap(tmp, rc, 0, width > 20 ? width - 17 : width);
+    std::string s = tmp.str();
+    // keep the first line beside "decoded:", indent the rest
+    size_t nl = s.find('\n');
+    out << s.substr(0, nl) << '\n';
+    if (nl != std::string::npos && nl + 1 < s.size()) wrap(out, s.substr(nl + 1), 17, width);
+  }
+}
+
+void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, size_t width) {
+  const Cause& c = *f.cause;
+  out << p("1", "[" + std::to_string(n) + "] " + c.id) << " — " << c.title << "\n";
+  out << "    confidence " << pct(f.confidence) << ", boot " << f.boot;
+  if (f.status == "resolved") out << ", " << p("33", "resolved in boot " + std::to_string(f.resolved_in));
+  out << "\n";
+  if (f.ambiguous) {
+    std::string alts;
+    for (const auto& a : f.alternatives) alts += (alts.empty() ? "" : ", ") + a;
+    out << "    " << p("33", "ambiguous:") << " the same lines also fit " << alts
+        << "; the check below tells them apart\n";
+  }
+  out << "\n    " << p("1", "Evidence") << "\n";
+  for (const Fact* e : f.evidence) evidence_line(out, *e, p, width);
+  out << "\n    " << p("1", "What it means") << "\n";
+  wrap(out, c.meaning, 6, width);
+  out << "\n    " << p("1", "Fix") << "\n";
+  int i = 1;
+  for (const auto& s : f.fix) {
+    std::ostringstream tmp;
+    wrap(tmp, s, 9, width);
+    std::string t = tmp.str();
+    std::string num = std::to_string(i++) + ".";
+    t.replace(6, num.size(), num);
+    out << t;
+  }
+  out << "\n    " << p("1", "How to confirm") << "\n";
+  wrap(out, c.check, 6, width);
+  if (!c.vendor_notes.empty()) {
+    out << "\n    " << p("1", "Vendor notes") << "\n";
+    for (const auto& v : c.vendor_notes) wrap(out, v.vendor + ": " + v.note, 6, width);
+  }
+  out << "\n    " << p("1", "References") << "\n";
+  for (const auto& r : c.references) out << "      " << r.url << (r.title.empty() ? "" : "  (" + r.title + ")") << "\n";
+  if (!c.inference.empty()) {
+    out << "\n    " << p("2", "Our inference, not a source's:") << "\n";
+    for (const auto& s : c.inference) wrap(out, "- " + s, 6, width);
+  }
+  out << "\n";
+}
+
+void short_finding(std::ostream& out, const Finding& f, int n, const Paint& p, size_t width) {
+  const Cause& c = *f.cause;
+  out << p("1", "[" + std::to_string(n) + "] " + c.id) << " — " << c.title << "  (confidence "
+      << pct(f.confidence) << ", boot " << f.boot;
+  if (f.status == "resolved") out << ", resolved in boot " << f.resolved_in;
+  out << ")\n";
+  std::string lines;
+  for (const Fact* e : f.evidence) lines += (lines.empty() ? "" : ", ") + where(*e);
+  wrap(out, "evidence: " + lines, 6, width);
+  wrap(out, "tell apart: " + c.check, 6, width);
+}
+
+}  // namespace
+
+bool want_color(const std::string& mode) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  const char* nc = std::getenv("NO_COLOR");
+  if (nc && *nc) return false;
+  const char* term = std::getenv("TERM");
+  if (term && std::strcmp(term, "dumb") == 0) return false;
+  return isatty(STDOUT_FILENO) != 0;
+}
+
+void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
+  Paint p{style.color};
+  size_t width = static_cast<size_t>(style.width);
+  out << "tpmdiag: " << verdict_word(r.verdict, p) << " — " << r.hosts.size()
+      << (r.hosts.size() == 1 ? " host" : " hosts") << ", " << r.findings.size()
+      << (r.findings.size() == 1 ? " finding" : " findings") << "\n";
+
+  for (const auto& h : r.hosts) {
+    out << "\n" << p("1", "Host " + host_label(h.host)) << ": " << verdict_word(h.verdict, p) << " ("
+        << h.boots.size() << (h.boots.size() == 1 ? " boot window" : " boot windows") << ")\n";
+    for (const auto& b : h.boots) {
+      out << "  boot " << b.index << ": ";
+      if (b.first_ts) out << format_iso8601(*b.first_ts) << " .. " << format_iso8601(*b.last_ts);
+      else out << "no timestamps";
+      out << ", " << b.facts.size() << " TPM lines, " << b.verdict << "\n";
+    }
+    out << "\n";
+    int n = 0;
+    bool first_open = true;
+    for (const auto& f : r.findings) {
+      if (f.host != h.host) continue;
+      ++n;
+      // The best open finding of a host in full; the others short.
+      if (first_open && f.status == "problem") {
+        full_finding(out, f, n, p, width);
+        first_open = false;
+      } else if (n == 1) {
+        full_finding(out, f, n, p, width);
+      } else {
+        short_finding(out, f, n, p, width);
+      }
+    }
+    if (n > 1) out << "\n";
+  }
+
+  if (!r.context.empty()) {
+    out << p("1", "TPM lines that are context, not a cause") << "\n";
+    std::map<std::string, std::vector<const Fact*>> by_rule;
+    std::vector<std::string> order;
+    for (const Fact* f : r.context) {
+      if (!by_rule.count(f->rule->id)) order.push_back(f->rule->id);
+      by_rule[f->rule->id].push_back(f);
+    }
+    for (const auto& id : order) {
+      const auto& list = by_rule[id];
+      const Fact& first = *list.front();
+      std::string label = std::string(role_name(first.rule->role));
+      out << "  " << p("36", where(first));
+      if (list.size() > 1) out << " (+" << list.size() - 1 << " more)";
+      out << "  [" << label << "]\n";
+      out << "      " << shown_text(first) << "\n";
+      wrap(out, first.rule->meaning, 6, width);
+    }
+    out << "\n";
+  }
+
+  uint64_t lines = 0, cands = 0, read = 0;
+  for (const auto& in : r.inputs) {
+    lines += in.lines;
+    cands += in.candidates;
+    if (in.error.empty()) ++read;
+  }
+  out << p("2", "Read " + std::to_string(read) + " of " + std::to_string(r.inputs.size()) + " inputs, " +
+                    std::to_string(lines) + " lines, " + std::to_string(cands) + " TPM-related")
+      << "\n";
+  for (const auto& in : r.inputs) {
+    if (!in.error.empty()) out << p("31", "  not fully read: " + in.error) << "\n";
+    if (in.cut_lines) out << "  " << in.name << ": " << in.cut_lines << " over-long lines cut at --max-line\n";
+  }
+}
+
+}  // namespace tpmdiag::cli
