@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The two commands of the README, for a fresh Debian 12 machine (idempotent):
+#   ./tpmdiag.sh demo   install what is missing, build, diagnose the bundled samples
+#   ./tpmdiag.sh test   install what is missing, build (plain and ASan+UBSan), run every test
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages: build tools, the chosen libraries, and what the tests drive.
+PACKAGES=(
+  cmake ninja-build g++ pkg-config
+  libre2-dev libsimdjson-dev libboost-program-options-dev catch2
+  libvectorscan-dev zlib1g-dev
+  tpm2-tools libtss2-dev            # tests: reference decoder for TPM response codes
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {  # build DIR [cmake options...]
+  local dir=$1; shift
+  log "building $dir"
+  cmake -S . -B "$dir" -G Ninja -DTPMDIAG_WERROR=ON "$@" > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; return 1; }
+  ninja -C "$dir"
+}
+
+case "${1:-}" in
+  demo)
+    install_missing
+    build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    for s in samples/seed-failing samples/seed-fixed; do
+      log "tpmdiag diagnose $s"
+      build/tpmdiag diagnose "$s" || true
+    done
+    log "tpmdiag diagnose samples/seed-failing samples/seed-fixed   (failing boot, then fixed boot)"
+    build/tpmdiag diagnose samples/seed-failing samples/seed-fixed || true
+    ;;
+  test)
+    install_missing
+    build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    log "tests"
+    (cd build && ctest --output-on-failure)
+    build build-asan -DCMAKE_BUILD_TYPE=Debug -DTPMDIAG_SANITIZE=ON
+    log "tests under ASan+UBSan"
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
+    ;;
+  *)
+    echo "usage: ./tpmdiag.sh demo|test" >&2
+    exit 2
+    ;;
+esac
