@@ -172,4 +172,7 @@ int cmd_explain(const Args& args) {
   return exit_code(r) == 2 ? 2 : 0;
 }
 
+TPMDIAG_COMMAND("diagnose", "[PATH...|-]", "diagnose logs: files, folders, .gz, or stdin (-)", cmd_diagnose, 10)
+TPMDIAG_COMMAND("explain", "[PATH...|-]", "annotate each TPM line: rule, decoded code, meaning", cmd_explain, 20)
+
 }  // namespace tpmdiag::cli

@@ -89,4 +89,6 @@ int cmd_kb(const Args& args) {
   return 0;
 }
 
+TPMDIAG_COMMAND("kb", "list|show ID", "the knowledge base: causes, fixes and sources", cmd_kb, 50)
+
 }  // namespace tpmdiag::cli

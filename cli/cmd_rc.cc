@@ -169,4 +169,6 @@ int cmd_rc(const Args& args) {
   return status;
 }
 
+TPMDIAG_COMMAND("rc", "CODE...", "decode TPM 2.0 response codes: 0x9a2, 2466, (0x921)", cmd_rc, 30)
+
 }  // namespace tpmdiag::cli

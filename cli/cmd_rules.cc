@@ -79,4 +79,6 @@ int cmd_rules(const Args& args) {
   return res.failures.empty() ? 0 : 1;
 }
 
+TPMDIAG_COMMAND("rules", "list|test", "list the rules, or run every rule's sample lines", cmd_rules, 40)
+
 }  // namespace tpmdiag::cli

@@ -7,15 +7,9 @@
 
 namespace {
 
-const char* kHelp = R"(tpmdiag — why does this ESXi host fail TPM attestation? Read its logs and say.
+const char* kIntro = "tpmdiag — why does this ESXi host fail TPM attestation? Read its logs and say.\n\nUsage:\n";
 
-Usage:
-  tpmdiag diagnose [PATH...|-]   diagnose logs: files, folders, .gz, or stdin (-)
-  tpmdiag explain [PATH...|-]    annotate each TPM-related line: rule, decoded code, meaning
-  tpmdiag rc CODE...             decode TPM 2.0 response codes: 0x9a2, 2466, (0x921)
-  tpmdiag rules list|test        list the rules, or run every rule's sample lines
-  tpmdiag kb list|show ID        the knowledge base of causes, fixes and sources
-
+const char* kOutro = R"(
 Examples:
   tpmdiag diagnose /var/run/log/vmkernel.log /var/run/log/hostd.log
   xclip -o | tpmdiag diagnose -          (paste lines from a ticket or KB)
@@ -30,27 +24,31 @@ Exit codes (all commands):
 Run 'tpmdiag COMMAND --help' for a command's inputs, options and output.
 )";
 
+void help(std::ostream& out) {
+  out << kIntro;
+  for (const auto& c : tpmdiag::cli::commands()) {
+    std::string left = std::string("tpmdiag ") + c.name + " " + c.usage;
+    out << "  " << left << std::string(left.size() < 32 ? 32 - left.size() : 1, ' ') << c.summary << "\n";
+  }
+  out << kOutro;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
-    (argc < 2 ? std::cerr : std::cout) << kHelp;
+    help(argc < 2 ? std::cerr : std::cout);
     return argc < 2 ? 2 : 0;
   }
   if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "-V")) {
     std::cout << "tpmdiag " << TPMDIAG_VERSION << "\n";
     return 0;
   }
-  std::string cmd = argv[1];
   tpmdiag::cli::Args args(argv + 2, argv + argc);
-  using namespace tpmdiag::cli;
-  if (cmd == "diagnose") return cmd_diagnose(args);
-  if (cmd == "explain") return cmd_explain(args);
-  if (cmd == "rc") return cmd_rc(args);
-  if (cmd == "rules") return cmd_rules(args);
-  if (cmd == "kb") return cmd_kb(args);
-  std::cerr << "tpmdiag: error: unknown command '" << cmd << "' (see 'tpmdiag --help')\n";
+  for (const auto& c : tpmdiag::cli::commands())
+    if (argv[1] == std::string(c.name)) return c.run(args);
+  std::cerr << "tpmdiag: error: unknown command '" << argv[1] << "' (see 'tpmdiag --help')\n";
   return 2;
 }

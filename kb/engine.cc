@@ -35,40 +35,46 @@ const Cause* Engine::cause(std::string_view id) const {
   return nullptr;
 }
 
-Report run_inputs(const Engine& engine, const std::vector<std::string>& paths, const RunOptions& opts) {
-  std::vector<InputError> errors;
-  auto inputs = expand_inputs(paths, errors);
-  std::vector<Fact> facts;
-  std::vector<InputReport> reports;
-  bool any_read = false;
-  for (const auto& e : errors) reports.push_back({e.input, 0, 0, 0, 0, e.message});
-  uint32_t seq = 0;
-  for (const auto& in : inputs) {
-    InputReport ir;
-    ir.name = in.name;
-    auto src = open_input(in, opts.limits);
-    if (!src) {
-      ir.error = src.error().message;
-      reports.push_back(std::move(ir));
-      continue;
-    }
-    ScanOptions so = opts.scan;
-    if (so.host.empty()) so.host = in.host;
-    Scanner scanner(engine.matcher(), engine.formats(), so);
-    InputStats stats;
-    Status s = scanner.scan(**src, in.name, seq++, facts, stats);
-    ir.bytes = stats.bytes;
-    ir.lines = stats.lines;
-    ir.candidates = stats.candidates;
-    ir.cut_lines = stats.cut_lines;
-    if (!s) ir.error = s.error().message;
-    if (stats.bytes > 0 || s) any_read = true;
-    reports.push_back(std::move(ir));
-  }
-  Report r = diagnose(std::move(facts), engine.causes(), opts.diagnose);
-  r.inputs = std::move(reports);
-  r.any_input_read = any_read;
+Collector::Collector(const Engine& engine, RunOptions opts) : engine_(engine), opts_(std::move(opts)) {}
+
+void Collector::scan(const StreamInfo& info, ByteSource& src) {
+  InputReport ir;
+  ir.name = info.name;
+  ScanOptions so = opts_.scan;
+  if (so.host.empty()) so.host = info.host;
+  Scanner scanner(engine_.matcher(), engine_.formats(), so);
+  InputStats stats;
+  Status s = scanner.scan(src, info.name, static_cast<uint32_t>(info.order), facts_, stats);
+  ir.bytes = stats.bytes;
+  ir.lines = stats.lines;
+  ir.candidates = stats.candidates;
+  ir.cut_lines = stats.cut_lines;
+  if (!s) ir.error = s.error().message;
+  if (stats.bytes > 0 || s) any_read_ = true;
+  inputs_.push_back(std::move(ir));
+}
+
+void Collector::error(const InputError& e) { inputs_.push_back({e.input, 0, 0, 0, 0, e.message}); }
+
+void Collector::merge(Collector&& other) {
+  std::move(other.facts_.begin(), other.facts_.end(), std::back_inserter(facts_));
+  std::move(other.inputs_.begin(), other.inputs_.end(), std::back_inserter(inputs_));
+  any_read_ = any_read_ || other.any_read_;
+}
+
+Report Collector::finish() && {
+  Report r = diagnose(std::move(facts_), engine_.causes(), opts_.diagnose);
+  r.inputs = std::move(inputs_);
+  r.any_input_read = any_read_;
   return r;
+}
+
+Report run_inputs(const Engine& engine, const std::vector<std::string>& paths, const RunOptions& opts) {
+  Collector c(engine, opts);
+  walk_inputs(
+      paths, opts.limits, [&](const StreamInfo& info, ByteSource& src) { c.scan(info, src); },
+      [&](const InputError& e) { c.error(e); });
+  return std::move(c).finish();
 }
 
 }  // namespace tpmdiag

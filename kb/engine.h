@@ -46,6 +46,30 @@ struct RunOptions {
   SourceLimits limits;
 };
 
+// Collects facts and per-input reports from streams, then diagnoses them
+// together. One Collector per job; for parallel jobs use one per thread and
+// merge() them.
+class Collector {
+ public:
+  Collector(const Engine& engine, RunOptions opts);
+
+  // Scans a whole stream. Read errors are recorded; the facts found before
+  // them are kept.
+  void scan(const StreamInfo& info, ByteSource& src);
+  void error(const InputError& e);
+  void merge(Collector&& other);
+
+  std::vector<Fact>& facts() { return facts_; }
+  Report finish() &&;
+
+ private:
+  const Engine& engine_;
+  RunOptions opts_;
+  std::vector<Fact> facts_;
+  std::vector<InputReport> inputs_;
+  bool any_read_ = false;
+};
+
 // Scans every input (errors are recorded per input, the rest still scanned)
 // and diagnoses the facts together.
 Report run_inputs(const Engine& engine, const std::vector<std::string>& paths, const RunOptions& opts);

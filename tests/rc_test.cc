@@ -10,6 +10,10 @@
 #include <sstream>
 
 #include "cli/commands.h"
+
+namespace tpmdiag::cli {
+int cmd_rc(const Args& args);
+}
 #include "common/embedded.h"
 #include "kb/rc.h"
 
