@@ -42,6 +42,7 @@ void Collector::scan(const StreamInfo& info, ByteSource& src) {
   ir.name = info.name;
   ScanOptions so = opts_.scan;
   if (so.host.empty()) so.host = info.host;
+  so.kind_hint = info.kind_hint;
   Scanner scanner(engine_.matcher(), engine_.formats(), so);
   InputStats stats;
   Status s = scanner.scan(src, info.name, static_cast<uint32_t>(info.order), facts_, stats);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "parsers/event.h"
 #include "parsers/source.h"
 
 namespace tpmdiag {
@@ -26,6 +27,8 @@ struct StreamInfo {
   std::string name;    // shown in evidence: path, "-", or "bundle.tgz!member"
   std::string host;    // host taken from the path (esx-HOST-DATE... folders); may be empty
   uint64_t order = 0;  // timeline order of the stream within the run (see above)
+  SourceKind kind_hint = SourceKind::unknown;  // kind for lines no format recognises
+                                               // (e.g. esxcli for a bundle's commands/*.txt)
 };
 
 struct InputError {

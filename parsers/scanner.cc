@@ -29,6 +29,7 @@ void Scanner::line(std::string_view text, uint64_t number, const std::vector<int
   ev.input = input;
   ev.line = number;
   if (ev.host.empty()) ev.host = opts_.host;
+  if (ev.kind == SourceKind::unknown) ev.kind = opts_.kind_hint;
   size_t before = facts.size();
   matcher_.match(ev, atoms, scratch_, facts);
   for (size_t i = before; i < facts.size(); ++i) facts[i].input_seq = input_seq;

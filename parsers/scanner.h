@@ -24,6 +24,7 @@ struct ScanOptions {
   size_t max_line = 1 << 20;  // longer lines are cut here, matched on their start, flagged
   bool prefilter = true;      // false: parse and match every line (the reference path)
   std::string host;           // host for lines that do not name one
+  SourceKind kind_hint = SourceKind::unknown;  // kind for lines no format recognises
 };
 
 struct InputStats {
