@@ -183,26 +183,34 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
     if (n > 1) out << "\n";
   }
 
-  if (!r.context.empty()) {
-    out << p("1", "TPM lines that are context, not a cause") << "\n";
-    std::map<std::string, std::vector<const Fact*>> by_rule;
-    std::vector<std::string> order;
-    for (const Fact* f : r.context) {
-      if (!by_rule.count(f->rule->id)) order.push_back(f->rule->id);
-      by_rule[f->rule->id].push_back(f);
+  // Harmless lines that look alarming are explained one by one, so nobody
+  // chases them; the many normal lines are only counted (see `tpmdiag explain`).
+  std::map<std::string, std::vector<const Fact*>> benign;
+  std::vector<std::string> order;
+  size_t normal = 0;
+  for (const Fact* f : r.context) {
+    if (f->rule->role != RuleRole::benign) {
+      ++normal;
+      continue;
     }
+    if (!benign.count(f->rule->id)) order.push_back(f->rule->id);
+    benign[f->rule->id].push_back(f);
+  }
+  if (!order.empty()) {
+    out << p("1", "Harmless lines: seen on healthy hosts too, do not chase them") << "\n";
     for (const auto& id : order) {
-      const auto& list = by_rule[id];
+      const auto& list = benign[id];
       const Fact& first = *list.front();
-      std::string label = std::string(role_name(first.rule->role));
       out << "  " << p("36", where(first));
-      if (list.size() > 1) out << " (+" << list.size() - 1 << " more)";
-      out << "  [" << label << "]\n";
-      out << "      " << shown_text(first) << "\n";
+      if (list.size() > 1) out << " (and " << list.size() - 1 << " more like it)";
+      out << "\n      " << shown_text(first) << "\n";
       wrap(out, first.rule->meaning, 6, width);
     }
     out << "\n";
   }
+  if (normal > 0)
+    out << normal << " other TPM lines are normal activity (driver start, hostd provider start, ...); "
+        << "'tpmdiag explain' annotates every line.\n\n";
 
   uint64_t lines = 0, cands = 0, read = 0;
   for (const auto& in : r.inputs) {
