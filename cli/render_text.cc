@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -165,19 +166,27 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
       out << ", " << b.facts.size() << " TPM lines, " << b.verdict << "\n";
     }
     out << "\n";
-    int n = 0;
-    bool first_open = true;
+    // One block per cause; the same cause in other boots is listed, not repeated.
+    std::vector<std::vector<const Finding*>> groups;
     for (const auto& f : r.findings) {
       if (f.host != h.host) continue;
+      auto g = std::find_if(groups.begin(), groups.end(),
+                            [&](const auto& list) { return list.front()->cause == f.cause; });
+      if (g == groups.end()) groups.push_back({&f});
+      else g->push_back(&f);
+    }
+    int n = 0;
+    for (const auto& g : groups) {
       ++n;
-      // The best open finding of a host in full; the others short.
-      if (first_open && f.status == "problem") {
-        full_finding(out, f, n, p, width);
-        first_open = false;
-      } else if (n == 1) {
-        full_finding(out, f, n, p, width);
-      } else {
-        short_finding(out, f, n, p, width);
+      if (n == 1) full_finding(out, *g.front(), n, p, width);
+      else short_finding(out, *g.front(), n, p, width);
+      if (g.size() > 1) {
+        std::string also;
+        for (size_t i = 1; i < g.size(); ++i) {
+          also += (also.empty() ? "" : ", ") + std::to_string(g[i]->boot);
+          if (g[i]->status == "resolved") also += " (resolved in " + std::to_string(g[i]->resolved_in) + ")";
+        }
+        out << "    also found in boot" << (g.size() > 2 ? "s " : " ") << also << "\n";
       }
     }
     if (n > 1) out << "\n";

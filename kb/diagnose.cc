@@ -177,8 +177,8 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
     }
     if (!w.facts.empty()) hr.boots.push_back(std::move(w));
 
-    // Findings per window; a cause found in several windows keeps the latest.
-    std::map<std::string, Finding> latest;
+    // Findings per window: a cause found in three boots is three findings.
+    std::vector<Finding> found_here;
     std::vector<std::vector<std::pair<const Cause*, Scored>>> per_window(hr.boots.size());
     for (size_t wi = 0; wi < hr.boots.size(); ++wi) {
       auto& win = hr.boots[wi];
@@ -207,11 +207,11 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
           if (other != cause && os.trigger_facts == s.trigger_facts) fd.alternatives.push_back(other->id);
         fd.ambiguous = !fd.alternatives.empty();
         for (const auto& step : cause->fix) fd.fix.push_back(fill(step, win.facts));
-        latest[cause->id] = std::move(fd);
+        found_here.push_back(std::move(fd));
       }
     }
     // Resolved: a later window shows a line the cause names as proof of the fix.
-    for (auto& [id, fd] : latest) {
+    for (auto& fd : found_here) {
       for (size_t wi = static_cast<size_t>(fd.boot); wi < hr.boots.size(); ++wi) {
         const auto& win = hr.boots[wi];
         bool fixed = std::any_of(fd.cause->resolved_by.begin(), fd.cause->resolved_by.end(),
@@ -225,7 +225,7 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
       for (const Fact* f : fd.evidence) used.insert(f);
     }
     hr.verdict = "healthy";
-    for (auto& [id, fd] : latest) {
+    for (auto& fd : found_here) {
       if (fd.status == "problem") hr.verdict = "problem";
       else if (hr.verdict != "problem") hr.verdict = "resolved";
       r.findings.push_back(std::move(fd));
@@ -237,7 +237,8 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
   std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
     if ((a.status == "problem") != (b.status == "problem")) return a.status == "problem";
     if (a.confidence != b.confidence) return a.confidence > b.confidence;
-    return a.cause->prior > b.cause->prior;
+    if (a.cause->prior != b.cause->prior) return a.cause->prior > b.cause->prior;
+    return a.boot > b.boot;  // the most recent first
   });
   for (const auto& [host, list] : hosts)
     for (const Fact* f : list)

@@ -32,6 +32,7 @@ struct Finding {
   double confidence = 0;
   std::string host;
   int boot = 0;                          // 1-based window index within the host
+                                         // (one finding per host, boot and cause)
   std::string status = "problem";        // "problem" or "resolved"
   int resolved_in = 0;                   // window that showed it fixed
   bool ambiguous = false;                // other causes fit the same evidence
