@@ -5,7 +5,10 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <map>
+#include <set>
 
 #include "kb/rc.h"
 
@@ -15,6 +18,7 @@ namespace {
 
 constexpr int kMinAtomLen = 4;
 constexpr size_t kMaxFactText = 4096;
+constexpr size_t kMinKey = 3, kMaxKey = 8;
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -23,42 +27,120 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-struct ScanState {
+// How surprising a literal is in log text, in bits: rare letters, digits and
+// punctuation score high, "e", "t" and spaces low. Only a heuristic for
+// choosing among literals that are all correct; rough English/log frequencies.
+double rarity(std::string_view s) {
+  double bits = 0;
+  for (char ch : s) {
+    char c = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
+    double p;
+    switch (c) {
+      case ' ': p = 0.15; break;
+      case 'e': p = 0.10; break;
+      case 't': case 'a': case 'o': case 'i': case 'n': p = 0.07; break;
+      case 's': case 'r': p = 0.06; break;
+      case 'l': case 'd': case 'h': case 'c': case 'u': p = 0.035; break;
+      case 'm': case 'p': case 'f': case 'g': case 'w': case 'y': p = 0.02; break;
+      case 'b': case 'v': case '.': case ':': p = 0.012; break;
+      case 'k': case '0': case '1': case '2': p = 0.008; break;
+      default: p = (c >= '0' && c <= '9') ? 0.005 : 0.003; break;
+    }
+    bits += -std::log2(p);
+  }
+  return bits;
+}
+
+// A prefilter requirement: a line that may match the rule holds at least one
+// of these atoms.
+using Requirement = std::vector<std::string>;
+
+// Chooses few, rare keys such that every requirement has an atom containing
+// one (greedy set cover: a key's value is how rare it looks plus how many
+// requirements it satisfies). Keys only decide speed, never correctness.
+std::vector<std::string> choose_keys(const std::vector<Requirement>& reqs) {
+  std::vector<bool> done(reqs.size(), false);
+  std::vector<std::string> keys;
+  for (;;) {
+    std::map<std::string, size_t> count;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      if (done[i]) continue;
+      std::set<std::string> seen;
+      for (const auto& a : reqs[i]) {
+        if (a.size() < kMinKey) seen.insert(a);
+        for (size_t len = kMinKey; len <= std::min(kMaxKey, a.size()); ++len)
+          for (size_t at = 0; at + len <= a.size(); ++at) seen.insert(a.substr(at, len));
+      }
+      for (const auto& k : seen) ++count[k];
+    }
+    if (count.empty()) break;
+    const std::string* best = nullptr;
+    double best_value = -1;
+    for (const auto& [k, n] : count) {
+      double v = rarity(k) + 8.0 * std::log2(static_cast<double>(n));
+      if (v > best_value) {
+        best_value = v;
+        best = &k;
+      }
+    }
+    std::string key = *best;
+    keys.push_back(key);
+    for (size_t i = 0; i < reqs.size(); ++i)
+      if (!done[i] && std::any_of(reqs[i].begin(), reqs[i].end(),
+                                  [&](const std::string& a) { return a.find(key) != std::string::npos; }))
+        done[i] = true;
+  }
+  return keys;
+}
+
+// Compiles caseless literals into a Vectorscan block-mode database.
+Result<hs_database_t*> compile_literals(const std::vector<std::string>& lits) {
+  std::vector<const char*> exprs;
+  std::vector<size_t> lens;
+  std::vector<unsigned> flags, ids;
+  for (size_t i = 0; i < lits.size(); ++i) {
+    exprs.push_back(lits[i].data());
+    lens.push_back(lits[i].size());
+    flags.push_back(HS_FLAG_CASELESS);
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_compile_error_t* err = nullptr;
+  hs_database_t* db = nullptr;
+  if (hs_compile_lit_multi(exprs.data(), flags.data(), ids.data(), lens.data(),
+                           static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
+                           &err) != HS_SUCCESS) {
+    std::string msg = err && err->message ? err->message : "unknown error";
+    hs_free_compile_error(err);
+    return make_error("rules: cannot build the literal prefilter: " + msg);
+  }
+  return db;
+}
+
+struct KeyScan {
   const char* data;
   size_t n;
-  const std::vector<std::string>* atoms;
-  const CandidateFn* fn;
-  std::vector<int>* line_atoms;
-  size_t line_begin = 0, line_end = 0;
-  bool have_line = false;
-
-  void flush() {
-    if (!have_line) return;
-    std::sort(line_atoms->begin(), line_atoms->end());
-    line_atoms->erase(std::unique(line_atoms->begin(), line_atoms->end()), line_atoms->end());
-    (*fn)(std::string_view(data + line_begin, line_end - line_begin), *line_atoms);
-    line_atoms->clear();
-    have_line = false;
-  }
+  std::vector<LineSpan>* lines;
 };
 
-int on_hs_match(unsigned int id, unsigned long long /*from*/, unsigned long long to,
-                unsigned int /*flags*/, void* ctx) {
-  auto& st = *static_cast<ScanState*>(ctx);
+// Level 1: collects each line holding a key, once.
+int on_key(unsigned int /*id*/, unsigned long long /*from*/, unsigned long long to, unsigned int /*flags*/,
+           void* ctx) {
+  auto& st = *static_cast<KeyScan*>(ctx);
   size_t end = static_cast<size_t>(to);
-  if (st.have_line && end <= st.line_end) {
-    st.line_atoms->push_back(static_cast<int>(id));
-    return 0;
-  }
-  size_t floor = st.have_line ? st.line_end + 1 : 0;
-  st.flush();
-  size_t start = end - (*st.atoms)[id].size();
-  const void* nl = start > floor ? memrchr(st.data + floor, '\n', start - floor) : nullptr;
-  st.line_begin = nl ? static_cast<size_t>(static_cast<const char*>(nl) - st.data) + 1 : floor;
+  if (!st.lines->empty() && end <= st.lines->back().end) return 0;
+  size_t floor = st.lines->empty() ? 0 : st.lines->back().end + 1;
+  size_t pos = end - 1;  // a byte of the key: its line holds it
+  const void* nl = pos > floor ? memrchr(st.data + floor, '\n', pos - floor) : nullptr;
+  size_t begin = nl ? static_cast<size_t>(static_cast<const char*>(nl) - st.data) + 1 : floor;
   const void* e = memchr(st.data + end, '\n', st.n - end);
-  st.line_end = e ? static_cast<size_t>(static_cast<const char*>(e) - st.data) : st.n;
-  st.have_line = true;
-  st.line_atoms->push_back(static_cast<int>(id));
+  st.lines->push_back({begin, e ? static_cast<size_t>(static_cast<const char*>(e) - st.data) : st.n});
+  return 0;
+}
+
+// Level 2: the exact atoms in one line.
+int on_atom(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/, unsigned int /*flags*/,
+            void* ctx) {
+  static_cast<std::vector<int>*>(ctx)->push_back(static_cast<int>(id));
   return 0;
 }
 
@@ -94,90 +176,120 @@ void Matcher::DbFree::operator()(hs_database* db) const { hs_free_database(db); 
 Result<Matcher> Matcher::build(std::vector<Rule> rules) {
   Matcher m;
   m.rules_ = std::move(rules);
-  m.filter_ = std::make_unique<re2::FilteredRE2>(kMinAtomLen);
   RE2::Options opts;
   opts.set_log_errors(false);
+  std::vector<std::vector<Requirement>> rule_reqs;  // per rule: all must be met
   for (size_t i = 0; i < m.rules_.size(); ++i) {
     const Rule& r = m.rules_[i];
-    int id = -1;
-    auto code = m.filter_->Add(r.pattern, opts, &id);
-    if (code != RE2::NoError) {
-      RE2 probe(r.pattern, opts);  // for the error text
-      return make_error(r.file + ": rule '" + r.id + "': field 'pattern': invalid RE2 regex: " +
-                        probe.error());
-    }
+    auto re = std::make_unique<RE2>(r.pattern, opts);
+    if (!re->ok())
+      return make_error(r.file + ": rule '" + r.id + "': field 'pattern': invalid RE2 regex: " + re->error());
     std::vector<std::pair<std::string, int>> groups;
-    for (const auto& [name, idx] : m.filter_->GetRE2(id).NamedCapturingGroups())
-      groups.emplace_back(name, idx);
+    for (const auto& [name, idx] : re->NamedCapturingGroups()) groups.emplace_back(name, idx);
     m.groups_.push_back(std::move(groups));
-  }
-  if (!m.rules_.empty()) m.filter_->Compile(&m.atoms_);
-  m.derived_atoms_ = m.atoms_.size();
+    m.res_.push_back(std::move(re));
 
-  // Rules that pass the filter with no atom at all have no usable literal.
-  std::vector<int> none, unfiltered;
-  if (!m.rules_.empty()) m.filter_->AllPotentials(none, &unfiltered);
-  m.unfiltered_.assign(m.rules_.size(), false);
-  for (int u : unfiltered) {
-    const Rule& r = m.rules_[static_cast<size_t>(u)];
-    if (r.literals.empty())
-      return make_error(r.file + ": rule '" + r.id +
-                        "': field 'pattern': no literal of 4+ characters that every match contains, "
-                        "so the prefilter cannot find its lines; add a \"literals\" list");
-    m.unfiltered_[static_cast<size_t>(u)] = true;
-  }
-  for (size_t i = 0; i < m.rules_.size(); ++i) {
-    if (!m.unfiltered_[i]) continue;
-    for (const auto& lit : m.rules_[i].literals) {
-      m.atoms_.push_back(lower(lit));
-      m.literal_rules_.push_back({static_cast<int>(i)});
+    // The literals that stand for this rule in the prefilter.
+    re2::FilteredRE2 filter(kMinAtomLen);
+    int id = 0;
+    filter.Add(r.pattern, opts, &id);
+    std::vector<std::string> atoms;
+    filter.Compile(&atoms);
+    std::vector<int> none, passed;
+    filter.AllPotentials(none, &passed);
+    if (!passed.empty()) {  // passes with no atom at all: nothing to prefilter on
+      if (r.literals.empty())
+        return make_error(r.file + ": rule '" + r.id +
+                          "': field 'pattern': no literal of 4+ characters that every match contains, "
+                          "so the prefilter cannot find its lines; add a \"literals\" list");
+      Requirement req;
+      for (const auto& l : r.literals) req.push_back(lower(l));
+      rule_reqs.push_back({req});
+      continue;
+    }
+    // An atom is necessary if the rule cannot pass without it: any one
+    // necessary atom finds all its lines. Without one, every atom is needed.
+    Requirement necessary;
+    for (size_t a = 0; a < atoms.size(); ++a) {
+      std::vector<int> rest;
+      for (size_t b = 0; b < atoms.size(); ++b)
+        if (b != a) rest.push_back(static_cast<int>(b));
+      filter.AllPotentials(rest, &passed);
+      if (passed.empty()) necessary.push_back(atoms[a]);
+    }
+    if (!necessary.empty()) {
+      rule_reqs.push_back({necessary});
+    } else {
+      std::vector<Requirement> each;
+      for (const auto& a : atoms) each.push_back({a});
+      rule_reqs.push_back(each);
     }
   }
 
-  if (!m.atoms_.empty()) {
-    std::vector<const char*> exprs;
-    std::vector<size_t> lens;
-    std::vector<unsigned> flags, ids;
-    for (size_t i = 0; i < m.atoms_.size(); ++i) {
-      exprs.push_back(m.atoms_[i].data());
-      lens.push_back(m.atoms_[i].size());
-      flags.push_back(HS_FLAG_CASELESS);
-      ids.push_back(static_cast<unsigned>(i));
+  std::vector<Requirement> all;
+  for (const auto& rr : rule_reqs) all.insert(all.end(), rr.begin(), rr.end());
+  m.keys_ = choose_keys(all);
+  // Level-2 atoms: per requirement, the rarest of its atoms that holds a key.
+  std::map<std::string, int> atom_ids;
+  for (size_t i = 0; i < rule_reqs.size(); ++i) {
+    for (const auto& req : rule_reqs[i]) {
+      std::string best;
+      for (const auto& a : req) {
+        bool keyed = std::any_of(m.keys_.begin(), m.keys_.end(),
+                                 [&](const std::string& k) { return a.find(k) != std::string::npos; });
+        if (keyed && rarity(a) > rarity(best)) best = a;
+      }
+      auto [it, fresh] = atom_ids.emplace(best, static_cast<int>(m.atoms_.size()));
+      if (fresh) {
+        m.atoms_.push_back(best);
+        m.atom_rules_.emplace_back();
+      }
+      auto& list = m.atom_rules_[static_cast<size_t>(it->second)];
+      if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
     }
-    hs_compile_error_t* err = nullptr;
-    hs_database_t* db = nullptr;
-    if (hs_compile_lit_multi(exprs.data(), flags.data(), ids.data(), lens.data(),
-                             static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
-                             &err) != HS_SUCCESS) {
-      std::string msg = err && err->message ? err->message : "unknown error";
-      hs_free_compile_error(err);
-      return make_error("rules: cannot build the literal prefilter: " + msg);
-    }
-    m.db_.reset(db);
   }
+  if (m.atoms_.empty()) return m;
+  auto keys = compile_literals(m.keys_);
+  if (!keys) return keys.error();
+  m.keys_db_.reset(*keys);
+  auto atoms = compile_literals(m.atoms_);
+  if (!atoms) return atoms.error();
+  m.atoms_db_.reset(*atoms);
   return m;
 }
 
 Matcher::Scratch::Scratch(const Matcher& m) {
-  if (m.db_) hs_alloc_scratch(m.db_.get(), &hs_);
+  if (m.keys_db_) hs_alloc_scratch(m.keys_db_.get(), &keys_hs_);
+  if (m.atoms_db_) hs_alloc_scratch(m.atoms_db_.get(), &atoms_hs_);
 }
 
 Matcher::Scratch::~Scratch() {
-  if (hs_) hs_free_scratch(hs_);
+  if (keys_hs_) hs_free_scratch(keys_hs_);
+  if (atoms_hs_) hs_free_scratch(atoms_hs_);
 }
 
 void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const {
-  if (!db_ || n == 0) return;
-  ScanState st{data, n, &atoms_, &fn, &scratch.atoms_};
-  scratch.atoms_.clear();
-  // Vectorscan takes an unsigned length: feed blocks below 4 GiB.
-  hs_scan(db_.get(), data, static_cast<unsigned>(n), 0, scratch.hs_, on_hs_match, &st);
-  st.flush();
+  if (!keys_db_ || n == 0) return;
+  auto& lines = scratch.lines_;
+  lines.clear();
+  KeyScan st{data, n, &lines};
+  // Vectorscan takes an unsigned length: callers pass blocks far below 4 GiB.
+  hs_scan(keys_db_.get(), data, static_cast<unsigned>(n), 0, scratch.keys_hs_, on_key, &st);
+  for (const LineSpan& line : lines) {
+    auto& atoms = scratch.atoms_;
+    atoms.clear();
+    hs_scan(atoms_db_.get(), data + line.begin, static_cast<unsigned>(line.end - line.begin), 0,
+            scratch.atoms_hs_, on_atom, &atoms);
+    if (atoms.empty()) continue;
+    std::sort(atoms.begin(), atoms.end());
+    atoms.erase(std::unique(atoms.begin(), atoms.end()), atoms.end());
+    fn(std::string_view(data + line.begin, line.end - line.begin), atoms);
+  }
 }
 
 bool Matcher::match_rule(size_t i, std::string_view msg,
                          std::vector<std::pair<std::string, std::string>>* fields) const {
-  const RE2& re = filter_->GetRE2(static_cast<int>(i));
+  const RE2& re = *res_[i];
   constexpr int kMaxGroups = 16;
   re2::StringPiece groups[kMaxGroups];
   int ngroups = std::min(re.NumberOfCapturingGroups() + 1, kMaxGroups);
@@ -200,15 +312,10 @@ void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scr
   if (atoms == nullptr) {
     for (size_t i = 0; i < rules_.size(); ++i) cand.push_back(static_cast<int>(i));
   } else {
-    std::vector<int> derived;
     for (int a : *atoms) {
-      if (static_cast<size_t>(a) < derived_atoms_) derived.push_back(a);
-      else for (int r : literal_rules_[static_cast<size_t>(a) - derived_atoms_]) cand.push_back(r);
+      const auto& rs = atom_rules_[static_cast<size_t>(a)];
+      cand.insert(cand.end(), rs.begin(), rs.end());
     }
-    std::vector<int> passed;
-    filter_->AllPotentials(derived, &passed);
-    for (int r : passed)
-      if (!unfiltered_[static_cast<size_t>(r)]) cand.push_back(r);
     std::sort(cand.begin(), cand.end());
     cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
   }

@@ -2,10 +2,14 @@
 // (DESIGN.md §2 "prefilter" and "match").
 //
 // Speed comes from never looking at most lines. Each rule's pattern yields
-// "atoms" (literals every match must contain, via RE2's FilteredRE2); all atoms
-// of all rules go into one Vectorscan literal database, scanned caseless over
-// raw buffers of whole lines. Only lines with an atom are parsed, and only the
-// rules whose atom condition they satisfy are run on them.
+// "atoms" (literals a match must contain, via RE2's FilteredRE2); where one
+// atom is necessary for every match, that atom alone stands for the rule.
+// Scanning for a hundred literals at once is slow (Vectorscan's FDR, ~2 GB/s),
+// scanning for a handful is fast (its Teddy engine, ~7 GB/s), so the prefilter
+// has two levels: a few short "keys" (chosen so that every atom contains one)
+// are searched caseless over the raw buffer; only lines holding a key are then
+// searched for the exact atoms. Only lines with an atom are parsed, and only
+// the rules of the atoms found are run on them.
 //
 //   auto m = Matcher::build(std::move(rules));      // Result<Matcher>
 //   Matcher::Scratch scratch(*m);                   // one per thread
@@ -29,7 +33,7 @@
 #include "rules/rule.h"
 
 namespace re2 {
-class FilteredRE2;
+class RE2;
 }
 struct hs_database;
 struct hs_scratch;
@@ -54,6 +58,11 @@ struct Fact {
   std::string_view field(std::string_view name) const;
 };
 
+// A line in a buffer: [begin, end) offsets, end at the '\n' or the buffer end.
+struct LineSpan {
+  size_t begin, end;
+};
+
 using CandidateFn = std::function<void(std::string_view line, const std::vector<int>& atoms)>;
 
 class Matcher {
@@ -75,9 +84,11 @@ class Matcher {
 
    private:
     friend class Matcher;
-    hs_scratch* hs_ = nullptr;
+    hs_scratch* keys_hs_ = nullptr;
+    hs_scratch* atoms_hs_ = nullptr;
     std::vector<int> atoms_;
     std::vector<int> potentials_;
+    std::vector<LineSpan> lines_;
   };
 
   // Calls fn for each line of data[0..n) that contains an atom, in order, once
@@ -91,6 +102,7 @@ class Matcher {
 
   const std::vector<Rule>& rules() const { return rules_; }
   const std::vector<std::string>& atoms() const { return atoms_; }
+  const std::vector<std::string>& keys() const { return keys_; }
 
   // Matches one rule against a message, for rule self-tests.
   bool match_rule(size_t rule_index, std::string_view message,
@@ -98,17 +110,18 @@ class Matcher {
 
  private:
   Matcher();
-  std::vector<Rule> rules_;
-  std::unique_ptr<re2::FilteredRE2> filter_;
-  std::vector<std::string> atoms_;              // derived atoms, then declared literals
-  size_t derived_atoms_ = 0;
-  std::vector<std::vector<int>> literal_rules_;  // declared literal -> rules
-  std::vector<bool> unfiltered_;                 // rule has no derived atoms
-  std::vector<std::vector<std::pair<std::string, int>>> groups_;  // per rule: named captures
   struct DbFree {
     void operator()(hs_database* db) const;
   };
-  std::unique_ptr<hs_database, DbFree> db_;
+  using Db = std::unique_ptr<hs_database, DbFree>;
+
+  std::vector<Rule> rules_;
+  std::vector<std::unique_ptr<re2::RE2>> res_;  // per rule
+  std::vector<std::string> atoms_;              // distinct, lowercase
+  std::vector<std::vector<int>> atom_rules_;    // atom -> rules it stands for
+  std::vector<std::string> keys_;               // level-1 literals
+  std::vector<std::vector<std::pair<std::string, int>>> groups_;  // per rule: named captures
+  Db keys_db_, atoms_db_;
 };
 
 // Adds rc_name, rc_kind, rc_index, rc_layer, rc_description for a field "rc".
