@@ -41,6 +41,8 @@ class Engine {
 };
 
 struct RunOptions {
+  unsigned jobs = 0;                 // threads for one large plain file (0: one per core)
+  uint64_t split_min = 64ull << 20;  // plain files at least this big are split across them
   ScanOptions scan;
   DiagnoseOptions diagnose;
   SourceLimits limits;
@@ -60,9 +62,13 @@ class Collector {
   void merge(Collector&& other);
 
   std::vector<Fact>& facts() { return facts_; }
+  const std::vector<InputReport>& inputs() const { return inputs_; }
   Report finish() &&;
 
  private:
+  // Scans a large plain file in parallel byte ranges; false if not suitable.
+  bool scan_split(const StreamInfo& info);
+
   const Engine& engine_;
   RunOptions opts_;
   std::vector<Fact> facts_;

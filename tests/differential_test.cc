@@ -83,3 +83,34 @@ TEST_CASE("prefiltered and reference paths agree on mutated lines", "[differenti
   CHECK(!fast.facts.empty());
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a file scanned in parallel ranges gives the facts of one sequential scan", "[differential]") {
+  auto engine = Engine::load({});
+  REQUIRE(engine.ok());
+  auto dir = std::filesystem::temp_directory_path() / ("tpmdiag-split-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto file = (dir / "big.log").string();
+  {
+    std::ofstream out(file, std::ios::binary);
+    for (int i = 0; i < 300; ++i)
+      for (const char* f : {"/samples/seed-failing/vmkernel.log", "/samples/seed-failing/hostd.log"}) {
+        std::ifstream in(std::string(TPMDIAG_SOURCE_DIR) + f, std::ios::binary);
+        out << in.rdbuf();
+        out << "2021-10-29T19:41:05.032Z cpu16:2097621)noise line " << i << "\n";
+      }
+  }
+  RunOptions seq;
+  seq.jobs = 1;
+  RunOptions par;
+  par.jobs = 3;
+  par.split_min = 1;
+  auto a = run_inputs(**engine, {file}, seq);
+  auto b = run_inputs(**engine, {file}, par);
+  CHECK(fact_keys(a) == fact_keys(b));
+  REQUIRE(a.inputs.size() == 1);
+  REQUIRE(b.inputs.size() == 1);
+  CHECK(a.inputs[0].lines == b.inputs[0].lines);
+  CHECK(a.inputs[0].bytes == b.inputs[0].bytes);
+  CHECK(a.findings.size() == b.findings.size());
+  std::filesystem::remove_all(dir);
+}
