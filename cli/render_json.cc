@@ -81,6 +81,7 @@ void write_fact(JsonWriter& w, const Fact& f) {
     w.key("index").integer(std::atoi(std::string(f.field("rc_index")).c_str()));
     w.key("layer").string(f.field("rc_layer"));
     w.key("description").string(f.field("rc_description"));
+    if (!f.field("rc_context").empty()) w.key("context").string(f.field("rc_context"));
     w.end_object();
   }
   w.end_object();

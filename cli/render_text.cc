@@ -81,6 +81,13 @@ void evidence_line(std::ostream& out, const Fact& f, const Paint& p, size_t widt
     size_t nl = s.find('\n');
     out << s.substr(0, nl) << '\n';
     if (nl != std::string::npos && nl + 1 < s.size()) wrap(out, s.substr(nl + 1), 17, width);
+    if (!f.field("rc_context").empty()) {
+      out << "        " << p("33", "on ESXi: ");
+      std::ostringstream ctx;
+      wrap(ctx, f.field("rc_context"), 17, width);
+      std::string c = ctx.str();
+      out << c.substr(17);
+    }
   }
 }
 

@@ -143,6 +143,15 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
     return rank[static_cast<size_t>(a - r.facts.data())] < rank[static_cast<size_t>(b - r.facts.data())];
   };
 
+  // Lines that name no host belong to the run's only named host, if there is
+  // exactly one (a pasted esxcli prompt names it; the pasted log lines do not).
+  std::set<std::string> named;
+  for (const auto& f : r.facts)
+    if (!f.host.empty()) named.insert(f.host);
+  if (named.size() == 1)
+    for (auto& f : r.facts)
+      if (f.host.empty()) f.host = *named.begin();
+
   // Per host, with vmkwarning/vmkernel duplicates dropped.
   std::map<std::string, std::vector<const Fact*>> hosts;
   std::set<std::string> seen;
@@ -184,7 +193,8 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
       auto& win = hr.boots[wi];
       for (const auto& cause : causes) {
         auto s = score(cause, win.facts);
-        if (!s || s->confidence < opts.min_confidence) continue;
+        // A tiny epsilon: 1 - (1 - 0.2) is 0.19999... in binary floating point.
+        if (!s || s->confidence + 1e-9 < opts.min_confidence) continue;
         per_window[wi].push_back({&cause, std::move(*s)});
       }
       auto& found = per_window[wi];

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "common/embedded.h"
 #include "kb/rc.h"
 
 namespace tpmdiag {
@@ -152,17 +153,35 @@ std::string_view Fact::field(std::string_view name) const {
   return {};
 }
 
+namespace {
+// ESXi context for response codes (kb/rc_context.json), loaded once.
+const std::vector<rc::Context>& rc_contexts() {
+  static const std::vector<rc::Context> all = [] {
+    auto ctx = rc::load_context(find_embedded("kb/rc_context.json"));
+    return ctx ? *ctx : std::vector<rc::Context>{};
+  }();
+  return all;
+}
+}  // namespace
+
 void decode_rc_field(std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string command;
+  for (const auto& [k, v] : fields)
+    if (k == "command") command = v;
   for (const auto& [k, v] : fields) {
     if (k != "rc") continue;
     auto code = rc::parse_code(v);
     if (!code) return;
     auto d = rc::decode(*code);
+    std::string context;
+    for (const rc::Context* c : rc::find_context(rc_contexts(), *code, command))
+      context += (context.empty() ? "" : " | ") + c->context;
     fields.emplace_back("rc_name", d.name);
     fields.emplace_back("rc_kind", std::string(rc::kind_name(d.kind)));
     fields.emplace_back("rc_index", std::to_string(d.index));
     fields.emplace_back("rc_layer", d.layer_name);
     fields.emplace_back("rc_description", d.description);
+    if (!context.empty()) fields.emplace_back("rc_context", context);
     return;
   }
 }
