@@ -72,6 +72,9 @@ int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed
   add_output_options(d, p.common, formats);
   d.add_options()
       ("host", po::value(&p.run.scan.host), "NAME: host name for lines that do not carry one")
+      ("input-format", po::value(&p.run.scan.input_format),
+       "NAME: parse every line as this format (e.g. syslog-rfc5424, json-lines, esxi7-vmkernel; "
+       "list in docs/formats.md) instead of detecting it per line")
       ("max-line", po::value(&p.run.scan.max_line)->default_value(p.run.scan.max_line),
        "BYTES: longer lines are cut here (matched on their start) and counted")
       ("max-decompressed", po::value(&p.run.limits.max_decompressed)->default_value(p.run.limits.max_decompressed),
@@ -104,6 +107,16 @@ int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed
   return -1;
 }
 
+// An unknown --input-format is a usage error that lists the known names.
+bool check_input_format(const std::string& cmd, const Engine& engine, const std::string& name) {
+  if (name.empty() || name == "auto" || engine.formats().find(name)) return true;
+  std::string known;
+  for (const auto& f : engine.formats().formats()) known += (known.empty() ? "" : ", ") + f.name;
+  std::cerr << "tpmdiag " << cmd << ": error: unknown --input-format '" << name << "' (known: auto, " << known
+            << ")\n";
+  return false;
+}
+
 void report_input_errors(const Report& r) {
   for (const auto& in : r.inputs)
     if (!in.error.empty()) print_error(in.error);
@@ -117,6 +130,7 @@ int cmd_diagnose(const Args& args) {
   if (!check_format("diagnose", p.common.format, {"text", "json"})) return 2;
   auto engine = load_engine(p.common);
   if (!engine) return 2;
+  if (!check_input_format("diagnose", *engine, p.run.scan.input_format)) return 2;
   Report r = run_inputs(*engine, p.paths, p.run);
   report_input_errors(r);
   if (p.common.format == "json") render_json(r, std::cout, true);
@@ -131,6 +145,7 @@ int cmd_explain(const Args& args) {
   if (!check_format("explain", p.common.format, {"text", "json"})) return 2;
   auto engine = load_engine(p.common);
   if (!engine) return 2;
+  if (!check_input_format("explain", *engine, p.run.scan.input_format)) return 2;
   Report r = run_inputs(*engine, p.paths, p.run);
   report_input_errors(r);
   bool color = want_color(p.common.color);

@@ -4,8 +4,10 @@
 // (kind `unknown`, message = the whole line), so a rule can still match a
 // message pasted bare from a KB article or a forum post.
 //
-// Views point into the caller's line buffer and are valid only while that
-// line is; copy what must outlive it (match.h's Fact does).
+// Views point into the caller's line buffer, or into the parser's per-line
+// scratch (JSON-unescaped text, joined multi-line records), and are valid only
+// until that line buffer changes or the scratch parses the next line; copy
+// what must outlive them (matcher.h's Fact does).
 #pragma once
 
 #include <cstdint>
@@ -48,7 +50,15 @@ struct Event {
   Severity severity = Severity::none;
   std::string_view component;  // tpmDriver, Hostsvc.Tpm20Provider, Libs, ...
   std::string_view message;    // text after the prefix: what rules match
-  std::string_view raw;        // the whole line
+  std::string_view raw;        // the whole line (a joined record: its lines, '\n'-separated)
+
+  // Set by the parser for the scanner's joining of multi-line records
+  // (parsers/scanner.h): the writer's program and process/thread id as the
+  // line names them, and whether the line continues an earlier record
+  // (`-->` payload, or ESXi 8's `+` line marker).
+  std::string_view program;
+  std::string_view proc_id;
+  bool continuation = false;
 };
 
 }  // namespace tpmdiag

@@ -1,5 +1,7 @@
 #include "parsers/format.h"
 
+#include <algorithm>
+
 #include "common/json_read.h"
 #include "parsers/timestamp.h"
 
@@ -7,8 +9,12 @@ namespace tpmdiag {
 
 namespace {
 
+constexpr int kMaxGroups = 24;
+
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t' || s.back() == '\0'))
+    s.remove_suffix(1);
+  if (s.size() >= 3 && s.compare(0, 3, "\xEF\xBB\xBF") == 0) s.remove_prefix(3);  // UTF-8 BOM
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   return s;
 }
@@ -19,39 +25,26 @@ int group_index(const RE2& re, const char* name) {
   return it == m.end() ? -1 : it->second;
 }
 
-}  // namespace
+struct Groups {
+  re2::StringPiece g[kMaxGroups];
+  int n = 0;
+  std::string_view get(int i) const {
+    if (i < 0 || i >= n || g[i].data() == nullptr) return {};
+    return std::string_view(g[i].data(), g[i].size());
+  }
+  // Syslog NIL ("-") reads as empty.
+  std::string_view nil(int i) const {
+    auto v = get(i);
+    return v == "-" ? std::string_view{} : v;
+  }
+};
 
-bool FormatSet::try_format(const Format& f, std::string_view line, Event& ev) const {
-  constexpr int kMaxGroups = 24;
-  re2::StringPiece groups[kMaxGroups];
-  int n = std::min(f.re->NumberOfCapturingGroups() + 1, kMaxGroups);
-  if (!f.re->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::ANCHOR_BOTH,
-                   groups, n))
-    return false;
-  auto get = [&](int i) -> std::string_view {
-    if (i < 0 || i >= n || groups[i].data() == nullptr) return {};
-    return std::string_view(groups[i].data(), groups[i].size());
-  };
-  ev.kind = f.kind;
-  if (auto p = get(f.program); !p.empty()) {
-    auto it = programs_.find(p);
-    if (it != programs_.end()) ev.kind = it->second;
-  }
-  ev.ts_text = get(f.ts);
-  ev.ts_ms = ev.ts_text.empty() ? std::nullopt : parse_iso8601(ev.ts_text);
-  if (auto l = get(f.level); !l.empty()) {
-    auto it = levels_.find(l);
-    ev.severity = it == levels_.end() ? Severity::none : it->second;
-  }
-  if (auto h = get(f.host); !h.empty() && h != "-") ev.host = h;
-  ev.component = get(f.component);
-  ev.message = f.message >= 0 ? trim(get(f.message)) : line;
-  return true;
+bool match(const Format& f, std::string_view line, Groups& g) {
+  g.n = std::min(f.re->NumberOfCapturingGroups() + 1, kMaxGroups);
+  return f.re->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::ANCHOR_BOTH, g.g, g.n);
 }
 
-void FormatSet::parse(std::string_view line, Event& ev) const {
-  ev.raw = line;
-  line = trim(line);
+void reset(Event& ev, std::string_view line) {
   ev.kind = SourceKind::unknown;
   ev.host = {};
   ev.ts_ms.reset();
@@ -59,19 +52,202 @@ void FormatSet::parse(std::string_view line, Event& ev) const {
   ev.severity = Severity::none;
   ev.component = {};
   ev.message = line;
+  ev.program = {};
+  ev.proc_id = {};
+  ev.continuation = false;
+}
+
+// `-->` opens a continuation line's payload.
+void set_message(Event& ev, std::string_view msg) {
+  msg = trim(msg);
+  if (msg.size() >= 3 && msg.compare(0, 3, "-->") == 0) {
+    ev.continuation = true;
+    msg.remove_prefix(3);
+    msg = trim(msg);
+  }
+  ev.message = msg;
+}
+
+std::optional<int64_t> timestamp_of(std::string_view text) {
+  if (text.empty() || text[0] < '0' || text[0] > '9') return std::nullopt;
+  return parse_iso8601(text);
+}
+
+}  // namespace
+
+Severity FormatSet::level_of(std::string_view text) const {
+  if (text.empty()) return Severity::none;
+  auto it = levels_.find(text);
+  if (it != levels_.end()) return it->second;
+  char low[16];
+  if (text.size() > sizeof low) return Severity::none;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    low[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  it = levels_.find(std::string_view(low, text.size()));
+  return it == levels_.end() ? Severity::none : it->second;
+}
+
+SourceKind FormatSet::kind_of_program(std::string_view program) const {
+  auto it = programs_.find(program);
+  return it == programs_.end() ? SourceKind::unknown : it->second;
+}
+
+bool FormatSet::try_regex(const Format& f, std::string_view line, Event& ev, ParseScratch& s) const {
+  Groups g;
+  if (!match(f, line, g)) return false;
+  ev.kind = f.kind;
+  ev.program = g.nil(f.program);
+  ev.proc_id = g.nil(f.pid);
+  if (auto k = kind_of_program(ev.program); k != SourceKind::unknown) ev.kind = k;
+  ev.ts_text = g.get(f.ts);
+  ev.ts_ms = timestamp_of(ev.ts_text);
+  ev.severity = level_of(g.get(f.level));
+  if (ev.severity == Severity::none) ev.severity = severity_from_pri(g.get(f.pri));
+  ev.host = g.nil(f.host);
+  ev.component = g.get(f.component);
+  if (ev.component.empty() && f.sd >= 0) ev.component = sd_param(g.get(f.sd), "sub", s.sd_);
+  if (f.message >= 0) set_message(ev, g.get(f.message));
+  else ev.message = line;
+  if (!g.get(f.cont).empty()) ev.continuation = true;
+  return true;
+}
+
+bool FormatSet::try_envelope(const Format& f, std::string_view line, Event& ev, ParseScratch& s,
+                             Depth depth) const {
+  (void)depth;
+  Groups g;
+  if (!match(f, line, g)) return false;
+  // A header time that is not ISO 8601 must be a valid RFC 3164 one (month
+  // names checked by hand), or the line is not this envelope.
+  std::string_view ts = g.nil(f.ts);
+  if (!ts.empty() && !timestamp_of(ts) && (ts[0] < '0' || ts[0] > '9') && !parse_rfc3164(ts)) return false;
+  std::string_view payload = f.message >= 0 ? trim(g.get(f.message)) : std::string_view{};
+  if (payload.size() >= 3 && payload.compare(0, 3, "\xEF\xBB\xBF") == 0) payload.remove_prefix(3);
+  Event in;
+  reset(in, payload);
+  parse_at(payload, in, s, Depth::payload, nullptr);
+
+  std::string_view program = g.nil(f.program);
+  SourceKind tag_kind = kind_of_program(program);
+  ev.kind = tag_kind != SourceKind::unknown ? tag_kind : in.kind != SourceKind::unknown ? in.kind : f.kind;
+  ev.host = g.nil(f.host);
+  if (ev.host.empty()) ev.host = in.host;
+  if (in.ts_ms) {
+    ev.ts_ms = in.ts_ms;
+    ev.ts_text = in.ts_text;
+  } else if (auto t = timestamp_of(ts)) {
+    ev.ts_ms = t;
+    ev.ts_text = ts;
+  } else {
+    ev.ts_ms.reset();  // RFC 3164 (no year) or a placeholder: text only
+    ev.ts_text = !in.ts_text.empty() ? in.ts_text : ts;
+  }
+  ev.severity = in.severity;
+  if (ev.severity == Severity::none) ev.severity = level_of(g.get(f.level));
+  if (ev.severity == Severity::none) ev.severity = severity_from_pri(g.get(f.pri));
+  ev.component = in.component;
+  if (ev.component.empty() && f.sd >= 0) ev.component = sd_param(g.get(f.sd), "sub", s.sd_);
+  if (ev.component.empty()) ev.component = g.get(f.component);
+  ev.program = !program.empty() ? program : in.program;
+  ev.proc_id = g.nil(f.pid);
+  if (ev.proc_id.empty()) ev.proc_id = in.proc_id;
+  ev.continuation = in.continuation || !g.get(f.cont).empty();
+  ev.message = in.message;
+  return true;
+}
+
+bool FormatSet::try_json(const Format& f, std::string_view line, Event& ev, ParseScratch& s) const {
+  JsonRecord rec;
+  if (!s.json_.unwrap(f.keys, line, rec)) return false;
+  std::string_view msg = trim(rec.message);
+  Event in;
+  reset(in, msg);
+  parse_at(msg, in, s, Depth::json_payload, nullptr);
+  SourceKind prog_kind = kind_of_program(rec.program);
+  ev.kind = prog_kind != SourceKind::unknown ? prog_kind : in.kind;
+  if (ev.kind == SourceKind::unknown && !rec.program.empty()) ev.kind = SourceKind::syslog;
+  if (ev.kind == SourceKind::unknown) ev.kind = f.kind;
+  ev.host = !in.host.empty() ? in.host : rec.host;
+  if (in.ts_ms) {
+    ev.ts_ms = in.ts_ms;
+    ev.ts_text = in.ts_text;
+  } else if (rec.time_ms) {
+    ev.ts_ms = rec.time_ms;
+    ev.ts_text = rec.time_text;
+  } else {
+    ev.ts_ms.reset();
+    ev.ts_text = !in.ts_text.empty() ? in.ts_text : rec.time_text;
+  }
+  ev.severity = in.severity;
+  if (ev.severity == Severity::none) ev.severity = level_of(rec.severity_text);
+  if (ev.severity == Severity::none) ev.severity = severity_from_syslog(rec.severity_num);
+  ev.component = in.component;
+  ev.program = !in.program.empty() ? in.program : rec.program;
+  ev.proc_id = in.proc_id;
+  ev.continuation = in.continuation;
+  ev.message = in.message;
+  return true;
+}
+
+const Format* FormatSet::parse_at(std::string_view line, Event& ev, ParseScratch& s, Depth depth,
+                                  const Format* only) const {
+  auto attempt = [&](const Format& f) {
+    switch (f.type) {
+      case FormatType::json: return try_json(f, line, ev, s);
+      case FormatType::envelope: return try_envelope(f, line, ev, s, depth);
+      default: return try_regex(f, line, ev, s);
+    }
+  };
+  if (only) return attempt(*only) ? only : nullptr;
+  for (const auto& f : formats_) {
+    if (f.type == FormatType::json && (depth != Depth::top || line.empty() || line.front() != '{')) continue;
+    if (f.type == FormatType::envelope && depth == Depth::payload) continue;
+    if (attempt(f)) return &f;
+  }
+  return nullptr;
+}
+
+const Format* FormatSet::parse(std::string_view line, Event& ev, ParseScratch& scratch, const Format* only) const {
+  ev.raw = line;
+  line = trim(line);
+  reset(ev, line);
+  const Format* f = parse_at(line, ev, scratch, Depth::top, only);
+  if (!f) reset(ev, line);  // a forced format that failed may have left parts
+  return f;
+}
+
+const Format* FormatSet::parse(std::string_view line, Event& ev) const {
+  thread_local ParseScratch scratch;
+  return parse(line, ev, scratch);
+}
+
+const Format* FormatSet::find(std::string_view name) const {
   for (const auto& f : formats_)
-    if (try_format(f, line, ev)) return;
+    if (f.name == name) return &f;
+  return nullptr;
 }
 
 std::vector<std::string> FormatSet::self_test() const {
   std::vector<std::string> failures;
+  ParseScratch scratch;
   for (const auto& f : formats_) {
+    size_t n = 0;
     for (const auto& s : f.samples) {
+      ++n;
       Event ev;
-      parse(s.line, ev);
+      const Format* got_fmt = parse(s.line, ev, scratch);
       auto fail = [&](const std::string& what) {
-        failures.push_back(f.file + ": format '" + f.name + "': sample \"" + s.line + "\": " + what);
+        failures.push_back(f.file + ": format '" + f.name + "': sample #" + std::to_string(n) + " \"" + s.line +
+                           "\": " + what);
       };
+      if (got_fmt != &f) {
+        fail(got_fmt ? "is parsed by format '" + got_fmt->name + "' (" + got_fmt->file +
+                           ") first: make the patterns tell them apart"
+                     : "does not match the pattern");
+        continue;
+      }
       for (const auto& [field, want] : s.fields) {
         std::string got;
         if (field == "kind") got = kind_name(ev.kind);
@@ -80,8 +256,16 @@ std::vector<std::string> FormatSet::self_test() const {
         else if (field == "component") got = ev.component;
         else if (field == "message") got = ev.message;
         else if (field == "ts") got = ev.ts_ms ? format_iso8601(*ev.ts_ms) : "none";
-        else { fail("unknown field '" + field + "' in expectation"); continue; }
-        if (got != want) fail(field + " is '" + got + "', expected '" + want + "'");
+        else if (field == "ts_text") got = ev.ts_text;
+        else if (field == "program") got = ev.program;
+        else if (field == "pid") got = ev.proc_id;
+        else if (field == "continuation") got = ev.continuation ? "true" : "false";
+        else {
+          fail("field '" + field + "': unknown field in expectation (kind, severity, host, component, message, "
+               "ts, ts_text, program, pid, continuation)");
+          continue;
+        }
+        if (got != want) fail("field '" + field + "': is '" + got + "', expected '" + want + "'");
       }
     }
   }
@@ -122,23 +306,54 @@ Result<FormatSet> load_formats(const std::vector<DataFile>& files) {
       fmt.file = file.path;
       if (auto s = ff.req_string(o, "name", fmt.name); !s) return s.error();
       ff.where = file.path + ": format '" + fmt.name + "'";
-      if (auto s = ff.only_keys(o, {"name", "kind", "description", "pattern", "samples"}); !s) return s.error();
-      std::string kind = "unknown", pattern;
+      if (set.find(fmt.name)) return ff.err("name", "a format with this name is already defined");
+      if (auto s = ff.only_keys(o, {"name", "type", "kind", "description", "pattern", "keys", "samples"}); !s)
+        return s.error();
+      std::string type = "line", kind = "unknown", pattern;
+      if (auto s = ff.opt_string(o, "type", type); !s) return s.error();
+      if (type == "line") fmt.type = FormatType::line;
+      else if (type == "envelope") fmt.type = FormatType::envelope;
+      else if (type == "fragment") fmt.type = FormatType::fragment;
+      else if (type == "json") fmt.type = FormatType::json;
+      else return ff.err("type", "unknown type '" + type + "' (line, envelope, fragment, json)");
       if (auto s = ff.opt_string(o, "kind", kind); !s) return s.error();
       auto k = kind_from_name(kind);
       if (!k) return ff.err("kind", "unknown log kind '" + kind + "'");
       fmt.kind = *k;
-      if (auto s = ff.req_string(o, "pattern", pattern); !s) return s.error();
-      RE2::Options opts;
-      opts.set_log_errors(false);
-      fmt.re = std::make_unique<RE2>(pattern, opts);
-      if (!fmt.re->ok()) return ff.err("pattern", "invalid RE2 regex: " + fmt.re->error());
-      fmt.ts = group_index(*fmt.re, "ts");
-      fmt.level = group_index(*fmt.re, "level");
-      fmt.program = group_index(*fmt.re, "program");
-      fmt.host = group_index(*fmt.re, "host");
-      fmt.component = group_index(*fmt.re, "component");
-      fmt.message = group_index(*fmt.re, "message");
+      if (fmt.type == FormatType::json) {
+        simdjson::dom::object ko;
+        if (o["keys"].get(ko)) return ff.err("keys", "missing: a json format lists its keys");
+        JsonFields kf = ff.nested("keys");
+        if (auto s = kf.only_keys(ko, {"message", "host", "time", "program", "severity"}); !s) return s.error();
+        if (auto s = kf.opt_strings(ko, "message", fmt.keys.message); !s) return s.error();
+        if (auto s = kf.opt_strings(ko, "host", fmt.keys.host); !s) return s.error();
+        if (auto s = kf.opt_strings(ko, "time", fmt.keys.time); !s) return s.error();
+        if (auto s = kf.opt_strings(ko, "program", fmt.keys.program); !s) return s.error();
+        if (auto s = kf.opt_strings(ko, "severity", fmt.keys.severity); !s) return s.error();
+        if (fmt.keys.message.empty()) return kf.err("message", "needs at least one key");
+        if (o["pattern"].error() != simdjson::NO_SUCH_FIELD)
+          return ff.err("pattern", "a json format has keys, not a pattern");
+      } else {
+        if (auto s = ff.req_string(o, "pattern", pattern); !s) return s.error();
+        RE2::Options opts;
+        opts.set_log_errors(false);
+        fmt.re = std::make_unique<RE2>(pattern, opts);
+        if (!fmt.re->ok()) return ff.err("pattern", "invalid RE2 regex: " + fmt.re->error());
+        if (fmt.re->NumberOfCapturingGroups() + 1 > kMaxGroups)
+          return ff.err("pattern", "more than " + std::to_string(kMaxGroups - 1) + " capture groups");
+        fmt.ts = group_index(*fmt.re, "ts");
+        fmt.level = group_index(*fmt.re, "level");
+        fmt.pri = group_index(*fmt.re, "pri");
+        fmt.program = group_index(*fmt.re, "program");
+        fmt.pid = group_index(*fmt.re, "pid");
+        fmt.host = group_index(*fmt.re, "host");
+        fmt.component = group_index(*fmt.re, "component");
+        fmt.sd = group_index(*fmt.re, "sd");
+        fmt.cont = group_index(*fmt.re, "cont");
+        fmt.message = group_index(*fmt.re, "message");
+        if (fmt.type == FormatType::envelope && fmt.message < 0)
+          return ff.err("pattern", "an envelope needs a (?P<message>...) capture: its payload");
+      }
       simdjson::dom::array samples;
       if (o["samples"].get(samples)) return ff.err("samples", "missing: every format ships sample lines");
       for (auto sm : samples) {
@@ -153,6 +368,10 @@ Result<FormatSet> load_formats(const std::vector<DataFile>& files) {
       set.formats_.push_back(std::move(fmt));
     }
   }
+  std::stable_sort(set.formats_.begin(), set.formats_.end(),
+                   [](const Format& a, const Format& b) { return a.type < b.type; });
+  // Like lnav: a format whose samples fail is refused at load.
+  if (auto failures = set.self_test(); !failures.empty()) return make_error(failures.front());
   return set;
 }
 

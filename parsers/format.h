@@ -4,26 +4,50 @@
 //    "programs": {"vmkernel": "vmkernel", "Hostd": "hostd", ...},  program -> kind
 //    "formats": [{
 //      "name": "esxi7-vmkernel",
-//      "kind": "vmkernel",                      kind when the pattern has no `program`
+//      "type": "line",                          line | envelope | fragment | json (default line)
+//      "kind": "vmkernel",                      kind when the program names none
 //      "pattern": "^(?P<ts>\\S+) cpu\\d+:\\d+\\)(?:(?P<level>WARNING|ALERT): )?(?P<message>.*)$",
 //      "samples": [{"line": "...", "fields": {"kind": "vmkernel", "severity": "warning",
 //                                             "component": "tpmDriver", "message": "..."}}]
 //    }]}
 //
-// Capture names with a meaning: ts, level, program, host, component, message.
-// Formats are tried in file order; the first full match wins. A line no format
-// matches is still an Event: kind unknown, message = the whole line.
+// Capture names with a meaning: ts, level, pri (syslog PRI digits), program,
+// pid, host, component, sd (RFC 5424 structured data: its `sub` parameter
+// becomes the component), message. `-` in host/program/pid is syslog's NIL.
+//
+// Types, and the order they are tried in (file order within a type):
+//   json      (only for lines starting with `{`) a JSON object from a forwarder;
+//             no pattern: "keys" lists where message/host/time/program/severity
+//             live. The message is parsed again as an envelope or a line.
+//   line      an ESXi log line (vmkernel, hostd, vobd, vpxd, ... any version).
+//   envelope  a syslog header (RFC 5424, RFC 3164, pre-8 hybrid, rsyslog file
+//             templates); its message is parsed again as a line or fragment.
+//             The header gives host; the program (tag) gives the kind when
+//             `programs` knows it; the payload's own timestamp, severity and
+//             component win over the header's (they are the original ones).
+//   fragment  pasted text with a recognisable shape (esxcli prompt, PSOD, UI).
+// A line no format matches is still an Event: kind unknown, message = the line.
+// A message starting with `-->` (after the prefix) marks a continuation line;
+// so does ESXi 8's `+` line marker (capture named cont). The scanner joins
+// continuations to their parent record (parsers/scanner.h).
+//
+// Loading runs every sample: a format whose samples do not parse to their
+// fields (or are taken by another format) is a load error that names file,
+// format, sample and field.
 //
 //   auto formats = load_formats(files);          // Result<FormatSet>
-//   Event ev; formats->parse(line, ev);          // never fails
+//   ParseScratch scratch;                        // one per thread, reused per line
+//   Event ev; formats->parse(line, ev, scratch); // never fails
 #pragma once
 
+#include <map>
 #include <memory>
 #include <re2/re2.h>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "parsers/envelope.h"
 #include "parsers/event.h"
 #include "rules/rule.h"  // DataFile
 
@@ -31,22 +55,51 @@ namespace tpmdiag {
 
 struct FormatSample {
   std::string line;
-  std::map<std::string, std::string> fields;  // kind, severity, host, component, message, ts
+  // kind, severity, host, component, message, ts ("none" or ISO), ts_text,
+  // program, continuation ("true"/"false")
+  std::map<std::string, std::string> fields;
 };
+
+enum class FormatType : uint8_t { json, line, envelope, fragment };
 
 struct Format {
   std::string name;
   std::string file;
+  FormatType type = FormatType::line;
   SourceKind kind = SourceKind::unknown;
-  std::unique_ptr<RE2> re;
-  int ts = -1, level = -1, program = -1, host = -1, component = -1, message = -1;  // capture indexes
+  std::unique_ptr<RE2> re;  // null for json
+  int ts = -1, level = -1, pri = -1, program = -1, pid = -1, host = -1, component = -1, sd = -1,
+      cont = -1, message = -1;  // capture indexes
+  JsonKeys keys;                 // json only
   std::vector<FormatSample> samples;
+};
+
+// Per-thread parse state: the JSON parser and buffers for text that must be
+// unescaped. Events parsed with it point into it until its next parse.
+class ParseScratch {
+ public:
+  ParseScratch() = default;
+
+ private:
+  friend class FormatSet;
+  JsonUnwrapper json_;
+  std::string sd_;
 };
 
 class FormatSet {
  public:
   // Fills ev (everything but input/line) from one line (no trailing newline).
-  void parse(std::string_view line, Event& ev) const;
+  // Auto-detects the format, or tries only `only` (a forced --input-format;
+  // an envelope's or JSON's payload is still auto-detected). Returns the
+  // outermost format that matched, or null (kind unknown, message = line).
+  const Format* parse(std::string_view line, Event& ev, ParseScratch& scratch,
+                      const Format* only = nullptr) const;
+
+  // The same with a thread-local scratch: for tests and one-off lines.
+  const Format* parse(std::string_view line, Event& ev) const;
+
+  // A format by name, or null.
+  const Format* find(std::string_view name) const;
 
   // Checks every format's samples; returns one message per failure.
   std::vector<std::string> self_test() const;
@@ -55,12 +108,18 @@ class FormatSet {
 
  private:
   friend Result<FormatSet> load_formats(const std::vector<DataFile>& files);
-  bool try_format(const Format& f, std::string_view line, Event& ev) const;
+  enum class Depth { top, json_payload, payload };
+  const Format* parse_at(std::string_view line, Event& ev, ParseScratch& s, Depth depth,
+                         const Format* only) const;
+  bool try_regex(const Format& f, std::string_view line, Event& ev, ParseScratch& s) const;
+  bool try_envelope(const Format& f, std::string_view line, Event& ev, ParseScratch& s, Depth depth) const;
+  bool try_json(const Format& f, std::string_view line, Event& ev, ParseScratch& s) const;
+  Severity level_of(std::string_view text) const;
+  SourceKind kind_of_program(std::string_view program) const;
 
-  std::vector<Format> formats_;
+  std::vector<Format> formats_;  // sorted by type (json, line, envelope, fragment), then file order
   std::map<std::string, Severity, std::less<>> levels_;
   std::map<std::string, SourceKind, std::less<>> programs_;
-  int max_groups_ = 0;
 };
 
 Result<FormatSet> load_formats(const std::vector<DataFile>& files);

@@ -20,14 +20,153 @@ Scanner::Scanner(const Matcher& matcher, const FormatSet& formats, ScanOptions o
     : matcher_(matcher), formats_(formats), opts_(std::move(opts)), scratch_(matcher) {
   opts_.max_line = std::max<size_t>(opts_.max_line, 256);
   buf_.resize(std::max(kChunk, opts_.max_line) * 2);
+  if (!opts_.input_format.empty() && opts_.input_format != "auto") forced_ = formats_.find(opts_.input_format);
 }
 
-void Scanner::line(std::string_view text, uint64_t number, const std::vector<int>* atoms,
-                   const std::string& input, uint32_t input_seq, std::vector<Fact>& facts) {
-  Event ev;
-  formats_.parse(text, ev);
+namespace {
+
+bool contains(std::string_view hay, std::string_view needle) {
+  return !needle.empty() && hay.find(needle) != std::string_view::npos;
+}
+
+std::string_view ltrim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  return s;
+}
+
+std::string_view rtrim(std::string_view s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool bare_continuation(std::string_view line) { return ltrim(line).substr(0, 3) == "-->"; }
+
+// Could this line continue a record? (`-->` or ESXi 8's `)+ ` line marker)
+bool has_marker(std::string_view line) { return contains(line, "-->") || contains(line, ")+ "); }
+
+bool same_writer(const Event& a, const Event& b) {
+  return a.program == b.program && a.proc_id == b.proc_id && a.host == b.host;
+}
+
+// Whether a line names the writer of ev (cheap, no parse): its process id as a
+// whole word (and its program), or its program when it has no id.
+bool names_writer(std::string_view line, const Event& ev) {
+  std::string_view tok = !ev.proc_id.empty() ? ev.proc_id : ev.program;
+  if (tok.empty()) return false;
+  auto word = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+  for (size_t at = line.find(tok); at != std::string_view::npos; at = line.find(tok, at + 1)) {
+    size_t end = at + tok.size();
+    if ((at == 0 || !word(line[at - 1])) && (end >= line.size() || !word(line[end])))
+      return ev.proc_id.empty() || contains(line, ev.program);
+  }
+  return false;
+}
+
+bool in_list(const std::vector<size_t>& v, size_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+// Start of the line that ends just before `at` (at > 0 and data[at - 1] == '\n').
+size_t prev_line_start(const char* data, size_t at) {
+  size_t end = at - 1;
+  const void* nl = end > 0 ? memrchr(data, '\n', end) : nullptr;
+  return nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) + 1 : 0;
+}
+
+size_t line_end(const char* data, size_t n, size_t at) {
+  const void* nl = std::memchr(data + at, '\n', n - at);
+  return nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) : n;
+}
+
+}  // namespace
+
+bool Scanner::find_parent(const char* data, size_t at, const Event& cont, size_t& parent) {
+  bool bare = cont.program.empty();
+  size_t pos = at;
+  for (int k = 0; k < kLookback && pos > 0; ++k) {
+    size_t start = prev_line_start(data, pos);
+    std::string_view line(data + start, pos - 1 - start);
+    pos = start;
+    if (bare) {
+      if (bare_continuation(line)) continue;
+      Event p;
+      formats_.parse(line, p, look_, forced_);
+      if (p.kind == SourceKind::unknown || p.continuation) return false;
+      parent = start;
+      return true;
+    }
+    if (!names_writer(line, cont)) continue;
+    Event p;
+    formats_.parse(line, p, look_, forced_);
+    if (!same_writer(p, cont)) continue;
+    if (p.continuation) continue;
+    parent = start;
+    return true;
+  }
+  return false;
+}
+
+void Scanner::join_forward(const char* data, size_t n, size_t parent_end, Event& ev) {
+  const bool keyed = !ev.program.empty();
+  bool adjacent = true, joined = false;
+  int idle = 0, lines = 0;
+  for (size_t pos = parent_end + 1; pos < n && idle < kLookahead && lines < kMaxJoinLines;) {
+    size_t end = line_end(data, n, pos);
+    std::string_view line = rtrim(std::string_view(data + pos, end - pos));
+    size_t here = pos;
+    pos = end + 1;
+    Event c;
+    bool take = false;
+    if (bare_continuation(line)) {
+      if (!adjacent) {
+        ++idle;
+        continue;
+      }
+      formats_.parse(line, c, look_, forced_);
+      take = true;
+    } else if (!keyed) {
+      break;  // bare records continue only on adjacent lines
+    } else if (!has_marker(line)) {
+      // Likely the same writer's next record: stop (joining less is the safe
+      // mistake, and it spares a parse per line on the reference path).
+      if (names_writer(line, ev)) break;
+      adjacent = false;
+      ++idle;
+      continue;
+    } else {
+      formats_.parse(line, c, look_, forced_);
+      bool same = same_writer(c, ev);
+      if (same && !c.continuation) break;
+      if (!same || !c.continuation) {
+        adjacent = false;
+        ++idle;
+        continue;
+      }
+      take = true;
+    }
+    if (!take) continue;
+    if (join_msg_.size() + c.message.size() + line.size() + 2 > kMaxJoinBytes) break;
+    if (!joined) {
+      join_msg_.assign(ev.message);
+      join_raw_.assign(rtrim(ev.raw));
+      joined = true;
+    }
+    join_msg_ += '\n';
+    join_msg_ += c.message;
+    join_raw_ += '\n';
+    join_raw_ += line;
+    covered_.push_back(here);
+    adjacent = true;
+    idle = 0;
+    ++lines;
+  }
+  if (joined) {
+    ev.message = join_msg_;
+    ev.raw = join_raw_;
+  }
+}
+
+void Scanner::emit(Event& ev, const std::vector<int>* atoms, const std::string& input, uint32_t input_seq,
+                   std::vector<Fact>& facts) {
   ev.input = input;
-  ev.line = number;
   if (ev.host.empty()) ev.host = opts_.host;
   if (ev.kind == SourceKind::unknown) ev.kind = opts_.kind_hint;
   size_t before = facts.size();
@@ -35,28 +174,79 @@ void Scanner::line(std::string_view text, uint64_t number, const std::vector<int
   for (size_t i = before; i < facts.size(); ++i) facts[i].input_seq = input_seq;
 }
 
+void Scanner::record(const char* data, size_t n, const Cand& c, uint64_t number, const std::string& input,
+                     uint32_t input_seq, std::vector<Fact>& facts) {
+  std::string_view text(data + c.begin, c.end - c.begin);
+  Event ev;
+  const Format* f = formats_.parse(text, ev, head_, forced_);
+  size_t first = c.begin, first_end = c.end;
+  if (f == nullptr || f->type != FormatType::json) {
+    size_t parent;
+    if (ev.continuation && find_parent(data, c.begin, ev, parent) && !in_list(emitted_, parent)) {
+      number -= count_newlines(data + parent, c.begin - parent);
+      first = parent;
+      first_end = line_end(data, n, parent);
+      formats_.parse(std::string_view(data + first, first_end - first), ev, head_, forced_);
+    }
+    if (!ev.continuation) join_forward(data, n, first_end, ev);
+  }
+  emitted_.push_back(first);
+  ev.line = number;
+
+  const std::vector<int>* atoms = nullptr;
+  if (opts_.prefilter) {
+    const char* m = ev.message.data();
+    bool inside = ev.message.empty() || (m >= data + c.begin && m + ev.message.size() <= data + c.end);
+    if (inside) {
+      atoms_.assign(cand_atoms_.begin() + static_cast<std::ptrdiff_t>(c.atoms_at),
+                    cand_atoms_.begin() + static_cast<std::ptrdiff_t>(c.atoms_at + c.atoms_n));
+    } else {
+      // The rules see other text than the line the prefilter saw (joined or
+      // unescaped): find its atoms again.
+      atoms_.clear();
+      matcher_.prefilter(ev.message.data(), ev.message.size(), scratch_,
+                         [&](std::string_view, const std::vector<int>& a) { atoms_.insert(atoms_.end(), a.begin(), a.end()); });
+      if (atoms_.empty()) return;
+      std::sort(atoms_.begin(), atoms_.end());
+      atoms_.erase(std::unique(atoms_.begin(), atoms_.end()), atoms_.end());
+    }
+    atoms = &atoms_;
+  }
+  emit(ev, atoms, input, input_seq, facts);
+}
+
 void Scanner::block(const char* data, size_t n, uint64_t first_line, const std::string& input,
                     uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats) {
+  cands_.clear();
+  cand_atoms_.clear();
   if (!opts_.prefilter) {
-    uint64_t number = first_line;
     for (size_t pos = 0; pos < n;) {
-      const char* nl = static_cast<const char*>(std::memchr(data + pos, '\n', n - pos));
-      size_t end = nl ? static_cast<size_t>(nl - data) : n;
-      ++stats.candidates;
-      line(std::string_view(data + pos, end - pos), number++, nullptr, input, input_seq, facts);
+      size_t end = line_end(data, n, pos);
+      cands_.push_back({pos, end, 0, 0});
       pos = end + 1;
     }
-    return;
+  } else {
+    matcher_.prefilter(data, n, scratch_, [&](std::string_view text, const std::vector<int>& atoms) {
+      size_t at = static_cast<size_t>(text.data() - data);
+      cands_.push_back({at, at + text.size(), cand_atoms_.size(), atoms.size()});
+      cand_atoms_.insert(cand_atoms_.end(), atoms.begin(), atoms.end());
+    });
   }
+  covered_.clear();
+  emitted_.clear();
   size_t counted = 0;
   uint64_t number = first_line;
-  matcher_.prefilter(data, n, scratch_, [&](std::string_view text, const std::vector<int>& atoms) {
-    size_t at = static_cast<size_t>(text.data() - data);
-    number += count_newlines(data + counted, at - counted);
-    counted = at;
+  for (const Cand& c : cands_) {
+    number += count_newlines(data + counted, c.begin - counted);
+    counted = c.begin;
     ++stats.candidates;
-    line(text, number, &atoms, input, input_seq, facts);
-  });
+    if (covered_.size() > 64)
+      covered_.erase(std::remove_if(covered_.begin(), covered_.end(), [&](size_t x) { return x < c.begin; }),
+                     covered_.end());
+    if (emitted_.size() > 256) emitted_.erase(emitted_.begin(), emitted_.begin() + 128);
+    if (in_list(covered_, c.begin)) continue;
+    record(data, n, c, number, input, input_seq, facts);
+  }
 }
 
 Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_seq,

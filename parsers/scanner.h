@@ -3,7 +3,30 @@
 //
 // It reads a ByteSource into one reusable buffer, hands runs of whole lines to
 // the matcher's prefilter, and parses only the candidate lines it reports. No
-// per-line allocation happens for lines that cannot matter.
+// per-line allocation happens for lines that cannot matter, and none for
+// candidates once its buffers are warm.
+//
+// Multi-line records. hostd/vpxa/vpxd write a record over several lines,
+// continued with `-->` (6.x/7.x: bare `   --> text` lines right after the
+// first; 8.x: `TS In(166) Hostd[TID]: --> text`, possibly interleaved with
+// other threads' lines), and ESXi 8 marks continuation lines with `+` after
+// the severity. The scanner joins a record into one Event (message and raw
+// text joined with '\n'; line number of the first line), whichever of its
+// lines the prefilter found:
+//   * a candidate first line takes the continuations that follow it: bare
+//     `-->` lines only while adjacent; keyed lines (same host, program and
+//     process id) across up to kLookahead lines of other writers, until a
+//     line names the same writer without a continuation marker (its next
+//     record);
+//   * a candidate continuation looks back (up to kLookback lines) for its
+//     first line and joins the whole record from there;
+//   * a record is emitted once even when several of its lines are candidates.
+// Limit: joining sees only the current read buffer (about 1 MiB of whole
+// lines); a record split across two buffers is matched as two parts, and a
+// continuation whose first line is out of reach is an Event of its own.
+// JSON records are never joined (each is one record). Joined records, and
+// messages that are not a substring of the line (JSON-unescaped), are
+// prefiltered again on the text the rules will see.
 //
 //   Scanner sc(matcher, formats, opts);
 //   std::vector<Fact> facts; InputStats stats;
@@ -25,6 +48,7 @@ struct ScanOptions {
   bool prefilter = true;      // false: parse and match every line (the reference path)
   std::string host;           // host for lines that do not name one
   SourceKind kind_hint = SourceKind::unknown;  // kind for lines no format recognises
+  std::string input_format;   // a format name (--input-format) to force, or "" / "auto"
 };
 
 struct InputStats {
@@ -42,17 +66,38 @@ class Scanner {
               std::vector<Fact>& facts, InputStats& stats);
 
  private:
+  struct Cand {
+    size_t begin, end;         // the line in the block
+    size_t atoms_at, atoms_n;  // its atoms in cand_atoms_
+  };
   void block(const char* data, size_t n, uint64_t first_line, const std::string& input,
              uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats);
-  void line(std::string_view text, uint64_t number, const std::vector<int>* atoms,
-            const std::string& input, uint32_t input_seq, std::vector<Fact>& facts);
+  void record(const char* data, size_t n, const Cand& c, uint64_t number, const std::string& input,
+              uint32_t input_seq, std::vector<Fact>& facts);
+  bool find_parent(const char* data, size_t at, const Event& cont, size_t& parent);
+  void join_forward(const char* data, size_t n, size_t parent_end, Event& ev);
+  void emit(Event& ev, const std::vector<int>* atoms, const std::string& input, uint32_t input_seq,
+            std::vector<Fact>& facts);
 
   const Matcher& matcher_;
   const FormatSet& formats_;
   ScanOptions opts_;
+  const Format* forced_ = nullptr;
   Matcher::Scratch scratch_;
   std::vector<char> buf_;
+  // Reused per block / per record (no per-line allocation once warm).
+  ParseScratch head_, look_;
+  std::vector<Cand> cands_;
+  std::vector<int> cand_atoms_, atoms_;
+  std::vector<size_t> covered_, emitted_;  // joined continuation lines / emitted first lines
+  std::string join_msg_, join_raw_;
 };
+
+// Limits of multi-line joining (see above).
+inline constexpr int kLookahead = 16;     // lines after a record's last line searched for more
+inline constexpr int kLookback = 32;      // lines before a continuation searched for its first line
+inline constexpr int kMaxJoinLines = 64;  // continuation lines joined into one record
+inline constexpr size_t kMaxJoinBytes = 64 * 1024;
 
 // Number of '\n' bytes in [p, p + n).
 uint64_t count_newlines(const char* p, size_t n);

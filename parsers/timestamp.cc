@@ -73,6 +73,51 @@ std::optional<int64_t> parse_iso8601(std::string_view s, size_t* consumed) {
   return secs * 1000 + ms;
 }
 
+std::optional<Rfc3164Time> parse_rfc3164(std::string_view s, size_t* consumed) {
+  static constexpr std::string_view kMonths = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  if (s.size() < 14 || s[3] != ' ') return std::nullopt;
+  Rfc3164Time t;
+  for (int m = 0; m < 12; ++m)
+    if (s.compare(0, 3, kMonths.substr(static_cast<size_t>(m) * 3, 3)) == 0) t.month = m + 1;
+  if (t.month == 0) return std::nullopt;
+  // Day: "dd" or " d" (RFC 3164 pads with a space); some writers use "d".
+  size_t p = 4;
+  if (s[p] == ' ') ++p;
+  int d1;
+  if (!digits(s, p, 1, d1)) return std::nullopt;
+  t.day = d1;
+  ++p;
+  if (p < s.size() && s[p] >= '0' && s[p] <= '9') t.day = t.day * 10 + (s[p++] - '0');
+  if (t.day < 1 || t.day > 31 || p >= s.size() || s[p] != ' ') return std::nullopt;
+  ++p;
+  if (!digits(s, p, 2, t.hour) || p + 8 > s.size() || s[p + 2] != ':' || !digits(s, p + 3, 2, t.minute) ||
+      s[p + 5] != ':' || !digits(s, p + 6, 2, t.second))
+    return std::nullopt;
+  if (t.hour > 23 || t.minute > 59 || t.second > 60) return std::nullopt;
+  p += 8;
+  if (p + 1 < s.size() && s[p] == '.' && s[p + 1] >= '0' && s[p + 1] <= '9') {
+    int scale = 100;
+    for (++p; p < s.size() && s[p] >= '0' && s[p] <= '9'; ++p) {
+      t.ms += (s[p] - '0') * scale;
+      scale /= 10;
+    }
+  }
+  if (consumed) *consumed = p;
+  return t;
+}
+
+int64_t rfc3164_to_ms(const Rfc3164Time& t, int year) {
+  int64_t days = days_from_civil(year, static_cast<unsigned>(t.month), static_cast<unsigned>(t.day));
+  return (days * 86400 + t.hour * 3600 + t.minute * 60 + t.second) * 1000 + t.ms;
+}
+
+std::optional<int64_t> epoch_to_ms(double v) {
+  if (!(v > 0) || v > 1e17) return std::nullopt;  // also rejects NaN
+  if (v < 1e11) return static_cast<int64_t>(v * 1000.0 + 0.5);
+  if (v < 1e14) return static_cast<int64_t>(v + 0.5);
+  return static_cast<int64_t>(v / 1000.0 + 0.5);
+}
+
 std::string format_iso8601(int64_t ms) {
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   int64_t rem_ms = ms - secs * 1000;

@@ -25,4 +25,23 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 
 std::string format_iso8601(int64_t ms);
 
+// RFC 3164 (BSD syslog) timestamp `Mmm dd hh:mm:ss[.fraction]` (day may be
+// space-padded: `Nov  6`), month names parsed by hand (English, as the RFC
+// fixes them; no locale). It has no year and no zone, so it is not an
+// absolute time: callers keep it as text and give the event no timestamp
+// unless a year can be justified (see docs/formats.md).
+//
+//   parse_rfc3164("Nov 26 07:33:25 esx01 ...", &n) -> {11, 26, 7, 33, 25, 0}, n = 15
+struct Rfc3164Time {
+  int month = 0, day = 0, hour = 0, minute = 0, second = 0, ms = 0;
+};
+std::optional<Rfc3164Time> parse_rfc3164(std::string_view text, size_t* consumed = nullptr);
+
+// UTC milliseconds of an RFC 3164 time in a given year (when the caller knows it).
+int64_t rfc3164_to_ms(const Rfc3164Time& t, int year);
+
+// Epoch number from a forwarder (seconds, milliseconds or microseconds; told
+// apart by magnitude: < 1e11 seconds, < 1e14 ms, else µs) -> UTC ms.
+std::optional<int64_t> epoch_to_ms(double value);
+
 }  // namespace tpmdiag
