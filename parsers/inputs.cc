@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "parsers/archive.h"
+
 namespace tpmdiag {
 
 namespace fs = std::filesystem;
@@ -30,21 +32,122 @@ class MemorySource : public ByteSource {
   size_t pos_ = 0;
 };
 
-Result<std::unique_ptr<ByteSource>> open_stdin(const SourceLimits& limits) {
-  auto src = fd_source(STDIN_FILENO, "-");
-  char magic[2];
-  size_t got = 0;
-  while (got < 2) {
-    auto n = src->read(magic + got, 2 - got);
-    if (!n) return n.error();
-    if (*n == 0) break;
-    got += *n;
-  }
-  auto all = prepend(std::string(magic, got), std::move(src));
-  if (got == 2 && static_cast<unsigned char>(magic[0]) == 0x1f && static_cast<unsigned char>(magic[1]) == 0x8b)
-    return gunzip(std::move(all), "-", limits);
-  return all;
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// Control bytes in a member name are replaced, so evidence lines stay one line.
+std::string printable(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
+std::vector<std::string_view> segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    auto seg = path.substr(i, j - i);
+    if (!seg.empty() && seg != ".") out.push_back(seg);
+    i = j + 1;
+  }
+  return out;
+}
+
+bool archive_name(std::string_view base) {
+  for (const char* ext : {".tgz", ".tar", ".tar.gz", ".zip", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"})
+    if (ends_with(base, ext)) return true;
+  return false;
+}
+
+bool binary_name(std::string_view base) {
+  if (base.find("zdump") != std::string_view::npos) return true;
+  for (const char* ext : {".bin", ".core", ".dmp", ".dump", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".pdf",
+                          ".vmdk", ".vmem", ".vmsn", ".vmss", ".nvram", ".iso", ".so", ".o", ".pyc", ".db",
+                          ".sqlite", ".pcap", ".pcapng", ".der", ".p12", ".v00", ".vgz", ".b00", ".t00"})
+    if (ends_with(base, ext)) return true;
+  return false;
+}
+
+bool log_like(std::string_view base) {
+  static const RE2 re(R"([^/]*\.(log|txt|out)(\.\d+)?(\.gz)?|[^/]*\.\d+(\.gz)?|[^/]*\.log\.gz|[^./]+)");
+  return RE2::FullMatch(re2::StringPiece(base.data(), base.size()), re);
+}
+
+struct Walk {
+  const SourceLimits& limits;
+  const StreamFn& on_stream;
+  const ErrorFn& on_error;
+  uint64_t& order;
+
+  void deliver(const std::string& name, SourceKind hint, ByteSource& src) {
+    StreamInfo info{name, host_from_path(name), order++, hint};
+    on_stream(info, src);
+  }
+
+  void stream(const std::string& name, std::unique_ptr<ByteSource> src, int depth, SourceKind hint) {
+    auto head = read_head(*src, kSniffBytes);
+    if (!head) {
+      on_error({name, head.error().message});
+      return;
+    }
+    Container c = sniff_container(*head);
+    src = prepend(std::move(*head), std::move(src));
+    if (c == Container::none) {
+      deliver(name, hint, *src);
+      return;
+    }
+    if (depth >= limits.max_depth) {
+      on_error({name, name + ": compressed or archived more than " + std::to_string(limits.max_depth) +
+                          " levels deep; not read"});
+      return;
+    }
+    if (c == Container::gzip) {
+      stream(name, gunzip(std::move(src), name, limits), depth + 1, hint);
+      return;
+    }
+    archive(name, std::move(src), depth + 1, c == Container::compressed, hint);
+  }
+
+  void archive(const std::string& name, std::unique_ptr<ByteSource> src, int depth, bool raw, SourceKind hint) {
+    auto ar = ArchiveReader::open(name, std::move(src), limits, raw);
+    if (!ar) {
+      on_error({name, ar.error().message});
+      return;
+    }
+    for (;;) {
+      auto m = (*ar)->next();
+      if (!m) {
+        on_error({name, m.error().message});
+        return;
+      }
+      if (!*m) return;
+      const ArchiveMember& mem = **m;
+      if (raw) {
+        stream(name, (*ar)->data(), depth, hint);  // one compressed file: keep its name
+      } else {
+        if (!mem.regular) continue;
+        MemberRole role = classify_member(mem.path, mem.size, limits);
+        if (role == MemberRole::skip) continue;
+        stream(name + "!" + printable(mem.path), (*ar)->data(), depth,
+               role == MemberRole::command ? SourceKind::esxcli : SourceKind::unknown);
+      }
+      // A member that failed while read said so through its stream; the
+      // archive cannot go on past it.
+      if ((*ar)->failed()) return;
+    }
+  }
+};
 
 }  // namespace
 
@@ -53,7 +156,7 @@ std::unique_ptr<ByteSource> memory_source(std::string data) {
 }
 
 std::string host_from_path(std::string_view path) {
-  static const RE2 re(R"((?:^|/)esx-([A-Za-z0-9][A-Za-z0-9.-]*?)-\d{4}-\d{2}-\d{2}--\d{2}\.\d{2}-\d+)");
+  static const RE2 re(R"((?:^|[/!])esx-([A-Za-z0-9][A-Za-z0-9.-]*?)-\d{4}-\d{2}-\d{2}--\d{2}\.\d{2}-\d+)");
   std::string host;
   if (RE2::PartialMatch(re2::StringPiece(path.data(), path.size()), re, &host)) return host;
   return {};
@@ -74,22 +177,64 @@ std::string timeline_key(std::string_view path) {
   return std::string(path) + "|2|";
 }
 
+std::unordered_map<uint64_t, uint32_t> TimelineOrder::ranks() const {
+  std::vector<size_t> idx(streams_.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return streams_[a].first < streams_[b].first; });
+  std::unordered_map<uint64_t, uint32_t> out;
+  for (size_t r = 0; r < idx.size(); ++r) out[streams_[idx[r]].second] = static_cast<uint32_t>(r);
+  return out;
+}
+
+MemberRole classify_member(std::string_view path, uint64_t size, const SourceLimits& limits) {
+  auto segs = segments(path);
+  if (segs.empty()) return MemberRole::skip;
+  std::string base = lower(segs.back());
+  if (binary_name(base)) return MemberRole::skip;
+  size_t ndirs = segs.size() - 1;
+  auto dir_is = [&](size_t i, std::string_view name) { return i < ndirs && segs[i] == name; };
+  bool in_logs = false, in_core = false, in_vmfs = false;
+  for (size_t i = 0; i < ndirs; ++i) {
+    if (dir_is(i, "var") && dir_is(i + 1, "run") && dir_is(i + 2, "log")) in_logs = true;
+    if (dir_is(i, "var") && dir_is(i + 1, "log")) in_logs = true;
+    if (dir_is(i, "var") && dir_is(i + 1, "core")) in_core = true;
+    if (segs[i] == "vmfs") in_vmfs = true;
+  }
+  if (in_core) return MemberRole::skip;
+  if (ndirs >= 1 && segs[ndirs - 1] == "commands") {
+    if (!ends_with(base, ".txt") || size > limits.max_text_member) return MemberRole::skip;
+    return MemberRole::command;
+  }
+  if (in_logs) return MemberRole::scan;
+  if (in_vmfs) return MemberRole::skip;
+  if (archive_name(base)) return MemberRole::scan;
+  if (log_like(base)) return size > limits.max_text_member && !ends_with(base, ".log") ? MemberRole::skip
+                                                                                      : MemberRole::scan;
+  return MemberRole::skip;
+}
+
+void walk_source(const std::string& name, std::unique_ptr<ByteSource> src, const SourceLimits& limits,
+                 const StreamFn& on_stream, const ErrorFn& on_error, uint64_t* next_order) {
+  uint64_t local = 0;
+  Walk w{limits, on_stream, on_error, next_order ? *next_order : local};
+  w.stream(name, std::move(src), 0, SourceKind::unknown);
+}
+
 void walk_inputs(const std::vector<std::string>& paths, const SourceLimits& limits,
                  const StreamFn& on_stream, const ErrorFn& on_error) {
   uint64_t order = 0;
-  auto visit_file = [&](const std::string& path) {
-    auto src = open_path(path, limits);
+  Walk w{limits, on_stream, on_error, order};
+  auto visit_file = [&](const std::string& path, SourceKind hint) {
+    auto src = open_file(path);
     if (!src) {
       on_error({path, src.error().message});
       return;
     }
-    on_stream({path, host_from_path(path), order++}, **src);
+    w.stream(path, std::move(*src), 0, hint);
   };
   for (const auto& p : paths) {
     if (p == "-") {
-      auto src = open_stdin(limits);
-      if (!src) on_error({"-", src.error().message});
-      else on_stream({"-", "", order++}, **src);
+      w.stream("-", fd_source(STDIN_FILENO, "-"), 0, SourceKind::unknown);
       continue;
     }
     std::error_code ec;
@@ -99,10 +244,17 @@ void walk_inputs(const std::vector<std::string>& paths, const SourceLimits& limi
       continue;
     }
     if (!fs::is_directory(st)) {
-      visit_file(p);
+      // Named explicitly: always read; a bundle's commands/*.txt keeps its kind.
+      bool cmd = classify_member(fs::path(p).lexically_normal().generic_string(), 0, limits) == MemberRole::command;
+      visit_file(p, cmd ? SourceKind::esxcli : SourceKind::unknown);
       continue;
     }
-    std::vector<std::string> files;
+    // Files are classified by their path below and including the folder's own
+    // name (an extracted bundle "esx-h-…/commands/x.txt").
+    fs::path root(p);
+    fs::path base = root.lexically_normal().parent_path();
+    if (root.lexically_normal().filename().empty()) base = base.parent_path();
+    std::vector<std::pair<std::string, SourceKind>> files;
     auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
     if (ec) {
       on_error({p, p + ": cannot read folder: " + ec.message()});
@@ -113,11 +265,17 @@ void walk_inputs(const std::vector<std::string>& paths, const SourceLimits& limi
         on_error({p, p + ": error while walking the folder: " + ec.message()});
         break;
       }
-      if (it->is_regular_file(ec) && !it->is_symlink(ec)) files.push_back(it->path().string());
+      if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+      std::string rel = it->path().lexically_normal().lexically_relative(base).generic_string();
+      uint64_t size = it->file_size(ec);
+      if (ec) size = 0;
+      MemberRole role = classify_member(rel.empty() ? it->path().generic_string() : rel, size, limits);
+      if (role == MemberRole::skip) continue;
+      files.emplace_back(it->path().string(), role == MemberRole::command ? SourceKind::esxcli : SourceKind::unknown);
     }
     std::sort(files.begin(), files.end(),
-              [](const std::string& a, const std::string& b) { return timeline_key(a) < timeline_key(b); });
-    for (const auto& f : files) visit_file(f);
+              [](const auto& a, const auto& b) { return timeline_key(a.first) < timeline_key(b.first); });
+    for (const auto& [f, hint] : files) visit_file(f, hint);
   }
 }
 

@@ -1,20 +1,55 @@
-// Inputs: what the user named (files, folders, .gz, "-") turned into the log
-// streams to scan (DESIGN.md §2 "sources").
+// Inputs: what the user named (files, folders, .gz, archives, "-") turned into
+// the log streams to scan (DESIGN.md §2 "sources").
 //
-//   walk_inputs({"bundle-dir", "-"}, limits,
+//   walk_inputs({"bundle-dir", "esx-h1-2024-01-01--10.00-123.tgz", "-"}, limits,
 //               [&](const StreamInfo& info, ByteSource& src) { scan(info, src); },
 //               [&](const InputError& e) { record(e); });
 //
-// Folders are walked recursively (symlinks are not followed). Each stream gets
-// an `order` key so that timelines read oldest first: a log's rotations
-// `name.N.gz` ... `name.0.gz` come before `name.log`. A failing input is
-// reported through on_error and the walk goes on with the rest.
+//   // An upload held in memory (the web page): same detection and recursion.
+//   walk_source("upload.tgz", memory_source(std::move(bytes)), limits, on_stream, on_error);
+//
+// What a stream is, is decided by its first bytes, not its name: gzip is
+// inflated and looked at again (a .gz log, or a .tgz); tar, zip and cpio
+// archives (also bzip2/xz/zstd compressed) are read member by member with
+// libarchive, never extracted to disk, recursively (a rotated vmkernel.3.gz
+// inside a .tgz; host bundles inside a vCenter .zip) up to
+// SourceLimits::max_depth. Archive members are named "archive!member"
+// ("esx-h1-….tgz!esx-h1-…/var/run/log/vmkernel.log"); member paths are only
+// names, never used to open or write anything.
+//
+// Which files of a folder or members of an archive are scanned
+// (classify_member); files named explicitly are always scanned:
+//   - under a `var/run/log/` or `var/log/` folder: every file (current and
+//     rotated logs, `vmkernel.log`, `hostd.3.gz`, `vpxd/vpxd-12.log.gz`, ...);
+//   - `commands/*.txt` (esxcli and other command outputs) up to
+//     max_text_member bytes, with kind_hint = esxcli;
+//   - elsewhere: names that look like logs or text (`*.log`, `*.log.N`,
+//     `*.N.gz`, `*.log.gz`, `*.txt`, `*.out`, names without a dot) and
+//     archives by name (`.tgz .tar .tar.gz .zip .tar.bz2 .tar.xz .tar.zst`),
+//     except under `vmfs/` (VM logs and datastore listings of a bundle);
+//   - never: folders, symlinks, hard links, devices, core dumps and binaries
+//     (`var/core/`, `*zdump*`, `*.core`, `*.dmp`, `*.bin`, images, disks).
+//
+// Order: folders are walked recursively (symlinks are not followed) and their
+// files read in timeline_key order, so a log's rotations `name.N.gz` …
+// `name.0.gz` come before `name.log`. Archive members can only be read in
+// archive order; each stream's `order` is its arrival number, and a consumer
+// that needs timeline order across the streams of one input renumbers them
+// with TimelineOrder once the walk is done (the scan command does).
+//
+// Errors: a failing input is reported through on_error (one line naming it)
+// and the walk goes on with the rest. A stream that fails while being read
+// (a truncated .gz, a truncated archive member) reports it through its
+// ByteSource::read, after the data read so far; the archive then stops there,
+// the members before it counted.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/error.h"
@@ -26,9 +61,9 @@ namespace tpmdiag {
 struct StreamInfo {
   std::string name;    // shown in evidence: path, "-", or "bundle.tgz!member"
   std::string host;    // host taken from the path (esx-HOST-DATE... folders); may be empty
-  uint64_t order = 0;  // timeline order of the stream within the run (see above)
+  uint64_t order = 0;  // arrival order of the stream in the walk (see above)
   SourceKind kind_hint = SourceKind::unknown;  // kind for lines no format recognises
-                                               // (e.g. esxcli for a bundle's commands/*.txt)
+                                               // (esxcli for a bundle's commands/*.txt)
 };
 
 struct InputError {
@@ -42,11 +77,37 @@ using ErrorFn = std::function<void(const InputError&)>;
 void walk_inputs(const std::vector<std::string>& paths, const SourceLimits& limits,
                  const StreamFn& on_stream, const ErrorFn& on_error);
 
-// Host name from a vm-support style path component `esx-HOST-YYYY-MM-DD--HH.MM-PID`.
+// Walks one named source: sniffs gzip/tar/zip/... and recurses (see above).
+// `next_order`, when given, numbers the streams (and is advanced); otherwise
+// they are numbered from 0.
+void walk_source(const std::string& name, std::unique_ptr<ByteSource> src, const SourceLimits& limits,
+                 const StreamFn& on_stream, const ErrorFn& on_error, uint64_t* next_order = nullptr);
+
+// Which files inside a folder or archive get scanned (see above). `path` is
+// the member path, or the file's path below (and including) the walked folder.
+enum class MemberRole { skip, scan, command };
+MemberRole classify_member(std::string_view path, uint64_t size, const SourceLimits& limits);
+
+// Host name from a vm-support style path component `esx-HOST-YYYY-MM-DD--HH.MM-PID`
+// (after the start, a '/' or an archive's '!').
 std::string host_from_path(std::string_view path);
 
 // Sort key that puts rotated logs oldest first (see above).
 std::string timeline_key(std::string_view path);
+
+// Renumbers the streams of one input in timeline order once they have all
+// arrived (archive members come in archive order):
+//   TimelineOrder t;  ... on each stream: t.add(info);
+//   auto rank = t.ranks();  for (auto& f : facts) f.input_seq = rank.at(f.input_seq);
+class TimelineOrder {
+ public:
+  void add(const StreamInfo& info) { streams_.push_back({timeline_key(info.name), info.order}); }
+  // order -> position in timeline order (ties keep arrival order).
+  std::unordered_map<uint64_t, uint32_t> ranks() const;
+
+ private:
+  std::vector<std::pair<std::string, uint64_t>> streams_;
+};
 
 // A source over bytes held in memory (pasted text, an upload).
 std::unique_ptr<ByteSource> memory_source(std::string data);

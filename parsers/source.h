@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,11 @@ class ByteSource {
 
 struct SourceLimits {
   uint64_t max_decompressed = 64ull << 30;  // per input; a gzip bomb stops here with an error
+                                            // (for an archive: per member, and for the whole
+                                            // uncompressed archive stream)
+  int max_depth = 4;                        // archives/.gz nested deeper than this are an error
+  uint64_t max_text_member = 256ull << 20;  // bundle members outside log folders (commands/*.txt)
+                                            // larger than this are skipped
 };
 
 // Reads from a file descriptor it does not own (stdin).
@@ -44,5 +50,23 @@ std::unique_ptr<ByteSource> gunzip(std::unique_ptr<ByteSource> inner, std::strin
 
 // Wraps a source whose first bytes were already read (for magic sniffing).
 std::unique_ptr<ByteSource> prepend(std::string head, std::unique_ptr<ByteSource> rest);
+
+// Opens a regular file as raw bytes (no gzip detection; see walk_source in
+// parsers/inputs.h for the detecting walk).
+Result<std::unique_ptr<ByteSource>> open_file(const std::string& path);
+
+// Reads up to n bytes (fewer only at end of stream). Use with prepend() to
+// sniff magic bytes without losing them:
+//   auto head = read_head(*src, 512); if (!head) fail;
+//   src = prepend(*head, std::move(src));
+Result<std::string> read_head(ByteSource& src, size_t n);
+
+// Calls fn on every chunk as the caller reads it (hashing, progress,
+// extracting metadata on the side). The chunk is only valid during the call.
+using TapFn = std::function<void(const char* data, size_t n)>;
+std::unique_ptr<ByteSource> tap(std::unique_ptr<ByteSource> inner, TapFn fn);
+
+// A non-owning view of a source (to wrap a source one does not own in tap()).
+std::unique_ptr<ByteSource> borrow(ByteSource& src);
 
 }  // namespace tpmdiag

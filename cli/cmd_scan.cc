@@ -1,0 +1,383 @@
+// tpmdiag scan: diagnose many vm-support bundles in parallel into the fleet
+// store (SQLite; docs/store.md).
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "cli/common.h"
+#include "cli/render.h"
+#include "store/batch.h"
+#include "store/store.h"
+
+namespace tpmdiag::cli {
+
+namespace {
+
+const char* kScanHelp = R"(Usage: tpmdiag scan [OPTIONS] --db FILE PATH...
+
+Diagnoses every vm-support bundle under PATH, in parallel, and records each in
+a SQLite fleet store, so 'tpmdiag db' (or sqlite3) can answer questions such as
+"which hosts have pcr_bank_sha1_only?".
+
+Inputs (any mix):
+  BUNDLE.tgz    a vm-support bundle: .tgz, .tar, .tar.gz, .zip (also .tar.bz2,
+                .tar.xz), read as a stream, never extracted; rotated .gz logs
+                inside are read too, oldest first
+  FOLDER        an extracted bundle (it holds commands/ or var/run/log/), or a
+                folder of bundles and logs, walked recursively
+  FILE          a log file or a single .gz log
+Each archive, bundle folder or log file is one job. From a bundle are read the
+logs under var/run/log/ and var/log/ and the command outputs commands/*.txt
+(host name, ESXi build, BIOS, board, TPM VIBs, TPM vendor); see docs/store.md.
+
+An input unchanged since the store last saw it (same size and modification
+time) is not read again; --force reads it anyway.
+
+Output: a table (host, verdict, top cause, confidence, input), or --format
+json. A progress bar is drawn on stderr when it is a terminal.
+
+Exit codes:
+  0  no open TPM problem in the inputs (healthy, resolved, no TPM lines)
+  1  a TPM problem was found on at least one host (also for unchanged inputs)
+  2  usage error, or none of the inputs could be read
+     (unreadable inputs are listed on stderr, one line each, and recorded
+     with status error; the others are still scanned)
+
+Options)";
+
+struct Row {
+  std::string host, verdict, cause, input, scan;  // scan: new | unchanged | error
+  double confidence = -1;
+  std::string cause_status;
+  std::map<std::string, std::string> bundle;  // kb/bundle-metadata.json fields
+};
+
+std::string fmt_bytes_rate(double bytes, double secs) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f MB/s", secs > 0 ? bytes / 1e6 / secs : 0.0);
+  return buf;
+}
+
+class Progress {
+ public:
+  Progress(bool on, size_t total, uint64_t total_bytes)
+      : on_(on), total_(total), total_bytes_(total_bytes), t0_(std::chrono::steady_clock::now()) {}
+  void draw(size_t done, uint64_t bytes) {
+    if (!on_) return;
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    double rate = secs > 0 ? static_cast<double>(bytes) / secs : 0;
+    int width = 24;
+    double frac = total_bytes_ ? std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_bytes_))
+                               : (total_ ? static_cast<double>(done) / static_cast<double>(total_) : 1.0);
+    int fill = static_cast<int>(frac * width);
+    std::string bar(static_cast<size_t>(fill), '#');
+    bar.resize(static_cast<size_t>(width), '.');
+    char eta[32] = "--:--";
+    if (rate > 0 && total_bytes_ > bytes) {
+      auto left = static_cast<long>((static_cast<double>(total_bytes_ - bytes)) / rate);
+      std::snprintf(eta, sizeof eta, "%ld:%02ld", left / 60, left % 60);
+    }
+    std::fprintf(stderr, "\r\x1b[K[%s] %zu/%zu bundles  %s  ETA %s", bar.c_str(), done, total_,
+                 fmt_bytes_rate(static_cast<double>(bytes), secs).c_str(), eta);
+    std::fflush(stderr);
+  }
+  void clear() {
+    if (on_) std::fprintf(stderr, "\r\x1b[K");
+  }
+
+ private:
+  bool on_;
+  size_t total_;
+  uint64_t total_bytes_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+void top_of(const Report& r, const std::string& host, Row& row) {
+  for (const auto& f : r.findings)  // best first, open problems first
+    if (f.host == host) {
+      row.cause = f.cause->id;
+      row.confidence = f.confidence;
+      row.cause_status = f.status;
+      return;
+    }
+}
+
+}  // namespace
+
+int cmd_scan(const Args& args) {
+  CommonOptions common;
+  RunOptions run;
+  std::string db_path;
+  unsigned jobs_n = 0;
+  bool force = false;
+  std::vector<std::string> paths;
+  po::options_description d(kScanHelp);
+  add_output_options(d, common, "text|json: summary format");
+  d.add_options()
+      ("db", po::value(&db_path), "FILE: the SQLite store (created if missing; default $TPMDIAG_DB)")
+      ("jobs,j", po::value(&jobs_n), "N: bundles scanned at once (default: number of cores)")
+      ("force", po::bool_switch(&force), "scan inputs again even if unchanged since the last scan")
+      ("max-decompressed", po::value(&run.limits.max_decompressed)->default_value(run.limits.max_decompressed),
+       "BYTES: stop reading a compressed input or archive member past this size (bomb guard)")
+      ("min-confidence", po::value(&run.diagnose.min_confidence)->default_value(0.2, "0.2"),
+       "X: record findings with confidence >= X (0..1)")
+      ("help,h", "show this help");
+  add_data_options(d, common);
+  po::options_description all;
+  all.add(d).add_options()("path", po::value(&paths)->composing(), "input");
+  po::positional_options_description pos;
+  pos.add("path", -1);
+  po::variables_map vm;
+  if (!parse_args("scan", args, all, &pos, vm)) return 2;
+  if (vm.count("help")) {
+    std::cout << d << '\n';
+    return 0;
+  }
+  if (!check_format("scan", common.format, {"text", "json"})) return 2;
+  if (db_path.empty()) {
+    if (const char* e = std::getenv("TPMDIAG_DB")) db_path = e;
+  }
+  if (db_path.empty()) {
+    std::cerr << "tpmdiag scan: error: no store: give --db FILE (or set TPMDIAG_DB) (see 'tpmdiag scan --help')\n";
+    return 2;
+  }
+  if (paths.empty()) {
+    std::cerr << "tpmdiag scan: error: no input: name bundles, folders or log files (see 'tpmdiag scan --help')\n";
+    return 2;
+  }
+  if (vm.count("jobs") && jobs_n == 0) {
+    std::cerr << "tpmdiag scan: error: --jobs must be at least 1\n";
+    return 2;
+  }
+  if (jobs_n == 0) jobs_n = std::max(1u, std::thread::hardware_concurrency());
+
+  auto engine = load_engine(common);
+  if (!engine) return 2;
+  auto st = store::Store::open(db_path);
+  if (!st) {
+    print_error(st.error().message);
+    return 2;
+  }
+  store::Store& db = **st;
+  std::string command = "tpmdiag scan";
+  for (const auto& a : args) command += " " + a;
+  auto scan_id = db.begin_scan(command);
+  if (!scan_id) {
+    print_error(scan_id.error().message);
+    return 2;
+  }
+
+  std::vector<InputError> plan_errors;
+  auto jobs = batch::plan_jobs(paths, plan_errors);
+  store::ScanCounts counts;
+  counts.total = static_cast<int64_t>(jobs.size() + plan_errors.size());
+  std::vector<std::string> error_lines;
+  std::vector<Row> rows;
+  bool any_problem = false;
+  int64_t readable = 0;
+
+  for (const auto& e : plan_errors) {
+    error_lines.push_back(e.message);
+    ++counts.failed;
+    rows.push_back({"", "error", "", e.input, "error"});
+  }
+
+  // Unchanged inputs are not read again; their stored rows are reported.
+  std::vector<const batch::Job*> todo;
+  std::vector<std::string> unchanged_paths;
+  std::map<std::string, std::string> name_of;
+  for (const auto& j : jobs) {
+    name_of[j.path] = j.name;
+    auto old = db.find_input(j.path);
+    if (!old) {
+      print_error(old.error().message);
+      return 2;
+    }
+    if (!force && *old && (*old)->size == j.size && (*old)->mtime_ns == j.mtime_ns && (*old)->files == j.files &&
+        (*old)->kind == j.kind) {
+      ++counts.unchanged;
+      unchanged_paths.push_back(j.path);
+      if ((*old)->status == "ok") ++readable;
+      else error_lines.push_back((*old)->error + " (unchanged since " + (*old)->scanned_at + ")");
+      if ((*old)->status != "ok") rows.push_back({host_from_path(j.name), "error", "", j.name, "unchanged"});
+      if ((*old)->verdict == "problem") any_problem = true;
+      continue;
+    }
+    todo.push_back(&j);
+  }
+
+  // Workers diagnose; this thread is the one writer of the store.
+  uint64_t total_bytes = 0;
+  for (const auto* j : todo) total_bytes += j->size;
+  Progress progress(isatty(STDERR_FILENO) != 0 && !todo.empty(), todo.size(), total_bytes);
+  std::atomic<uint64_t> bytes_done{0};
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<batch::JobResult> results;
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> workers;
+  unsigned n_workers = static_cast<unsigned>(std::min<size_t>(jobs_n, todo.size()));
+  for (unsigned w = 0; w < n_workers; ++w)
+    workers.emplace_back([&] {
+      for (;;) {
+        size_t i = next++;
+        if (i >= todo.size()) return;
+        auto r = batch::run_job(*engine, run, *todo[i], &bytes_done);
+        std::lock_guard<std::mutex> lock(mu);
+        results.push_back(std::move(r));
+        cv.notify_one();
+      }
+    });
+  std::string store_error;
+  for (size_t done = 0; done < todo.size();) {
+    std::optional<batch::JobResult> r;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !results.empty(); });
+      if (!results.empty()) {
+        r = std::move(results.front());
+        results.pop_front();
+      }
+    }
+    if (!r) {
+      progress.draw(done, bytes_done);
+      continue;
+    }
+    ++done;
+    auto rec = batch::to_record(*r);
+    if (auto s = db.record(*scan_id, rec); !s && store_error.empty()) store_error = s.error().message;
+    if (r->report.any_input_read || r->report.inputs.empty()) ++readable;
+    if (rec.status == "error") {
+      ++counts.failed;
+      for (const auto& e : r->errors) error_lines.push_back(e);
+    } else {
+      ++counts.scanned;
+    }
+    for (const auto& h : rec.hosts) {
+      Row row{h.host, h.verdict, "", r->job.name, rec.status == "error" ? "error" : "new"};
+      top_of(r->report, h.host, row);
+      row.bundle = h.bundle;
+      if (h.verdict == "problem") any_problem = true;
+      rows.push_back(std::move(row));
+    }
+    if (rec.hosts.empty()) rows.push_back({r->bundle_host, rec.status == "error" ? "error" : rec.verdict, "", r->job.name, "error"});
+    progress.draw(done, bytes_done);
+  }
+  for (auto& t : workers) t.join();
+  progress.clear();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  if (!unchanged_paths.empty()) {
+    auto stored = db.hosts("", unchanged_paths);
+    if (!stored) {
+      print_error(stored.error().message);
+      return 2;
+    }
+    for (const auto& h : *stored) {
+      Row row{h.host, h.verdict, h.top_cause, name_of.count(h.input) ? name_of[h.input] : h.input, "unchanged"};
+      row.confidence = h.top_cause.empty() ? -1 : h.top_confidence;
+      row.cause_status = h.top_status;
+      row.bundle = h.bundle;
+      if (h.verdict == "problem") any_problem = true;
+      rows.push_back(std::move(row));
+    }
+  }
+  if (auto s = db.end_scan(*scan_id, counts); !s && store_error.empty()) store_error = s.error().message;
+
+  for (const auto& e : error_lines) print_error(e);
+  if (!store_error.empty()) print_error(store_error);
+
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    auto rank = [](const std::string& v) {
+      return v == "problem" ? 0 : v == "error" ? 1 : v == "resolved" ? 2 : v == "healthy" ? 3 : 4;
+    };
+    if (rank(a.verdict) != rank(b.verdict)) return rank(a.verdict) < rank(b.verdict);
+    return a.input < b.input;
+  });
+
+  std::map<std::string, int> verdicts;
+  for (const auto& r : rows) ++verdicts[r.verdict];
+  if (common.format == "json") {
+    JsonWriter w(std::cout, 2);
+    w.begin_object();
+    w.key("schema_version").integer(kSchemaVersion);
+    w.key("db").string(db_path);
+    w.key("scan_id").integer(*scan_id);
+    w.key("verdict").string(any_problem ? "problem" : "ok");
+    w.key("stats").begin_object();
+    w.key("inputs").integer(counts.total).key("scanned").integer(counts.scanned);
+    w.key("unchanged").integer(counts.unchanged).key("errors").integer(counts.failed);
+    w.key("bytes").integer(static_cast<int64_t>(bytes_done.load()));
+    w.key("seconds").number(std::round(secs * 1000) / 1000);
+    w.end_object();
+    w.key("hosts").begin_array();
+    for (const auto& r : rows) {
+      w.begin_object();
+      w.key("host").string(r.host);
+      w.key("verdict").string(r.verdict);
+      if (r.cause.empty()) w.key("top_cause").null(); else w.key("top_cause").string(r.cause);
+      if (r.confidence < 0) w.key("confidence").null(); else w.key("confidence").number(std::round(r.confidence * 100) / 100);
+      if (r.cause_status.empty()) w.key("cause_status").null(); else w.key("cause_status").string(r.cause_status);
+      w.key("input").string(r.input);
+      w.key("scan").string(r.scan);
+      w.key("bundle").begin_object();
+      for (const auto& [k, v] : r.bundle) w.key(k).string(v);
+      w.end_object();
+      w.end_object();
+    }
+    w.end_array();
+    w.key("errors").begin_array();
+    for (const auto& e : error_lines) w.string(e);
+    w.end_array();
+    w.end_object();
+    std::cout << '\n';
+  } else {
+    size_t hw = 4, vw = 7, cw = 9;
+    for (const auto& r : rows) {
+      hw = std::max(hw, r.host.empty() ? 1 : r.host.size());
+      vw = std::max(vw, r.verdict.size());
+      cw = std::max(cw, r.cause.empty() ? 1 : r.cause.size());
+    }
+    auto pad = [](std::string s, size_t w) {
+      s.resize(std::max(s.size(), w), ' ');
+      return s;
+    };
+    std::cout << pad("HOST", hw) << "  " << pad("VERDICT", vw) << "  " << pad("TOP CAUSE", cw) << "  CONF  INPUT\n";
+    for (const auto& r : rows) {
+      char conf[16] = "   -";
+      if (r.confidence >= 0) std::snprintf(conf, sizeof conf, "%.2f", r.confidence);
+      std::cout << pad(r.host.empty() ? "-" : r.host, hw) << "  " << pad(r.verdict, vw) << "  "
+                << pad(r.cause.empty() ? "-" : r.cause, cw) << "  " << conf << "  " << r.input
+                << (r.scan == "unchanged" ? "  (unchanged)" : "") << "\n";
+    }
+    std::cout << counts.total << " inputs: " << counts.scanned << " scanned, " << counts.unchanged << " unchanged, "
+              << counts.failed << " errors; " << rows.size() << " hosts:";
+    bool first = true;
+    for (const auto& [v, n] : verdicts) {
+      std::cout << (first ? " " : ", ") << n << " " << v;
+      first = false;
+    }
+    char tail[96];
+    std::snprintf(tail, sizeof tail, "; %.1f MB in %.2f s (%s)", static_cast<double>(bytes_done.load()) / 1e6, secs,
+                  fmt_bytes_rate(static_cast<double>(bytes_done.load()), secs).c_str());
+    std::cout << tail << "; store " << db_path << "\n";
+  }
+  std::cout.flush();
+  if (!store_error.empty()) return 2;
+  if (any_problem) return 1;
+  if (readable == 0) return 2;
+  return 0;
+}
+
+TPMDIAG_COMMAND("scan", "--db FILE PATH...", "diagnose many bundles in parallel into a SQLite fleet store", cmd_scan, 60)
+
+}  // namespace tpmdiag::cli

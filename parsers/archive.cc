@@ -1,0 +1,161 @@
+#include "parsers/archive.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tpmdiag {
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// "name: message" -> "message" (the archive's name is said once, up front).
+std::string strip_name(const std::string& msg, const std::string& name) {
+  if (starts_with(msg, name + ": ")) return msg.substr(name.size() + 2);
+  return msg;
+}
+
+// libarchive's messages may end in '\n' ("ZIP uncompressed data is wrong
+// size (...)\n") and member paths may hold control characters: errors are
+// one line, so trailing blanks go and control characters become '?'.
+std::string one_line(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
+  std::string out(s);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
+std::string why_of(::archive* a, const char* fallback) {
+  const char* why = archive_error_string(a);
+  return one_line(why ? why : fallback);
+}
+
+}  // namespace
+
+Container sniff_container(std::string_view h) {
+  auto b = [&](size_t i) { return i < h.size() ? static_cast<unsigned char>(h[i]) : 0u; };
+  if (b(0) == 0x1f && b(1) == 0x8b) return Container::gzip;
+  if (h.size() >= 262 && h.substr(257, 5) == "ustar") return Container::tar;
+  if (starts_with(h, "PK\x03\x04") || starts_with(h, "PK\x05\x06")) return Container::zip;
+  if (starts_with(h, "BZh") && h.size() > 3 && h[3] >= '1' && h[3] <= '9') return Container::compressed;
+  if (starts_with(h, std::string_view("\xfd" "7zXZ\0", 6))) return Container::compressed;    // xz
+  if (starts_with(h, "\x28\xb5\x2f\xfd")) return Container::compressed;                     // zstd
+  if (starts_with(h, "\x04\x22\x4d\x18")) return Container::compressed;                     // lz4
+  return Container::none;
+}
+
+struct ArchiveReader::Callbacks {
+  static la_ssize_t read(::archive* a, void* self_, const void** out) {
+    auto* self = static_cast<ArchiveReader*>(self_);
+    auto n = self->src_->read(self->buf_.data(), self->buf_.size());
+    if (!n) {
+      self->source_error_ = one_line(strip_name(n.error().message, self->name_));
+      archive_set_error(a, EIO, "%s", self->source_error_.c_str());
+      return -1;
+    }
+    // Compression libarchive undoes itself (bzip2, xz, ...): the bomb guard.
+    if (archive_filter_count(a) > 1 &&
+        static_cast<uint64_t>(archive_filter_bytes(a, 0)) > self->limits_.max_decompressed) {
+      self->source_error_ = "decompressed size exceeds --max-decompressed (" +
+                            std::to_string(self->limits_.max_decompressed) + " bytes); possible bomb";
+      archive_set_error(a, EFBIG, "%s", self->source_error_.c_str());
+      return -1;
+    }
+    *out = self->buf_.data();
+    return static_cast<la_ssize_t>(*n);
+  }
+};
+
+class MemberSource : public ByteSource {
+ public:
+  MemberSource(ArchiveReader& ar, uint64_t generation) : ar_(ar), generation_(generation) {}
+  Result<size_t> read(char* buf, size_t cap) override {
+    if (generation_ != ar_.members_)
+      return make_error(ar_.name_ + "!" + ar_.current_ + ": read after the archive moved on (internal error)");
+    if (ar_.failed_) return make_error(ar_.name_ + ": archive already failed");
+    la_ssize_t n = archive_read_data(ar_.a_, buf, cap);
+    if (n < 0) {
+      ar_.failed_ = true;
+      return make_error(ar_.name_ + ": archive truncated or corrupt in member '" + ar_.current_ + "' at byte " +
+                        std::to_string(offset_) + " of the member: " + why_of(ar_.a_, "read error"));
+    }
+    offset_ += static_cast<uint64_t>(n);
+    if (offset_ > ar_.limits_.max_decompressed)
+      return make_error(ar_.name_ + "!" + ar_.current_ + ": member larger than --max-decompressed (" +
+                        std::to_string(ar_.limits_.max_decompressed) + " bytes)");
+    return static_cast<size_t>(n);
+  }
+  uint64_t raw_bytes() const override { return ar_.raw_bytes(); }
+
+ private:
+  ArchiveReader& ar_;
+  uint64_t generation_;
+  uint64_t offset_ = 0;
+};
+
+Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(std::string name, std::unique_ptr<ByteSource> src,
+                                                           const SourceLimits& limits, bool raw) {
+  std::unique_ptr<ArchiveReader> ar(new ArchiveReader());
+  ar->name_ = std::move(name);
+  ar->src_ = std::move(src);
+  ar->limits_ = limits;
+  ar->raw_ = raw;
+  ar->buf_.resize(1 << 18);
+  ar->a_ = archive_read_new();
+  if (!ar->a_) return make_error(ar->name_ + ": cannot initialise libarchive");
+  archive_read_support_filter_all(ar->a_);
+  if (raw) {
+    archive_read_support_format_raw(ar->a_);
+  } else {
+    archive_read_support_format_tar(ar->a_);
+    archive_read_support_format_gnutar(ar->a_);
+    archive_read_support_format_zip(ar->a_);
+    archive_read_support_format_cpio(ar->a_);
+  }
+  if (archive_read_open(ar->a_, ar.get(), nullptr, &Callbacks::read, nullptr) != ARCHIVE_OK) {
+    return make_error(ar->name_ + ": not a readable archive: " + why_of(ar->a_, "unknown format"));
+  }
+  return ar;
+}
+
+ArchiveReader::~ArchiveReader() {
+  if (a_) archive_read_free(a_);
+}
+
+uint64_t ArchiveReader::raw_bytes() const { return src_ ? src_->raw_bytes() : 0; }
+
+Result<std::optional<ArchiveMember>> ArchiveReader::next() {
+  if (failed_) return make_error(name_ + ": archive already failed");
+  struct archive_entry* e = nullptr;
+  int r = archive_read_next_header(a_, &e);
+  if (r == ARCHIVE_EOF) return std::optional<ArchiveMember>{};
+  if (r < ARCHIVE_WARN) {
+    failed_ = true;
+    std::string why = why_of(a_, "read error");
+    std::string where = members_ == 0
+                            ? "archive truncated or corrupt before its first member"
+                            : "archive truncated or corrupt after member '" + current_ + "' (" +
+                                  std::to_string(members_) + " members read, archive byte " +
+                                  std::to_string(archive_filter_bytes(a_, 0)) + ")";
+    return make_error(name_ + ": " + where + ": " + why);
+  }
+  ++members_;
+  ArchiveMember m;
+  const char* p = archive_entry_pathname(e);
+  if (!p) p = archive_entry_pathname_utf8(e);
+  m.path = p ? p : "(unnamed member " + std::to_string(members_) + ")";
+  if (raw_) m.path = "data";
+  m.size = archive_entry_size_is_set(e) ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
+  m.regular = raw_ || (archive_entry_filetype(e) == AE_IFREG && archive_entry_hardlink(e) == nullptr &&
+                       archive_entry_symlink(e) == nullptr);
+  current_ = one_line(m.path);  // for messages only
+  return std::optional<ArchiveMember>(std::move(m));
+}
+
+std::unique_ptr<ByteSource> ArchiveReader::data() { return std::make_unique<MemberSource>(*this, members_); }
+
+}  // namespace tpmdiag

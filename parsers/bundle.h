@@ -1,0 +1,109 @@
+// Bundle metadata: what a vm-support bundle says about its host besides the
+// logs — host name, ESXi version/build, BIOS, board, TPM presence, TPM VIBs,
+// TPM vendor and firmware. Where to find each field is data
+// (kb/bundle-metadata.json: files under commands/, RE2 patterns, or a rule's
+// fact), not C++, because those command outputs are partly inference.
+//
+//   auto spec = BundleSpec::builtin();          // Result<const BundleSpec*>
+//   BundleInfo info(**spec);
+//   walk_source(name, std::move(src), limits, [&](const StreamInfo& s, ByteSource& src) {
+//     auto watched = info.watch(s.name, src);   // reads through src, extracting on the side
+//     collector.scan(s, *watched);
+//   }, on_error);
+//   info.add_facts(collector.facts());          // tpm_vendor from "Vendor ID: IFX"
+//   info.fields();                              // {"esxi_build": "19193900", ...}
+//
+// Extraction costs nothing for streams that are not metadata sources (watch()
+// returns a plain pass-through), and reads at most max_bytes_per_file of
+// each source file.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "parsers/source.h"
+#include "rules/matcher.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace tpmdiag {
+
+class BundleSpec {
+ public:
+  enum class Type { string, list, boolean, presence };
+  enum class Decode { none, hex_ascii, hex_u16_pair };
+  struct Source {
+    std::string file;                    // glob on the end of the stream path (file sources)
+    std::shared_ptr<re2::RE2> pattern;   // first capture group is the value
+    std::shared_ptr<re2::RE2> section;   // optional: pattern counts only `within` lines after this
+    int within = 0;
+    Decode decode = Decode::none;
+    std::string fact, capture;           // fact sources
+  };
+  struct Field {
+    std::string name, title;
+    Type type = Type::string;
+    std::vector<Source> sources;         // in priority order
+  };
+
+  // Parses the JSON text; errors name `where`, the field and the key.
+  static Result<BundleSpec> parse(std::string_view json, const std::string& where);
+  // kb/bundle-metadata.json as embedded in the binary (parsed once; thread-safe).
+  static Result<const BundleSpec*> builtin();
+
+  const std::vector<Field>& fields() const { return fields_; }
+  uint64_t max_bytes_per_file() const { return max_bytes_; }
+  // Whether any file source matches this stream name.
+  bool wants(std::string_view stream_name) const;
+
+ private:
+  std::vector<Field> fields_;
+  uint64_t max_bytes_ = 8 << 20;
+};
+
+// Whether `glob` (segments separated by '/', '*' within a segment) matches the
+// end of `path` (segments separated by '/' or an archive's '!').
+bool path_tail_matches(std::string_view path, std::string_view glob);
+
+// One bundle's metadata, filled as its streams are read. Not thread-safe: one
+// per job.
+class BundleInfo {
+ public:
+  explicit BundleInfo(const BundleSpec& spec) : spec_(spec) {}
+
+  // A source reading through src; when `name` is a metadata file, its lines
+  // are matched as the caller reads them. src must outlive the result.
+  std::unique_ptr<ByteSource> watch(const std::string& name, ByteSource& src);
+  // Feeds a whole file's lines directly (tests, callers that already hold text).
+  void add_text(const std::string& name, std::string_view text);
+  // Fact sources: the last matching fact (in input_seq, line order) wins.
+  void add_facts(const std::vector<Fact>& facts);
+
+  // Field name -> value, for the fields found.
+  std::map<std::string, std::string> fields() const;
+
+ private:
+  friend class WatchSource;
+  struct Found {
+    size_t priority = 0;  // index of the source that gave it
+    std::string value;
+    std::vector<std::string> list;
+  };
+  struct FileState;
+  std::shared_ptr<FileState> begin_file(const std::string& name);
+  void line(FileState& st, std::string_view text);
+  void set(const BundleSpec::Field& f, size_t priority, std::string value);
+
+  const BundleSpec& spec_;
+  std::map<std::string, Found> found_;
+  std::set<std::string> presence_seen_;  // presence fields whose file was read
+};
+
+}  // namespace tpmdiag

@@ -1,0 +1,263 @@
+#include "store/batch.h"
+
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "common/json_writer.h"
+#include "parsers/bundle.h"
+#include "parsers/timestamp.h"
+
+namespace tpmdiag::batch {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool has_archive_name(const std::string& name) {
+  for (const char* ext : {".tgz", ".tar", ".tar.gz", ".zip", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"})
+    if (name.size() >= std::strlen(ext) && name.compare(name.size() - std::strlen(ext), std::string::npos, ext) == 0)
+      return true;
+  return false;
+}
+
+int64_t mtime_ns(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+std::string absolute(const std::string& p) {
+  std::error_code ec;
+  auto a = fs::absolute(p, ec);
+  return (ec ? fs::path(p) : a).lexically_normal().string();
+}
+
+Job file_job(const std::string& name, const struct stat& st) {
+  Job j;
+  j.name = name;
+  j.path = absolute(name);
+  j.kind = has_archive_name(fs::path(name).filename().string()) ? "archive" : "file";
+  j.size = static_cast<uint64_t>(st.st_size);
+  j.mtime_ns = mtime_ns(st);
+  j.files = 1;
+  return j;
+}
+
+Job folder_job(const std::string& name, std::vector<InputError>& errors) {
+  Job j;
+  j.name = name;
+  j.path = absolute(name);
+  j.kind = "folder";
+  j.files = 0;
+  std::error_code ec;
+  auto it = fs::recursive_directory_iterator(name, fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    j.size += static_cast<uint64_t>(st.st_size);
+    j.mtime_ns = std::max(j.mtime_ns, mtime_ns(st));
+    ++j.files;
+  }
+  if (ec) errors.push_back({name, name + ": error while walking the folder: " + ec.message()});
+  return j;
+}
+
+void plan(const std::string& p, bool named, std::vector<Job>& jobs, std::vector<InputError>& errors) {
+  struct stat st;
+  if (::stat(p.c_str(), &st) != 0) {
+    if (named) errors.push_back({p, p + ": no such file or directory"});
+    return;
+  }
+  if (S_ISREG(st.st_mode)) {
+    // Found in a folder: only archives and what looks like a log.
+    std::string base = fs::path(p).filename().string();
+    if (!named && classify_member(base, static_cast<uint64_t>(st.st_size), SourceLimits{}) == MemberRole::skip) return;
+    jobs.push_back(file_job(p, st));
+    return;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (named) errors.push_back({p, p + ": not a file or folder"});
+    return;
+  }
+  if (is_bundle_folder(p)) {
+    jobs.push_back(folder_job(p, errors));
+    return;
+  }
+  std::error_code ec;
+  std::vector<std::string> children;
+  for (auto it = fs::directory_iterator(p, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (it->is_symlink(ec)) continue;
+    children.push_back((fs::path(p) / it->path().filename()).string());
+  }
+  if (ec) {
+    errors.push_back({p, p + ": cannot read folder: " + ec.message()});
+    return;
+  }
+  std::sort(children.begin(), children.end());
+  for (const auto& c : children) plan(c, false, jobs, errors);
+}
+
+}  // namespace
+
+bool is_bundle_folder(const std::string& dir) {
+  std::error_code ec;
+  fs::path d(dir);
+  return fs::is_directory(d / "commands", ec) || fs::is_directory(d / "var" / "run" / "log", ec) ||
+         fs::is_directory(d / "var" / "log", ec);
+}
+
+std::vector<Job> plan_jobs(const std::vector<std::string>& paths, std::vector<InputError>& errors) {
+  std::vector<Job> jobs;
+  for (const auto& p : paths) plan(p, true, jobs, errors);
+  // The same input named twice is one job.
+  std::set<std::string> seen;
+  jobs.erase(std::remove_if(jobs.begin(), jobs.end(), [&](const Job& j) { return !seen.insert(j.path).second; }),
+             jobs.end());
+  return jobs;
+}
+
+JobResult run_job(const Engine& engine, const RunOptions& opts, const Job& job, std::atomic<uint64_t>* progress) {
+  auto t0 = std::chrono::steady_clock::now();
+  JobResult r;
+  r.job = job;
+  Collector col(engine, opts);
+  auto spec = BundleSpec::builtin();
+  static const BundleSpec empty_spec;
+  BundleInfo info(spec ? **spec : empty_spec);
+  if (!spec) r.errors.push_back(spec.error().message);
+  TimelineOrder timeline;
+  std::string host_seen;
+  auto on_stream = [&](const StreamInfo& s, ByteSource& src) {
+    timeline.add(s);
+    if (host_seen.empty()) host_seen = s.host;
+    auto watched = info.watch(s.name, src);
+    col.scan(s, *watched);
+    ++r.streams;
+  };
+  auto on_error = [&](const InputError& e) { col.error(e); };
+
+  if (job.kind == "folder") {
+    walk_inputs({job.name}, opts.limits, on_stream, on_error);
+    r.raw_bytes = job.size;
+    if (progress) *progress += job.size;
+  } else {
+    auto file = open_file(job.name);
+    if (!file) {
+      col.error({job.name, file.error().message});
+    } else {
+      uLong crc = crc32(0L, Z_NULL, 0);
+      uint64_t raw = 0;
+      auto counted = tap(std::move(*file), [&](const char* p, size_t n) {
+        crc = crc32(crc, reinterpret_cast<const Bytef*>(p), static_cast<uInt>(n));
+        raw += n;
+        if (progress) *progress += n;
+      });
+      walk_source(job.name, std::move(counted), opts.limits, on_stream, on_error);
+      r.raw_bytes = raw;
+      if (raw == job.size) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "crc32:%08lx", static_cast<unsigned long>(crc));
+        r.content_hash = buf;
+      }
+    }
+  }
+
+  // Archive members arrive in archive order: put the streams in timeline
+  // order (rotations oldest first) before diagnosing.
+  auto rank = timeline.ranks();
+  for (auto& f : col.facts()) {
+    auto it = rank.find(f.input_seq);
+    if (it != rank.end()) f.input_seq = it->second;
+  }
+  info.add_facts(col.facts());
+  r.bundle = info.fields();
+  r.bundle_host = host_from_path(job.name);
+  if (r.bundle_host.empty()) r.bundle_host = host_seen;
+  if (r.bundle_host.empty() && r.bundle.count("hostname")) {
+    r.bundle_host = r.bundle["hostname"];
+    for (auto& f : col.facts())
+      if (f.host.empty()) f.host = r.bundle_host;
+  }
+  r.report = std::move(col).finish();
+  for (const auto& in : r.report.inputs)
+    if (!in.error.empty()) r.errors.push_back(in.error);
+  r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+store::InputRecord to_record(const JobResult& r) {
+  store::InputRecord in;
+  in.path = r.job.path;
+  in.kind = r.job.kind;
+  in.size = r.job.size;
+  in.mtime_ns = r.job.mtime_ns;
+  in.files = r.job.files;
+  in.content_hash = r.content_hash;
+  in.status = r.errors.empty() ? "ok" : "error";
+  in.error = r.errors.empty() ? "" : r.errors.front();
+  in.verdict = r.report.verdict;
+  in.bytes_scanned = 0;
+  for (const auto& i : r.report.inputs) in.bytes_scanned += i.bytes;
+  in.streams = r.streams;
+  in.duration_ms = r.duration_ms;
+  bool bundle_host_listed = false;
+  for (const auto& h : r.report.hosts) {
+    store::HostRecord hr;
+    hr.host = h.host;
+    hr.verdict = h.verdict;
+    hr.boots = static_cast<int>(h.boots.size());
+    if (h.host == r.bundle_host || r.report.hosts.size() == 1) {
+      hr.bundle = r.bundle;
+      bundle_host_listed = true;
+    }
+    in.hosts.push_back(std::move(hr));
+  }
+  // A bundle whose logs hold no TPM line still has a host (and metadata).
+  if (!bundle_host_listed && (r.report.any_input_read || !r.bundle.empty())) {
+    store::HostRecord hr;
+    hr.host = r.bundle_host;
+    hr.verdict = r.report.hosts.empty() ? r.report.verdict : "no_tpm_evidence";
+    hr.bundle = r.bundle;
+    in.hosts.push_back(std::move(hr));
+  }
+  int rank = 0;
+  for (const auto& f : r.report.findings) {
+    store::FindingRecord fr;
+    fr.host = f.host;
+    fr.cause = f.cause->id;
+    fr.title = f.cause->title;
+    fr.confidence = std::round(f.confidence * 100.0) / 100.0;
+    fr.status = f.status;
+    fr.boot = f.boot;
+    fr.resolved_in = f.resolved_in;
+    fr.ambiguous = f.ambiguous;
+    fr.alternatives = f.alternatives;
+    fr.rank = rank++;
+    for (const Fact* e : f.evidence) {
+      store::EvidenceRecord ev;
+      ev.input = e->input;
+      ev.line = e->line;
+      if (e->ts_ms) ev.timestamp = format_iso8601(*e->ts_ms);
+      ev.rule = e->rule->id;
+      ev.fact = e->rule->fact;
+      ev.text = e->text;
+      std::ostringstream fields;
+      JsonWriter w(fields);
+      w.begin_object();
+      for (const auto& [k, v] : e->fields) w.key(k).string(v);
+      w.end_object();
+      ev.fields_json = fields.str();
+      fr.evidence.push_back(std::move(ev));
+    }
+    in.findings.push_back(std::move(fr));
+  }
+  return in;
+}
+
+}  // namespace tpmdiag::batch

@@ -1,0 +1,155 @@
+// The fleet store: scans, inputs, hosts (with bundle metadata), findings and
+// their evidence in one SQLite file (schema and example queries: docs/store.md).
+//
+//   auto st = Store::open("fleet.db");              // creates or migrates it
+//   if (!st) { print(st.error()); return 2; }
+//   auto scan = (*st)->begin_scan("tpmdiag scan ...");
+//   auto old = (*st)->find_input("/abs/esx-h1-….tgz");   // unchanged? skip it
+//   (*st)->record(*scan, input_record);              // one transaction per input
+//   (*st)->end_scan(*scan, counts);
+//
+// Concurrency: WAL journal, a busy timeout, and every write is one short
+// IMMEDIATE transaction, so several processes may scan into one file at once;
+// a Store object itself is used by one thread (the scan command's writer).
+// Schema changes go through migrations(): user_version says which ran.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+struct sqlite3;
+
+namespace tpmdiag::store {
+
+struct EvidenceRecord {
+  std::string input;
+  uint64_t line = 0;
+  std::string timestamp;  // ISO 8601 or empty
+  std::string rule, fact, text;
+  std::string fields_json = "{}";
+};
+
+struct FindingRecord {
+  std::string host, cause, title;
+  double confidence = 0;
+  std::string status = "problem";  // problem | resolved
+  int boot = 0, resolved_in = 0, rank = 0;
+  bool ambiguous = false;
+  std::vector<std::string> alternatives;
+  std::vector<EvidenceRecord> evidence;
+};
+
+struct HostRecord {
+  std::string host;
+  std::string verdict;
+  int boots = 0;
+  std::map<std::string, std::string> bundle;  // kb/bundle-metadata.json fields found
+};
+
+struct InputRecord {
+  std::string path;          // absolute; the key of the inputs table
+  std::string kind;          // archive | folder | file
+  uint64_t size = 0;         // bytes (a folder: sum of its scanned files)
+  int64_t mtime_ns = 0;      // a folder: newest of its scanned files
+  uint64_t files = 0;        // files counted in size/mtime (1 for a file)
+  std::string content_hash;  // "crc32:…" of the raw bytes when read whole; else empty
+  std::string status = "ok"; // ok | error
+  std::string error;         // first error line when status = error
+  std::string verdict;       // problem | resolved | healthy | no_tpm_evidence
+  uint64_t bytes_scanned = 0, streams = 0;
+  int64_t duration_ms = 0;
+  std::vector<HostRecord> hosts;
+  std::vector<FindingRecord> findings;  // best first
+};
+
+struct StoredInput {
+  int64_t id = 0;
+  std::string path, kind, status, error, verdict, scanned_at;
+  uint64_t size = 0, files = 0;
+  int64_t mtime_ns = 0;
+};
+
+struct HostRow {
+  std::string host, verdict, input, status, scanned_at;
+  std::string top_cause;  // best open finding, else best finding; empty if none
+  double top_confidence = 0;
+  std::string top_status;
+  std::map<std::string, std::string> bundle;
+};
+
+struct FindingRow {  // the `findings` view
+  std::string host, cause, verdict, input, scanned_at;
+  double confidence = 0;
+};
+
+struct Summary {
+  int64_t scans = 0, inputs = 0, inputs_error = 0, hosts = 0;
+  std::string last_scan;
+  std::map<std::string, int64_t> host_verdicts;
+  struct Cause {
+    std::string cause;
+    int64_t open_hosts = 0, resolved_hosts = 0;
+  };
+  std::vector<Cause> causes;  // most open hosts first
+};
+
+struct ScanCounts {
+  int64_t total = 0, scanned = 0, unchanged = 0, failed = 0;
+};
+
+struct Migration {
+  int version;      // user_version after it ran
+  const char* sql;  // statements run in one transaction
+};
+
+class Store {
+ public:
+  // The built-in schema history; the last entry's version is current.
+  static const std::vector<Migration>& migrations();
+
+  // Opens (create = true: creates if missing) and migrates to the newest
+  // version of `history` (default: migrations()). Fails on a file that is not
+  // a tpmdiag store or whose schema is newer than this tpmdiag.
+  static Result<std::unique_ptr<Store>> open(const std::string& path, bool create = true,
+                                             const std::vector<Migration>* history = nullptr);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schema_version();
+  const std::string& path() const { return path_; }
+
+  Result<int64_t> begin_scan(const std::string& command);
+  Status end_scan(int64_t scan_id, const ScanCounts& counts);
+
+  Result<std::optional<StoredInput>> find_input(const std::string& path);
+  // Replaces what the store holds for in.path (hosts, findings, evidence), in
+  // one transaction.
+  Status record(int64_t scan_id, const InputRecord& in);
+
+  // Hosts with their bundle metadata and top cause; with `cause`, only hosts
+  // with a finding of that cause; with `inputs`, only those input paths.
+  Result<std::vector<HostRow>> hosts(const std::string& cause = "", const std::vector<std::string>& inputs = {});
+  Result<std::vector<FindingRow>> findings(const std::string& cause = "", const std::string& host = "");
+  Result<Summary> summary();
+
+  sqlite3* handle() { return db_; }
+
+ private:
+  Store() = default;
+  Status exec(const std::string& sql);
+  Status migrate(const std::vector<Migration>& history);
+  std::string path_;
+  sqlite3* db_ = nullptr;
+};
+
+// Current time as ISO 8601 UTC with milliseconds.
+std::string now_iso8601();
+
+}  // namespace tpmdiag::store
