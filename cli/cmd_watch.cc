@@ -1,0 +1,105 @@
+// tpmdiag watch: follow log files (tail -F) or a never-ending stdin and report
+// TPM findings as they happen (issue 7).
+#include <unistd.h>
+
+#include <thread>
+
+#include "cli/common.h"
+#include "live/receivers.h"
+
+namespace tpmdiag::cli {
+
+namespace {
+
+const char* kWatchHelp = R"(Usage: tpmdiag watch [OPTIONS] [FILE...|-]
+
+Follows log files like `tail -F` (a file renamed away by rotation is read to
+its end, then the new file is followed; a truncated file is read again from
+the start; a file that does not exist yet is waited for) and/or reads a
+never-ending stdin (rsyslog omprog, a forwarder's lines or JSON Lines).
+Writes JSON Lines to stdout as things happen: `finding` once per host, boot
+and cause, `resolved` when a later line shows it fixed, `stats` every
+--stats-interval seconds and at the end, `error`. See docs/live.md.
+
+Files are read from their beginning (the current boot's TPM lines are usually
+near the top of vmkernel.log); --from-end skips what they hold at start.
+
+Ends on SIGINT/SIGTERM, or when stdin ends if stdin is the only input; the
+final stats record is written either way.
+
+Exit codes: 0 ended cleanly (signal), or stdin ended with no open problem;
+1 stdin ended with a TPM problem open; 2 usage error.
+
+Options)";
+
+}  // namespace
+
+int cmd_watch(const Args& args) {
+  CommonOptions common;
+  live::WatchOptions wo;
+  live::ProcessorOptions po_;
+  po_.mode = "watch";
+  po::options_description d(kWatchHelp);
+  d.add_options()
+      ("host", po::value(&wo.host), "NAME: host name for lines that do not carry one")
+      ("from-end", po::bool_switch(&wo.from_end), "skip what the files already hold (like tail -F)")
+      ("poll-interval", po::value(&wo.poll_interval)->default_value(0.2, "0.2"),
+       "SECONDS: how often idle files are checked for new lines, rotation and truncation")
+      ("max-frame", po::value(&wo.max_frame)->default_value(wo.max_frame),
+       "BYTES: longer lines are cut here (counted in stats `cut`)")
+      ("max-hosts", po::value(&po_.limits.max_hosts)->default_value(po_.limits.max_hosts),
+       "N: hosts kept; the least recently active one is evicted beyond N")
+      ("max-facts-per-host", po::value(&po_.limits.max_facts_per_host)->default_value(po_.limits.max_facts_per_host),
+       "N: TPM facts kept per host; the oldest is evicted beyond N")
+      ("min-confidence", po::value(&po_.limits.diagnose.min_confidence)->default_value(0.2, "0.2"),
+       "X: report findings with confidence >= X (0..1)")
+      ("stats-interval", po::value(&po_.stats_interval)->default_value(10),
+       "SECONDS: write a stats record this often (0 = only at the end)")
+      ("help,h", "show this help");
+  add_data_options(d, common);
+  po::options_description all;
+  all.add(d).add_options()("path", po::value(&wo.paths)->composing(), "input");
+  po::positional_options_description pos;
+  pos.add("path", -1);
+  po::variables_map vm;
+  if (!parse_args("watch", args, all, &pos, vm)) return 2;
+  if (vm.count("help")) {
+    std::cout << d << '\n';
+    return 0;
+  }
+  if (wo.paths.empty()) {
+    if (isatty(STDIN_FILENO)) {
+      std::cerr << "tpmdiag watch: error: no input: name log files, or pipe lines into '-' (see 'tpmdiag watch --help')\n";
+      return 2;
+    }
+    wo.paths.push_back("-");
+  }
+  if (wo.max_frame < 64 || wo.poll_interval <= 0) {
+    std::cerr << "tpmdiag watch: error: --max-frame must be at least 64 and --poll-interval above 0\n";
+    return 2;
+  }
+  po_.max_frame = wo.max_frame;
+  auto engine = load_engine(common);
+  if (!engine) return 2;
+
+  live::IngestCounters counters;
+  live::BatchQueue queue(32u << 20);
+  live::Follower follower(wo, counters, queue);
+  live::install_stop_signals(follower.stop_fd());
+  po_.on_output_error = [&] { follower.stop(); };
+  live::Processor proc(*engine, po_, counters, std::cout);
+  std::thread io([&] {
+    follower.run();
+    queue.close();
+  });
+  bool ok = proc.run(queue);
+  io.join();
+  if (!ok) return 2;
+  bool only_stdin = wo.paths.size() == 1 && wo.paths[0] == "-";
+  if (only_stdin && !follower.stopped() && proc.hosts().open_problems() > 0) return 1;
+  return 0;
+}
+
+TPMDIAG_COMMAND("watch", "[FILE...|-]", "follow logs (tail -F) or stdin: findings as JSON Lines", cmd_watch, 45)
+
+}  // namespace tpmdiag::cli

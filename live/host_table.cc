@@ -1,0 +1,92 @@
+#include "live/host_table.h"
+
+#include <algorithm>
+
+namespace tpmdiag::live {
+
+HostTable::HostTable(const std::vector<Cause>& causes, HostLimits limits)
+    : causes_(causes), limits_(limits) {
+  limits_.max_hosts = std::max<size_t>(limits_.max_hosts, 1);
+  limits_.max_facts_per_host = std::max<size_t>(limits_.max_facts_per_host, 1);
+}
+
+void HostTable::add(Fact fact) {
+  auto it = hosts_.find(fact.host);
+  if (it == hosts_.end()) {
+    if (hosts_.size() >= limits_.max_hosts) {
+      const std::string& victim = lru_.back();
+      auto v = hosts_.find(victim);
+      facts_ -= v->second.facts.size();
+      if (dirty_set_.erase(victim))
+        dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), victim), dirty_.end());
+      hosts_.erase(v);
+      lru_.pop_back();
+      ++evicted_hosts_;
+    }
+    it = hosts_.emplace(fact.host, Host{}).first;
+    lru_.push_front(fact.host);
+    it->second.lru = lru_.begin();
+  } else if (it->second.lru != lru_.begin()) {
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+  }
+  Host& h = it->second;
+  if (h.facts.size() >= limits_.max_facts_per_host) {
+    uint64_t gone = h.seq.front();
+    h.facts.pop_front();
+    h.seq.pop_front();
+    --facts_;
+    ++evicted_facts_;
+    for (auto& [id, cs] : h.causes) cs.reported.erase(cs.reported.begin(), cs.reported.upper_bound(gone));
+  }
+  if (dirty_set_.insert(fact.host).second) dirty_.push_back(fact.host);
+  h.facts.push_back(std::move(fact));
+  h.seq.push_back(next_seq_++);
+  ++facts_;
+}
+
+std::vector<std::string> HostTable::take_dirty() {
+  dirty_set_.clear();
+  return std::exchange(dirty_, {});
+}
+
+uint64_t HostTable::open_problems() const {
+  uint64_t n = 0;
+  for (const auto& [name, h] : hosts_)
+    for (const auto& [id, cs] : h.causes) n += cs.open;
+  return n;
+}
+
+HostUpdate HostTable::update(const std::string& host) {
+  HostUpdate u;
+  auto it = hosts_.find(host);
+  if (it == hosts_.end()) return u;
+  Host& h = it->second;
+  std::vector<Fact> copy(h.facts.begin(), h.facts.end());
+  u.report = diagnose(std::move(copy), causes_, limits_.diagnose);
+  const Fact* base = u.report.facts.data();
+  auto seq_of = [&](const Fact* f) { return h.seq[static_cast<size_t>(f - base)]; };
+
+  std::vector<Change> resolved;
+  for (const Finding& fd : u.report.findings) {
+    CauseState& cs = h.causes[fd.cause->id];
+    bool seen = std::any_of(fd.evidence.begin(), fd.evidence.end(),
+                            [&](const Fact* f) { return cs.reported.count(seq_of(f)) > 0; });
+    if (!seen) {
+      // New: report it (even when the same batch already shows it fixed,
+      // so that a consumer sees the finding before its resolution).
+      u.changes.push_back({Change::Kind::finding, fd});
+      cs.open = true;
+    }
+    for (const Fact* f : fd.evidence) cs.reported.insert(seq_of(f));
+    if (fd.status == "resolved" && cs.open) {
+      resolved.push_back({Change::Kind::resolved, fd});
+      cs.open = false;
+    } else if (fd.status == "problem" && !seen) {
+      cs.open = true;
+    }
+  }
+  for (auto& c : resolved) u.changes.push_back(std::move(c));
+  return u;
+}
+
+}  // namespace tpmdiag::live

@@ -1,0 +1,92 @@
+// Per-host live state (issue 7): the facts seen for each host, kept in bounded
+// memory, and the findings already reported for it.
+//
+// After new facts arrive for a host, update() re-runs kb's diagnose() on that
+// host's facts and compares the result with what was already reported:
+//   - a finding (cause, status problem) whose evidence lines were never part
+//     of a reported finding of the same cause is new: emit a `finding` record;
+//   - a reported, still open cause that diagnose() now calls resolved (a later
+//     window holds a line the cause names as proof of the fix): emit a
+//     `resolved` record.
+// Identity by evidence lines rather than by boot index keeps a finding from
+// being reported twice when evicting old facts renumbers the boot windows.
+//
+//   HostTable t(engine.causes(), {});
+//   t.add(std::move(fact));                 // any host; evicts when over the caps
+//   for (auto& host : t.take_dirty()) for (auto& rec : t.update(host)) write(rec);
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "kb/diagnose.h"
+
+namespace tpmdiag::live {
+
+struct HostLimits {
+  size_t max_hosts = 4096;          // least recently active host evicted beyond this
+  size_t max_facts_per_host = 256;  // oldest fact of the host evicted beyond this
+  DiagnoseOptions diagnose;
+};
+
+// What update() found; the Report owns the Finding's facts.
+struct Change {
+  enum class Kind { finding, resolved } kind;
+  Finding finding;  // for resolved: cause, host, boot (of the problem), resolved_in
+};
+
+struct HostUpdate {
+  Report report;                // keeps the Facts the changes point to alive
+  std::vector<Change> changes;  // findings first (best first), then resolutions
+};
+
+class HostTable {
+ public:
+  HostTable(const std::vector<Cause>& causes, HostLimits limits);
+
+  // Adds one fact to its host (fact.host). Marks the host dirty.
+  void add(Fact fact);
+
+  // Hosts with facts added since the last call, in the order they became dirty.
+  std::vector<std::string> take_dirty();
+
+  // Diagnoses one host and returns what changed since the last update.
+  HostUpdate update(const std::string& host);
+
+  size_t hosts() const { return hosts_.size(); }
+  uint64_t facts() const { return facts_; }
+  uint64_t evicted_hosts() const { return evicted_hosts_; }
+  uint64_t evicted_facts() const { return evicted_facts_; }
+  // Causes reported as findings and not yet resolved, over all hosts.
+  uint64_t open_problems() const;
+
+ private:
+  struct CauseState {
+    std::set<uint64_t> reported;  // arrival numbers of evidence lines already reported
+    bool open = false;            // a finding was reported and not resolved since
+  };
+  struct Host {
+    std::deque<Fact> facts;
+    std::deque<uint64_t> seq;  // arrival number of each fact
+    std::map<std::string, CauseState, std::less<>> causes;
+    std::list<std::string>::iterator lru;
+  };
+
+  const std::vector<Cause>& causes_;
+  HostLimits limits_;
+  std::unordered_map<std::string, Host> hosts_;
+  std::list<std::string> lru_;  // front = most recently active
+  std::vector<std::string> dirty_;
+  std::set<std::string> dirty_set_;
+  uint64_t next_seq_ = 1;
+  uint64_t facts_ = 0;
+  uint64_t evicted_hosts_ = 0, evicted_facts_ = 0;
+};
+
+}  // namespace tpmdiag::live

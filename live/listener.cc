@@ -1,0 +1,428 @@
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <unordered_map>
+
+#include "live/framing.h"
+#include "live/receivers.h"
+
+namespace tpmdiag::live {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kReadChunk = 256 * 1024;
+constexpr unsigned kUdpBatch = 64;
+constexpr uint64_t kStopTag = ~0ull;
+
+std::string addr_text(const sockaddr_storage& ss, bool with_port) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+    if (with_port) return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+  return with_port ? std::string(host) + ":" + std::to_string(port) : std::string(host);
+}
+
+// "ADDR:PORT", "[ADDR6]:PORT", ":PORT" or "PORT" (address defaults to 127.0.0.1).
+Result<sockaddr_storage> parse_addr(const std::string& spec, int socktype, socklen_t& len) {
+  std::string host = "127.0.0.1", port = spec;
+  if (!spec.empty() && spec[0] == '[') {
+    auto close = spec.find(']');
+    if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':')
+      return make_error("bad address '" + spec + "': use [ADDR6]:PORT");
+    host = spec.substr(1, close - 1);
+    port = spec.substr(close + 2);
+  } else if (auto colon = spec.rfind(':'); colon != std::string::npos) {
+    if (colon > 0) host = spec.substr(0, colon);
+    port = spec.substr(colon + 1);
+  }
+  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535)
+    return make_error("bad address '" + spec + "': the port must be a number 0-65535 (ADDR:PORT)");
+  addrinfo hints{};
+  hints.ai_socktype = socktype;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
+    return make_error("bad address '" + spec + "': " + gai_strerror(rc));
+  sockaddr_storage ss{};
+  std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
+  len = static_cast<socklen_t>(res->ai_addrlen);
+  freeaddrinfo(res);
+  return ss;
+}
+
+}  // namespace
+
+struct Listener::Impl {
+  struct Socket {
+    int fd = -1;
+    bool tcp = false;
+    std::string name;
+    uint32_t last_ovfl = 0;
+  };
+  struct Conn {
+    int fd = -1;
+    uint64_t id = 0;
+    StreamFramer framer;
+    std::string pending;
+    Clock::time_point last;
+    Conn(size_t max_frame) : framer(StreamFramer::Mode::syslog_tcp, max_frame) {}
+  };
+
+  ListenOptions opts;
+  IngestCounters& c;
+  BatchQueue& q;
+  BatchBuilder builder;
+  int ep = -1, efd = -1;
+  std::vector<Socket> sockets;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns;  // by id (epoll tag)
+  std::unordered_map<std::string, uint64_t> udp_peers;        // peer address -> source id
+  uint64_t next_id = 1;
+  std::vector<char> scratch;
+  // recvmmsg buffers
+  std::vector<char> ubuf;
+  std::vector<mmsghdr> msgs;
+  std::vector<iovec> iovs;
+  std::vector<sockaddr_storage> peers;
+  std::vector<char> ctrl;
+  size_t ubuf_each = 0, ctrl_each = 0;
+
+  Impl(const ListenOptions& o, IngestCounters& cc, BatchQueue& qq) : opts(o), c(cc), q(qq), builder(qq, cc) {}
+  ~Impl() {
+    for (auto& [id, cn] : conns) ::close(cn->fd);
+    for (auto& s : sockets) ::close(s.fd);
+    if (ep >= 0) ::close(ep);
+    if (efd >= 0) ::close(efd);
+  }
+
+  Status bind_one(const std::string& spec, bool tcp) {
+    socklen_t len = 0;
+    auto addr = parse_addr(spec, tcp ? SOCK_STREAM : SOCK_DGRAM, len);
+    if (!addr) return addr.error();
+    int fd = ::socket(addr->ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return make_error(std::string("socket: ") + std::strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (!tcp) {
+      setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+      int rb = opts.udp_rcvbuf;
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&*addr), len) != 0) {
+      int e = errno;
+      ::close(fd);
+      return make_error(std::string(tcp ? "tcp " : "udp ") + spec + ": cannot bind: " + std::strerror(e));
+    }
+    if (tcp && ::listen(fd, 1024) != 0) {
+      int e = errno;
+      ::close(fd);
+      return make_error("tcp " + spec + ": cannot listen: " + std::strerror(e));
+    }
+    sockaddr_storage got{};
+    socklen_t gl = sizeof got;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&got), &gl);
+    sockets.push_back({fd, tcp, std::string(tcp ? "tcp " : "udp ") + addr_text(got, true), 0});
+    return ok_status();
+  }
+
+  Status setup() {
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ep < 0 || efd < 0) return make_error(std::string("epoll/eventfd: ") + std::strerror(errno));
+    for (const auto& s : opts.udp)
+      if (auto st = bind_one(s, false); !st) return st;
+    for (const auto& s : opts.tcp)
+      if (auto st = bind_one(s, true); !st) return st;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kStopTag;
+    epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
+    for (size_t i = 0; i < sockets.size(); ++i) {
+      ev.data.u64 = i;  // socket index; connections use ids >= 1<<32
+      epoll_ctl(ep, EPOLL_CTL_ADD, sockets[i].fd, &ev);
+    }
+    scratch.resize(kReadChunk);
+    ubuf_each = std::min<size_t>(opts.max_frame, 65535) + 1;
+    ctrl_each = CMSG_SPACE(sizeof(uint32_t));
+    ubuf.resize(ubuf_each * kUdpBatch);
+    ctrl.resize(ctrl_each * kUdpBatch);
+    msgs.resize(kUdpBatch);
+    iovs.resize(kUdpBatch);
+    peers.resize(kUdpBatch);
+    return ok_status();
+  }
+
+  static constexpr uint64_t kConnBase = 1ull << 32;
+
+  void accept_all(Socket& s) {
+    for (int i = 0; i < 64; ++i) {
+      sockaddr_storage peer{};
+      socklen_t pl = sizeof peer;
+      int fd = accept4(s.fd, reinterpret_cast<sockaddr*>(&peer), &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE...): try next turn
+      if (conns.size() >= opts.max_connections) {
+        ::close(fd);
+        c.conn_rejected.fetch_add(1);
+        continue;
+      }
+      auto cn = std::make_unique<Conn>(opts.max_frame);
+      cn->fd = fd;
+      cn->id = kConnBase + next_id++;
+      cn->last = Clock::now();
+      builder.source(cn->id, "tcp:" + addr_text(peer, true), addr_text(peer, false));
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLRDHUP;
+      ev.data.u64 = cn->id;
+      epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+      conns.emplace(cn->id, std::move(cn));
+      c.conn_open.fetch_add(1);
+      c.conn_total.fetch_add(1);
+    }
+  }
+
+  void frame(Conn& cn, const char* data, size_t n) {
+    auto on = [&](std::string_view m, bool cut) {
+      if (cut) c.cut.fetch_add(1, std::memory_order_relaxed);
+      builder.message(cn.id, m);
+    };
+    uint64_t o0 = cn.framer.octet_frames, l0 = cn.framer.lf_frames;
+    if (cn.pending.empty()) {
+      size_t used = cn.framer.feed(data, n, on);
+      cn.pending.assign(data + used, n - used);
+    } else {
+      cn.pending.append(data, n);
+      size_t used = cn.framer.feed(cn.pending.data(), cn.pending.size(), on);
+      cn.pending.erase(0, used);
+    }
+    if (cn.pending.capacity() > 4 * kReadChunk && cn.pending.size() < kReadChunk) cn.pending.shrink_to_fit();
+    c.octet_frames.fetch_add(cn.framer.octet_frames - o0, std::memory_order_relaxed);
+    c.lf_frames.fetch_add(cn.framer.lf_frames - l0, std::memory_order_relaxed);
+  }
+
+  // Closes a connection; eof = the peer ended the stream (deliver an
+  // unterminated last line), otherwise its incomplete frame is dropped.
+  void close_conn(uint64_t id, bool eof) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    Conn& cn = *it->second;
+    if (eof) {
+      uint64_t l0 = cn.framer.lf_frames;
+      cn.framer.finish(cn.pending.data(), cn.pending.size(),
+                       [&](std::string_view m, bool) { builder.message(cn.id, m); });
+      c.lf_frames.fetch_add(cn.framer.lf_frames - l0);
+      c.partial.fetch_add(cn.framer.partial_frames);
+    } else if (!cn.pending.empty()) {
+      c.partial.fetch_add(1);
+    }
+    builder.close_source(cn.id);
+    epoll_ctl(ep, EPOLL_CTL_DEL, cn.fd, nullptr);
+    ::close(cn.fd);
+    conns.erase(it);
+    c.conn_open.fetch_sub(1);
+  }
+
+  // One read; returns false when the connection was closed.
+  bool read_conn(Conn& cn) {
+    ssize_t n = ::read(cn.fd, scratch.data(), scratch.size());
+    if (n > 0) {
+      c.bytes.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      cn.last = Clock::now();
+      frame(cn, scratch.data(), static_cast<size_t>(n));
+      return true;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+    close_conn(cn.id, n == 0);
+    return false;
+  }
+
+  // Reads up to `rounds` recvmmsg batches; returns datagrams read.
+  size_t read_udp(Socket& s, int rounds) {
+    size_t total = 0;
+    for (int r = 0; r < rounds; ++r) {
+      for (unsigned i = 0; i < kUdpBatch; ++i) {
+        iovs[i] = {ubuf.data() + i * ubuf_each, ubuf_each};
+        msgs[i].msg_hdr = {};
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &peers[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        msgs[i].msg_hdr.msg_control = ctrl.data() + i * ctrl_each;
+        msgs[i].msg_hdr.msg_controllen = ctrl_each;
+      }
+      int got = recvmmsg(s.fd, msgs.data(), kUdpBatch, MSG_DONTWAIT, nullptr);
+      if (got <= 0) break;
+      for (int i = 0; i < got; ++i) {
+        auto& h = msgs[i].msg_hdr;
+        for (cmsghdr* cm = CMSG_FIRSTHDR(&h); cm; cm = CMSG_NXTHDR(&h, cm)) {
+          if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
+            uint32_t v;
+            std::memcpy(&v, CMSG_DATA(cm), sizeof v);
+            if (v != s.last_ovfl) c.udp_drops.fetch_add(v - s.last_ovfl);
+            s.last_ovfl = v;
+          }
+        }
+        size_t len = msgs[i].msg_len;
+        bool cut = (h.msg_flags & MSG_TRUNC) || len > opts.max_frame;
+        if (len > opts.max_frame) len = opts.max_frame;
+        if (cut) c.cut.fetch_add(1, std::memory_order_relaxed);
+        c.bytes.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
+        const char* p = static_cast<const char*>(iovs[i].iov_base);
+        while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' || p[len - 1] == '\0')) --len;
+        if (len == 0) continue;
+        std::string peer = addr_text(peers[i], false);
+        auto it = udp_peers.find(peer);
+        if (it == udp_peers.end()) {
+          if (udp_peers.size() >= 65536) {
+            for (auto& [k, id] : udp_peers) builder.close_source(id);
+            udp_peers.clear();
+          }
+          uint64_t id = kConnBase + next_id++;
+          builder.source(id, "udp:" + peer, peer);
+          it = udp_peers.emplace(peer, id).first;
+        }
+        builder.message(it->second, std::string_view(p, len));
+      }
+      total += static_cast<size_t>(got);
+      if (got < static_cast<int>(kUdpBatch)) break;
+    }
+    return total;
+  }
+
+  void expire_idle() {
+    if (opts.idle_timeout <= 0) return;
+    auto now = Clock::now();
+    auto limit = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts.idle_timeout));
+    std::vector<uint64_t> idle;
+    for (auto& [id, cn] : conns)
+      if (now - cn->last > limit) idle.push_back(id);
+    for (uint64_t id : idle) {
+      c.idle_timeouts.fetch_add(1);
+      close_conn(id, false);
+    }
+  }
+
+  void drain() {
+    // Stop accepting: close the listening TCP sockets first.
+    for (auto& s : sockets)
+      if (s.tcp) {
+        ::close(s.fd);
+        s.fd = -1;
+      }
+    auto deadline = Clock::now() + std::chrono::milliseconds(800);
+    for (auto& s : sockets)
+      if (!s.tcp) {
+        while (Clock::now() < deadline && read_udp(s, 16) > 0) builder.flush();
+      }
+    // What the kernel already holds for each connection, bounded in bytes and time.
+    std::vector<uint64_t> ids;
+    for (auto& [id, cn] : conns) ids.push_back(id);
+    for (uint64_t id : ids) {
+      size_t budget = 16u << 20;
+      for (;;) {
+        auto it = conns.find(id);
+        if (it == conns.end()) break;
+        Conn& cn = *it->second;
+        ssize_t n = ::read(cn.fd, scratch.data(), scratch.size());
+        if (n > 0) {
+          c.bytes.fetch_add(static_cast<uint64_t>(n));
+          frame(cn, scratch.data(), static_cast<size_t>(n));
+          builder.flush();
+          if (static_cast<size_t>(n) >= budget || Clock::now() >= deadline) {
+            close_conn(id, false);
+            break;
+          }
+          budget -= static_cast<size_t>(n);
+          continue;
+        }
+        close_conn(id, n == 0);
+        break;
+      }
+    }
+    for (auto& s : sockets)
+      if (s.fd >= 0) {
+        ::close(s.fd);
+        s.fd = -1;
+      }
+    builder.flush();
+  }
+
+  void run() {
+    std::vector<epoll_event> evs(256);
+    auto next_idle = Clock::now() + std::chrono::seconds(1);
+    bool stopping = false;
+    while (!stopping) {
+      int timeout = static_cast<int>(
+          std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_idle - Clock::now()).count()));
+      int n = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), timeout);
+      if (n < 0 && errno != EINTR) break;
+      for (int i = 0; i < n; ++i) {
+        uint64_t tag = evs[i].data.u64;
+        if (tag == kStopTag) {
+          stopping = true;
+          continue;
+        }
+        if (tag < kConnBase) {
+          Socket& s = sockets[tag];
+          if (s.tcp) accept_all(s);
+          else read_udp(s, 4);
+          continue;
+        }
+        auto it = conns.find(tag);
+        if (it == conns.end()) continue;
+        if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_conn(*it->second);
+      }
+      builder.flush();
+      if (Clock::now() >= next_idle) {
+        expire_idle();
+        builder.flush();
+        next_idle = Clock::now() + std::chrono::seconds(1);
+      }
+    }
+    drain();
+  }
+};
+
+Result<std::unique_ptr<Listener>> Listener::open(const ListenOptions& opts, IngestCounters& c, BatchQueue& q) {
+  auto impl = std::make_unique<Impl>(opts, c, q);
+  if (auto s = impl->setup(); !s) return s.error();
+  return std::unique_ptr<Listener>(new Listener(std::move(impl)));
+}
+
+Listener::Listener(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Listener::~Listener() = default;
+
+std::vector<std::string> Listener::bound() const {
+  std::vector<std::string> out;
+  for (const auto& s : impl_->sockets) out.push_back(s.name);
+  return out;
+}
+
+void Listener::run() { impl_->run(); }
+
+void Listener::stop() {
+  uint64_t one = 1;
+  ssize_t r = ::write(impl_->efd, &one, sizeof one);
+  (void)r;
+}
+
+int Listener::stop_fd() const { return impl_->efd; }
+
+}  // namespace tpmdiag::live

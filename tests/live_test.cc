@@ -1,0 +1,239 @@
+// Unit tests of live mode (issue 7): framing, per-host state and the diff of
+// findings, the processor's records, and the TCP receiver with a stalled
+// client. End-to-end tests with logger and rsyslog: tests/live.test.sh.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "kb/engine.h"
+#include "live/framing.h"
+#include "live/receivers.h"
+
+using namespace tpmdiag;
+using namespace tpmdiag::live;
+
+namespace {
+
+struct Got {
+  std::vector<std::string> msgs;
+  std::vector<bool> cut;
+};
+
+Got frame_all(StreamFramer& fr, const std::string& in, size_t step) {
+  Got g;
+  std::string pending;
+  auto on = [&](std::string_view m, bool c) {
+    g.msgs.emplace_back(m);
+    g.cut.push_back(c);
+  };
+  for (size_t i = 0; i < in.size(); i += step) {
+    pending += in.substr(i, step);
+    size_t used = fr.feed(pending.data(), pending.size(), on);
+    pending.erase(0, used);
+  }
+  fr.finish(pending.data(), pending.size(), on);
+  return g;
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(std::string(TPMDIAG_SOURCE_DIR) + "/" + path);
+  std::vector<std::string> out;
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+const Engine& engine() {
+  static auto e = Engine::load({});
+  REQUIRE(e.ok());
+  return **e;
+}
+
+std::vector<std::string> records(const std::string& out, const std::string& type) {
+  std::vector<std::string> r;
+  std::istringstream in(out);
+  for (std::string l; std::getline(in, l);)
+    if (l.find("{\"type\":\"" + type + "\"") == 0) r.push_back(l);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("framing: octet counting and LF, detected per frame", "[live][framing]") {
+  std::string in = "5 hello11 hello world\nplain line\r\n2021-10-29T19:41:04.933Z cpu16:1)x\n\n3 abc";
+  for (size_t step : {1, 2, 3, 7, 1000}) {
+    StreamFramer fr(StreamFramer::Mode::syslog_tcp, 1024);
+    auto g = frame_all(fr, in, step);
+    INFO("step " << step);
+    REQUIRE(g.msgs.size() == 5);
+    CHECK(g.msgs[0] == "hello");
+    CHECK(g.msgs[1] == "hello world");  // the LF after it is a separator, skipped
+    CHECK(g.msgs[2] == "plain line");   // CR dropped
+    CHECK(g.msgs[3] == "2021-10-29T19:41:04.933Z cpu16:1)x");  // digits, no space: not a count
+    CHECK(g.msgs[4] == "abc");
+    CHECK(fr.octet_frames == 3);
+    CHECK(fr.lf_frames == 2);
+  }
+}
+
+TEST_CASE("framing: invalid counts fall back to LF framing", "[live][framing]") {
+  StreamFramer fr(StreamFramer::Mode::syslog_tcp, 1024);
+  auto g = frame_all(fr, "07 leading zero\n12345678901 too many digits\n0 zero\n", 4);
+  REQUIRE(g.msgs.size() == 3);
+  CHECK(g.msgs[0] == "07 leading zero");
+  CHECK(g.msgs[1] == "12345678901 too many digits");
+  CHECK(g.msgs[2] == "0 zero");
+  CHECK(fr.octet_frames == 0);
+}
+
+TEST_CASE("framing: over-long frames are cut, the rest skipped", "[live][framing]") {
+  StreamFramer fr(StreamFramer::Mode::syslog_tcp, 16);
+  std::string big(40, 'x');
+  auto g = frame_all(fr, "40 " + big + "2 ok" + std::string(30, 'y') + "\nnext\n", 5);
+  REQUIRE(g.msgs.size() == 4);
+  CHECK(g.msgs[0] == std::string(16, 'x'));
+  CHECK(g.cut[0]);
+  CHECK(g.msgs[1] == "ok");
+  CHECK(g.msgs[2] == std::string(16, 'y'));
+  CHECK(g.cut[2]);
+  CHECK(g.msgs[3] == "next");
+  CHECK(fr.cut_frames == 2);
+}
+
+TEST_CASE("framing: end of stream", "[live][framing]") {
+  StreamFramer tcp(StreamFramer::Mode::syslog_tcp, 1024);
+  auto g = frame_all(tcp, "4 abcd20 only half", 3);
+  REQUIRE(g.msgs.size() == 1);
+  CHECK(tcp.partial_frames == 1);  // an incomplete octet frame is not a message
+  StreamFramer lines(StreamFramer::Mode::lines, 1024);
+  g = frame_all(lines, "5 not a count\n\nlast without LF", 4);
+  REQUIRE(g.msgs.size() == 3);
+  CHECK(g.msgs[0] == "5 not a count");
+  CHECK(g.msgs[1].empty());  // empty lines are delivered in lines mode (line numbers)
+  CHECK(g.msgs[2] == "last without LF");
+}
+
+TEST_CASE("processor: finding once, then resolved, with source and line", "[live]") {
+  IngestCounters c;
+  BatchQueue q(1 << 20);
+  std::ostringstream out;
+  ProcessorOptions po;
+  po.mode = "watch";
+  Processor p(engine(), po, c, out);
+  BatchBuilder b(q, c);
+  b.source(1, "vmkernel.log", "esx-a");
+  b.source(2, "hostd.log", "esx-a");
+  for (const auto& l : lines_of("samples/seed-failing/vmkernel.log")) b.message(1, l);
+  auto failing = lines_of("samples/seed-failing/hostd.log");
+  for (const auto& l : failing) {
+    b.message(2, l);
+    b.flush();  // one batch per line: the finding must come exactly once
+    while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
+  }
+  auto findings = records(out.str(), "finding");
+  auto fw = std::count_if(findings.begin(), findings.end(), [](const std::string& r) {
+    return r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos;
+  });
+  CHECK(fw == 1);
+  CHECK(records(out.str(), "resolved").empty());
+  REQUIRE(!findings.empty());
+  CHECK(out.str().find("\"host\":\"esx-a\"") != std::string::npos);
+  CHECK(out.str().find("\"input\":\"hostd.log\",\"line\":10") != std::string::npos);  // CreatePrimary line
+
+  b.source(3, "hostd-after-rma.log", "esx-a");
+  for (const auto& l : lines_of("samples/seed-fixed/hostd.log")) b.message(3, l);
+  b.flush();
+  while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
+  auto res = records(out.str(), "resolved");
+  CHECK(std::count_if(res.begin(), res.end(), [](const std::string& r) {
+          return r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos &&
+                 r.find("\"host\":\"esx-a\"") != std::string::npos;
+        }) == 1);
+  CHECK(p.hosts().open_problems() == 0);
+  CHECK(p.messages() == 11 + 11 + 9);
+}
+
+TEST_CASE("host table: caps on hosts and facts, evictions counted", "[live]") {
+  IngestCounters c;
+  BatchQueue q(1 << 20);
+  std::ostringstream out;
+  ProcessorOptions po;
+  po.limits.max_hosts = 3;
+  po.limits.max_facts_per_host = 4;
+  Processor p(engine(), po, c, out);
+  BatchBuilder b(q, c);
+  auto hostd = lines_of("samples/seed-failing/hostd.log");
+  for (int h = 0; h < 5; ++h) {
+    b.source(static_cast<uint64_t>(h + 1), "hostd.log", "esx-" + std::to_string(h));
+    for (const auto& l : hostd) b.message(static_cast<uint64_t>(h + 1), l);
+    b.flush();
+    while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
+  }
+  CHECK(p.hosts().hosts() == 3);
+  CHECK(p.hosts().evicted_hosts() == 2);
+  CHECK(p.hosts().evicted_facts() > 0);
+  CHECK(p.hosts().facts() <= 3 * 4);
+  p.write_stats(true);
+  auto st = records(out.str(), "stats");
+  REQUIRE(st.size() == 1);
+  CHECK(st[0].find("\"evictions\":{\"hosts\":2,") != std::string::npos);
+}
+
+TEST_CASE("listener: a stalled client does not stall others; idle timeout", "[live][net]") {
+  IngestCounters c;
+  BatchQueue q(1 << 20);
+  ListenOptions lo;
+  lo.tcp = {"127.0.0.1:0"};
+  lo.idle_timeout = 1;
+  auto l = Listener::open(lo, c, q);
+  REQUIRE(l.ok());
+  auto bound = (*l)->bound();
+  REQUIRE(bound.size() == 1);
+  int port = std::stoi(bound[0].substr(bound[0].rfind(':') + 1));
+  std::thread io([&] {
+    (*l)->run();
+    q.close();
+  });
+  auto connect_to = [&] {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    return fd;
+  };
+  int slow = connect_to();
+  std::string half = "100 only part of a frame";
+  REQUIRE(write(slow, half.data(), half.size()) == static_cast<ssize_t>(half.size()));
+  int fast = connect_to();
+  std::string msgs;
+  for (int i = 0; i < 1000; ++i) msgs += "6 hello\n" + std::string("line ") + std::to_string(i) + "\n";
+  REQUIRE(write(fast, msgs.data(), msgs.size()) == static_cast<ssize_t>(msgs.size()));
+  close(fast);
+  uint64_t got = 0;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (got < 2000 && std::chrono::steady_clock::now() < until) {
+    if (auto b = q.pop(std::chrono::steady_clock::now() + std::chrono::milliseconds(100))) {
+      got += b->messages;
+      q.recycle(std::move(b));
+    }
+  }
+  CHECK(got == 2000);
+  // The slow client is closed by the idle timeout; its half frame is counted.
+  until = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  while (c.idle_timeouts.load() == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(c.idle_timeouts.load() == 1);
+  CHECK(c.partial.load() == 1);
+  CHECK(c.conn_open.load() == 0);
+  close(slow);
+  (*l)->stop();
+  while (auto b = q.pop(std::chrono::steady_clock::now() + std::chrono::seconds(2))) q.recycle(std::move(b));
+  io.join();
+}
