@@ -195,9 +195,27 @@ Report Collector::finish() && {
 
 Report run_inputs(const Engine& engine, const std::vector<std::string>& paths, const RunOptions& opts) {
   Collector c(engine, opts);
-  walk_inputs(
-      paths, opts.limits, [&](const StreamInfo& info, ByteSource& src) { c.scan(info, src); },
-      [&](const InputError& e) { c.error(e); });
+  // Inputs keep the order they were named in; within one (a folder, an
+  // archive whose members arrive in archive order) streams are put in
+  // timeline order: rotations oldest first.
+  for (size_t pi = 0; pi < paths.size(); ++pi) {
+    TimelineOrder timeline;
+    size_t first = c.facts().size();
+    walk_inputs(
+        {paths[pi]}, opts.limits,
+        [&](const StreamInfo& info, ByteSource& src) {
+          timeline.add(info);
+          c.scan(info, src);
+        },
+        [&](const InputError& e) { c.error(e); });
+    auto rank = timeline.ranks();
+    for (size_t i = first; i < c.facts().size(); ++i) {
+      auto& f = c.facts()[i];
+      auto it = rank.find(f.input_seq);
+      uint32_t within = it == rank.end() ? f.input_seq : it->second;
+      f.input_seq = static_cast<uint32_t>(pi << 20) + (within & 0xFFFFF);
+    }
+  }
   return std::move(c).finish();
 }
 
