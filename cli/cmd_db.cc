@@ -205,6 +205,6 @@ int cmd_db(const Args& args) {
   return open_problem ? 1 : 0;
 }
 
-TPMDIAG_COMMAND("db", "summary|hosts|findings", "ask the fleet store: which hosts have which cause", cmd_db, 61)
+TPMDIAG_COMMAND("db", "summary|hosts|findings", "ask the fleet store: which hosts have which cause", cmd_db, 24)
 
 }  // namespace tpmdiag::cli

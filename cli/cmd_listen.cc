@@ -100,6 +100,6 @@ int cmd_listen(const Args& args) {
   return ok ? 0 : 2;
 }
 
-TPMDIAG_COMMAND("listen", "[--udp|--tcp A:P]", "syslog receiver: findings as JSON Lines as they happen", cmd_listen, 40)
+TPMDIAG_COMMAND("listen", "[--udp|--tcp A:P]", "syslog receiver: findings as JSON Lines as they happen", cmd_listen, 27)
 
 }  // namespace tpmdiag::cli

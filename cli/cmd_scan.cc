@@ -378,6 +378,6 @@ int cmd_scan(const Args& args) {
   return 0;
 }
 
-TPMDIAG_COMMAND("scan", "--db FILE PATH...", "diagnose many bundles in parallel into a SQLite fleet store", cmd_scan, 60)
+TPMDIAG_COMMAND("scan", "--db FILE PATH...", "diagnose many bundles in parallel into a SQLite fleet store", cmd_scan, 22)
 
 }  // namespace tpmdiag::cli

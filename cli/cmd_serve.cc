@@ -216,6 +216,6 @@ int cmd_serve(const Args& args) {
   return ok ? 0 : 2;
 }
 
-TPMDIAG_COMMAND("serve", "[--listen H:P]", "web page to paste logs into, and a JSON API", cmd_serve, 55)
+TPMDIAG_COMMAND("serve", "[--listen H:P]", "web page to paste logs into, and a JSON API", cmd_serve, 28)
 
 }  // namespace tpmdiag::cli

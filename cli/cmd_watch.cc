@@ -100,6 +100,6 @@ int cmd_watch(const Args& args) {
   return 0;
 }
 
-TPMDIAG_COMMAND("watch", "[FILE...|-]", "follow logs (tail -F) or stdin: findings as JSON Lines", cmd_watch, 45)
+TPMDIAG_COMMAND("watch", "[FILE...|-]", "follow logs (tail -F) or stdin: findings as JSON Lines", cmd_watch, 26)
 
 }  // namespace tpmdiag::cli

@@ -1,4 +1,5 @@
 // tpmdiag: root-cause analysis of TPM / host-attestation failures on ESXi.
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -26,9 +27,12 @@ Run 'tpmdiag COMMAND --help' for a command's inputs, options and output.
 
 void help(std::ostream& out) {
   out << kIntro;
+  size_t width = 0;
+  for (const auto& c : tpmdiag::cli::commands())
+    width = std::max(width, std::string("tpmdiag ").size() + std::strlen(c.name) + 1 + std::strlen(c.usage));
   for (const auto& c : tpmdiag::cli::commands()) {
     std::string left = std::string("tpmdiag ") + c.name + " " + c.usage;
-    out << "  " << left << std::string(left.size() < 32 ? 32 - left.size() : 1, ' ') << c.summary << "\n";
+    out << "  " << left << std::string(width + 2 - left.size(), ' ') << c.summary << "\n";
   }
   out << kOutro;
 }
