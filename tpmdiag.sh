@@ -12,12 +12,18 @@ PACKAGES=(
   libvectorscan-dev zlib1g-dev libarchive-dev libsqlite3-dev libcpp-httplib-dev
   tpm2-tools libtss2-dev            # tests: reference decoder for TPM response codes
 )
+# Only the test command needs these: real syslog clients, a browser, a fuzzing compiler.
+TEST_PACKAGES=(
+  bsdutils rsyslog jq python3 curl sqlite3 # live syslog end-to-end tests, API tests, store queries
+  chromium                                 # web page end-to-end test (driven by playwright-core)
+  clang-14 libfuzzer-14-dev                # libFuzzer targets (CI runs each briefly)
+)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-install_missing() {
+install_missing() {  # install_missing PACKAGE...
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -37,7 +43,7 @@ build() {  # build DIR [cmake options...]
 
 case "${1:-}" in
   demo)
-    install_missing
+    install_missing "${PACKAGES[@]}"
     build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
     for s in samples/seed-failing samples/seed-fixed; do
       log "tpmdiag diagnose $s"
@@ -47,7 +53,9 @@ case "${1:-}" in
     build/tpmdiag diagnose samples/seed-failing samples/seed-fixed || true
     ;;
   test)
-    install_missing
+    extra=()
+    command -v node >/dev/null 2>&1 || extra+=(nodejs npm)
+    install_missing "${PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${extra[@]}"
     build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
     log "tests"
     (cd build && ctest --output-on-failure)
