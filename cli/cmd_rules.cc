@@ -73,6 +73,10 @@ int cmd_rules(const Args& args) {
     }
     return 0;
   }
+  if (auto s = engine->matcher().compile(); !s) {
+    print_error(s.error().message);
+    return 2;
+  }
   auto res = test_rules(engine->matcher(), engine->formats());
   for (const auto& f : res.failures) std::cout << "FAIL " << f << "\n";
   std::cout << "rules test: " << res.passed << " passed, " << res.failures.size() << " failed\n";

@@ -228,14 +228,13 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
     out << normal << " other TPM lines are normal activity (driver start, hostd provider start, ...); "
         << "'tpmdiag explain' annotates every line.\n\n";
 
-  uint64_t lines = 0, cands = 0, read = 0;
+  uint64_t lines = 0, read = 0;
   for (const auto& in : r.inputs) {
     lines += in.lines;
-    cands += in.candidates;
     if (in.error.empty()) ++read;
   }
   out << p("2", "Read " + std::to_string(read) + " of " + std::to_string(r.inputs.size()) + " inputs, " +
-                    std::to_string(lines) + " lines, " + std::to_string(cands) + " TPM-related")
+                    std::to_string(lines) + " lines, " + std::to_string(r.facts.size()) + " TPM-related")
       << "\n";
   for (const auto& in : r.inputs) {
     if (!in.error.empty()) out << p("31", "  not fully read: " + in.error) << "\n";

@@ -7,6 +7,9 @@ namespace tpmdiag {
 
 namespace {
 constexpr size_t kChunk = 1 << 20;
+// Inputs this small (a paste) take the reference path: matching every line is
+// quicker than compiling the literal databases, and gives the same facts.
+constexpr size_t kSmallInput = 64 << 10;
 }
 
 uint64_t count_newlines(const char* p, size_t n) {
@@ -194,7 +197,7 @@ void Scanner::record(const char* data, size_t n, const Cand& c, uint64_t number,
   ev.line = number;
 
   const std::vector<int>* atoms = nullptr;
-  if (opts_.prefilter) {
+  if (prefilter_) {
     const char* m = ev.message.data();
     bool inside = ev.message.empty() || (m >= data + c.begin && m + ev.message.size() <= data + c.end);
     if (inside) {
@@ -219,7 +222,7 @@ void Scanner::block(const char* data, size_t n, uint64_t first_line, const std::
                     uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats) {
   cands_.clear();
   cand_atoms_.clear();
-  if (!opts_.prefilter) {
+  if (!prefilter_) {
     for (size_t pos = 0; pos < n;) {
       size_t end = line_end(data, n, pos);
       cands_.push_back({pos, end, 0, 0});
@@ -256,6 +259,8 @@ Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_s
   size_t fill = 0;
   bool skipping = false;  // inside the tail of a cut line
   uint64_t lines_done = 0;
+  prefilter_ = opts_.prefilter;
+  bool started = false;  // lines handed on yet (until then, small input may switch paths)
   for (;;) {
     auto got = src.read(buf + fill, std::min(kChunk, cap - fill));
     if (!got) {
@@ -265,6 +270,11 @@ Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_s
     bool eof = *got == 0;
     stats.bytes += *got;
     fill += *got;
+    if (!started) {
+      if (!eof && fill < kSmallInput) continue;  // not yet known to be small
+      if (eof && fill < kSmallInput) prefilter_ = false;
+      started = true;
+    }
     size_t start = 0;
     if (skipping) {
       const char* nl = static_cast<const char*>(std::memchr(buf, '\n', fill));

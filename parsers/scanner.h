@@ -85,6 +85,7 @@ class Scanner {
   const Format* forced_ = nullptr;
   Matcher::Scratch scratch_;
   std::vector<char> buf_;
+  bool prefilter_ = true;  // this scan uses the prefilter (not for tiny inputs)
   // Reused per block / per record (no per-line allocation once warm).
   ParseScratch head_, look_;
   std::vector<Cand> cands_;

@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <unordered_map>
 #include <set>
 
 #include "common/embedded.h"
@@ -60,36 +63,46 @@ using Requirement = std::vector<std::string>;
 // one (greedy set cover: a key's value is how rare it looks plus how many
 // requirements it satisfies). Keys only decide speed, never correctness.
 std::vector<std::string> choose_keys(const std::vector<Requirement>& reqs) {
+  // Every candidate key (a substring of an atom) with the requirements it meets.
+  std::unordered_map<std::string, std::vector<size_t>> meets;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    std::set<std::string> seen;
+    for (const auto& a : reqs[i]) {
+      if (a.size() < kMinKey) seen.insert(a);
+      for (size_t len = kMinKey; len <= std::min(kMaxKey, a.size()); ++len)
+        for (size_t at = 0; at + len <= a.size(); ++at) seen.insert(a.substr(at, len));
+    }
+    for (const auto& k : seen) meets[k].push_back(i);
+  }
+  struct Candidate {
+    const std::string* key;
+    const std::vector<size_t>* reqs;
+    double bits;
+    size_t open;  // requirements it meets that no chosen key meets yet
+  };
+  std::vector<Candidate> cands;
+  for (const auto& [k, list] : meets) cands.push_back({&k, &list, rarity(k), list.size()});
   std::vector<bool> done(reqs.size(), false);
   std::vector<std::string> keys;
   for (;;) {
-    std::map<std::string, size_t> count;
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      if (done[i]) continue;
-      std::set<std::string> seen;
-      for (const auto& a : reqs[i]) {
-        if (a.size() < kMinKey) seen.insert(a);
-        for (size_t len = kMinKey; len <= std::min(kMaxKey, a.size()); ++len)
-          for (size_t at = 0; at + len <= a.size(); ++at) seen.insert(a.substr(at, len));
-      }
-      for (const auto& k : seen) ++count[k];
-    }
-    if (count.empty()) break;
-    const std::string* best = nullptr;
+    const Candidate* best = nullptr;
     double best_value = -1;
-    for (const auto& [k, n] : count) {
-      double v = rarity(k) + 8.0 * std::log2(static_cast<double>(n));
-      if (v > best_value) {
+    for (const auto& c : cands) {
+      if (c.open == 0) continue;
+      double v = c.bits + 8.0 * std::log2(static_cast<double>(c.open));
+      if (v > best_value || (v == best_value && *c.key < *best->key)) {
         best_value = v;
-        best = &k;
+        best = &c;
       }
     }
-    std::string key = *best;
-    keys.push_back(key);
-    for (size_t i = 0; i < reqs.size(); ++i)
-      if (!done[i] && std::any_of(reqs[i].begin(), reqs[i].end(),
-                                  [&](const std::string& a) { return a.find(key) != std::string::npos; }))
-        done[i] = true;
+    if (!best) break;
+    keys.push_back(*best->key);
+    std::vector<bool> newly(reqs.size(), false);
+    for (size_t r : *best->reqs)
+      if (!done[r]) done[r] = newly[r] = true;
+    for (auto& c : cands)
+      for (size_t r : *c.reqs)
+        if (newly[r]) --c.open;
   }
   return keys;
 }
@@ -201,8 +214,12 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules) {
   for (size_t i = 0; i < m.rules_.size(); ++i) {
     const Rule& r = m.rules_[i];
     auto re = std::make_unique<RE2>(r.pattern, opts);
-    if (!re->ok())
-      return make_error(r.file + ": rule '" + r.id + "': field 'pattern': invalid RE2 regex: " + re->error());
+    if (!re->ok()) {
+      std::string why = re->error();  // quotes the pattern, which may hold a newline: keep one line
+      for (char& c : why)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+      return make_error(r.file + ": rule '" + r.id + "': field 'pattern': invalid RE2 regex: " + why);
+    }
     std::vector<std::pair<std::string, int>> groups;
     for (const auto& [name, idx] : re->NamedCapturingGroups()) groups.emplace_back(name, idx);
     m.groups_.push_back(std::move(groups));
@@ -267,20 +284,34 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules) {
       if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
     }
   }
-  if (m.atoms_.empty()) return m;
-  auto keys = compile_literals(m.keys_);
-  if (!keys) return keys.error();
-  m.keys_db_.reset(*keys);
-  auto atoms = compile_literals(m.atoms_);
-  if (!atoms) return atoms.error();
-  m.atoms_db_.reset(*atoms);
+  m.lazy_ = std::make_unique<Lazy>();
   return m;
 }
 
-Matcher::Scratch::Scratch(const Matcher& m) {
-  if (m.keys_db_) hs_alloc_scratch(m.keys_db_.get(), &keys_hs_);
-  if (m.atoms_db_) hs_alloc_scratch(m.atoms_db_.get(), &atoms_hs_);
+// The literal databases are compiled on first use: a paste small enough for
+// the reference path never pays for them.
+const Matcher::Lazy& Matcher::compiled() const {
+  std::call_once(lazy_->once, [this] {
+    if (atoms_.empty()) return;
+    auto keys = compile_literals(keys_);
+    auto atoms = compile_literals(atoms_);
+    if (!keys || !atoms) {
+      lazy_->error = !keys ? keys.error().message : atoms.error().message;
+      return;
+    }
+    lazy_->keys.reset(*keys);
+    lazy_->atoms.reset(*atoms);
+  });
+  return *lazy_;
 }
+
+Status Matcher::compile() const {
+  const Lazy& l = compiled();
+  if (!l.error.empty()) return make_error(l.error);
+  return ok_status();
+}
+
+Matcher::Scratch::Scratch(const Matcher&) {}
 
 Matcher::Scratch::~Scratch() {
   if (keys_hs_) hs_free_scratch(keys_hs_);
@@ -288,16 +319,25 @@ Matcher::Scratch::~Scratch() {
 }
 
 void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const {
-  if (!keys_db_ || n == 0) return;
+  if (n == 0 || atoms_.empty()) return;
+  const Lazy& db = compiled();
+  if (!db.keys) {
+    // Cannot happen with valid literals; say so once and find nothing rather than crash.
+    static std::once_flag told;
+    std::call_once(told, [&] { std::fprintf(stderr, "tpmdiag: error: %s\n", db.error.c_str()); });
+    return;
+  }
+  if (!scratch.keys_hs_) hs_alloc_scratch(db.keys.get(), &scratch.keys_hs_);
+  if (!scratch.atoms_hs_) hs_alloc_scratch(db.atoms.get(), &scratch.atoms_hs_);
   auto& lines = scratch.lines_;
   lines.clear();
   KeyScan st{data, n, &lines};
   // Vectorscan takes an unsigned length: callers pass blocks far below 4 GiB.
-  hs_scan(keys_db_.get(), data, static_cast<unsigned>(n), 0, scratch.keys_hs_, on_key, &st);
+  hs_scan(db.keys.get(), data, static_cast<unsigned>(n), 0, scratch.keys_hs_, on_key, &st);
   for (const LineSpan& line : lines) {
     auto& atoms = scratch.atoms_;
     atoms.clear();
-    hs_scan(atoms_db_.get(), data + line.begin, static_cast<unsigned>(line.end - line.begin), 0,
+    hs_scan(db.atoms.get(), data + line.begin, static_cast<unsigned>(line.end - line.begin), 0,
             scratch.atoms_hs_, on_atom, &atoms);
     if (atoms.empty()) continue;
     std::sort(atoms.begin(), atoms.end());

@@ -24,6 +24,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -104,6 +105,10 @@ class Matcher {
   const std::vector<std::string>& atoms() const { return atoms_; }
   const std::vector<std::string>& keys() const { return keys_; }
 
+  // Compiles the literal databases now (they are otherwise compiled on first
+  // use); fails only if Vectorscan rejects a literal.
+  Status compile() const;
+
   // Matches one rule against a message, for rule self-tests.
   bool match_rule(size_t rule_index, std::string_view message,
                   std::vector<std::pair<std::string, std::string>>* fields) const;
@@ -121,7 +126,13 @@ class Matcher {
   std::vector<std::vector<int>> atom_rules_;    // atom -> rules it stands for
   std::vector<std::string> keys_;               // level-1 literals
   std::vector<std::vector<std::pair<std::string, int>>> groups_;  // per rule: named captures
-  Db keys_db_, atoms_db_;
+  struct Lazy {
+    std::once_flag once;
+    Db keys, atoms;
+    std::string error;
+  };
+  const Lazy& compiled() const;
+  std::unique_ptr<Lazy> lazy_;
 };
 
 // Adds rc_name, rc_kind, rc_index, rc_layer, rc_description for a field "rc".
