@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 PACKAGES=(
   cmake ninja-build g++ pkg-config
   libre2-dev libsimdjson-dev libboost-program-options-dev catch2
-  libvectorscan-dev zlib1g-dev libarchive-dev libsqlite3-dev libcpp-httplib-dev
+  libvectorscan-dev zlib1g-dev libisal-dev libarchive-dev libsqlite3-dev libcpp-httplib-dev
   tpm2-tools libtss2-dev            # tests: reference decoder for TPM response codes
 )
 # Only the test command needs these: real syslog clients, a browser, a fuzzing compiler.

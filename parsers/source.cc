@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <isa-l/igzip_lib.h>
 
 #include <cerrno>
 #include <cstring>
@@ -60,29 +60,29 @@ class PrependSource : public ByteSource {
   std::unique_ptr<ByteSource> rest_;
 };
 
+// Inflates with Intel's ISA-L (libisal): several times faster than zlib on
+// x86, which keeps .gz logs from being the bottleneck of a scan.
 class GzipSource : public ByteSource {
  public:
   GzipSource(std::unique_ptr<ByteSource> inner, std::string name, const SourceLimits& limits)
       : inner_(std::move(inner)), name_(std::move(name)), limits_(limits), in_(1 << 18) {
-    std::memset(&zs_, 0, sizeof zs_);
-    ok_ = inflateInit2(&zs_, 15 + 32) == Z_OK;  // +32: gzip or zlib header
+    isal_inflate_init(&st_);
+    st_.crc_flag = ISAL_GZIP;
   }
-  ~GzipSource() override { inflateEnd(&zs_); }
 
   Result<size_t> read(char* buf, size_t cap) override {
-    if (!ok_) return make_error(name_ + ": cannot initialise the gzip inflater");
     if (done_) return size_t{0};
-    zs_.next_out = reinterpret_cast<Bytef*>(buf);
-    zs_.avail_out = static_cast<uInt>(std::min<size_t>(cap, 1u << 30));
-    while (zs_.avail_out > 0 && !done_) {
-      if (between_members_ && zs_.avail_in < 2) {
+    st_.next_out = reinterpret_cast<uint8_t*>(buf);
+    st_.avail_out = static_cast<uint32_t>(std::min<size_t>(cap, 1u << 30));
+    while (st_.avail_out > 0 && !done_) {
+      if (between_members_ && st_.avail_in < 2) {
         // Another member, or the end: look at the next two bytes.
-        size_t have = zs_.avail_in;
-        if (have) std::memmove(in_.data(), zs_.next_in, have);
+        size_t have = st_.avail_in;
+        if (have) std::memmove(in_.data(), st_.next_in, have);
         auto n = inner_->read(in_.data() + have, in_.size() - have);
         if (!n) return n.error();
-        zs_.next_in = reinterpret_cast<Bytef*>(in_.data());
-        zs_.avail_in = static_cast<uInt>(have + *n);
+        st_.next_in = reinterpret_cast<uint8_t*>(in_.data());
+        st_.avail_in = static_cast<uint32_t>(have + *n);
         if (*n == 0) {
           done_ = true;  // end of data (a lone trailing byte is ignored, as gzip does)
           break;
@@ -90,40 +90,50 @@ class GzipSource : public ByteSource {
         continue;
       }
       if (between_members_) {
-        if (zs_.next_in[0] == 0x1f && zs_.next_in[1] == 0x8b) {
-          inflateReset(&zs_);  // a .gz may hold several members
+        if (st_.next_in[0] == 0x1f && st_.next_in[1] == 0x8b) {
+          uint8_t* next = st_.next_in;
+          uint32_t avail = st_.avail_in;
+          uint8_t* out = st_.next_out;
+          uint32_t room = st_.avail_out;
+          isal_inflate_reset(&st_);  // a .gz may hold several members
+          st_.crc_flag = ISAL_GZIP;
+          st_.next_in = next;
+          st_.avail_in = avail;
+          st_.next_out = out;
+          st_.avail_out = room;
           between_members_ = false;
         } else {
           done_ = true;  // trailing padding (tar writers pad to a block): ignored, as gzip does
           break;
         }
       }
-      if (zs_.avail_in == 0) {
+      bool at_end = false;
+      if (st_.avail_in == 0) {
         auto n = inner_->read(in_.data(), in_.size());
         if (!n) return n.error();
-        if (*n == 0) {
-          if (member_started_) return make_error(name_ + ": truncated gzip data (unexpected end of file)");
+        st_.next_in = reinterpret_cast<uint8_t*>(in_.data());
+        st_.avail_in = static_cast<uint32_t>(*n);
+        at_end = *n == 0;
+        if (at_end && !member_started_) {
           done_ = true;
           break;
         }
-        zs_.next_in = reinterpret_cast<Bytef*>(in_.data());
-        zs_.avail_in = static_cast<uInt>(*n);
       }
       member_started_ = true;
-      int rc = inflate(&zs_, Z_NO_FLUSH);
-      if (rc == Z_STREAM_END) {
+      uint32_t room_before = st_.avail_out;
+      int rc = isal_inflate(&st_);
+      if (rc < 0)
+        return make_error(name_ + ": corrupt gzip data (" + error_text(rc) + ") after " +
+                          std::to_string(out_ + (reinterpret_cast<char*>(st_.next_out) - buf)) +
+                          " decompressed bytes");
+      if (st_.block_state == ISAL_BLOCK_FINISH) {
         member_started_ = false;
         between_members_ = true;
-      } else if (rc == Z_BUF_ERROR) {
-        continue;  // needs more input
-      } else if (rc != Z_OK) {
-        return make_error(name_ + ": corrupt gzip data (" + (zs_.msg ? zs_.msg : "inflate error") +
-                          ") after " + std::to_string(out_ + static_cast<uint64_t>(
-                                           reinterpret_cast<char*>(zs_.next_out) - buf)) +
-                          " decompressed bytes");
+      } else if (at_end && st_.avail_out == room_before) {
+        return make_error(name_ + ": truncated gzip data (unexpected end of file)");
       }
     }
-    size_t produced = static_cast<size_t>(reinterpret_cast<char*>(zs_.next_out) - buf);
+    size_t produced = static_cast<size_t>(reinterpret_cast<char*>(st_.next_out) - buf);
     out_ += produced;
     if (out_ > limits_.max_decompressed)
       return make_error(name_ + ": decompressed size exceeds --max-decompressed (" +
@@ -133,12 +143,24 @@ class GzipSource : public ByteSource {
   uint64_t raw_bytes() const override { return inner_->raw_bytes(); }
 
  private:
+  static std::string error_text(int rc) {
+    switch (rc) {
+      case ISAL_INVALID_BLOCK: return "invalid deflate block";
+      case ISAL_INVALID_SYMBOL: return "invalid deflate symbol";
+      case ISAL_INVALID_LOOKBACK: return "invalid distance";
+      case ISAL_INVALID_WRAPPER: return "invalid gzip header";
+      case ISAL_UNSUPPORTED_METHOD: return "unsupported compression method";
+      case ISAL_INCORRECT_CHECKSUM: return "incorrect checksum";
+      default: return "inflate error " + std::to_string(rc);
+    }
+  }
+
   std::unique_ptr<ByteSource> inner_;
   std::string name_;
   SourceLimits limits_;
   std::vector<char> in_;
-  z_stream zs_;
-  bool ok_ = false, done_ = false, member_started_ = false, between_members_ = false;
+  inflate_state st_;
+  bool done_ = false, member_started_ = false, between_members_ = false;
   uint64_t out_ = 0;
 };
 
