@@ -101,6 +101,33 @@ std::string fill(const FixStep& step, const std::vector<const Fact*>& facts) {
   return out;
 }
 
+// Whether f starts a new boot/service window after the facts of the current one.
+// A boot marker does when the window shows an earlier boot: the same marker, a
+// line of a running system (hostd, vobd, ...), or timestamped kernel lines with
+// no boot marker (the start of that boot was not seen). Kernel lines after a
+// different boot marker (the boot loader's VMB_TPM lines before 'Loading
+// module tpmdriver') and undated pasted text stay. A service marker (a hostd
+// start) opens a window when the window already saw that same service start.
+bool opens_window(const Fact& f, const std::vector<const Fact*>& window) {
+  if (f.rule->window == WindowMark::none || window.empty()) return false;
+  auto same_rule = [&](const Fact* g) { return g->rule == f.rule; };
+  if (f.rule->window == WindowMark::service) return std::any_of(window.begin(), window.end(), same_rule);
+  auto kernel = [](const Fact* g) { return g->kind == SourceKind::vmkernel || g->kind == SourceKind::vmkwarning; };
+  auto running = [](const Fact* g) {
+    switch (g->kind) {
+      case SourceKind::hostd: case SourceKind::vpxa: case SourceKind::vobd: case SourceKind::vpxd:
+      case SourceKind::syslog: return true;
+      default: return false;
+    }
+  };
+  bool has_boot = std::any_of(window.begin(), window.end(),
+                              [](const Fact* g) { return g->rule->window == WindowMark::boot; });
+  bool dated_kernel = std::any_of(window.begin(), window.end(),
+                                  [&](const Fact* g) { return kernel(g) && g->ts_ms.has_value(); });
+  return std::any_of(window.begin(), window.end(), same_rule) ||
+         std::any_of(window.begin(), window.end(), running) || (!has_boot && dated_kernel);
+}
+
 int verdict_rank(const std::string& v) {
   if (v == "problem") return 3;
   if (v == "resolved") return 2;
@@ -172,8 +199,7 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
     Window w;
     w.index = 1;
     for (const Fact* f : list) {
-      if (f->rule->window != WindowMark::none && !w.facts.empty() &&
-          std::any_of(w.facts.begin(), w.facts.end(), [&](const Fact* g) { return g->rule == f->rule; })) {
+      if (opens_window(*f, w.facts)) {
         hr.boots.push_back(std::move(w));
         w = Window{};
         w.index = static_cast<int>(hr.boots.size()) + 1;

@@ -7,9 +7,11 @@
 //
 // Timeline: facts are ordered by timestamp; a fact without one inherits the
 // last timestamp seen before it in its input, and an input that starts without
-// timestamps is placed after the inputs named before it. A rule marked
-// "window": "boot" or "service" opens a new window when the current window
-// already holds a line of that same rule (a second boot, a hostd restart).
+// timestamps is placed after the inputs named before it. A line of a rule
+// marked "window": "boot" opens a new window unless the current one holds only
+// kernel lines of the same boot after another boot marker; "window":
+// "service" (a hostd start) opens one when the current window already saw
+// that same service start (a restart).
 // vmkwarning.log repeats vmkernel.log: the same rule, timestamp and fields
 // count once.
 #pragma once
