@@ -78,6 +78,8 @@ Status parse_cause(simdjson::dom::object o, const std::string& path,
     return s;
   if (auto s = f.nested("evidence").opt_number(ev, "prior", c.prior, 0.0, 1.0); !s) return s;
   if (auto s = parse_conditions(ev, "trigger", f, "evidence.", known, c.trigger); !s) return s;
+  if (c.trigger.empty())
+    return f.err("evidence.trigger", "needs at least one condition (a cause without a trigger is never considered)");
   if (auto s = parse_conditions(ev, "support", f, "evidence.", known, c.support); !s) return s;
   if (auto s = parse_conditions(ev, "contradict", f, "evidence.", known, c.contradict); !s) return s;
   if (auto s = parse_conditions(o, "resolved_by", f, "", known, c.resolved_by); !s) return s;

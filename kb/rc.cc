@@ -436,7 +436,7 @@ tpmdiag::Result<std::vector<Context>> load_context(std::string_view json_text, s
   simdjson::dom::object top;
   if (root.get(top)) return fail("the top level must be an object with a 'codes' array");
   for (auto field : top)
-    if (field.key != "codes" && field.key != "about") return fail("unknown field '" + std::string(field.key) + "'");
+    if (field.key != "codes" && field.key != "about") return fail("unknown field '" + clip(field.key) + "'");
   simdjson::dom::array codes;
   if (auto err = top["codes"].get(codes))
     return fail(err == simdjson::NO_SUCH_FIELD ? "field 'codes': missing" : "field 'codes': must be an array");
@@ -450,7 +450,7 @@ tpmdiag::Result<std::vector<Context>> load_context(std::string_view json_text, s
     for (auto field : obj) {
       static constexpr std::array<std::string_view, 6> kKnown = {"code", "command", "context", "cause", "source", "inference"};
       if (std::find(kKnown.begin(), kKnown.end(), field.key) == kKnown.end())
-        return fail(at + ": unknown field '" + std::string(field.key) + "'");
+        return fail(at + ": unknown field '" + clip(field.key) + "'");
     }
     // Reads a string field; required ones must be present and non-empty.
     auto text = [&](const char* key, bool required, std::string& dst) -> std::string {
