@@ -16,7 +16,7 @@ PACKAGES=(
 TEST_PACKAGES=(
   bsdutils rsyslog jq python3 curl sqlite3 # live syslog end-to-end tests, API tests, store queries
   chromium                                 # web page end-to-end test (driven by playwright-core)
-  clang-14 libfuzzer-14-dev                # libFuzzer targets (CI runs each briefly)
+  clang libfuzzer-14-dev                   # libFuzzer targets (CI runs each briefly)
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -62,6 +62,8 @@ case "${1:-}" in
     build build-asan -DCMAKE_BUILD_TYPE=Debug -DTPMDIAG_SANITIZE=ON
     log "tests under ASan+UBSan"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
+    log "fuzz targets, briefly (tests/fuzz.sh 600 runs them 10 minutes each)"
+    tests/fuzz.sh "${FUZZ_SECONDS:-30}" build-fuzz
     ;;
   *)
     echo "usage: ./tpmdiag.sh demo|test" >&2

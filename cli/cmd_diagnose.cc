@@ -95,6 +95,19 @@ int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed
     std::cout << d << '\n';
     return 0;
   }
+  // Limits out of range would abort on allocation or silently mean "none".
+  if (p.run.scan.max_line < 256 || p.run.scan.max_line > (size_t{1} << 30)) {
+    std::cerr << "tpmdiag " << cmd << ": error: --max-line must be between 256 and 1073741824 bytes\n";
+    return 2;
+  }
+  if (p.run.limits.max_decompressed < (uint64_t{1} << 20) || p.run.limits.max_decompressed > (uint64_t{1} << 50)) {
+    std::cerr << "tpmdiag " << cmd << ": error: --max-decompressed must be between 1048576 and 2^50 bytes\n";
+    return 2;
+  }
+  if (!(p.run.diagnose.min_confidence >= 0.0 && p.run.diagnose.min_confidence <= 1.0)) {
+    std::cerr << "tpmdiag " << cmd << ": error: --min-confidence must be between 0 and 1\n";
+    return 2;
+  }
   p.run.scan.prefilter = !p.reference;
   if (p.paths.empty()) {
     if (isatty(STDIN_FILENO)) {
