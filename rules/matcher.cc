@@ -262,39 +262,41 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules) {
     }
   }
 
-  std::vector<Requirement> all;
-  for (const auto& rr : rule_reqs) all.insert(all.end(), rr.begin(), rr.end());
-  m.keys_ = choose_keys(all);
-  // Level-2 atoms: per requirement, the rarest of its atoms that holds a key.
-  std::map<std::string, int> atom_ids;
-  for (size_t i = 0; i < rule_reqs.size(); ++i) {
-    for (const auto& req : rule_reqs[i]) {
-      std::string best;
-      for (const auto& a : req) {
-        bool keyed = std::any_of(m.keys_.begin(), m.keys_.end(),
-                                 [&](const std::string& k) { return a.find(k) != std::string::npos; });
-        if (keyed && rarity(a) > rarity(best)) best = a;
-      }
-      auto [it, fresh] = atom_ids.emplace(best, static_cast<int>(m.atoms_.size()));
-      if (fresh) {
-        m.atoms_.push_back(best);
-        m.atom_rules_.emplace_back();
-      }
-      auto& list = m.atom_rules_[static_cast<size_t>(it->second)];
-      if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
-    }
-  }
+  m.rule_reqs_ = std::move(rule_reqs);
   m.lazy_ = std::make_unique<Lazy>();
   return m;
 }
 
-// The literal databases are compiled on first use: a paste small enough for
-// the reference path never pays for them.
+// Keys, atoms and the literal databases are made on first use: a paste small
+// enough for the reference path never pays for them.
 const Matcher::Lazy& Matcher::compiled() const {
   std::call_once(lazy_->once, [this] {
-    if (atoms_.empty()) return;
-    auto keys = compile_literals(keys_);
-    auto atoms = compile_literals(atoms_);
+    Lazy& l = *lazy_;
+    std::vector<Requirement> all;
+    for (const auto& rr : rule_reqs_) all.insert(all.end(), rr.begin(), rr.end());
+    l.key_list = choose_keys(all);
+    // Level-2 atoms: per requirement, the rarest of its atoms that holds a key.
+    std::map<std::string, int> atom_ids;
+    for (size_t i = 0; i < rule_reqs_.size(); ++i) {
+      for (const auto& req : rule_reqs_[i]) {
+        std::string best;
+        for (const auto& a : req) {
+          bool keyed = std::any_of(l.key_list.begin(), l.key_list.end(),
+                                   [&](const std::string& k) { return a.find(k) != std::string::npos; });
+          if (keyed && rarity(a) > rarity(best)) best = a;
+        }
+        auto [it, fresh] = atom_ids.emplace(best, static_cast<int>(l.atom_list.size()));
+        if (fresh) {
+          l.atom_list.push_back(best);
+          l.atom_rules.emplace_back();
+        }
+        auto& list = l.atom_rules[static_cast<size_t>(it->second)];
+        if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
+      }
+    }
+    if (l.atom_list.empty()) return;
+    auto keys = compile_literals(l.key_list);
+    auto atoms = compile_literals(l.atom_list);
     if (!keys || !atoms) {
       lazy_->error = !keys ? keys.error().message : atoms.error().message;
       return;
@@ -319,8 +321,9 @@ Matcher::Scratch::~Scratch() {
 }
 
 void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const {
-  if (n == 0 || atoms_.empty()) return;
+  if (n == 0) return;
   const Lazy& db = compiled();
+  if (db.atom_list.empty()) return;
   if (!db.keys) {
     // Cannot happen with valid literals; say so once and find nothing rather than crash.
     static std::once_flag told;
@@ -372,7 +375,7 @@ void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scr
     for (size_t i = 0; i < rules_.size(); ++i) cand.push_back(static_cast<int>(i));
   } else {
     for (int a : *atoms) {
-      const auto& rs = atom_rules_[static_cast<size_t>(a)];
+      const auto& rs = lazy_->atom_rules[static_cast<size_t>(a)];
       cand.insert(cand.end(), rs.begin(), rs.end());
     }
     std::sort(cand.begin(), cand.end());

@@ -102,8 +102,8 @@ class Matcher {
              std::vector<Fact>& out) const;
 
   const std::vector<Rule>& rules() const { return rules_; }
-  const std::vector<std::string>& atoms() const { return atoms_; }
-  const std::vector<std::string>& keys() const { return keys_; }
+  const std::vector<std::string>& atoms() const { return compiled().atom_list; }
+  const std::vector<std::string>& keys() const { return compiled().key_list; }
 
   // Compiles the literal databases now (they are otherwise compiled on first
   // use); fails only if Vectorscan rejects a literal.
@@ -122,12 +122,14 @@ class Matcher {
 
   std::vector<Rule> rules_;
   std::vector<std::unique_ptr<re2::RE2>> res_;  // per rule
-  std::vector<std::string> atoms_;              // distinct, lowercase
-  std::vector<std::vector<int>> atom_rules_;    // atom -> rules it stands for
-  std::vector<std::string> keys_;               // level-1 literals
+  // Per rule, the literal requirements a line must meet (each: any of its atoms).
+  std::vector<std::vector<std::vector<std::string>>> rule_reqs_;
   std::vector<std::vector<std::pair<std::string, int>>> groups_;  // per rule: named captures
   struct Lazy {
     std::once_flag once;
+    std::vector<std::string> key_list;          // level-1 literals
+    std::vector<std::string> atom_list;         // level-2 literals: distinct, lowercase
+    std::vector<std::vector<int>> atom_rules;   // atom -> rules it stands for
     Db keys, atoms;
     std::string error;
   };
