@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/render.h"
 #include "common/embedded.h"
 #include "common/json_writer.h"
 #include "kb/rc.h"
@@ -76,40 +77,41 @@ void print_text(const std::vector<Row>& rows) {
 void print_json(const std::vector<Row>& rows) {
   JsonWriter w(std::cout, 2);
   w.begin_array();
-  for (const Row& r : rows) {
-    const rc::Decoded& d = r.d;
-    w.begin_object();
-    w.key("raw").string(rc::format_code(d.raw));
-    w.key("value").integer(d.raw);
-    w.key("layer").integer(d.layer);
-    w.key("layer_name").string(d.layer_name);
-    w.key("format").integer(d.format);
-    w.key("name").string(d.name);
-    w.key("kind").string(rc::kind_name(d.kind));
-    w.key("index").integer(d.index);
-    w.key("description").string(d.description);
-    // "context": all matching lines joined; "contexts" keeps their details.
-    std::string joined;
-    for (const rc::Context* c : r.ctx) joined += (joined.empty() ? "" : " | ") + c->context;
-    if (r.ctx.empty()) w.key("context").null(); else w.key("context").string(joined);
-    w.key("contexts").begin_array();
-    for (const rc::Context* c : r.ctx) {
-      w.begin_object();
-      if (c->command.empty()) w.key("command").null(); else w.key("command").string(c->command);
-      w.key("context").string(c->context);
-      if (c->cause.empty()) w.key("cause").null(); else w.key("cause").string(c->cause);
-      w.key("source").string(c->source);
-      w.key("inference").boolean(c->inference);
-      w.end_object();
-    }
-    w.end_array();
-    w.end_object();
-  }
+  for (const Row& r : rows) write_rc(w, r.d, r.ctx);
   w.end_array();
   std::cout << '\n';
 }
 
 }  // namespace
+
+void write_rc(JsonWriter& w, const rc::Decoded& d, const std::vector<const rc::Context*>& ctx) {
+  w.begin_object();
+  w.key("raw").string(rc::format_code(d.raw));
+  w.key("value").integer(d.raw);
+  w.key("layer").integer(d.layer);
+  w.key("layer_name").string(d.layer_name);
+  w.key("format").integer(d.format);
+  w.key("name").string(d.name);
+  w.key("kind").string(rc::kind_name(d.kind));
+  w.key("index").integer(d.index);
+  w.key("description").string(d.description);
+  // "context": all matching lines joined; "contexts" keeps their details.
+  std::string joined;
+  for (const rc::Context* c : ctx) joined += (joined.empty() ? "" : " | ") + c->context;
+  if (ctx.empty()) w.key("context").null(); else w.key("context").string(joined);
+  w.key("contexts").begin_array();
+  for (const rc::Context* c : ctx) {
+    w.begin_object();
+    if (c->command.empty()) w.key("command").null(); else w.key("command").string(c->command);
+    w.key("context").string(c->context);
+    if (c->cause.empty()) w.key("cause").null(); else w.key("cause").string(c->cause);
+    w.key("source").string(c->source);
+    w.key("inference").boolean(c->inference);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+}
 
 int cmd_rc(const Args& args) {
   auto error = [](const std::string& msg) {

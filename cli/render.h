@@ -7,6 +7,7 @@
 #include "common/json_writer.h"
 #include "kb/diagnose.h"
 #include "kb/engine.h"
+#include "kb/rc.h"
 
 namespace tpmdiag::cli {
 
@@ -26,6 +27,9 @@ void write_finding(JsonWriter& w, const Finding& f);
 void write_fact(JsonWriter& w, const Fact& f);
 // A cause as `kb show --format json` prints it.
 void write_cause(JsonWriter& w, const Cause& c, bool with_evidence_model);
+
+// One decoded TPM response code as `tpmdiag rc --format json` prints it.
+void write_rc(JsonWriter& w, const rc::Decoded& d, const std::vector<const rc::Context*>& ctx);
 
 // Whether to use colour: --color always|never|auto (auto = stdout is a TTY,
 // NO_COLOR unset, TERM not "dumb").

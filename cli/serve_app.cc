@@ -179,38 +179,11 @@ Report diagnose_uploads(const Engine& engine, const RunOptions& opts, std::vecto
 }
 
 std::string rc_json(uint32_t code, const std::vector<rc::Context>& context, const std::string& command) {
-  // Same shape and order as `tpmdiag rc --format json` (cli/cmd_rc.cc); the API
-  // test compares the two byte for byte.
-  const rc::Decoded d = rc::decode(code);
-  const auto ctx = rc::find_context(context, code, command);
+  // The shape of `tpmdiag rc --format json`: one writer for both.
   std::ostringstream out;
   JsonWriter w(out, 2);
   w.begin_array();
-  w.begin_object();
-  w.key("raw").string(rc::format_code(d.raw));
-  w.key("value").integer(d.raw);
-  w.key("layer").integer(d.layer);
-  w.key("layer_name").string(d.layer_name);
-  w.key("format").integer(d.format);
-  w.key("name").string(d.name);
-  w.key("kind").string(rc::kind_name(d.kind));
-  w.key("index").integer(d.index);
-  w.key("description").string(d.description);
-  std::string joined;
-  for (const rc::Context* c : ctx) joined += (joined.empty() ? "" : " | ") + c->context;
-  if (ctx.empty()) w.key("context").null(); else w.key("context").string(joined);
-  w.key("contexts").begin_array();
-  for (const rc::Context* c : ctx) {
-    w.begin_object();
-    if (c->command.empty()) w.key("command").null(); else w.key("command").string(c->command);
-    w.key("context").string(c->context);
-    if (c->cause.empty()) w.key("cause").null(); else w.key("cause").string(c->cause);
-    w.key("source").string(c->source);
-    w.key("inference").boolean(c->inference);
-    w.end_object();
-  }
-  w.end_array();
-  w.end_object();
+  write_rc(w, rc::decode(code), rc::find_context(context, code, command));
   w.end_array();
   out << '\n';
   return out.str();
