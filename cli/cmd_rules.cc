@@ -8,6 +8,7 @@ namespace tpmdiag::cli {
 namespace {
 const char* kHelp = R"(Usage: tpmdiag rules list [OPTIONS]
        tpmdiag rules test [OPTIONS]
+       tpmdiag rules prefilter [OPTIONS]
 
 Rules turn log lines into facts; they are data files (rules/*.json, built in,
 plus --rules DIR). Each rule has an id, the log kinds it reads, an RE2 pattern
@@ -18,6 +19,9 @@ that must and must not match.
   test   run every rule's samples through the real pipeline (format detection,
          literal prefilter, matching) and every log-format sample; prints each
          failure and a final 'N passed, N failed' line
+  prefilter  the literals the prefilter searches for: the caseless keys
+         scanned over every byte (few and rare is fast), then each exact
+         literal with the rules it stands for
 
 Exit codes: 0 all good, 1 a sample failed, 2 usage error or a rule file that
 does not load (the message names file, rule and field).
@@ -33,7 +37,7 @@ int cmd_rules(const Args& args) {
   add_data_options(d, o);
   d.add_options()("help,h", "show this help");
   po::options_description all;
-  all.add(d).add_options()("action", po::value(&action), "list|test");
+  all.add(d).add_options()("action", po::value(&action), "list|test|prefilter");
   po::positional_options_description pos;
   pos.add("action", 1);
   po::variables_map vm;
@@ -42,8 +46,8 @@ int cmd_rules(const Args& args) {
     std::cout << d << '\n';
     return action.empty() && !vm.count("help") ? 2 : 0;
   }
-  if (action != "list" && action != "test") {
-    std::cerr << "tpmdiag rules: error: unknown action '" << action << "' (use list or test)\n";
+  if (action != "list" && action != "test" && action != "prefilter") {
+    std::cerr << "tpmdiag rules: error: unknown action '" << action << "' (use list, test or prefilter)\n";
     return 2;
   }
   if (!check_format("rules", o.format, {"text", "json"})) return 2;
@@ -76,6 +80,18 @@ int cmd_rules(const Args& args) {
   if (auto s = engine->matcher().compile(); !s) {
     print_error(s.error().message);
     return 2;
+  }
+  if (action == "prefilter") {
+    const Matcher& m = engine->matcher();
+    std::cout << m.keys().size() << " keys:";
+    for (const auto& k : m.keys()) std::cout << " '" << k << "'";
+    std::cout << "\n" << m.atoms().size() << " literals:\n";
+    for (size_t a = 0; a < m.atoms().size(); ++a) {
+      std::cout << "  '" << m.atoms()[a] << "' ->";
+      for (int r : m.atom_rules(a)) std::cout << ' ' << rules[static_cast<size_t>(r)].id;
+      std::cout << "\n";
+    }
+    return 0;
   }
   auto res = test_rules(engine->matcher(), engine->formats());
   for (const auto& f : res.failures) std::cout << "FAIL " << f << "\n";

@@ -104,6 +104,7 @@ class Matcher {
   const std::vector<Rule>& rules() const { return rules_; }
   const std::vector<std::string>& atoms() const { return compiled().atom_list; }
   const std::vector<std::string>& keys() const { return compiled().key_list; }
+  const std::vector<int>& atom_rules(size_t atom) const { return compiled().atom_rules[atom]; }
 
   // Compiles the literal databases now (they are otherwise compiled on first
   // use); fails only if Vectorscan rejects a literal.
