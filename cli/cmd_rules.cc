@@ -83,9 +83,9 @@ int cmd_rules(const Args& args) {
   }
   if (action == "prefilter") {
     const Matcher& m = engine->matcher();
-    std::cout << m.keys().size() << " keys:";
-    for (const auto& k : m.keys()) std::cout << " '" << k << "'";
-    std::cout << "\n" << m.atoms().size() << " literals:\n";
+    std::cout << m.keys().size() << " keys:\n";
+    for (const auto& k : m.keys()) std::cout << "  '" << k << "'\n";
+    std::cout << m.atoms().size() << " literals:\n";
     for (size_t a = 0; a < m.atoms().size(); ++a) {
       std::cout << "  '" << m.atoms()[a] << "' ->";
       for (int r : m.atom_rules(a)) std::cout << ' ' << rules[static_cast<size_t>(r)].id;

@@ -1,10 +1,9 @@
 #include "kb/engine.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "parsers/mapped.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -47,95 +46,60 @@ Collector::Collector(const Engine& engine, RunOptions opts) : engine_(engine), o
 
 namespace {
 
-// Reads [begin, end) of a file with pread on its own descriptor.
-class RangeSource : public ByteSource {
- public:
-  RangeSource(int fd, std::string name, uint64_t begin, uint64_t end)
-      : fd_(fd), name_(std::move(name)), pos_(begin), end_(end) {}
-  ~RangeSource() override { ::close(fd_); }
-  Result<size_t> read(char* buf, size_t cap) override {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(cap, end_ - pos_));
-    if (want == 0) return size_t{0};
-    for (;;) {
-      ssize_t n = ::pread(fd_, buf, want, static_cast<off_t>(pos_));
-      if (n >= 0) {
-        pos_ += static_cast<uint64_t>(n);
-        raw_ += static_cast<uint64_t>(n);
-        return static_cast<size_t>(n);
-      }
-      if (errno != EINTR) return make_error(name_ + ": read error: " + std::strerror(errno));
-    }
-  }
-  uint64_t raw_bytes() const override { return raw_; }
-
- private:
-  int fd_;
-  std::string name_;
-  uint64_t pos_, end_, raw_ = 0;
-};
-
 // A split point near `at`: just after a newline that is followed by the start
 // of a record (not a continuation line), so no multi-line record is cut.
-uint64_t split_point(int fd, uint64_t at, uint64_t size) {
-  char buf[1 << 16];
-  while (at < size) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(at));
-    if (n <= 0) return size;
-    for (ssize_t i = 0; i + 1 < n; ++i) {
-      char next = buf[i + 1];
-      if (buf[i] == '\n' && ((next >= '0' && next <= '9') || next == '<' || next == '{'))
-        return at + static_cast<uint64_t>(i) + 1;
-    }
-    at += static_cast<uint64_t>(n) - 1;
+size_t split_point(const char* data, size_t at, size_t size) {
+  for (; at + 1 < size; ++at) {
+    char next = data[at + 1];
+    if (data[at] == '\n' && ((next >= '0' && next <= '9') || next == '<' || next == '{')) return at + 1;
   }
   return size;
 }
 
 }  // namespace
 
-bool Collector::scan_split(const StreamInfo& info) {
+bool Collector::scan_mapped(const StreamInfo& info, ByteSource& src) {
+  auto rest = src.file_rest();
+  if (!rest) return false;
+  auto map = MappedFile::open(rest->fd, info.name);
+  if (!map || (*map)->size() < rest->offset + opts_.map_min) return false;
+  const char* data = (*map)->data() + rest->offset;
+  size_t size = (*map)->size() - static_cast<size_t>(rest->offset);
+
+  // Parts several per thread, taken in turn, so no thread idles at the end.
   unsigned jobs = opts_.jobs ? opts_.jobs : std::max(1u, std::thread::hardware_concurrency());
-  if (jobs < 2 || info.name == "-") return false;
-  int fd = ::open(info.name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st;
-  unsigned char magic[2] = {0, 0};
-  bool plain = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-               static_cast<uint64_t>(st.st_size) >= opts_.split_min && ::pread(fd, magic, 2, 0) == 2 &&
-               !(magic[0] == 0x1f && magic[1] == 0x8b);
-  if (!plain) {
-    ::close(fd);
-    return false;
-  }
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  std::vector<uint64_t> cuts{0};
-  for (unsigned j = 1; j < jobs; ++j) cuts.push_back(std::max(cuts.back(), split_point(fd, size * j / jobs, size)));
+  if (size < opts_.split_min) jobs = 1;
+  size_t nparts = jobs == 1 ? 1 : jobs * 8;
+  std::vector<size_t> cuts{0};
+  for (size_t j = 1; j < nparts; ++j) cuts.push_back(std::max(cuts.back(), split_point(data, size / nparts * j, size)));
   cuts.push_back(size);
-  ::close(fd);
 
   struct Part {
     std::vector<Fact> facts;
     InputStats stats;
-    Status status = ok_status();
   };
-  std::vector<Part> parts(jobs);
+  std::vector<Part> parts(nparts);
   ScanOptions so = opts_.scan;
   if (so.host.empty()) so.host = info.host;
   so.kind_hint = info.kind_hint;
+  std::atomic<size_t> next{0};
+  const MappedFile& m = **map;
+  auto run = [&] {
+    Scanner scanner(engine_.matcher(), engine_.formats(), so);
+    for (size_t j; (j = next++) < nparts;) {
+      const char* released = data + cuts[j];
+      scanner.scan_memory(data + cuts[j], cuts[j + 1] - cuts[j], info.name, static_cast<uint32_t>(info.order),
+                          parts[j].facts, parts[j].stats, [&](const char* upto) {
+                            if (upto - released < (4 << 20)) return;
+                            m.release(released, upto);
+                            released = upto;
+                          });
+      m.release(released, data + cuts[j + 1]);
+    }
+  };
   std::vector<std::thread> threads;
-  for (unsigned j = 0; j < jobs; ++j) {
-    threads.emplace_back([&, j] {
-      int pfd = ::open(info.name.c_str(), O_RDONLY | O_CLOEXEC);
-      if (pfd < 0) {
-        parts[j].status = make_error(info.name + ": cannot open: " + std::strerror(errno));
-        return;
-      }
-      RangeSource src(pfd, info.name, cuts[j], cuts[j + 1]);
-      Scanner scanner(engine_.matcher(), engine_.formats(), so);
-      parts[j].status = scanner.scan(src, info.name, static_cast<uint32_t>(info.order), parts[j].facts,
-                                     parts[j].stats);
-    });
-  }
+  for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(run);
+  run();
   for (auto& t : threads) t.join();
 
   // Line numbers of a part count from its start: shift by the lines before it.
@@ -152,15 +116,16 @@ bool Collector::scan_split(const StreamInfo& info) {
     ir.lines += part.stats.lines;
     ir.candidates += part.stats.candidates;
     ir.cut_lines += part.stats.cut_lines;
-    if (!part.status && ir.error.empty()) ir.error = part.status.error().message;
   }
-  any_read_ = any_read_ || ir.bytes > 0;
+  if ((*map)->shrank())
+    ir.error = info.name + ": the file shrank while being read; what was past its new end was read as empty";
+  any_read_ = true;
   inputs_.push_back(std::move(ir));
   return true;
 }
 
 void Collector::scan(const StreamInfo& info, ByteSource& src) {
-  if (scan_split(info)) return;
+  if (scan_mapped(info, src)) return;
   InputReport ir;
   ir.name = info.name;
   ScanOptions so = opts_.scan;

@@ -43,6 +43,7 @@ class Engine {
 struct RunOptions {
   unsigned jobs = 0;                 // threads for one large plain file (0: one per core)
   uint64_t split_min = 64ull << 20;  // plain files at least this big are split across them
+  uint64_t map_min = 256 << 10;      // plain files at least this big are mapped, not read
   ScanOptions scan;
   DiagnoseOptions diagnose;
   SourceLimits limits;
@@ -66,8 +67,9 @@ class Collector {
   Report finish() &&;
 
  private:
-  // Scans a large plain file in parallel byte ranges; false if not suitable.
-  bool scan_split(const StreamInfo& info);
+  // Maps a plain regular file (or its rest) and scans it in place, in
+  // parallel byte ranges when large; false if the stream is not one.
+  bool scan_mapped(const StreamInfo& info, ByteSource& src);
 
   const Engine& engine_;
   RunOptions opts_;

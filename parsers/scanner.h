@@ -33,6 +33,7 @@
 //   Status s = sc.scan(*src, "vmkernel.log", 0, facts, stats);   // facts kept even on error
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,13 +65,22 @@ class Scanner {
 
   Status scan(ByteSource& src, const std::string& input, uint32_t input_seq,
               std::vector<Fact>& facts, InputStats& stats);
+  // The same over bytes already in memory (a mapped file, or a range of one
+  // that starts at a line start); nothing is copied. `done`, if set, is told
+  // after each block how far the bytes are no longer needed (for releasing
+  // mapped pages as the scan goes).
+  void scan_memory(const char* data, size_t n, const std::string& input, uint32_t input_seq,
+                   std::vector<Fact>& facts, InputStats& stats,
+                   const std::function<void(const char* upto)>& done = {});
 
  private:
   struct Cand {
     size_t begin, end;         // the line in the block
     size_t atoms_at, atoms_n;  // its atoms in cand_atoms_
   };
-  void block(const char* data, size_t n, uint64_t first_line, const std::string& input,
+  uint64_t cut_long_lines(const char* data, size_t n);
+  // Scans whole lines [data, data + n); returns the number of '\n' in them.
+  uint64_t block(const char* data, size_t n, uint64_t first_line, const std::string& input,
              uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats);
   void record(const char* data, size_t n, const Cand& c, uint64_t number, const std::string& input,
               uint32_t input_seq, std::vector<Fact>& facts);

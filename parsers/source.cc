@@ -31,6 +31,13 @@ class FdSource : public ByteSource {
     }
   }
   uint64_t raw_bytes() const override { return raw_; }
+  std::optional<FileRest> file_rest() const override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    off_t at = ::lseek(fd_, 0, SEEK_CUR);
+    if (at < 0) return std::nullopt;
+    return FileRest{fd_, static_cast<uint64_t>(at)};
+  }
 
  private:
   int fd_;
@@ -53,6 +60,12 @@ class PrependSource : public ByteSource {
     return rest_->read(buf, cap);
   }
   uint64_t raw_bytes() const override { return rest_->raw_bytes(); }
+  std::optional<FileRest> file_rest() const override {
+    auto r = rest_->file_rest();
+    size_t unread = head_.size() - pos_;
+    if (!r || r->offset < unread) return std::nullopt;
+    return FileRest{r->fd, r->offset - unread};
+  }
 
  private:
   std::string head_;
@@ -184,6 +197,7 @@ class BorrowedSource : public ByteSource {
   explicit BorrowedSource(ByteSource& src) : src_(src) {}
   Result<size_t> read(char* buf, size_t cap) override { return src_.read(buf, cap); }
   uint64_t raw_bytes() const override { return src_.raw_bytes(); }
+  std::optional<FileRest> file_rest() const override { return src_.file_rest(); }
 
  private:
   ByteSource& src_;

@@ -1,8 +1,9 @@
 // Sources: byte streams with a name (DESIGN.md §2 "sources").
 //
 // Every input — a file, stdin, a .gz, an archive member — is a ByteSource that
-// fills caller buffers with read(); nothing is mapped or loaded whole, so an
-// input of any size streams in constant memory.
+// fills caller buffers with read(), so an input of any size streams in
+// constant memory. A plain regular file may instead be mapped by the caller
+// (file_rest(), parsers/mapped.h), which saves copying it.
 //
 //   auto src = open_path("vmkernel.0.gz");   // gzip detected by magic bytes
 //   if (!src) { report(src.error()); }
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/error.h"
@@ -26,6 +28,14 @@ class ByteSource {
   virtual Result<size_t> read(char* buf, size_t cap) = 0;
   // Bytes taken from the underlying file so far (compressed bytes for .gz).
   virtual uint64_t raw_bytes() const = 0;
+  // When the rest of this stream is exactly a regular file from some offset to
+  // its end (a plain file, or stdin redirected from one), that file and offset,
+  // so the caller may map it instead of reading it; the source is then not read.
+  struct FileRest {
+    int fd;
+    uint64_t offset;
+  };
+  virtual std::optional<FileRest> file_rest() const { return std::nullopt; }
 };
 
 struct SourceLimits {
@@ -48,7 +58,8 @@ Result<std::unique_ptr<ByteSource>> open_path(const std::string& path, const Sou
 std::unique_ptr<ByteSource> gunzip(std::unique_ptr<ByteSource> inner, std::string name,
                                    const SourceLimits& limits);
 
-// Wraps a source whose first bytes were already read (for magic sniffing).
+// Wraps a source whose first bytes were already read (for magic sniffing);
+// head must be the bytes just read from rest.
 std::unique_ptr<ByteSource> prepend(std::string head, std::unique_ptr<ByteSource> rest);
 
 // Opens a regular file as raw bytes (no gzip detection; see walk_source in

@@ -97,20 +97,35 @@ TEST_CASE("a file scanned in parallel ranges gives the facts of one sequential s
         std::ifstream in(std::string(TPMDIAG_SOURCE_DIR) + f, std::ios::binary);
         out << in.rdbuf();
         out << "2021-10-29T19:41:05.032Z cpu16:2097621)noise line " << i << "\n";
+        if (i % 7 == 0)  // longer than the small --max-line below, with TPM text on both sides of the cut
+          out << "2021-10-29T19:41:05.032Z cpu0:2097152)tpmDriver: " << std::string(400 + i, 'x')
+              << " Tpm2Cmd: CreatePrimary: (0x9a2)\n";
       }
   }
-  RunOptions seq;
+  RunOptions seq;  // read through a buffer
   seq.jobs = 1;
-  RunOptions par;
+  seq.map_min = UINT64_MAX;
+  RunOptions mapped;  // scanned in place
+  mapped.jobs = 1;
+  mapped.map_min = 1;
+  RunOptions par;  // scanned in place by three threads
   par.jobs = 3;
   par.split_min = 1;
+  par.map_min = 1;
+  auto max_line = GENERATE(as<size_t>{}, 1u << 20, 300u);
+  CAPTURE(max_line);
+  for (RunOptions* o : {&seq, &mapped, &par}) o->scan.max_line = max_line;
   auto a = run_inputs(**engine, {file}, seq);
-  auto b = run_inputs(**engine, {file}, par);
-  CHECK(fact_keys(a) == fact_keys(b));
-  REQUIRE(a.inputs.size() == 1);
-  REQUIRE(b.inputs.size() == 1);
-  CHECK(a.inputs[0].lines == b.inputs[0].lines);
-  CHECK(a.inputs[0].bytes == b.inputs[0].bytes);
-  CHECK(a.findings.size() == b.findings.size());
+  for (RunOptions* o : {&mapped, &par}) {
+    auto b = run_inputs(**engine, {file}, *o);
+    CHECK(fact_keys(a) == fact_keys(b));
+    REQUIRE(a.inputs.size() == 1);
+    REQUIRE(b.inputs.size() == 1);
+    CHECK(a.inputs[0].lines == b.inputs[0].lines);
+    CHECK(a.inputs[0].bytes == b.inputs[0].bytes);
+    CHECK(a.inputs[0].cut_lines == b.inputs[0].cut_lines);
+    CHECK(a.findings.size() == b.findings.size());
+  }
+  if (max_line == 300) CHECK(a.inputs[0].cut_lines > 0);
   std::filesystem::remove_all(dir);
 }

@@ -376,3 +376,16 @@ TEST_CASE("fuzz: random bytes, truncated and mutated lines never crash", "[parse
   scan_text(corpus, true);
   scan_text(corpus, false);
 }
+
+TEST_CASE("count_newlines: every length and alignment, long runs", "[parsers][scanner]") {
+  std::mt19937 rng(7);
+  std::string buf(70000, 'x');
+  for (auto& c : buf) c = (rng() % 5 == 0) ? '\n' : static_cast<char>('a' + rng() % 26);
+  for (size_t off = 0; off < 40; ++off)
+    for (size_t len : {0, 1, 15, 16, 17, 31, 32, 33, 255, 4096, 8160, 8161, 65000}) {
+      uint64_t want = static_cast<uint64_t>(std::count(buf.begin() + off, buf.begin() + off + len, '\n'));
+      REQUIRE(count_newlines(buf.data() + off, len) == want);
+    }
+  std::string all(100000, '\n');  // byte counters must not overflow (255 steps per fold)
+  REQUIRE(count_newlines(all.data(), all.size()) == all.size());
+}

@@ -1,0 +1,52 @@
+// A regular file mapped read-only into memory, for scanning without copying.
+//
+// Reading a big log through read() copies every byte from the page cache into
+// a buffer; a mapping lets the prefilter run straight on the page cache (the
+// way ripgrep reads single files). The catch with mappings is a file that
+// shrinks while mapped: touching a page past the new end raises SIGBUS. A
+// process-wide SIGBUS handler therefore covers every live MappedFile: a fault
+// inside one maps a zero page over the missing page, marks the file as
+// shrunk, and lets the scan go on; shrank() then turns that into an error
+// naming the file. Faults anywhere else keep the default action.
+//
+//   auto m = MappedFile::open(fd, "vmkernel.log");  // Result<std::unique_ptr<MappedFile>>
+//   scanner.scan_memory(m->data(), m->size(), ...);
+//   if (m->shrank()) report(m->name() + ": file shrank while being read");
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "common/error.h"
+
+namespace tpmdiag {
+
+class MappedFile {
+ public:
+  // Maps the whole of a regular file (fd is not kept). Fails for other file
+  // types and for empty files.
+  static Result<std::unique_ptr<MappedFile>> open(int fd, const std::string& name);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& name() const { return name_; }
+  // True once a page past the file's end was touched (the file shrank).
+  bool shrank() const;
+  // Drops the pages wholly inside [from, to) from this process's memory (the
+  // page cache keeps them): a scan that releases what it has read keeps its
+  // resident size small however large the file.
+  void release(const char* from, const char* to) const;
+
+ private:
+  MappedFile(const char* data, size_t size, std::string name, int slot);
+  const char* data_;
+  size_t size_;
+  std::string name_;
+  int slot_;  // index in the handler's table
+};
+
+}  // namespace tpmdiag
