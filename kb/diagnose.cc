@@ -209,6 +209,7 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
         if (!w.first_ts) w.first_ts = f->ts_ms;
         w.last_ts = f->ts_ms;
       }
+      if (f->repeats && f->last_ts_ms && (!w.last_ts || *w.last_ts < *f->last_ts_ms)) w.last_ts = f->last_ts_ms;
     }
     if (!w.facts.empty()) hr.boots.push_back(std::move(w));
 

@@ -59,6 +59,7 @@ struct HostReport {
 struct InputReport {
   std::string name;
   uint64_t bytes = 0, lines = 0, candidates = 0, cut_lines = 0;
+  uint64_t repeated_facts = 0, dropped_facts = 0;  // see parsers/scanner.h
   std::string error;  // empty when the input was read to the end
 };
 

@@ -116,6 +116,8 @@ bool Collector::scan_mapped(const StreamInfo& info, ByteSource& src) {
     ir.lines += part.stats.lines;
     ir.candidates += part.stats.candidates;
     ir.cut_lines += part.stats.cut_lines;
+    ir.repeated_facts += part.stats.repeated_facts;
+    ir.dropped_facts += part.stats.dropped_facts;
   }
   if ((*map)->shrank())
     ir.error = info.name + ": the file shrank while being read; what was past its new end was read as empty";
@@ -138,12 +140,19 @@ void Collector::scan(const StreamInfo& info, ByteSource& src) {
   ir.lines = stats.lines;
   ir.candidates = stats.candidates;
   ir.cut_lines = stats.cut_lines;
+  ir.repeated_facts = stats.repeated_facts;
+  ir.dropped_facts = stats.dropped_facts;
   if (!s) ir.error = s.error().message;
   if (stats.bytes > 0 || s) any_read_ = true;
   inputs_.push_back(std::move(ir));
 }
 
-void Collector::error(const InputError& e) { inputs_.push_back({e.input, 0, 0, 0, 0, e.message}); }
+void Collector::error(const InputError& e) {
+  InputReport ir;
+  ir.name = e.input;
+  ir.error = e.message;
+  inputs_.push_back(std::move(ir));
+}
 
 void Collector::merge(Collector&& other) {
   std::move(other.facts_.begin(), other.facts_.end(), std::back_inserter(facts_));

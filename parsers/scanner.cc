@@ -209,6 +209,50 @@ void Scanner::emit(Event& ev, const std::vector<int>* atoms, const std::string& 
   size_t before = facts.size();
   matcher_.match(ev, atoms, scratch_, facts);
   for (size_t i = before; i < facts.size(); ++i) facts[i].input_seq = input_seq;
+  keep_new(facts, before);
+}
+
+void Scanner::start_input(std::vector<Fact>& facts, InputStats& stats) {
+  same_.clear();
+  first_fact_ = facts.size();
+  stats_ = &stats;
+}
+
+// Folds the facts appended from `before` on into identical earlier ones, and
+// applies max_facts (see the header).
+void Scanner::keep_new(std::vector<Fact>& facts, size_t before) {
+  size_t out = before;
+  for (size_t i = before; i < facts.size(); ++i) {
+    Fact& f = facts[i];
+    bool full = out - first_fact_ >= opts_.max_facts;
+    if (f.rule->window != WindowMark::none) {
+      same_.clear();  // a new window may begin: it keeps its own copies
+    } else {
+      sig_.assign(f.rule->id);
+      for (const auto& [k, v] : f.fields) (((sig_ += '\0') += k) += '=') += v;
+      auto it = same_.find(sig_);
+      if (it != same_.end() && (it->second.second >= opts_.keep_same || full)) {
+        Fact& kept = facts[it->second.first];
+        ++kept.repeats;
+        kept.last_line = f.line;
+        kept.last_ts_text = f.ts_text;
+        kept.last_ts_ms = f.ts_ms;
+        ++stats_->repeated_facts;
+        continue;
+      }
+      if (!full) {
+        if (it == same_.end()) it = same_.emplace(sig_, std::pair<size_t, size_t>{out, 0}).first;
+        it->second = {out, it->second.second + 1};
+      }
+    }
+    if (full) {
+      ++stats_->dropped_facts;
+      continue;
+    }
+    if (out != i) facts[out] = std::move(f);
+    ++out;
+  }
+  facts.erase(facts.begin() + static_cast<std::ptrdiff_t>(out), facts.end());
 }
 
 void Scanner::record(const char* data, size_t n, const Cand& c, uint64_t number, const std::string& input,
@@ -315,6 +359,7 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
 void Scanner::scan_memory(const char* data, size_t n, const std::string& input, uint32_t input_seq,
                           std::vector<Fact>& facts, InputStats& stats,
                           const std::function<void(const char* upto)>& done) {
+  start_input(facts, stats);
   prefilter_ = opts_.prefilter && n >= kSmallInput;
   stats.bytes += n;
   uint64_t lines_done = 0;
@@ -351,6 +396,7 @@ void Scanner::scan_memory(const char* data, size_t n, const std::string& input, 
 
 Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_seq,
                      std::vector<Fact>& facts, InputStats& stats) {
+  start_input(facts, stats);
   buf_.resize(std::max(kChunk, opts_.max_line) * 2);
   char* buf = buf_.data();
   const size_t cap = buf_.size();

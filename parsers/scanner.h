@@ -24,6 +24,12 @@
 // Limit: joining sees only the current read buffer (about 1 MiB of whole
 // lines); a record split across two buffers is matched as two parts, and a
 // continuation whose first line is out of reach is an Event of its own.
+// Repeated lines. A log can hold the same TPM error a million times; keeping
+// each as a fact would cost memory linearly. The scanner keeps the first
+// keep_same facts with the same rule and fields in a window (reset at every
+// line of a rule marked "window", so each boot keeps its own copies), and
+// counts the later ones on the last copy (Fact::repeats, last_line). At most
+// max_facts facts are kept per input; more are counted as dropped.
 // JSON records are never joined (each is one record). Joined records, and
 // messages that are not a substring of the line (JSON-unescaped), are
 // prefiltered again on the text the rules will see.
@@ -35,6 +41,7 @@
 
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/error.h"
@@ -50,6 +57,8 @@ struct ScanOptions {
   std::string host;           // host for lines that do not name one
   SourceKind kind_hint = SourceKind::unknown;  // kind for lines no format recognises
   std::string input_format;   // a format name (--input-format) to force, or "" / "auto"
+  size_t keep_same = 4;        // identical facts kept per window before they are only counted
+  size_t max_facts = 20000;    // facts kept per input; more are counted as dropped
 };
 
 struct InputStats {
@@ -57,6 +66,8 @@ struct InputStats {
   uint64_t lines = 0;
   uint64_t candidates = 0;  // lines the prefilter passed to the parser
   uint64_t cut_lines = 0;   // lines longer than max_line
+  uint64_t repeated_facts = 0;  // matches folded into an identical earlier fact
+  uint64_t dropped_facts = 0;   // matches not kept: over max_facts
 };
 
 class Scanner {
@@ -88,6 +99,8 @@ class Scanner {
   void join_forward(const char* data, size_t n, size_t parent_end, Event& ev);
   void emit(Event& ev, const std::vector<int>* atoms, const std::string& input, uint32_t input_seq,
             std::vector<Fact>& facts);
+  void keep_new(std::vector<Fact>& facts, size_t before);
+  void start_input(std::vector<Fact>& facts, InputStats& stats);
 
   const Matcher& matcher_;
   const FormatSet& formats_;
@@ -102,6 +115,12 @@ class Scanner {
   std::vector<int> cand_atoms_, atoms_;
   std::vector<size_t> covered_, emitted_;  // joined continuation lines / emitted first lines
   std::string join_msg_, join_raw_;
+  // Facts of the current input: identical ones seen in the current window
+  // (signature -> index of the last kept copy, copies kept), and the count.
+  std::unordered_map<std::string, std::pair<size_t, size_t>> same_;
+  std::string sig_;
+  size_t first_fact_ = 0;
+  InputStats* stats_ = nullptr;
 };
 
 // Limits of multi-line joining (see above).

@@ -54,6 +54,12 @@ struct Fact {
   Severity severity = Severity::none;
   std::string text;             // the raw line (capped)
   std::vector<std::pair<std::string, std::string>> fields;  // captures, then rc_* decodes
+  // Later lines identical to this one (same rule and fields, same window of
+  // the same input) that were counted here instead of kept (parsers/scanner.h).
+  uint64_t repeats = 0;
+  uint64_t last_line = 0;      // the last of them
+  std::optional<int64_t> last_ts_ms;
+  std::string last_ts_text;
 
   // Value of a field, or empty.
   std::string_view field(std::string_view name) const;

@@ -337,3 +337,50 @@ TEST_CASE("scanner: a line far over max_line is cut, matched and counted", "[hos
   CHECK(lines.count(1) == 1);
   CHECK(lines.count(3) == 1);
 }
+
+TEST_CASE("scanner: identical facts are folded per window, and facts are capped per input", "[hostile][scanner]") {
+  const Engine& e = hostile_engine();
+  const std::string lockout =
+      "2021-10-29T19:41:30.000Z info hostd[2099349] [Originator@6876 sub=Hostsvc.Tpm20Provider] Tpm2Cmd: "
+      "DictionaryAttackLockReset: (0x921) TPM_RC_LOCKOUT\n";
+  const std::string boot = "2021-10-29T19:41:04.933Z cpu16:2097621)Loading module tpmdriver ...\n";
+  std::string data;
+  for (int i = 0; i < 10000; ++i) data += lockout;
+  data += boot;
+  for (int i = 0; i < 3; ++i) data += lockout;
+  for (bool prefilter : {true, false}) {
+    ScanOptions opts;
+    opts.prefilter = prefilter;
+    Scanner sc(e.matcher(), e.formats(), opts);
+    auto src = memory_source(data);
+    std::vector<Fact> facts;
+    InputStats stats;
+    REQUIRE(sc.scan(*src, "flood.log", 0, facts, stats).ok());
+    size_t before_boot = 0, after_boot = 0;
+    uint64_t repeats = 0;
+    for (const auto& f : facts) {
+      if (f.rule->id == "vmk.tpmdriver_loading") continue;
+      (f.line <= 10000 ? before_boot : after_boot) += 1;
+      repeats += f.repeats;
+      if (f.repeats) CHECK(f.last_line == 10000);
+    }
+    CHECK(before_boot == opts.keep_same);  // the window after the boot line keeps its own
+    CHECK(after_boot == 3);
+    CHECK(repeats == 10000 - opts.keep_same);
+    CHECK(stats.repeated_facts == repeats);
+  }
+  // Distinct facts: kept up to max_facts, the rest counted as dropped.
+  std::string distinct;
+  for (int i = 0; i < 300; ++i)
+    distinct += "Tpm2Cmd: CreatePrimary: (0x" + std::to_string(900 + i) + ") Unknown\n";
+  ScanOptions opts;
+  opts.max_facts = 100;
+  Scanner sc(e.matcher(), e.formats(), opts);
+  auto src = memory_source(distinct);
+  std::vector<Fact> facts;
+  InputStats stats;
+  REQUIRE(sc.scan(*src, "distinct.log", 0, facts, stats).ok());
+  CHECK(facts.size() == 100);
+  CHECK(stats.dropped_facts > 0);
+  CHECK(facts.size() + stats.dropped_facts + stats.repeated_facts >= 300);
+}
