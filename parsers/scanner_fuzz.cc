@@ -7,7 +7,8 @@
 // through a source that returns it in small uneven pieces. Checked: no crash,
 // no hang, no sanitizer report; with the prefilter on and off the same facts
 // are found when no line was cut (the differential property the prefilter
-// promises); facts name the input and a line inside it.
+// promises); facts name the input and a line inside it; scanning the bytes in
+// place (scan_memory, as for a mapped file) counts the same lines and cut lines.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -95,5 +96,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)a;
   (void)b;
   check(with.lines == without.lines);
+  // Scanned in place (a mapped file): the same lines, and the same lines cut.
+  opts.prefilter = true;
+  Scanner sc(e.matcher(), e.formats(), opts);
+  std::vector<Fact> facts;
+  InputStats mem;
+  sc.scan_memory(stream.data(), stream.size(), "fuzz.log", 0, facts, mem);
+  check(mem.lines == with.lines);
+  check(mem.cut_lines == with.cut_lines);
   return 0;
 }
