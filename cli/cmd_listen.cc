@@ -1,4 +1,7 @@
 // tpmdiag listen: a syslog receiver that reports TPM findings as they happen (issue 7).
+#include <pthread.h>
+#include <signal.h>
+
 #include <thread>
 
 #include "cli/common.h"
@@ -25,10 +28,13 @@ ADDR:PORT defaults to address 127.0.0.1 when only PORT is given; use
 port; the bound addresses are printed on stderr ("listening on udp ...").
 Without --udp/--tcp: --udp 127.0.0.1:5514 --tcp 127.0.0.1:5514.
 
-SIGINT/SIGTERM: stop accepting, process what was received, write the final
-stats record, exit 0.
+SIGINT/SIGTERM: stop accepting, process what was received and what the
+sockets still hold (for up to --drain-timeout), write the final stats record
+(what was left unread is counted in it), exit 0.
 
 Exit codes: 0 clean shutdown, 2 usage error or a socket could not be bound.
+
+Limits (docs/limits.md): SIZE is bytes, or with K, M, G (64K = 65536).
 
 Options)";
 
@@ -43,18 +49,19 @@ int cmd_listen(const Args& args) {
   d.add_options()
       ("udp", po::value(&lo.udp)->composing(), "ADDR:PORT: receive UDP datagrams here (repeatable)")
       ("tcp", po::value(&lo.tcp)->composing(), "ADDR:PORT: accept TCP connections here (repeatable)")
-      ("max-frame", po::value(&lo.max_frame)->default_value(lo.max_frame),
-       "BYTES: longer messages are cut here (counted in stats `cut`)")
       ("idle-timeout", po::value(&lo.idle_timeout)->default_value(lo.idle_timeout),
        "SECONDS: close a TCP connection silent this long (0 = never)")
-      ("max-connections", po::value(&lo.max_connections)->default_value(lo.max_connections),
-       "N: refuse TCP connections beyond N open ones")
-      ("udp-rcvbuf", po::value(&lo.udp_rcvbuf)->default_value(lo.udp_rcvbuf),
-       "BYTES: SO_RCVBUF to ask for on UDP sockets (capped by net.core.rmem_max)")
-      ("max-hosts", po::value(&po_.limits.max_hosts)->default_value(po_.limits.max_hosts),
-       "N: hosts kept; the least recently active one is evicted beyond N")
-      ("max-facts-per-host", po::value(&po_.limits.max_facts_per_host)->default_value(po_.limits.max_facts_per_host),
-       "N: TPM facts kept per host; the oldest is evicted beyond N")
+      ("drain-timeout", po::value(&lo.drain_timeout)->default_value(lo.drain_timeout, "0.8"),
+       "SECONDS: at SIGINT/SIGTERM, read what the sockets still hold for this long; what is "
+       "left is counted in stats drop_detail.shutdown_unread_*");
+  LimitOptions lim;
+  lim.size(d, "max-frame", lo.max_frame, 64, uint64_t{1} << 30,
+           "SIZE: longer messages are cut here (counted in stats `cut`)");
+  lim.count(d, "max-connections", lo.max_connections, 1, 1 << 20, "N: refuse TCP connections beyond N open ones");
+  lim.size(d, "udp-rcvbuf", lo.udp_rcvbuf, 4 << 10, uint64_t{1} << 30,
+           "SIZE: SO_RCVBUF to ask for on UDP sockets (capped by net.core.rmem_max)");
+  add_host_limit_options(d, lim, po_.limits);
+  d.add_options()
       ("min-confidence", po::value(&po_.limits.diagnose.min_confidence)->default_value(0.2, "0.2"),
        "X: report findings with confidence >= X (0..1)")
       ("stats-interval", po::value(&po_.stats_interval)->default_value(10),
@@ -67,13 +74,15 @@ int cmd_listen(const Args& args) {
     std::cout << d << '\n';
     return 0;
   }
+  if (!lim.apply("listen", vm) || !check_min_confidence("listen", po_.limits.diagnose.min_confidence)) return 2;
+  if (!(lo.idle_timeout >= 0 && lo.drain_timeout >= 0 && lo.drain_timeout <= 60 && po_.stats_interval >= 0)) {
+    std::cerr << "tpmdiag listen: error: --idle-timeout and --stats-interval must be at least 0, "
+                 "--drain-timeout 0 to 60\n";
+    return 2;
+  }
   if (lo.udp.empty() && lo.tcp.empty()) {
     lo.udp.push_back("127.0.0.1:5514");
     lo.tcp.push_back("127.0.0.1:5514");
-  }
-  if (lo.max_frame < 64) {
-    std::cerr << "tpmdiag listen: error: --max-frame must be at least 64\n";
-    return 2;
   }
   po_.max_frame = lo.max_frame;
   auto engine = load_engine(common);
@@ -91,7 +100,16 @@ int cmd_listen(const Args& args) {
   live::install_stop_signals(listener.stop_fd());
   po_.on_output_error = [&] { listener.stop(); };
   live::Processor proc(*engine, po_, counters, std::cout);
+  // SIGINT/SIGTERM are handled on the receiving thread only: its epoll_wait
+  // then returns at once and the stop is seen before anything else is read
+  // (drain() alone reads after it, within --drain-timeout).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::thread io([&] {
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
     listener.run();
     queue.close();
   });

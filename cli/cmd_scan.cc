@@ -51,6 +51,8 @@ Exit codes:
      (unreadable inputs are listed on stderr, one line each, and recorded
      with status error; the others are still scanned)
 
+Limits (docs/limits.md): SIZE is bytes, or with K, M, G (1M = 1048576).
+
 Options)";
 
 struct Row {
@@ -123,10 +125,11 @@ int cmd_scan(const Args& args) {
   add_output_options(d, common, "text|json: summary format");
   d.add_options()
       ("db", po::value(&db_path), "FILE: the SQLite store (created if missing; default $TPMDIAG_DB)")
-      ("jobs,j", po::value(&jobs_n), "N: bundles scanned at once (default: number of cores)")
-      ("force", po::bool_switch(&force), "scan inputs again even if unchanged since the last scan")
-      ("max-decompressed", po::value(&run.limits.max_decompressed)->default_value(run.limits.max_decompressed),
-       "BYTES: stop reading a compressed input or archive member past this size (bomb guard)")
+      ("force", po::bool_switch(&force), "scan inputs again even if unchanged since the last scan");
+  LimitOptions lim;
+  lim.count(d, "jobs,j", jobs_n, 1, 1024, "N: bundles scanned at once (default: number of cores)", "");
+  add_input_limit_options(d, lim, run);
+  d.add_options()
       ("min-confidence", po::value(&run.diagnose.min_confidence)->default_value(0.2, "0.2"),
        "X: record findings with confidence >= X (0..1)")
       ("help,h", "show this help");
@@ -141,6 +144,7 @@ int cmd_scan(const Args& args) {
     std::cout << d << '\n';
     return 0;
   }
+  if (!lim.apply("scan", vm) || !check_min_confidence("scan", run.diagnose.min_confidence)) return 2;
   if (!check_format("scan", common.format, {"text", "json"})) return 2;
   if (db_path.empty()) {
     if (const char* e = std::getenv("TPMDIAG_DB")) db_path = e;
@@ -151,10 +155,6 @@ int cmd_scan(const Args& args) {
   }
   if (paths.empty()) {
     std::cerr << "tpmdiag scan: error: no input: name bundles, folders or log files (see 'tpmdiag scan --help')\n";
-    return 2;
-  }
-  if (vm.count("jobs") && jobs_n == 0) {
-    std::cerr << "tpmdiag scan: error: --jobs must be at least 1\n";
     return 2;
   }
   if (jobs_n == 0) jobs_n = std::max(1u, std::thread::hardware_concurrency());

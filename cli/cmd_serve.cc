@@ -61,6 +61,9 @@ SIGINT/SIGTERM (Ctrl+C) stop the server: exit 0.
 Exit codes: 0 stopped cleanly, 2 usage error, bad rule/cause file, or the
 address could not be bound.
 
+Limits (docs/limits.md, docs/web.md): SIZE is bytes, or with K, M, G
+(1M = 1048576).
+
 Options)";
 
 struct Listen {
@@ -95,22 +98,6 @@ bool parse_listen(const std::string& s, Listen& out, std::string& err) {
   return true;
 }
 
-// "33554432", "32M", "32MiB", "512k" (binary units).
-bool parse_size(const std::string& s, size_t& out) {
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0 || i > 15) return false;
-  uint64_t n = std::stoull(s.substr(0, i));
-  std::string unit = s.substr(i);
-  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (unit.empty() || unit == "b") out = n;
-  else if (unit == "k" || unit == "kib") out = n << 10;
-  else if (unit == "m" || unit == "mib") out = n << 20;
-  else if (unit == "g" || unit == "gib") out = n << 30;
-  else return false;
-  return out > 0;
-}
-
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
@@ -121,21 +108,21 @@ int cmd_serve(const Args& args) {
   CommonOptions common;
   ServeOptions so;
   so.run.limits.max_decompressed = uint64_t{1} << 30;
-  std::string listen = "127.0.0.1:8080", max_body = "32MiB";
+  std::string listen = "127.0.0.1:8080";
   unsigned threads = 4;
   bool quiet = false;
   po::options_description d(kServeHelp);
   d.add_options()
       ("listen", po::value(&listen)->default_value(listen),
        "HOST:PORT to serve on; PORT alone means 127.0.0.1:PORT; port 0 picks a free one")
-      ("max-body", po::value(&max_body)->default_value(max_body),
-       "SIZE: largest request body (bytes, or with K, M, G); larger requests get 413")
       ("timeout", po::value(&so.timeout_sec)->default_value(so.timeout_sec),
-       "SECONDS: a read may stall this long and a request body must arrive within it; else 408")
-      ("max-decompressed", po::value(&so.run.limits.max_decompressed)->default_value(so.run.limits.max_decompressed),
-       "BYTES: stop inflating an uploaded .gz past this size (gzip-bomb guard)")
-      ("threads", po::value(&threads)->default_value(threads),
-       "N: requests handled at once (each may hold up to --max-body in memory)")
+       "SECONDS: a read may stall this long and a request body must arrive within it; else 408");
+  LimitOptions lim;
+  lim.size(d, "max-body", so.max_body, 1 << 10, uint64_t{16} << 30,
+           "SIZE: largest request body; larger requests get 413", "32MiB");
+  lim.count(d, "threads", threads, 1, 256, "N: requests handled at once (each may hold up to --max-body in memory)");
+  add_input_limit_options(d, lim, so.run);
+  d.add_options()
       ("min-confidence", po::value(&so.run.diagnose.min_confidence)->default_value(0.2, "0.2"),
        "X: report findings with confidence >= X (0..1)")
       ("quiet,q", po::bool_switch(&quiet), "do not log requests on stderr")
@@ -153,11 +140,9 @@ int cmd_serve(const Args& args) {
   };
   Listen where;
   std::string err;
+  if (!lim.apply("serve", vm) || !check_min_confidence("serve", so.run.diagnose.min_confidence)) return 2;
   if (!parse_listen(listen, where, err)) return usage(err);
-  if (!parse_size(max_body, so.max_body))
-    return usage("--max-body '" + max_body + "': expected a size such as 33554432, 512K or 32M");
   if (so.timeout_sec < 1) return usage("--timeout must be at least 1 second");
-  if (threads < 1 || threads > 256) return usage("--threads must be 1..256");
 
   auto engine = load_engine(common);  // once: every request shares it (read-only)
   if (!engine) return 2;

@@ -30,6 +30,8 @@ final stats record is written either way.
 Exit codes: 0 ended cleanly (signal), or stdin ended with no open problem;
 1 stdin ended with a TPM problem open; 2 usage error.
 
+Limits (docs/limits.md): SIZE is bytes, or with K, M, G (64K = 65536).
+
 Options)";
 
 }  // namespace
@@ -44,13 +46,11 @@ int cmd_watch(const Args& args) {
       ("host", po::value(&wo.host), "NAME: host name for lines that do not carry one")
       ("from-end", po::bool_switch(&wo.from_end), "skip what the files already hold (like tail -F)")
       ("poll-interval", po::value(&wo.poll_interval)->default_value(0.2, "0.2"),
-       "SECONDS: how often idle files are checked for new lines, rotation and truncation")
-      ("max-frame", po::value(&wo.max_frame)->default_value(wo.max_frame),
-       "BYTES: longer lines are cut here (counted in stats `cut`)")
-      ("max-hosts", po::value(&po_.limits.max_hosts)->default_value(po_.limits.max_hosts),
-       "N: hosts kept; the least recently active one is evicted beyond N")
-      ("max-facts-per-host", po::value(&po_.limits.max_facts_per_host)->default_value(po_.limits.max_facts_per_host),
-       "N: TPM facts kept per host; the oldest is evicted beyond N")
+       "SECONDS: how often idle files are checked for new lines, rotation and truncation");
+  LimitOptions lim;
+  lim.size(d, "max-frame", wo.max_frame, 64, uint64_t{1} << 30, "SIZE: longer lines are cut here (counted in stats `cut`)");
+  add_host_limit_options(d, lim, po_.limits);
+  d.add_options()
       ("min-confidence", po::value(&po_.limits.diagnose.min_confidence)->default_value(0.2, "0.2"),
        "X: report findings with confidence >= X (0..1)")
       ("stats-interval", po::value(&po_.stats_interval)->default_value(10),
@@ -67,6 +67,7 @@ int cmd_watch(const Args& args) {
     std::cout << d << '\n';
     return 0;
   }
+  if (!lim.apply("watch", vm) || !check_min_confidence("watch", po_.limits.diagnose.min_confidence)) return 2;
   if (wo.paths.empty()) {
     if (isatty(STDIN_FILENO)) {
       std::cerr << "tpmdiag watch: error: no input: name log files, or pipe lines into '-' (see 'tpmdiag watch --help')\n";
@@ -74,8 +75,8 @@ int cmd_watch(const Args& args) {
     }
     wo.paths.push_back("-");
   }
-  if (wo.max_frame < 64 || wo.poll_interval <= 0) {
-    std::cerr << "tpmdiag watch: error: --max-frame must be at least 64 and --poll-interval above 0\n";
+  if (!(wo.poll_interval > 0 && po_.stats_interval >= 0)) {
+    std::cerr << "tpmdiag watch: error: --poll-interval must be above 0 and --stats-interval at least 0\n";
     return 2;
   }
   po_.max_frame = wo.max_frame;

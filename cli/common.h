@@ -2,13 +2,18 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/commands.h"
 #include "kb/engine.h"
+#include "live/host_table.h"
 
 namespace tpmdiag::cli {
 
@@ -23,6 +28,64 @@ struct CommonOptions {
 // --rules, --kb (data) and, with formats, --format and --color.
 void add_data_options(po::options_description& d, CommonOptions& o);
 void add_output_options(po::options_description& d, CommonOptions& o, const char* formats);
+
+// Limit options (issue 9, docs/limits.md). Sizes take bytes or K, M, G
+// (binary: 1M = 1048576); counts a whole number; each has a range. They are
+// read as text and parsed by one parser after the command line, so that a bad
+// or out-of-range value is one line naming the option (exit 2) and "-5"
+// cannot wrap around to a huge unsigned value as it would with po::value<size_t>.
+//   LimitOptions lim;
+//   lim.size(d, "max-line", run.scan.max_line, 256, 1 << 30, "SIZE: ...");
+//   if (!parse_args(cmd, args, d, nullptr, vm) || !lim.apply(cmd, vm)) return 2;
+class LimitOptions {
+ public:
+  // `shown`: the default as --help shows it (nullptr: the number); "" = no
+  // default (the target is left alone unless the option is given).
+  template <class T>
+  void size(po::options_description& d, const char* name, T& target, uint64_t min, uint64_t max,
+            const char* help, const char* shown = nullptr) {
+    add(d, name, true, min, max, help, shown ? shown : std::to_string(target),
+        [&target](uint64_t v) { target = static_cast<T>(v); });
+  }
+  template <class T>
+  void count(po::options_description& d, const char* name, T& target, uint64_t min, uint64_t max,
+             const char* help, const char* shown = nullptr) {
+    add(d, name, false, min, max, help, shown ? shown : std::to_string(target),
+        [&target](uint64_t v) { target = static_cast<T>(v); });
+  }
+  // Parses and checks the options present in vm; at the first bad one prints
+  // "tpmdiag CMD: error: --NAME ..." and returns false.
+  bool apply(const std::string& cmd, const po::variables_map& vm) const;
+
+ private:
+  struct Opt {
+    std::string name, text;
+    bool is_size;
+    uint64_t min, max;
+    std::function<void(uint64_t)> set;
+  };
+  void add(po::options_description& d, const char* name, bool is_size, uint64_t min, uint64_t max,
+           const char* help, std::string shown, std::function<void(uint64_t)> set);
+  std::deque<Opt> opts_;  // a deque: po keeps pointers to each Opt::text
+};
+
+// "33554432", "512K", "32M", "32MiB", "1g" (binary units, case-insensitive);
+// false when malformed. Values over 2^64 - 1 give UINT64_MAX, so that they
+// fail a range check as "out of range" rather than as malformed.
+bool parse_size(std::string_view s, uint64_t& out);
+// 1073741824 -> "1G", 1536 -> "1536" (exact multiples only).
+std::string size_text(uint64_t bytes);
+
+// --max-line, --max-decompressed, --max-depth, --max-text-member: the limits
+// on reading inputs, the same for diagnose, explain, scan and serve. Defaults
+// are the current values in `run`.
+void add_input_limit_options(po::options_description& d, LimitOptions& lim, RunOptions& run);
+
+// --max-hosts, --max-facts-per-host: what live mode keeps (listen, watch).
+void add_host_limit_options(po::options_description& d, LimitOptions& lim, live::HostLimits& limits);
+
+// Fails (prints "tpmdiag CMD: error: ...", returns false) unless 0 <= x <= 1.
+bool check_min_confidence(const std::string& cmd, double x);
 
 // Parses args; on a usage error prints "tpmdiag CMD: error: ..." and returns false.
 bool parse_args(const std::string& cmd, const Args& args, const po::options_description& visible,

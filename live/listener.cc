@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <unordered_map>
+#include <utility>
 
 #include "live/framing.h"
 #include "live/receivers.h"
@@ -36,7 +38,8 @@ std::string addr_text(const sockaddr_storage& ss, bool with_port) {
     auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
     inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
     port = ntohs(a->sin6_port);
-    if (with_port) return "[" + std::string(host) + "]:" + std::to_string(port);
+    // append, not `"[" + ...`: GCC 12 -Wrestrict false positive at -O3.
+    if (with_port) return std::string("[").append(host).append("]:").append(std::to_string(port));
   }
   return with_port ? std::string(host) + ":" + std::to_string(port) : std::string(host);
 }
@@ -253,8 +256,9 @@ struct Listener::Impl {
     return false;
   }
 
-  // Reads up to `rounds` recvmmsg batches; returns datagrams read.
-  size_t read_udp(Socket& s, int rounds) {
+  // Reads up to `rounds` recvmmsg batches; returns datagrams read. With
+  // `discard` (the drain at stop is over) they are only counted as unread.
+  size_t read_udp(Socket& s, int rounds, bool discard = false) {
     size_t total = 0;
     for (int r = 0; r < rounds; ++r) {
       for (unsigned i = 0; i < kUdpBatch; ++i) {
@@ -278,6 +282,11 @@ struct Listener::Impl {
             if (v != s.last_ovfl) c.udp_drops.fetch_add(v - s.last_ovfl);
             s.last_ovfl = v;
           }
+        }
+        if (discard) {
+          c.unread_datagrams.fetch_add(1, std::memory_order_relaxed);
+          c.unread_bytes.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
+          continue;
         }
         size_t len = msgs[i].msg_len;
         bool cut = (h.msg_flags & MSG_TRUNC) || len > opts.max_frame;
@@ -319,14 +328,30 @@ struct Listener::Impl {
     }
   }
 
+  // Bytes the kernel holds for a TCP socket, not yet read (FIONREAD).
+  static uint64_t queued_bytes(int fd) {
+    int n = 0;
+    return ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? static_cast<uint64_t>(n) : 0;
+  }
+
+  // At stop: read what the kernel already holds, bounded by
+  // opts.drain_timeout and 16 MiB per connection; count what is left.
   void drain() {
-    // Stop accepting: close the listening TCP sockets first.
+    auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(opts.drain_timeout));
+    // Stop accepting. Connections still in the accept backlog would be reset
+    // by the close with what they sent: count those bytes as unread.
     for (auto& s : sockets)
       if (s.tcp) {
+        for (int i = 0; i < 4096; ++i) {
+          int fd = accept4(s.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (fd < 0) break;
+          c.unread_bytes.fetch_add(queued_bytes(fd));
+          ::close(fd);
+        }
         ::close(s.fd);
         s.fd = -1;
       }
-    auto deadline = Clock::now() + std::chrono::milliseconds(800);
     for (auto& s : sockets)
       if (!s.tcp) {
         while (Clock::now() < deadline && read_udp(s, 16) > 0) builder.flush();
@@ -336,26 +361,40 @@ struct Listener::Impl {
     for (auto& [id, cn] : conns) ids.push_back(id);
     for (uint64_t id : ids) {
       size_t budget = 16u << 20;
+      // Each connection gets one read even past the deadline (a UDP flood may
+      // have used it up), unless the drain is off (--drain-timeout 0).
+      bool first = opts.drain_timeout > 0;
       for (;;) {
         auto it = conns.find(id);
         if (it == conns.end()) break;
         Conn& cn = *it->second;
-        ssize_t n = ::read(cn.fd, scratch.data(), scratch.size());
+        if (budget == 0 || (Clock::now() >= deadline && !std::exchange(first, false))) {
+          c.unread_bytes.fetch_add(queued_bytes(cn.fd));
+          close_conn(id, false);
+          break;
+        }
+        ssize_t n = ::read(cn.fd, scratch.data(), std::min(scratch.size(), budget));
         if (n > 0) {
           c.bytes.fetch_add(static_cast<uint64_t>(n));
           frame(cn, scratch.data(), static_cast<size_t>(n));
           builder.flush();
-          if (static_cast<size_t>(n) >= budget || Clock::now() >= deadline) {
-            close_conn(id, false);
-            break;
-          }
           budget -= static_cast<size_t>(n);
+          first = false;
           continue;
         }
         close_conn(id, n == 0);
         break;
       }
     }
+    // Datagrams still queued are counted, not processed: reading is cheap,
+    // processing is what the deadline bounds. 100 ms at most, so that a
+    // sender that never stops cannot hold the shutdown.
+    auto count_until = Clock::now() + std::chrono::milliseconds(100);
+    for (auto& s : sockets)
+      if (!s.tcp) {
+        while (Clock::now() < count_until && read_udp(s, 16, true) > 0) {
+        }
+      }
     for (auto& s : sockets)
       if (s.fd >= 0) {
         ::close(s.fd);
@@ -373,12 +412,12 @@ struct Listener::Impl {
           std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_idle - Clock::now()).count()));
       int n = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), timeout);
       if (n < 0 && errno != EINTR) break;
+      // A stop is seen before the other events of the same turn: from then
+      // on, drain() alone reads, within its bounds.
+      for (int i = 0; i < n; ++i) stopping = stopping || evs[i].data.u64 == kStopTag;
+      if (stopping) break;
       for (int i = 0; i < n; ++i) {
         uint64_t tag = evs[i].data.u64;
-        if (tag == kStopTag) {
-          stopping = true;
-          continue;
-        }
         if (tag < kConnBase) {
           Socket& s = sockets[tag];
           if (s.tcp) accept_all(s);

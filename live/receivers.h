@@ -14,7 +14,9 @@
 //
 // Both hand messages to a BatchBuilder and stop when stop() is called (safe
 // from a signal handler): stop accepting, read what the kernel already holds
-// (bounded), hand the last batch over, return from run().
+// (bounded), hand the last batch over, return from run(). The Listener counts
+// what it leaves unread in the kernel's socket buffers (IngestCounters
+// unread_*): UDP datagrams (read and discarded), TCP bytes (FIONREAD).
 //
 //   auto l = Listener::open(opts, counters, queue);   // binds; Result<...>
 //   for (auto& a : (*l)->bound()) std::cerr << a << '\n';
@@ -37,6 +39,7 @@ struct ListenOptions {
   double idle_timeout = 300;          // seconds without a byte before a TCP connection is closed
   size_t max_connections = 4096;
   int udp_rcvbuf = 8 << 20;           // requested SO_RCVBUF (the kernel caps it at rmem_max)
+  double drain_timeout = 0.8;         // seconds spent at stop() reading what the sockets still hold
 };
 
 class Listener {

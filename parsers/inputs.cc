@@ -95,7 +95,12 @@ struct Walk {
     on_stream(info, src);
   }
 
-  void stream(const std::string& name, std::unique_ptr<ByteSource> src, int depth, SourceKind hint) {
+  // `depth`: archive/compression levels opened around this stream. A
+  // compressed archive (.tgz, .tar.xz) is one level, not two: `inflated` says
+  // that src is the content of a .gz/.xz opened at this depth, so a tar or zip
+  // in it is read at the same level.
+  void stream(const std::string& name, std::unique_ptr<ByteSource> src, int depth, SourceKind hint,
+              bool inflated = false) {
     auto head = read_head(*src, kSniffBytes);
     if (!head) {
       on_error({name, head.error().message});
@@ -107,13 +112,17 @@ struct Walk {
       deliver(name, hint, *src);
       return;
     }
+    if (inflated && (c == Container::tar || c == Container::zip)) {
+      archive(name, std::move(src), depth, false, hint);
+      return;
+    }
     if (depth >= limits.max_depth) {
       on_error({name, name + ": compressed or archived more than " + std::to_string(limits.max_depth) +
-                          " levels deep; not read"});
+                          (limits.max_depth == 1 ? " level" : " levels") + " deep (--max-depth); not read"});
       return;
     }
     if (c == Container::gzip) {
-      stream(name, gunzip(std::move(src), name, limits), depth + 1, hint);
+      stream(name, gunzip(std::move(src), name, limits), depth + 1, hint, true);
       return;
     }
     archive(name, std::move(src), depth + 1, c == Container::compressed, hint);
@@ -134,7 +143,7 @@ struct Walk {
       if (!*m) return;
       const ArchiveMember& mem = **m;
       if (raw) {
-        stream(name, (*ar)->data(), depth, hint);  // one compressed file: keep its name
+        stream(name, (*ar)->data(), depth, hint, true);  // one compressed file: keep its name
       } else {
         if (!mem.regular) continue;
         MemberRole role = classify_member(mem.path, mem.size, limits);
@@ -148,6 +157,49 @@ struct Walk {
     }
   }
 };
+
+// Walks a folder tree and calls on_file for each regular file. Our own walk
+// rather than recursive_directory_iterator: that one either skips an
+// unreadable subfolder silently (skip_permission_denied) or ends the whole
+// walk at it; here it is one error line naming it and the rest is walked.
+// Symlinks are never followed (no loops, nothing outside the tree); devices,
+// FIFOs and sockets are skipped. An explicit stack: a hostile deep tree
+// cannot overflow the call stack.
+void walk_folder(const std::string& top, const std::function<void(const fs::path&, uint64_t)>& on_file,
+                 const ErrorFn& on_error) {
+  std::vector<fs::path> dirs{fs::path(top)};
+  while (!dirs.empty()) {
+    fs::path dir = std::move(dirs.back());
+    dirs.pop_back();
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec);
+    if (ec) {
+      on_error({dir.string(), dir.string() + ": cannot read folder: " + ec.message()});
+      continue;
+    }
+    std::vector<fs::path> subdirs;
+    for (; it != fs::directory_iterator(); it.increment(ec)) {
+      if (ec) break;
+      fs::file_status st = it->symlink_status(ec);
+      if (ec) {  // raced away, or a folder we may list but not enter (r without x)
+        on_error({it->path().string(), it->path().string() + ": cannot read: " + ec.message()});
+        ec.clear();
+        continue;
+      }
+      if (fs::is_directory(st)) {
+        subdirs.push_back(it->path());
+      } else if (fs::is_regular_file(st)) {
+        uint64_t size = it->file_size(ec);
+        on_file(it->path(), ec ? 0 : size);
+        ec.clear();
+      }
+    }
+    if (ec) on_error({dir.string(), dir.string() + ": error while reading the folder: " + ec.message()});
+    // Sorted, so that errors come in the same order on every run.
+    std::sort(subdirs.begin(), subdirs.end(), std::greater<>());
+    for (auto& d : subdirs) dirs.push_back(std::move(d));
+  }
+}
 
 }  // namespace
 
@@ -255,24 +307,12 @@ void walk_inputs(const std::vector<std::string>& paths, const SourceLimits& limi
     fs::path base = root.lexically_normal().parent_path();
     if (root.lexically_normal().filename().empty()) base = base.parent_path();
     std::vector<std::pair<std::string, SourceKind>> files;
-    auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
-    if (ec) {
-      on_error({p, p + ": cannot read folder: " + ec.message()});
-      continue;
-    }
-    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) {
-        on_error({p, p + ": error while walking the folder: " + ec.message()});
-        break;
-      }
-      if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
-      std::string rel = it->path().lexically_normal().lexically_relative(base).generic_string();
-      uint64_t size = it->file_size(ec);
-      if (ec) size = 0;
-      MemberRole role = classify_member(rel.empty() ? it->path().generic_string() : rel, size, limits);
-      if (role == MemberRole::skip) continue;
-      files.emplace_back(it->path().string(), role == MemberRole::command ? SourceKind::esxcli : SourceKind::unknown);
-    }
+    walk_folder(p, [&](const fs::path& path, uint64_t size) {
+      std::string rel = path.lexically_normal().lexically_relative(base).generic_string();
+      MemberRole role = classify_member(rel.empty() ? path.generic_string() : rel, size, limits);
+      if (role == MemberRole::skip) return;
+      files.emplace_back(path.string(), role == MemberRole::command ? SourceKind::esxcli : SourceKind::unknown);
+    }, on_error);
     std::sort(files.begin(), files.end(),
               [](const auto& a, const auto& b) { return timeline_key(a.first) < timeline_key(b.first); });
     for (const auto& [f, hint] : files) visit_file(f, hint);

@@ -13,7 +13,8 @@
 // archives (also bzip2/xz/zstd compressed) are read member by member with
 // libarchive, never extracted to disk, recursively (a rotated vmkernel.3.gz
 // inside a .tgz; host bundles inside a vCenter .zip) up to
-// SourceLimits::max_depth. Archive members are named "archive!member"
+// SourceLimits::max_depth levels (a compressed archive, .tgz or .tar.xz, is
+// one level; so is a .gz). Archive members are named "archive!member"
 // ("esx-h1-….tgz!esx-h1-…/var/run/log/vmkernel.log"); member paths are only
 // names, never used to open or write anything.
 //
@@ -38,7 +39,8 @@
 // with TimelineOrder once the walk is done (the scan command does).
 //
 // Errors: a failing input is reported through on_error (one line naming it)
-// and the walk goes on with the rest. A stream that fails while being read
+// and the walk goes on with the rest; inside a folder, so is each subfolder or
+// file that cannot be read (the rest of the folder is still walked). A stream that fails while being read
 // (a truncated .gz, a truncated archive member) reports it through its
 // ByteSource::read, after the data read so far; the archive then stops there,
 // the members before it counted.

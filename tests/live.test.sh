@@ -117,6 +117,49 @@ logger_case tcp-rfc5424-lf "$myhost" --tcp --rfc5424
 n=$(final tcp-rfc5424-lf .framing.lf)
 [ "$n" = $((n_failing + n_fixed)) ] && ok "tcp-rfc5424-lf: every frame LF-framed" || bad "tcp-rfc5424-lf: $n LF frames"
 
+# Shutdown with messages still in the kernel's socket buffers: the final stats
+# record counts them. Deterministic: the listener is stopped (SIGSTOP) while
+# 300 datagrams, 300 TCP lines and a never-accepted connection arrive; SIGTERM
+# is queued before SIGCONT, and --drain-timeout 0 reads nothing more, so all
+# of it must be counted as unread, to the byte.
+unread_case() {
+  local name=unread
+  if ! start_listen "$name" --drain-timeout 0; then bad "$name: listen did not start"; return; fi
+  local want
+  want=$(python3 - "$UPORT" "$TPORT" "$LPID" "$T/$name.out" <<'PY'
+import json, os, signal, socket, sys, time
+uport, tport, pid, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+t = socket.create_connection(("127.0.0.1", tport))
+t.sendall(b"<11>1 2024-05-01T10:00:00.000Z h1 Hostd 1 - - before the stop\n")
+for _ in range(100):  # accepted and processed: a stats record counts it
+    if any(json.loads(l).get("messages", 0) >= 1 for l in open(out) if '"stats"' in l): break
+    time.sleep(0.1)
+os.kill(pid, signal.SIGSTOP)
+for _ in range(100):
+    if open("/proc/%d/stat" % pid).read().rsplit(") ", 1)[1][0] == "T": break
+    time.sleep(0.02)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+nbytes = 0
+for i in range(300):  # ~250 KiB of socket buffer: fits the default rmem_max
+    m = b"<11>1 2024-05-01T10:00:00.000Z h2 Hostd 1 - - unread datagram %04d" % i
+    u.sendto(m, ("127.0.0.1", uport)); nbytes += len(m)
+lines = b"".join(b"<11>1 2024-05-01T10:00:00.000Z h1 Hostd 1 - - unread line %04d\n" % i for i in range(300))
+t.sendall(lines); nbytes += len(lines)
+late = socket.create_connection(("127.0.0.1", tport))  # left in the accept backlog
+late.sendall(b"x" * 1000); nbytes += 1000
+time.sleep(0.3)
+os.kill(pid, signal.SIGTERM); os.kill(pid, signal.SIGCONT)
+print(nbytes)
+PY
+)
+  stop_listen "$name"
+  local got
+  got=$(final "$name" '"\(.messages) \(.drops) \(.drop_detail.shutdown_unread_datagrams) \(.drop_detail.shutdown_unread_bytes)"')
+  [ "$got" = "1 300 300 $want" ] && ok "$name: 300 datagrams and $want bytes left unread at SIGTERM are counted" \
+    || bad "$name: final stats 'messages drops unread_datagrams unread_bytes' = '$got', expected '1 300 300 $want'"
+}
+unread_case
+
 # rsyslog: imfile on a log file -> omfwd TCP octet-counted -> tpmdiag, with
 # its own config, work dir and pid file (no root paths).
 rsyslog_case() {

@@ -158,7 +158,7 @@ TEST_CASE("store: two writers on one file both land", "[store]") {
     auto scan = (*st)->begin_scan("writer " + std::to_string(id));
     REQUIRE(scan);
     for (int i = 0; i < 40; ++i) {
-      std::string host = "w" + std::to_string(id) + "-" + std::to_string(i);
+      std::string host = std::string("w").append(std::to_string(id)).append("-").append(std::to_string(i));
       REQUIRE((*st)->record(*scan, input("/b/" + host + ".tgz", host, "tpm_da_lockout", 0.5)));
     }
   };
