@@ -1,6 +1,91 @@
 #include "cli/common.h"
 
+#include <cctype>
+
 namespace tpmdiag::cli {
+
+bool parse_size(std::string_view s, uint64_t& out) {
+  size_t i = 0;
+  uint64_t n = 0;
+  for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i) {
+    unsigned d = static_cast<unsigned>(s[i] - '0');
+    n = n > (UINT64_MAX - d) / 10 ? UINT64_MAX : n * 10 + d;
+  }
+  if (i == 0) return false;  // also "-5", " 5", "K"
+  std::string unit(s.substr(i));
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  int shift;
+  if (unit.empty() || unit == "b") shift = 0;
+  else if (unit == "k" || unit == "kib") shift = 10;
+  else if (unit == "m" || unit == "mib") shift = 20;
+  else if (unit == "g" || unit == "gib") shift = 30;
+  else return false;
+  out = n > (UINT64_MAX >> shift) ? UINT64_MAX : n << shift;
+  return true;
+}
+
+std::string size_text(uint64_t bytes) {
+  if (bytes == 0) return "0";
+  for (auto [shift, unit] : {std::pair{30, "G"}, {20, "M"}, {10, "K"}})
+    if (bytes % (uint64_t{1} << shift) == 0) return std::to_string(bytes >> shift) + unit;
+  return std::to_string(bytes);
+}
+
+void LimitOptions::add(po::options_description& d, const char* name, bool is_size, uint64_t min, uint64_t max,
+                       const char* help, std::string shown, std::function<void(uint64_t)> set) {
+  std::string key(name);  // "jobs,j" -> "jobs": the long name is the key in vm and in messages
+  key = key.substr(0, key.find(','));
+  Opt& o = opts_.emplace_back(Opt{key, shown, is_size, min, max, std::move(set)});
+  if (shown.empty()) d.add_options()(name, po::value(&o.text), help);
+  else d.add_options()(name, po::value(&o.text)->default_value(shown), help);
+}
+
+bool LimitOptions::apply(const std::string& cmd, const po::variables_map& vm) const {
+  for (const Opt& o : opts_) {
+    if (!vm.count(o.name)) continue;
+    auto fail = [&](const std::string& why) {
+      std::cerr << "tpmdiag " << cmd << ": error: --" << o.name << " '" << o.text << "': " << why << '\n';
+      return false;
+    };
+    uint64_t v = 0;
+    bool digits_only = !o.text.empty() && o.text.find_first_not_of("0123456789") == std::string::npos;
+    if (!(o.is_size ? parse_size(o.text, v) : digits_only && parse_size(o.text, v)))
+      return fail(o.is_size ? "expected a size in bytes, or with K, M, G (e.g. 1048576, 512K, 1M)"
+                            : "expected a whole number");
+    if (v < o.min || v > o.max) {
+      auto show = [&](uint64_t x) { return o.is_size ? size_text(x) : std::to_string(x); };
+      return fail("out of range: use " + show(o.min) + " to " + show(o.max) + (o.is_size ? " bytes" : ""));
+    }
+    o.set(v);
+  }
+  return true;
+}
+
+void add_input_limit_options(po::options_description& d, LimitOptions& lim, RunOptions& run) {
+  lim.size(d, "max-line", run.scan.max_line, 256, uint64_t{1} << 30,
+           "SIZE: longer lines are cut here (matched on their start) and counted");
+  lim.size(d, "max-decompressed", run.limits.max_decompressed, uint64_t{1} << 20, uint64_t{1} << 50,
+           "SIZE: stop inflating a .gz input or an archive member past this size (gzip-bomb guard)");
+  lim.count(d, "max-depth", run.limits.max_depth, 1, 16,
+            "N: open .gz files and archives nested up to N levels (a .tgz is one); deeper ones are an error");
+  lim.size(d, "max-text-member", run.limits.max_text_member, 0, uint64_t{1} << 50,
+           "SIZE: skip a bundle's commands/*.txt (and text files that are not logs) larger than this");
+  lim.count(d, "max-facts", run.scan.max_facts, 1, uint64_t{1} << 24,
+            "N: TPM facts kept per input (identical lines are folded first); more are counted as dropped");
+}
+
+void add_host_limit_options(po::options_description& d, LimitOptions& lim, live::HostLimits& limits) {
+  lim.count(d, "max-hosts", limits.max_hosts, 1, 1 << 24,
+            "N: hosts kept; the least recently active one is evicted beyond N");
+  lim.count(d, "max-facts-per-host", limits.max_facts_per_host, 1, 1 << 20,
+            "N: TPM facts kept per host; the oldest is evicted beyond N");
+}
+
+bool check_min_confidence(const std::string& cmd, double x) {
+  if (x >= 0.0 && x <= 1.0) return true;  // also false for NaN
+  std::cerr << "tpmdiag " << cmd << ": error: --min-confidence must be between 0 and 1\n";
+  return false;
+}
 
 void add_data_options(po::options_description& d, CommonOptions& o) {
   d.add_options()

@@ -68,6 +68,11 @@ void write_fact(JsonWriter& w, const Fact& f) {
   w.key("kind").string(kind_name(f.kind));
   if (f.ts_ms) w.key("timestamp").string(format_iso8601(*f.ts_ms));
   else w.key("timestamp").null();
+  w.key("repeats").integer(static_cast<int64_t>(f.repeats));
+  if (f.repeats) w.key("last_line").integer(static_cast<int64_t>(f.last_line));
+  else w.key("last_line").null();
+  if (f.repeats && f.last_ts_ms) w.key("last_timestamp").string(format_iso8601(*f.last_ts_ms));
+  else w.key("last_timestamp").null();
   w.key("meaning").string(f.rule->meaning);
   w.key("fields").begin_object();
   for (const auto& [k, v] : f.fields)
@@ -159,7 +164,7 @@ void render_json(const Report& r, std::ostream& out, bool pretty) {
       if (b.first_ts) w.key("first").string(format_iso8601(*b.first_ts)); else w.key("first").null();
       if (b.last_ts) w.key("last").string(format_iso8601(*b.last_ts)); else w.key("last").null();
       w.key("verdict").string(b.verdict);
-      w.key("tpm_lines").integer(static_cast<int64_t>(b.facts.size()));
+      w.key("tpm_lines").integer(static_cast<int64_t>(line_count(b.facts)));
       w.end_object();
     }
     w.end_array();
@@ -184,6 +189,8 @@ void render_json(const Report& r, std::ostream& out, bool pretty) {
     w.key("lines").integer(static_cast<int64_t>(in.lines));
     w.key("candidates").integer(static_cast<int64_t>(in.candidates));
     w.key("cut_lines").integer(static_cast<int64_t>(in.cut_lines));
+    w.key("repeated_facts").integer(static_cast<int64_t>(in.repeated_facts));
+    w.key("dropped_facts").integer(static_cast<int64_t>(in.dropped_facts));
     if (in.error.empty()) w.key("error").null(); else w.key("error").string(in.error);
     w.end_object();
   }

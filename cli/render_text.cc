@@ -23,6 +23,12 @@ struct Paint {
   }
 };
 
+// "[N] id". Built with append: `"[" + std::to_string(n)` trips GCC 12's
+// -Wrestrict false positive at -O3 (-Werror in CI).
+std::string numbered(int n, const std::string& id) {
+  return std::string("[").append(std::to_string(n)).append("] ").append(id);
+}
+
 // Word-wraps text to width, each line starting with indent.
 void wrap(std::ostream& out, std::string_view text, size_t indent, size_t width) {
   std::string pad(indent, ' ');
@@ -93,7 +99,7 @@ void evidence_line(std::ostream& out, const Fact& f, const Paint& p, size_t widt
 
 void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, size_t width) {
   const Cause& c = *f.cause;
-  out << p("1", "[" + std::to_string(n) + "] " + c.id) << " — " << c.title << "\n";
+  out << p("1", numbered(n, c.id)) << " — " << c.title << "\n";
   out << "    confidence " << pct(f.confidence) << ", boot " << f.boot;
   if (f.status == "resolved") out << ", " << p("33", "resolved in boot " + std::to_string(f.resolved_in));
   out << "\n";
@@ -104,7 +110,24 @@ void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, si
         << "; the check below tells them apart\n";
   }
   out << "\n    " << p("1", "Evidence") << "\n";
-  for (const Fact* e : f.evidence) evidence_line(out, *e, p, width);
+  // Copies of one line (same rule and fields) are shown once, with a count.
+  for (size_t i = 0; i < f.evidence.size();) {
+    const Fact& e = *f.evidence[i];
+    size_t j = i + 1;
+    uint64_t more = e.repeats;
+    auto end_of = [](const Fact* x) { return std::make_pair(x->input_seq, x->repeats ? x->last_line : x->line); };
+    const Fact* last = &e;
+    for (; j < f.evidence.size() && f.evidence[j]->rule == e.rule && f.evidence[j]->fields == e.fields; ++j) {
+      more += 1 + f.evidence[j]->repeats;
+      if (end_of(f.evidence[j]) > end_of(last)) last = f.evidence[j];
+    }
+    evidence_line(out, e, p, width);
+    if (more > 0)
+      out << "        " << p("2", "... and " + std::to_string(more) + " more line" + (more == 1 ? "" : "s") +
+                                     " like it, the last at " + last->input + ":" + std::to_string(end_of(last).second))
+          << "\n";
+    i = j;
+  }
   out << "\n    " << p("1", "What it means") << "\n";
   wrap(out, c.meaning, 6, width);
   out << "\n    " << p("1", "Fix") << "\n";
@@ -134,7 +157,7 @@ void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, si
 
 void short_finding(std::ostream& out, const Finding& f, int n, const Paint& p, size_t width) {
   const Cause& c = *f.cause;
-  out << p("1", "[" + std::to_string(n) + "] " + c.id) << " — " << c.title << "  (confidence "
+  out << p("1", numbered(n, c.id)) << " — " << c.title << "  (confidence "
       << pct(f.confidence) << ", boot " << f.boot;
   if (f.status == "resolved") out << ", resolved in boot " << f.resolved_in;
   out << ")\n";
@@ -170,7 +193,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
       out << "  boot " << b.index << ": ";
       if (b.first_ts) out << format_iso8601(*b.first_ts) << " .. " << format_iso8601(*b.last_ts);
       else out << "no timestamps";
-      out << ", " << b.facts.size() << " TPM lines, " << b.verdict << "\n";
+      out << ", " << line_count(b.facts) << " TPM lines, " << b.verdict << "\n";
     }
     out << "\n";
     // One block per cause; the same cause in other boots is listed, not repeated.
@@ -228,17 +251,22 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
     out << normal << " other TPM lines are normal activity (driver start, hostd provider start, ...); "
         << "'tpmdiag explain' annotates every line.\n\n";
 
-  uint64_t lines = 0, read = 0;
+  uint64_t lines = 0, read = 0, tpm = 0;
   for (const auto& in : r.inputs) {
     lines += in.lines;
     if (in.error.empty()) ++read;
   }
+  for (const auto& f : r.facts) tpm += 1 + f.repeats;
   out << p("2", "Read " + std::to_string(read) + " of " + std::to_string(r.inputs.size()) + " inputs, " +
-                    std::to_string(lines) + " lines, " + std::to_string(r.facts.size()) + " TPM-related")
+                    std::to_string(lines) + " lines, " + std::to_string(tpm) + " TPM-related")
       << "\n";
   for (const auto& in : r.inputs) {
     if (!in.error.empty()) out << p("31", "  not fully read: " + in.error) << "\n";
     if (in.cut_lines) out << "  " << in.name << ": " << in.cut_lines << " over-long lines cut at --max-line\n";
+    if (in.dropped_facts)
+      out << p("31", "  " + in.name + ": " + std::to_string(in.dropped_facts) +
+                         " TPM lines not kept (over --max-facts); the diagnosis may miss them")
+          << "\n";
   }
 }
 

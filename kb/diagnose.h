@@ -43,6 +43,13 @@ struct Finding {
   std::vector<std::string> fix;          // steps with placeholders filled
 };
 
+// Lines the facts stand for: each fact, plus the identical lines folded into it.
+inline uint64_t line_count(const std::vector<const Fact*>& facts) {
+  uint64_t n = 0;
+  for (const Fact* f : facts) n += 1 + f->repeats;
+  return n;
+}
+
 struct Window {
   int index = 0;
   std::optional<int64_t> first_ts, last_ts;

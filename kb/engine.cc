@@ -109,6 +109,7 @@ bool Collector::scan_mapped(const StreamInfo& info, ByteSource& src) {
   for (auto& part : parts) {
     for (auto& f : part.facts) {
       f.line += lines_before;
+      if (f.repeats) f.last_line += lines_before;
       facts_.push_back(std::move(f));
     }
     lines_before += part.stats.lines;

@@ -146,6 +146,9 @@ struct Processor::ScannerBox {
   static ScanOptions make_opts(size_t max_line) {
     ScanOptions o;
     o.max_line = max_line + 16;
+    // Every fact goes to the host table, which bounds them per host; a batch
+    // (at most the queue's size) keeps up to max_facts, the rest are counted.
+    o.keep_same = SIZE_MAX;
     return o;
   }
   Scanner scanner;
@@ -174,6 +177,7 @@ void Processor::process(Batch& b) {
     Status s = scanner_->scanner.scan(src, kInput, 0, facts_, st);
     (void)s;  // a memory view cannot fail
     messages_ += b.messages;
+    facts_dropped_ += st.dropped_facts;
     for (Fact& f : facts_) {
       // Batch line -> source and line within it.
       uint64_t idx = f.line - 1;
@@ -238,7 +242,7 @@ void Processor::write_stats(bool final) {
   uint64_t delta = messages_ - last_messages_;
   last_messages_ = messages_;
   last_stats_ = now;
-  uint64_t udp_drops = c_.udp_drops.load(), partial = c_.partial.load();
+  uint64_t udp_drops = c_.udp_drops.load(), partial = c_.partial.load(), unread = c_.unread_datagrams.load();
   JsonWriter w(out_);
   w.begin_object();
   w.key("type").string("stats");
@@ -253,14 +257,19 @@ void Processor::write_stats(bool final) {
   w.key("hosts").integer(static_cast<int64_t>(table_.hosts()));
   w.key("facts").integer(static_cast<int64_t>(table_.facts()));
   w.key("facts_total").integer(static_cast<int64_t>(facts_total_));
+  w.key("facts_dropped").integer(static_cast<int64_t>(facts_dropped_));
   w.key("findings").integer(static_cast<int64_t>(findings_));
   w.key("resolved").integer(static_cast<int64_t>(resolved_));
   w.key("open_problems").integer(static_cast<int64_t>(table_.open_problems()));
   w.key("errors").integer(static_cast<int64_t>(errors_));
-  w.key("drops").integer(static_cast<int64_t>(udp_drops + partial));
+  // TCP bytes left unread cannot be counted as messages without framing
+  // them, so `drops` (messages) adds only the UDP datagrams.
+  w.key("drops").integer(static_cast<int64_t>(udp_drops + partial + unread));
   w.key("drop_detail").begin_object();
   w.key("udp_kernel").integer(static_cast<int64_t>(udp_drops));
   w.key("partial_frames").integer(static_cast<int64_t>(partial));
+  w.key("shutdown_unread_datagrams").integer(static_cast<int64_t>(unread));
+  w.key("shutdown_unread_bytes").integer(static_cast<int64_t>(c_.unread_bytes.load()));
   w.end_object();
   w.key("cut").integer(static_cast<int64_t>(c_.cut.load()));
   w.key("evictions").begin_object();

@@ -68,6 +68,9 @@ struct IngestCounters {
   std::atomic<uint64_t> cut{0};            // messages cut at --max-frame
   std::atomic<uint64_t> partial{0};        // incomplete frames dropped (peer closed, timeout, shutdown)
   std::atomic<uint64_t> udp_drops{0};      // datagrams the kernel dropped on our sockets (SO_RXQ_OVFL)
+  std::atomic<uint64_t> unread_datagrams{0};  // UDP datagrams still queued when the drain at stop ended
+  std::atomic<uint64_t> unread_bytes{0};      // their bytes + TCP bytes still queued (connections and
+                                              // accept backlog) when the drain at stop ended
   std::atomic<uint64_t> conn_open{0};
   std::atomic<uint64_t> conn_total{0};
   std::atomic<uint64_t> conn_rejected{0};  // over --max-connections
@@ -158,7 +161,7 @@ class Processor {
   std::unique_ptr<ScannerBox> scanner_;
   HostTable table_;
   std::vector<Fact> facts_;
-  uint64_t messages_ = 0, facts_total_ = 0, findings_ = 0, resolved_ = 0, errors_ = 0;
+  uint64_t messages_ = 0, facts_total_ = 0, facts_dropped_ = 0, findings_ = 0, resolved_ = 0, errors_ = 0;
   uint64_t last_messages_ = 0;
   std::chrono::steady_clock::time_point start_, last_stats_;
 };

@@ -228,7 +228,7 @@ void Scanner::keep_new(std::vector<Fact>& facts, size_t before) {
     if (f.rule->window != WindowMark::none) {
       same_.clear();  // a new window may begin: it keeps its own copies
     } else {
-      sig_.assign(f.rule->id);
+      ((sig_.assign(f.host) += '\0') += f.rule->id);
       for (const auto& [k, v] : f.fields) (((sig_ += '\0') += k) += '=') += v;
       auto it = same_.find(sig_);
       if (it != same_.end() && (it->second.second >= opts_.keep_same || full)) {

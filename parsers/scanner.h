@@ -26,7 +26,7 @@
 // continuation whose first line is out of reach is an Event of its own.
 // Repeated lines. A log can hold the same TPM error a million times; keeping
 // each as a fact would cost memory linearly. The scanner keeps the first
-// keep_same facts with the same rule and fields in a window (reset at every
+// keep_same facts with the same host, rule and fields in a window (reset at every
 // line of a rule marked "window", so each boot keeps its own copies), and
 // counts the later ones on the last copy (Fact::repeats, last_line). At most
 // max_facts facts are kept per input; more are counted as dropped.

@@ -2,6 +2,8 @@
 // the facts of the slow reference path that parses and matches every line.
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include <filesystem>
 #include <random>
 #include <set>
@@ -23,6 +25,18 @@ std::set<std::string> fact_keys(const Report& r) {
     keys.insert(k);
   }
   return keys;
+}
+
+// Lines per rule and fields, counting the identical lines folded into a fact
+// (where folding happens depends on how the input was cut into parts).
+std::map<std::string, uint64_t> line_totals(const Report& r) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& f : r.facts) {
+    std::string k = f.input + " " + f.rule->id;
+    for (const auto& [name, value] : f.fields) k += " " + name + "=" + value;
+    out[k] += 1 + f.repeats;
+  }
+  return out;
 }
 
 Report run(const Engine& e, const std::vector<std::string>& paths, bool prefilter) {
@@ -97,6 +111,10 @@ TEST_CASE("a file scanned in parallel ranges gives the facts of one sequential s
         std::ifstream in(std::string(TPMDIAG_SOURCE_DIR) + f, std::ios::binary);
         out << in.rdbuf();
         out << "2021-10-29T19:41:05.032Z cpu16:2097621)noise line " << i << "\n";
+        if (i == 150)  // a flood of one line, folded into a few facts, across the parts of a split
+          for (int k = 0; k < 3000; ++k)
+            out << "2021-10-29T19:41:30.000Z info hostd[2099349] [Originator@6876 sub=Hostsvc.Tpm20Provider] "
+                   "Tpm2Cmd: DictionaryAttackLockReset: (0x921) TPM_RC_LOCKOUT\n";
         if (i % 7 == 0)  // longer than the small --max-line below, with TPM text on both sides of the cut
           out << "2021-10-29T19:41:05.032Z cpu0:2097152)tpmDriver: " << std::string(400 + i, 'x')
               << " Tpm2Cmd: CreatePrimary: (0x9a2)\n";
@@ -118,7 +136,8 @@ TEST_CASE("a file scanned in parallel ranges gives the facts of one sequential s
   auto a = run_inputs(**engine, {file}, seq);
   for (RunOptions* o : {&mapped, &par}) {
     auto b = run_inputs(**engine, {file}, *o);
-    CHECK(fact_keys(a) == fact_keys(b));
+    if (o == &mapped) CHECK(fact_keys(a) == fact_keys(b));
+    CHECK(line_totals(a) == line_totals(b));
     REQUIRE(a.inputs.size() == 1);
     REQUIRE(b.inputs.size() == 1);
     CHECK(a.inputs[0].lines == b.inputs[0].lines);

@@ -143,11 +143,8 @@ case_long_line() {
   ok "$label line via a pipe: exit 1, cut and matched, ${rss_mb} MiB peak (cap ${run_cap}), ${secs}s"
 }
 
-# --max-line itself: a small cap cuts an ordinary TPM line after its match.
-# PENDING (HOSTILE_PENDING=1): parsers/scanner.cc Scanner::scan only cuts the
-# unterminated tail of its ~1 MiB read buffer, so a 5 KB line that ends inside
-# one read is never cut at --max-line 300 (cut_lines 0); whether a line is cut
-# depends on where the reads fall.
+# --max-line itself: a small cap cuts an ordinary TPM line after its match,
+# also when the line ends inside one read buffer.
 case_max_line_option() {
   case_name=max-line-option
   { hostd_line "$tpm_line $(head -c 5000 /dev/zero | tr '\0' b)"; } > "$T/long.log"
@@ -411,11 +408,14 @@ case_unreadable() {
   # Alone: nothing could be read -> exit 2.
   run "$(cap_mb 100)" "$(tmo 10)" "${pre[@]}" "$bin" diagnose "$T/perm/locked.log"
   check_rc 2 || return
-  # In a folder: the walk reports or skips it and goes on.
+  # In a folder: one error line naming it, and the rest is read.
   run "$(cap_mb 100)" "$(tmo 10)" "${pre[@]}" "$bin" diagnose --format json "$T/perm"
   check_rc 1 || return
+  check_error_line "$T/perm/locked.log" || return
+  check_stderr_lines 1 || return
   check_json || return
-  ok "unreadable file (as ${pre[*]:-$(id -un)}): '$msg'; alone exit 2; in a folder the rest is read"
+  jq_true "[.findings[].evidence[].input] | index(\"$T/perm/good.txt\") != null" "the folder's readable file is reported" || return
+  ok "unreadable file (as ${pre[*]:-$(id -un)}): '$msg'; alone exit 2; in a folder one error line, the rest read"
 }
 
 # 10. Many tiny files in a folder.
@@ -714,9 +714,9 @@ case_nesting_and_garbage() {
 #     cap guards against a regression beyond that; HOSTILE_FULL runs 1M lines.
 case_many_tpm_lines() {
   case_name=many-tpm-lines
-  local n=100000 cap=400
-  [ "$full" = 1 ] && n=1000000 cap=3000
-  [ "$san" = 1 ] && n=50000 cap=300
+  # One line repeated: folded into a few facts, so memory stays flat.
+  local n=1000000 cap=100
+  [ "$san" = 1 ] && n=100000 cap=300
   run "$(cap_mb "$cap")" "$(tmo 120)" "$bin" diagnose --format json - < <(python3 -c "
 import sys
 line = b'2024-05-01T10:00:00.000Z error hostd[2099349] [Originator@6876 sub=Libs] Tpm2Cmd: CreatePrimary: (0x9a2) Unknown\n'
@@ -726,7 +726,20 @@ sys.stdout.buffer.write(line * $n)")
   check_json || return
   check_rss || return
   jq_true '[.findings[].evidence[] | select(.input == "-")] | length > 0' "the lines are matched" || return
-  ok "$n matching TPM lines on stdin: ${rss_mb} MiB peak (cap ${run_cap}; grows with matching lines, see docs/limits.md), ${secs}s, report $(( $(stat -c %s "$R/out") >> 20 )) MiB"
+  jq_true "[.hosts[].boots[].tpm_lines] | add == $n" "every line counted (tpm_lines == $n)" || return
+  jq_true "[.inputs[0].repeated_facts] | add > 0" "identical lines folded" || return
+  local same_rss=$rss_mb same_secs=$secs
+  # Distinct lines (each its own code): kept up to --max-facts, the rest counted.
+  run "$(cap_mb "$cap")" "$(tmo 120)" "$bin" diagnose --format json --max-facts 5000 - < <(python3 -c "
+import sys
+w = sys.stdout.write
+for i in range(200000):
+    w('2024-05-01T10:00:00.000Z error hostd[2099349] [Originator@6876 sub=Libs] Tpm2Cmd: CreatePrimary: (0x%x) Unknown\n' % (0x900 + i))")
+  check_rc 1 || return
+  check_json || return
+  check_rss || return
+  jq_true '.inputs[0].dropped_facts > 0' "facts over --max-facts counted as dropped" || return
+  ok "$n identical TPM lines on stdin: ${same_rss} MiB peak (cap ${run_cap}), ${same_secs}s, every line counted; 200000 distinct ones with --max-facts 5000: ${rss_mb} MiB peak, the rest counted as dropped"
 }
 
 # 16. A missing input and a folder given as a file next to a good input.
@@ -741,48 +754,137 @@ case_missing() {
 }
 
 # 17. Absurd limit values are usage errors (exit 2, one line naming the
-#     option), never an abort. PENDING: fails today (scanner allocates
-#     2 x --max-line up front: bad_alloc/length_error abort, exit 134); run with
-#     HOSTILE_PENDING=1 once cli/cmd_diagnose.cc checks the range.
+#     option), never an abort (a huge --max-line once aborted on allocation)
+#     nor a wrap-around ("-1" read as 2^64 - 1 by an unsigned option).
 case_bad_limit_values() {
   case_name=bad-limit-values
-  local before=$fail a
-  for a in "--max-line -5" "--max-line 100000000000" "--max-decompressed -1" "--min-confidence -3"; do
+  local before=$fail a opt
+  for a in "diagnose --max-line -5" "diagnose --max-line 100000000000" "diagnose --max-decompressed -1" \
+           "diagnose --min-confidence -3" "explain --max-depth 0" "diagnose --max-text-member 1T" \
+           "scan --db $T/bad-limits.db --jobs -1" "scan --db $T/bad-limits.db --max-line 100" \
+           "serve --max-body 0" "serve --max-depth 99" "listen --max-frame -5" "listen --udp-rcvbuf 5G" \
+           "listen --max-hosts -1" "watch --max-facts-per-host 0" "watch --max-frame 1Q"; do
+    opt=$(grep -o -- '--[a-z-]*' <<< "$a" | grep -v -x -- --db | head -1)   # the option under test
     # shellcheck disable=SC2086
-    run "$(cap_mb 200)" "$(tmo 10)" "$bin" diagnose $a "$good"
-    if [ "$rc" != 2 ] || [ "$(wc -l < "$R/err")" != 1 ] || ! grep -q -- "${a%% *}" "$R/err"; then
-      bad "diagnose $a: exit $rc (want 2 and one line naming ${a%% *}): $(head -2 "$R/err" | tr '\n' ' ')"
+    run "$(cap_mb 200)" "$(tmo 10)" "$bin" $a "$good"
+    if [ "$rc" != 2 ] || [ "$(wc -l < "$R/err")" != 1 ] || ! grep -q -- "$opt" "$R/err"; then
+      bad "$a: exit $rc (want 2 and one line naming $opt): $(head -2 "$R/err" | tr '\n' ' ')"
     fi
   done
-  [ "$fail" = "$before" ] && ok "absurd --max-line/--max-decompressed/--min-confidence values are usage errors"
+  [ "$fail" = "$before" ] && ok "absurd limit values on diagnose/explain/scan/serve/listen/watch are usage errors naming the option"
 }
 
 # 18. An unreadable subfolder inside a walked folder is reported (one line
-#     naming it) and the rest is read. PENDING: today it is skipped silently
-#     (parsers/inputs.cc walk_inputs uses skip_permission_denied): no error
-#     line, not in inputs[]. Needs a non-root user (setpriv) when run as root.
+#     naming it, an input with an error in the report) and the rest of the
+#     folder is read. Root reads through chmod 000: as root the binary runs as
+#     'nobody' (setpriv), or the case is skipped, as in unreadable-file.
 case_unreadable_subfolder() {
   case_name=unreadable-subfolder
+  mkdir -p "$T/psub/locked" "$T/psub/open"
+  cp samples/seed-failing/hostd.log "$T/psub/locked/x.log"
+  cp "$good" "$T/psub/open/p.txt"
+  chmod 755 "$T" "$T/psub" "$T/psub/open"; chmod 644 "$T/psub/open/p.txt"; chmod 000 "$T/psub/locked"
   local pre=()
   if [ "$(id -u)" = 0 ]; then
-    command -v setpriv > /dev/null || { skipped "root without setpriv"; return; }
+    if ! command -v setpriv > /dev/null; then skipped "running as root and setpriv is missing: chmod 000 does not stop root"; return; fi
     pre=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    if ! "${pre[@]}" test -x "$bin" || "${pre[@]}" test -r "$T/psub/locked"; then
+      skipped "running as root; user nobody cannot run $bin (or can read the folder), so an unreadable folder cannot be made"
+      return
+    fi
+  elif [ -r "$T/psub/locked" ]; then
+    skipped "chmod 000 does not stop reads here"; return
   fi
-  mkdir -p "$T/psub/locked"
-  cp samples/seed-failing/hostd.log "$T/psub/locked/x.log"
-  cp "$good" "$T/psub/p.txt"
-  chmod 755 "$T" "$T/psub"; chmod 644 "$T/psub/p.txt"; chmod 000 "$T/psub/locked"
   run "$(cap_mb 100)" "$(tmo 10)" "${pre[@]}" "$bin" diagnose --format json "$T/psub"
   chmod 755 "$T/psub/locked"
   check_rc 1 || return
+  check_no_crash || return
   check_error_line "$T/psub/locked" || return
-  ok "unreadable subfolder: one error line naming it, the rest read"
+  check_stderr_lines 1 || return
+  check_json || return
+  jq_true "[.inputs[] | select(.name == \"$T/psub/locked\" and .error != null)] | length == 1" \
+    "the subfolder is an input with its error" || return
+  jq_true "[.findings[].evidence[].input] | index(\"$T/psub/open/p.txt\") != null" "the rest of the folder is read" || return
+  ok "unreadable subfolder (as ${pre[*]:-$(id -un)}): '$(sed "s#$T/##" "$R/err")', the rest read"
+}
+
+# 19. Size options take K, M, G (binary) through one parser, on every command
+#     that has them; a bad suffix is a usage error naming the option; scan and
+#     serve have --max-line.
+case_size_suffixes() {
+  case_name=size-suffixes
+  local size=$((256 << 20))
+  [ "$san" = 1 ] && size=$((160 << 20))
+  head -c "$size" /dev/zero | gzip -1 > "$T/bomb-m.log.gz"
+  run "$(cap_mb 100)" "$(tmo 20)" "$bin" diagnose --format json --max-decompressed 100M "$T/bomb-m.log.gz" "$good"
+  check_rc 1 || return
+  check_no_crash || return
+  check_error_line "$T/bomb-m.log.gz" || return
+  if ! grep -q '104857600' "$R/err"; then bad "--max-decompressed 100M is not 104857600 bytes: $(cat "$R/err")"; return; fi
+  check_json || return
+  jq_true "[.inputs[] | select(.name == \"$T/bomb-m.log.gz\")][0].bytes <= 104857600" "stops at 100 MiB" || return
+  good_reported || return
+  run "$(cap_mb 100)" "$(tmo 10)" "$bin" explain --max-line 64k --max-decompressed 1G --max-text-member 1MiB "$good"
+  check_rc 0 || return
+  run "$(cap_mb 100)" "$(tmo 20)" "$bin" scan --db "$T/suffix.db" --format json --max-line 64K --max-decompressed 1g "$good"
+  check_rc 1 || return
+  local a
+  for a in "diagnose --max-decompressed 100X" "diagnose --max-line 1T" "diagnose --max-line 1.5M" \
+           "scan --db $T/suffix.db --max-line 64Q" "serve --max-line 12kb" "serve --max-body 1E" \
+           "listen --max-frame 64KB" "watch --max-frame 1k5"; do
+    local opt; opt=$(grep -o -- '--[a-z-]*' <<< "$a" | grep -v -x -- --db | head -1)
+    # shellcheck disable=SC2086
+    run "$(cap_mb 100)" "$(tmo 10)" "$bin" $a "$good"
+    if [ "$rc" != 2 ] || [ "$(wc -l < "$R/err")" != 1 ] || ! grep -q -- "$opt" "$R/err"; then
+      bad "$a: exit $rc (want 2 and one line naming $opt): $(head -2 "$R/err" | tr '\n' ' ')"; return
+    fi
+  done
+  # serve takes --max-line 64K: the only error left is the bad --listen after it.
+  run "$(cap_mb 100)" "$(tmo 10)" "$bin" serve --max-line 64K --max-body 1G --listen 127.0.0.1:99999
+  check_rc 2 || return
+  if grep -q -- '--max-line\|--max-body' "$R/err" || ! grep -q -- '--listen' "$R/err"; then
+    bad "serve --max-line 64K --max-body 1G not accepted: $(cat "$R/err")"; return
+  fi
+  ok "--max-decompressed 100M stops a bomb at 104857600 bytes; K/M/G accepted by diagnose/explain/scan/serve; bad suffixes exit 2 naming the option"
+}
+
+# 20. --max-depth and --max-text-member: a .gz inside a .tgz is two levels
+#     (a .tgz is one), so --max-depth 1 refuses it with one error line and
+#     reads its siblings; a commands/*.txt over --max-text-member is skipped.
+case_depth_member_options() {
+  case_name=depth-member-options
+  local b=esx-h7-2024-05-01--10.00-1
+  hostd_line "$tpm_line" > "$T/depth-inner.log"
+  gzip -c "$T/depth-inner.log" > "$T/depth-inner.gz"
+  head -c 5000 /dev/zero | tr '\0' c > "$T/depth-cmd.txt"
+  make_tar "$T/depth.tgz" w:gz "$b/var/run/log/vmkernel.0.gz" file "$T/depth-inner.gz" \
+    "$b/var/run/log/hostd.log" file samples/seed-failing/hostd.log \
+    "$b/commands/esxcli_system-version-get.txt" file "$T/depth-cmd.txt"
+  run "$(cap_mb 100)" "$(tmo 10)" "$bin" diagnose --format json --max-depth 1 --max-text-member 4K "$T/depth.tgz"
+  check_rc 1 || return
+  check_no_crash || return
+  check_error_line "$T/depth.tgz!$b/var/run/log/vmkernel.0.gz" || return
+  check_stderr_lines 1 || return
+  if ! grep -q 'more than 1 level deep' "$R/err"; then bad "not the depth error: $(cat "$R/err")"; return; fi
+  check_json || return
+  jq_true "[.findings[].evidence[].input] | index(\"$T/depth.tgz!$b/var/run/log/hostd.log\") != null" \
+    "the sibling member is read" || return
+  jq_true "[.inputs[].name] | map(select(endswith(\".txt\"))) | length == 0" "commands/*.txt over 4K skipped" || return
+  local msg; msg=$(sed "s#$T/##" "$R/err" | cut -c1-120)
+  # Defaults: depth 4 and 256 MiB read both.
+  run "$(cap_mb 100)" "$(tmo 10)" "$bin" diagnose --format json "$T/depth.tgz"
+  check_rc 1 || return
+  check_stderr_lines 0 || return
+  jq_true "[.findings[].evidence[].input] | index(\"$T/depth.tgz!$b/var/run/log/vmkernel.0.gz\") != null" \
+    "by default the nested .gz is read" || return
+  jq_true "[.inputs[].name] | map(select(endswith(\".txt\"))) | length == 1" "by default commands/*.txt is read" || return
+  ok "--max-depth 1: '$msg', siblings read; --max-text-member 4K skips a 5 KB command output; defaults read both"
 }
 
 all_cases="long-line nul-invalid-utf8 empty-input truncated-gz truncated-tgz gzip-bomb tar-escape
-symlink-loop unreadable-file many-files malformed-rules syslog-flood-rss half-frame-stall nesting-garbage many-tpm-lines
-missing-input"
-pending_cases="max-line-option bad-limit-values unreadable-subfolder"   # known failures, see each case; HOSTILE_PENDING=1 runs them
+symlink-loop unreadable-file unreadable-subfolder many-files malformed-rules syslog-flood-rss half-frame-stall
+nesting-garbage many-tpm-lines missing-input bad-limit-values size-suffixes depth-member-options max-line-option"
+pending_cases=""   # known failures, see each case; HOSTILE_PENDING=1 runs them
 [ "${HOSTILE_PENDING:-0}" = 1 ] && all_cases="$all_cases $pending_cases"
 t_start=$(date +%s)
 for c in $all_cases; do
@@ -796,6 +898,7 @@ for c in $all_cases; do
     half-frame-stall) fn=case_half_frame ;;
     nesting-garbage) fn=case_nesting_and_garbage ;;
     missing-input) fn=case_missing ;;
+    depth-member-options) fn=case_depth_member_options ;;
   esac
   "$fn"
 done
