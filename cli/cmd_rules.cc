@@ -1,4 +1,6 @@
 // tpmdiag rules list|test
+#include <fstream>
+
 #include "cli/common.h"
 #include "cli/render.h"
 #include "rules/selftest.h"
@@ -21,7 +23,8 @@ that must and must not match.
          failure and a final 'N passed, N failed' line
   prefilter  the literals the prefilter searches for: the caseless keys
          scanned over every byte (few and rare is fast), then each exact
-         literal with the rules it stands for
+         literal with the rules it stands for; with --sample LOG, the keys a
+         scan of LOG would use (keys common in its first MiB are avoided)
 
 Exit codes: 0 all good, 1 a sample failed, 2 usage error or a rule file that
 does not load (the message names file, rule and field).
@@ -35,7 +38,9 @@ int cmd_rules(const Args& args) {
   po::options_description d(kHelp);
   add_output_options(d, o, "text|json (list only)");
   add_data_options(d, o);
-  d.add_options()("help,h", "show this help");
+  std::string sample_path;
+  d.add_options()("sample", po::value(&sample_path), "LOG: prefilter only: choose the keys as for scanning LOG")(
+      "help,h", "show this help");
   po::options_description all;
   all.add(d).add_options()("action", po::value(&action), "list|test|prefilter");
   po::positional_options_description pos;
@@ -77,12 +82,23 @@ int cmd_rules(const Args& args) {
     }
     return 0;
   }
-  if (auto s = engine->matcher().compile(); !s) {
-    print_error(s.error().message);
-    return 2;
-  }
   if (action == "prefilter") {
     const Matcher& m = engine->matcher();
+    std::string sample;
+    if (!sample_path.empty()) {
+      std::ifstream in(sample_path, std::ios::binary);
+      if (!in) {
+        print_error(sample_path + ": cannot open");
+        return 2;
+      }
+      sample.resize(1 << 20);
+      in.read(sample.data(), static_cast<std::streamsize>(sample.size()));
+      sample.resize(static_cast<size_t>(in.gcount()));
+    }
+    if (auto s = m.compile(sample); !s) {
+      print_error(s.error().message);
+      return 2;
+    }
     std::cout << m.keys().size() << " keys:\n";
     for (const auto& k : m.keys()) std::cout << "  '" << k << "'\n";
     std::cout << m.atoms().size() << " literals:\n";
@@ -92,6 +108,10 @@ int cmd_rules(const Args& args) {
       std::cout << "\n";
     }
     return 0;
+  }
+  if (auto s = engine->matcher().compile(); !s) {
+    print_error(s.error().message);
+    return 2;
   }
   auto res = test_rules(engine->matcher(), engine->formats());
   for (const auto& f : res.failures) std::cout << "FAIL " << f << "\n";

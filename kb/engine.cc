@@ -66,6 +66,9 @@ bool Collector::scan_mapped(const StreamInfo& info, ByteSource& src) {
   const char* data = (*map)->data() + rest->offset;
   size_t size = (*map)->size() - static_cast<size_t>(rest->offset);
 
+  // Keys are chosen once, on the start of the first large input (the same
+  // whichever thread gets there first).
+  (void)engine_.matcher().compile(std::string_view(data, std::min<size_t>(size, 1 << 20)));
   // Parts several per thread, taken in turn, so no thread idles at the end.
   unsigned jobs = opts_.jobs ? opts_.jobs : std::max(1u, std::thread::hardware_concurrency());
   if (size < opts_.split_min) jobs = 1;

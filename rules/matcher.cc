@@ -5,13 +5,16 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <unordered_map>
 #include <set>
+#include <thread>
 
 #include "common/embedded.h"
 #include "kb/rc.h"
@@ -23,6 +26,7 @@ namespace {
 constexpr int kMinAtomLen = 4;
 constexpr size_t kMaxFactText = 4096;
 constexpr size_t kMinKey = 3, kMaxKey = 8;
+constexpr size_t kSampleBytes = 512 << 10;  // text used to reject common keys
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -62,50 +66,99 @@ using Requirement = std::vector<std::string>;
 // Chooses few, rare keys such that every requirement has an atom containing
 // one (greedy set cover: a key's value is how rare it looks plus how many
 // requirements it satisfies). Keys only decide speed, never correctness.
-std::vector<std::string> choose_keys(const std::vector<Requirement>& reqs) {
-  // Every candidate key (a substring of an atom) with the requirements it meets.
-  std::unordered_map<std::string, std::vector<size_t>> meets;
+std::vector<std::string> choose_keys(const std::vector<Requirement>& reqs,
+                                     const std::function<bool(const std::string&)>& too_common) {
+  // Every candidate key (a substring of an atom) with the requirements it
+  // meets. Views into reqs: hundreds of rules make ~10^5 candidates.
+  std::unordered_map<std::string_view, std::vector<size_t>> meets;
+  std::vector<std::string_view> subs;
   for (size_t i = 0; i < reqs.size(); ++i) {
-    std::set<std::string> seen;
+    subs.clear();
     for (const auto& a : reqs[i]) {
-      if (a.size() < kMinKey) seen.insert(a);
-      for (size_t len = kMinKey; len <= std::min(kMaxKey, a.size()); ++len)
-        for (size_t at = 0; at + len <= a.size(); ++at) seen.insert(a.substr(at, len));
+      std::string_view v(a);
+      if (v.size() < kMinKey) subs.push_back(v);
+      for (size_t len = kMinKey; len <= std::min(kMaxKey, v.size()); ++len)
+        for (size_t at = 0; at + len <= v.size(); ++at) subs.push_back(v.substr(at, len));
     }
-    for (const auto& k : seen) meets[k].push_back(i);
+    std::sort(subs.begin(), subs.end());
+    subs.erase(std::unique(subs.begin(), subs.end()), subs.end());
+    for (auto k : subs) meets[k].push_back(i);
   }
   struct Candidate {
-    const std::string* key;
+    const std::string_view* key;
     const std::vector<size_t>* reqs;
     double bits;
-    size_t open;  // requirements it meets that no chosen key meets yet
+    size_t open;          // requirements it meets that no chosen key meets yet
+    bool common = false;  // too common in the sample
   };
   std::vector<Candidate> cands;
-  for (const auto& [k, list] : meets) cands.push_back({&k, &list, rarity(k), list.size()});
+  std::vector<std::vector<size_t>> cands_of(reqs.size());  // requirement -> candidates meeting it
+  for (const auto& [k, list] : meets) {
+    for (size_t r : list) cands_of[r].push_back(cands.size());
+    cands.push_back({&k, &list, rarity(k), list.size()});
+  }
+  std::vector<double> bonus(reqs.size() + 1, 0.0);  // for covering n requirements at once
+  for (size_t n = 1; n < bonus.size(); ++n) bonus[n] = 8.0 * std::log2(static_cast<double>(n));
   std::vector<bool> done(reqs.size(), false);
   std::vector<std::string> keys;
-  for (;;) {
-    const Candidate* best = nullptr;
-    double best_value = -1;
-    for (const auto& c : cands) {
-      if (c.open == 0) continue;
-      double v = c.bits + 8.0 * std::log2(static_cast<double>(c.open));
-      if (v > best_value || (v == best_value && *c.key < *best->key)) {
-        best_value = v;
-        best = &c;
+  // Common keys are skipped while other keys can cover; what is left is then
+  // covered by the best keys, common or not (every requirement needs a key).
+  for (bool skip_common : {true, false}) {
+    for (;;) {
+      Candidate* best = nullptr;
+      double best_value = -1;
+      for (auto& c : cands) {
+        if (c.open == 0 || (skip_common && c.common)) continue;
+        double v = c.bits + bonus[c.open];
+        if (v > best_value || (v == best_value && *c.key < *best->key)) {
+          best_value = v;
+          best = &c;
+        }
+      }
+      if (!best) break;
+      if (skip_common && too_common(std::string(*best->key))) {
+        best->common = true;  // not in this round; the next best covers its requirements
+        continue;
+      }
+      keys.emplace_back(*best->key);
+      for (size_t r : *best->reqs) {
+        if (done[r]) continue;
+        done[r] = true;
+        for (size_t c : cands_of[r]) --cands[c].open;
       }
     }
-    if (!best) break;
-    keys.push_back(*best->key);
-    std::vector<bool> newly(reqs.size(), false);
-    for (size_t r : *best->reqs)
-      if (!done[r]) done[r] = newly[r] = true;
-    for (auto& c : cands)
-      for (size_t r : *c.reqs)
-        if (newly[r]) --c.open;
   }
   return keys;
 }
+
+// Whether a key is so common in real text that searching for it would pass
+// many lines to the second level: more than 1 line in 100 of the sample (the
+// start of the first large input) holds it. Rarity above is only a guess from
+// letters; this catches what it cannot know ("unable to", "internal" and
+// "configur" are letters-rare but everywhere in hostd logs).
+class CommonCheck {
+ public:
+  explicit CommonCheck(std::string_view sample) : text_(lower(sample)) {
+    lines_ = static_cast<size_t>(std::count(text_.begin(), text_.end(), '\n'));
+  }
+  bool operator()(const std::string& key) const {
+    if (lines_ < 1000) return false;  // too little text to judge
+    size_t limit = lines_ / 100, hits = 0;
+    std::boyer_moore_horspool_searcher search(key.begin(), key.end());
+    for (auto it = text_.begin();;) {
+      it = std::search(it, text_.end(), search);
+      if (it == text_.end()) return false;
+      if (++hits > limit) return true;
+      auto eol = std::find(it, text_.end(), '\n');  // count lines, not occurrences
+      if (eol == text_.end()) return false;
+      it = eol;
+    }
+  }
+
+ private:
+  std::string text_;
+  size_t lines_ = 0;
+};
 
 // Compiles caseless literals into a Vectorscan block-mode database.
 Result<hs_database_t*> compile_literals(const std::vector<std::string>& lits) {
@@ -205,85 +258,117 @@ Matcher& Matcher::operator=(Matcher&&) noexcept = default;
 Matcher::~Matcher() = default;
 void Matcher::DbFree::operator()(hs_database* db) const { hs_free_database(db); }
 
+namespace {
+
+// One rule compiled: its regex, named groups and prefilter requirements.
+struct Compiled {
+  std::unique_ptr<RE2> re;
+  std::vector<std::pair<std::string, int>> groups;
+  std::vector<Requirement> reqs;  // all must be met
+  std::string error;
+};
+
+Compiled compile_rule(const Rule& r) {
+  Compiled c;
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  c.re = std::make_unique<RE2>(r.pattern, opts);
+  if (!c.re->ok()) {
+    std::string why = c.re->error();  // quotes the pattern, which may hold a newline: keep one line
+    for (char& ch : why)
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+    c.error = r.file + ": rule '" + r.id + "': field 'pattern': invalid RE2 regex: " + why;
+    return c;
+  }
+  for (const auto& [name, idx] : c.re->NamedCapturingGroups()) c.groups.emplace_back(name, idx);
+
+  // The literals that stand for this rule in the prefilter.
+  re2::FilteredRE2 filter(kMinAtomLen);
+  int id = 0;
+  filter.Add(r.pattern, opts, &id);
+  std::vector<std::string> atoms;
+  filter.Compile(&atoms);
+  std::vector<int> none, passed;
+  filter.AllPotentials(none, &passed);
+  if (!passed.empty()) {  // passes with no atom at all: nothing to prefilter on
+    if (r.literals.empty()) {
+      c.error = r.file + ": rule '" + r.id +
+                "': field 'pattern': no literal of 4+ characters that every match contains, "
+                "so the prefilter cannot find its lines; add a \"literals\" list";
+      return c;
+    }
+    Requirement req;
+    for (const auto& l : r.literals) req.push_back(lower(l));
+    c.reqs.push_back(req);
+    return c;
+  }
+  // An atom is necessary if the rule cannot pass without it: any one
+  // necessary atom finds all its lines. Without one, every atom is needed.
+  Requirement necessary;
+  for (size_t i = 0; i < atoms.size(); ++i) {
+    std::vector<int> rest;
+    for (size_t j = 0; j < atoms.size(); ++j)
+      if (j != i) rest.push_back(static_cast<int>(j));
+    filter.AllPotentials(rest, &passed);
+    if (passed.empty()) necessary.push_back(atoms[i]);
+  }
+  if (!necessary.empty()) {
+    c.reqs.push_back(necessary);
+  } else {
+    for (const auto& at : atoms) c.reqs.push_back({at});
+  }
+  return c;
+}
+
+}  // namespace
+
 Result<Matcher> Matcher::build(std::vector<Rule> rules) {
   Matcher m;
   m.rules_ = std::move(rules);
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  std::vector<std::vector<Requirement>> rule_reqs;  // per rule: all must be met
-  for (size_t i = 0; i < m.rules_.size(); ++i) {
-    const Rule& r = m.rules_[i];
-    auto re = std::make_unique<RE2>(r.pattern, opts);
-    if (!re->ok()) {
-      std::string why = re->error();  // quotes the pattern, which may hold a newline: keep one line
-      for (char& c : why)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-      return make_error(r.file + ": rule '" + r.id + "': field 'pattern': invalid RE2 regex: " + why);
-    }
-    std::vector<std::pair<std::string, int>> groups;
-    for (const auto& [name, idx] : re->NamedCapturingGroups()) groups.emplace_back(name, idx);
-    m.groups_.push_back(std::move(groups));
-    m.res_.push_back(std::move(re));
-
-    // The literals that stand for this rule in the prefilter.
-    re2::FilteredRE2 filter(kMinAtomLen);
-    int id = 0;
-    filter.Add(r.pattern, opts, &id);
-    std::vector<std::string> atoms;
-    filter.Compile(&atoms);
-    std::vector<int> none, passed;
-    filter.AllPotentials(none, &passed);
-    if (!passed.empty()) {  // passes with no atom at all: nothing to prefilter on
-      if (r.literals.empty())
-        return make_error(r.file + ": rule '" + r.id +
-                          "': field 'pattern': no literal of 4+ characters that every match contains, "
-                          "so the prefilter cannot find its lines; add a \"literals\" list");
-      Requirement req;
-      for (const auto& l : r.literals) req.push_back(lower(l));
-      rule_reqs.push_back({req});
-      continue;
-    }
-    // An atom is necessary if the rule cannot pass without it: any one
-    // necessary atom finds all its lines. Without one, every atom is needed.
-    Requirement necessary;
-    for (size_t a = 0; a < atoms.size(); ++a) {
-      std::vector<int> rest;
-      for (size_t b = 0; b < atoms.size(); ++b)
-        if (b != a) rest.push_back(static_cast<int>(b));
-      filter.AllPotentials(rest, &passed);
-      if (passed.empty()) necessary.push_back(atoms[a]);
-    }
-    if (!necessary.empty()) {
-      rule_reqs.push_back({necessary});
-    } else {
-      std::vector<Requirement> each;
-      for (const auto& a : atoms) each.push_back({a});
-      rule_reqs.push_back(each);
-    }
+  // Rules compile independently: on all cores when there are many (start-up
+  // time matters for a paste, and --rules folders can hold hundreds).
+  std::vector<Compiled> done(m.rules_.size());
+  unsigned threads = m.rules_.size() < 64 ? 1u : std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < done.size();) done[i] = compile_rule(m.rules_[i]);
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  for (auto& c : done) {
+    if (!c.error.empty()) return make_error(c.error);  // the first bad rule in file order
+    m.res_.push_back(std::move(c.re));
+    m.groups_.push_back(std::move(c.groups));
+    m.rule_reqs_.push_back(std::move(c.reqs));
   }
-
-  m.rule_reqs_ = std::move(rule_reqs);
   m.lazy_ = std::make_unique<Lazy>();
   return m;
 }
 
 // Keys, atoms and the literal databases are made on first use: a paste small
 // enough for the reference path never pays for them.
-const Matcher::Lazy& Matcher::compiled() const {
-  std::call_once(lazy_->once, [this] {
+const Matcher::Lazy& Matcher::compiled(std::string_view sample) const {
+  std::call_once(lazy_->once, [this, sample] {
     Lazy& l = *lazy_;
     std::vector<Requirement> all;
     for (const auto& rr : rule_reqs_) all.insert(all.end(), rr.begin(), rr.end());
-    l.key_list = choose_keys(all);
+    l.key_list = choose_keys(all, CommonCheck(sample.substr(0, kSampleBytes)));
     // Level-2 atoms: per requirement, the rarest of its atoms that holds a key.
     std::map<std::string, int> atom_ids;
     for (size_t i = 0; i < rule_reqs_.size(); ++i) {
       for (const auto& req : rule_reqs_[i]) {
         std::string best;
+        double best_bits = 0;
         for (const auto& a : req) {
           bool keyed = std::any_of(l.key_list.begin(), l.key_list.end(),
                                    [&](const std::string& k) { return a.find(k) != std::string::npos; });
-          if (keyed && rarity(a) > rarity(best)) best = a;
+          double bits = keyed ? rarity(a) : 0;
+          if (keyed && (best.empty() || bits > best_bits)) {
+            best = a;
+            best_bits = bits;
+          }
         }
         auto [it, fresh] = atom_ids.emplace(best, static_cast<int>(l.atom_list.size()));
         if (fresh) {
@@ -295,8 +380,11 @@ const Matcher::Lazy& Matcher::compiled() const {
       }
     }
     if (l.atom_list.empty()) return;
+    // The two databases compile at once (hundreds of atoms take a while).
+    Result<hs_database_t*> atoms = make_error("");
+    std::thread other([&] { atoms = compile_literals(l.atom_list); });
     auto keys = compile_literals(l.key_list);
-    auto atoms = compile_literals(l.atom_list);
+    other.join();
     if (!keys || !atoms) {
       lazy_->error = !keys ? keys.error().message : atoms.error().message;
       return;
@@ -307,8 +395,8 @@ const Matcher::Lazy& Matcher::compiled() const {
   return *lazy_;
 }
 
-Status Matcher::compile() const {
-  const Lazy& l = compiled();
+Status Matcher::compile(std::string_view sample) const {
+  const Lazy& l = compiled(sample);
   if (!l.error.empty()) return make_error(l.error);
   return ok_status();
 }
@@ -322,7 +410,7 @@ Matcher::Scratch::~Scratch() {
 
 void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const {
   if (n == 0) return;
-  const Lazy& db = compiled();
+  const Lazy& db = compiled(std::string_view(data, n));
   if (db.atom_list.empty()) return;
   if (!db.keys) {
     // Cannot happen with valid literals; say so once and find nothing rather than crash.

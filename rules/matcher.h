@@ -6,8 +6,9 @@
 // atom is necessary for every match, that atom alone stands for the rule.
 // Scanning for a hundred literals at once is slow (Vectorscan's FDR, ~2 GB/s),
 // scanning for a handful is fast (its Teddy engine, ~7 GB/s), so the prefilter
-// has two levels: a few short "keys" (chosen so that every atom contains one)
-// are searched caseless over the raw buffer; only lines holding a key are then
+// has two levels: a few short "keys" (chosen so that every atom contains one,
+// rare by their letters and not common in the first text scanned) are
+// searched caseless over the raw buffer; only lines holding a key are then
 // searched for the exact atoms. Only lines with an atom are parsed, and only
 // the rules of the atoms found are run on them.
 //
@@ -113,8 +114,10 @@ class Matcher {
   const std::vector<int>& atom_rules(size_t atom) const { return compiled().atom_rules[atom]; }
 
   // Compiles the literal databases now (they are otherwise compiled on first
-  // use); fails only if Vectorscan rejects a literal.
-  Status compile() const;
+  // use, with the first text prefiltered as the sample); fails only if
+  // Vectorscan rejects a literal. Keys common in `sample` (typical input) are
+  // avoided; without a sample, keys are chosen by letter rarity alone.
+  Status compile(std::string_view sample = {}) const;
 
   // Matches one rule against a message, for rule self-tests.
   bool match_rule(size_t rule_index, std::string_view message,
@@ -140,7 +143,7 @@ class Matcher {
     Db keys, atoms;
     std::string error;
   };
-  const Lazy& compiled() const;
+  const Lazy& compiled(std::string_view sample = {}) const;
   std::unique_ptr<Lazy> lazy_;
 };
 
