@@ -103,28 +103,38 @@ std::vector<std::string> choose_keys(const std::vector<Requirement>& reqs,
   std::vector<std::string> keys;
   // Common keys are skipped while other keys can cover; what is left is then
   // covered by the best keys, common or not (every requirement needs a key).
+  auto value = [&](size_t c) { return cands[c].bits + bonus[cands[c].open]; };
+  // Lazy greedy: values only fall as keys are chosen, so a popped candidate
+  // whose value is still current is the best one.
+  auto worse = [&](const std::pair<double, size_t>& a, const std::pair<double, size_t>& b) {
+    if (a.first != b.first) return a.first < b.first;
+    return *cands[a.second].key > *cands[b.second].key;  // ties: the smaller key first
+  };
   for (bool skip_common : {true, false}) {
-    for (;;) {
-      Candidate* best = nullptr;
-      double best_value = -1;
-      for (auto& c : cands) {
-        if (c.open == 0 || (skip_common && c.common)) continue;
-        double v = c.bits + bonus[c.open];
-        if (v > best_value || (v == best_value && *c.key < *best->key)) {
-          best_value = v;
-          best = &c;
-        }
-      }
-      if (!best) break;
-      if (skip_common && too_common(std::string(*best->key))) {
-        best->common = true;  // not in this round; the next best covers its requirements
+    std::vector<std::pair<double, size_t>> heap;
+    for (size_t c = 0; c < cands.size(); ++c)
+      if (cands[c].open > 0) heap.emplace_back(value(c), c);
+    std::make_heap(heap.begin(), heap.end(), worse);
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), worse);
+      auto [v, c] = heap.back();
+      heap.pop_back();
+      Candidate& best = cands[c];
+      if (best.open == 0 || (skip_common && best.common)) continue;
+      if (v != value(c)) {
+        heap.emplace_back(value(c), c);
+        std::push_heap(heap.begin(), heap.end(), worse);
         continue;
       }
-      keys.emplace_back(*best->key);
-      for (size_t r : *best->reqs) {
+      if (skip_common && too_common(std::string(*best.key))) {
+        best.common = true;  // not in this round; the next best covers its requirements
+        continue;
+      }
+      keys.emplace_back(*best.key);
+      for (size_t r : *best.reqs) {
         if (done[r]) continue;
         done[r] = true;
-        for (size_t c : cands_of[r]) --cands[c].open;
+        for (size_t d : cands_of[r]) --cands[d].open;
       }
     }
   }

@@ -5,6 +5,8 @@
 // stays fixed in every build, sanitizer builds included. Add a file there
 // when a fuzzer finds something (tests/fuzz.sh keeps the crash inputs).
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -21,6 +23,7 @@
 #include "parsers/envelope.h"
 #include "parsers/format.h"
 #include "parsers/inputs.h"
+#include "parsers/mapped.h"
 #include "parsers/scanner.h"
 #include "rules/matcher.h"
 #include "rules/rule.h"
@@ -383,4 +386,26 @@ TEST_CASE("scanner: identical facts are folded per window, and facts are capped 
   CHECK(facts.size() == 100);
   CHECK(stats.dropped_facts > 0);
   CHECK(facts.size() + stats.dropped_facts + stats.repeated_facts >= 300);
+}
+
+TEST_CASE("mapped file: shrinking under the scan reads zeros and is reported, never SIGBUS", "[hostile][mapped]") {
+  auto path = (std::filesystem::temp_directory_path() / ("tpmdiag-shrink-" + std::to_string(::getpid()))).string();
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << std::string(1 << 20, 'x');
+  }
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  auto m = MappedFile::open(fd, path);
+  REQUIRE(m.ok());
+  CHECK((*m)->size() == (1u << 20));
+  CHECK((*m)->data()[100] == 'x');
+  CHECK(!(*m)->shrank());
+  REQUIRE(::ftruncate(fd, 4096) == 0);  // another process truncates the log
+  volatile const char* p = (*m)->data();
+  CHECK(p[100] == 'x');           // still inside the file
+  CHECK(p[(1 << 20) - 1] == 0);   // past the new end: a zero page, not SIGBUS
+  CHECK((*m)->shrank());
+  ::close(fd);
+  std::filesystem::remove(path);
 }
