@@ -56,6 +56,15 @@ size_t split_point(const char* data, size_t at, size_t size) {
   return size;
 }
 
+void add_stats(InputReport& ir, const InputStats& st) {
+  ir.bytes += st.bytes;
+  ir.lines += st.lines;
+  ir.candidates += st.candidates;
+  ir.cut_lines += st.cut_lines;
+  ir.repeated_facts += st.repeated_facts;
+  ir.dropped_facts += st.dropped_facts;
+}
+
 }  // namespace
 
 bool Collector::scan_mapped(const StreamInfo& info, ByteSource& src) {
@@ -116,12 +125,7 @@ bool Collector::scan_mapped(const StreamInfo& info, ByteSource& src) {
       facts_.push_back(std::move(f));
     }
     lines_before += part.stats.lines;
-    ir.bytes += part.stats.bytes;
-    ir.lines += part.stats.lines;
-    ir.candidates += part.stats.candidates;
-    ir.cut_lines += part.stats.cut_lines;
-    ir.repeated_facts += part.stats.repeated_facts;
-    ir.dropped_facts += part.stats.dropped_facts;
+    add_stats(ir, part.stats);
   }
   if ((*map)->shrank())
     ir.error = info.name + ": the file shrank while being read; what was past its new end was read as empty";
@@ -140,12 +144,7 @@ void Collector::scan(const StreamInfo& info, ByteSource& src) {
   Scanner scanner(engine_.matcher(), engine_.formats(), so);
   InputStats stats;
   Status s = scanner.scan(src, info.name, static_cast<uint32_t>(info.order), facts_, stats);
-  ir.bytes = stats.bytes;
-  ir.lines = stats.lines;
-  ir.candidates = stats.candidates;
-  ir.cut_lines = stats.cut_lines;
-  ir.repeated_facts = stats.repeated_facts;
-  ir.dropped_facts = stats.dropped_facts;
+  add_stats(ir, stats);
   if (!s) ir.error = s.error().message;
   if (stats.bytes > 0 || s) any_read_ = true;
   inputs_.push_back(std::move(ir));
