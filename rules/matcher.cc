@@ -152,8 +152,8 @@ class CommonCheck {
     lines_ = static_cast<size_t>(std::count(text_.begin(), text_.end(), '\n'));
   }
   bool operator()(const std::string& key) const {
-    if (lines_ < 1000) return false;  // too little text to judge
-    size_t limit = lines_ / 100, hits = 0;
+    if (lines_ < 500) return false;  // too little text to judge
+    size_t limit = std::max<size_t>(lines_ / 100, 5), hits = 0;
     std::boyer_moore_horspool_searcher search(key.begin(), key.end());
     for (auto it = text_.begin();;) {
       it = std::search(it, text_.end(), search);
