@@ -176,7 +176,7 @@ int cmd_scan(const Args& args) {
   }
 
   std::vector<InputError> plan_errors;
-  auto jobs = batch::plan_jobs(paths, plan_errors);
+  auto jobs = batch::plan_jobs(paths, plan_errors, run.limits);
   store::ScanCounts counts;
   counts.total = static_cast<int64_t>(jobs.size() + plan_errors.size());
   std::vector<std::string> error_lines;

@@ -68,7 +68,8 @@ Job folder_job(const std::string& name, std::vector<InputError>& errors) {
   return j;
 }
 
-void plan(const std::string& p, bool named, std::vector<Job>& jobs, std::vector<InputError>& errors) {
+void plan(const std::string& p, bool named, const SourceLimits& limits, std::vector<Job>& jobs,
+          std::vector<InputError>& errors) {
   struct stat st;
   if (::stat(p.c_str(), &st) != 0) {
     if (named) errors.push_back({p, p + ": no such file or directory"});
@@ -77,7 +78,7 @@ void plan(const std::string& p, bool named, std::vector<Job>& jobs, std::vector<
   if (S_ISREG(st.st_mode)) {
     // Found in a folder: only archives and what looks like a log.
     std::string base = fs::path(p).filename().string();
-    if (!named && classify_member(base, static_cast<uint64_t>(st.st_size), SourceLimits{}) == MemberRole::skip) return;
+    if (!named && classify_member(base, static_cast<uint64_t>(st.st_size), limits) == MemberRole::skip) return;
     jobs.push_back(file_job(p, st));
     return;
   }
@@ -100,7 +101,7 @@ void plan(const std::string& p, bool named, std::vector<Job>& jobs, std::vector<
     return;
   }
   std::sort(children.begin(), children.end());
-  for (const auto& c : children) plan(c, false, jobs, errors);
+  for (const auto& c : children) plan(c, false, limits, jobs, errors);
 }
 
 }  // namespace
@@ -112,9 +113,10 @@ bool is_bundle_folder(const std::string& dir) {
          fs::is_directory(d / "var" / "log", ec);
 }
 
-std::vector<Job> plan_jobs(const std::vector<std::string>& paths, std::vector<InputError>& errors) {
+std::vector<Job> plan_jobs(const std::vector<std::string>& paths, std::vector<InputError>& errors,
+                           const SourceLimits& limits) {
   std::vector<Job> jobs;
-  for (const auto& p : paths) plan(p, true, jobs, errors);
+  for (const auto& p : paths) plan(p, true, limits, jobs, errors);
   // The same input named twice is one job.
   std::set<std::string> seen;
   jobs.erase(std::remove_if(jobs.begin(), jobs.end(), [&](const Job& j) { return !seen.insert(j.path).second; }),

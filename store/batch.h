@@ -32,8 +32,10 @@ struct Job {
 };
 
 // Expands PATHs into jobs; a path that cannot be read is reported in errors
-// (and is not a job).
-std::vector<Job> plan_jobs(const std::vector<std::string>& paths, std::vector<InputError>& errors);
+// (and is not a job). Loose files in a folder become jobs as classify_member
+// decides with `limits` (--max-text-member).
+std::vector<Job> plan_jobs(const std::vector<std::string>& paths, std::vector<InputError>& errors,
+                           const SourceLimits& limits = {});
 
 // Whether a folder is an (extracted) bundle: it holds commands/, var/run/log/
 // or var/log/.

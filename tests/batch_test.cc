@@ -384,3 +384,21 @@ TEST_CASE("bundle metadata: globs, decodes and spec errors", "[batch]") {
   CHECK(bad.error().message.find("test.json: field 'x'") != std::string::npos);
   CHECK(bad.error().message.find("pattern") != std::string::npos);
 }
+
+TEST_CASE("plan_jobs: loose text files become jobs as --max-text-member decides", "[batch]") {
+  auto dir = std::filesystem::temp_directory_path() / ("tpmdiag-plan-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream(dir / "notes.txt") << std::string(5000, 'x') << "\n";
+    std::ofstream(dir / "host.log") << std::string(5000, 'x') << "\n";
+  }
+  std::vector<InputError> errors;
+  CHECK(batch::plan_jobs({dir.string()}, errors).size() == 2);
+  SourceLimits small;
+  small.max_text_member = 4096;  // notes.txt is over it; a .log is always read
+  auto jobs = batch::plan_jobs({dir.string()}, errors, small);
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0].path.find("host.log") != std::string::npos);
+  CHECK(errors.empty());
+  std::filesystem::remove_all(dir);
+}
