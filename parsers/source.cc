@@ -249,27 +249,15 @@ std::unique_ptr<ByteSource> gunzip(std::unique_ptr<ByteSource> inner, std::strin
 }
 
 Result<std::unique_ptr<ByteSource>> open_path(const std::string& path, const SourceLimits& limits) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(path + ": cannot open: " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    return make_error(path + ": is a directory");
-  }
-  std::unique_ptr<ByteSource> src = std::make_unique<FdSource>(fd, path, true);
-  char magic[2];
-  size_t got = 0;
-  while (got < 2) {
-    auto n = src->read(magic + got, 2 - got);
-    if (!n) return n.error();
-    if (*n == 0) break;
-    got += *n;
-  }
-  src = prepend(std::string(magic, got), std::move(src));
-  if (got == 2 && static_cast<unsigned char>(magic[0]) == 0x1f &&
-      static_cast<unsigned char>(magic[1]) == 0x8b)
-    return gunzip(std::move(src), path, limits);
-  return src;
+  auto src = open_file(path);
+  if (!src) return src.error();
+  auto magic = read_head(**src, 2);
+  if (!magic) return magic.error();
+  bool gz = magic->size() == 2 && static_cast<unsigned char>((*magic)[0]) == 0x1f &&
+            static_cast<unsigned char>((*magic)[1]) == 0x8b;
+  auto rest = prepend(std::move(*magic), std::move(*src));
+  if (gz) return gunzip(std::move(rest), path, limits);
+  return rest;
 }
 
 }  // namespace tpmdiag
