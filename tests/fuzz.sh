@@ -143,6 +143,14 @@ for t in targets:
                                    "PRIORITY": "3", "SYSLOG_IDENTIFIER": "Hostd"}))
                 put(t, json.dumps({"log": l, "host": {"name": "esx03"}, "@timestamp": 1700000000123}))
             put(t, '[id@1 sub="Hostsvc.Tpm20Provider" a="x\\"y\\]z"] rest')
+    elif t == "keyfilter_fuzz":
+        keys = [b"tpm", b"createprimary", b"0x9a2", b"secure boot", b"pmdriver", b"uefi0046", b"x"]
+        lines = [l.encode("utf-8", "surrogateescape") for l in sample_lines()[:300]]
+        for i in range(0, len(lines), 10):
+            ks = keys[: 1 + i % len(keys)]
+            head = bytes([len(ks) - 1]) + b"".join(bytes([len(k)]) + k for k in ks)
+            put(t, head + b"\n".join(lines[i:i + 10]))
+        put(t, bytes([0, 3]) + b"tpm" + b"a" * 130 + b"TPM")
     elif t == "rule_loader_fuzz":
         for _, data in json_files(["rules/*.json", "kb/causes/*.json", "tests/bad-data/**/*.json"]):
             put(t, data)

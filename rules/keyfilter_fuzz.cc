@@ -1,0 +1,39 @@
+// libFuzzer target: the AVX-512 key search (rules/keyfilter.h) against its
+// slow reference. Input: one byte giving the key count (1..48), then each key
+// as a length byte (0..15) and its bytes, then the text. The text is scanned
+// from a buffer of exactly its size, so reading past it is caught by ASan.
+// On a CPU without AVX-512 VBMI there is nothing to check.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rules/keyfilter.h"
+#include "rules/matcher.h"
+
+using namespace tpmdiag;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1 || !KeyFilter::usable()) return 0;
+  size_t count = 1 + data[0] % 48, at = 1;
+  std::vector<std::string> keys;
+  while (keys.size() < count && at < size) {
+    size_t len = data[at++] % 16;
+    len = std::min(len, size - at);
+    keys.emplace_back(reinterpret_cast<const char*>(data + at), len);
+    at += len;
+  }
+  size_t n = size - at;
+  std::unique_ptr<char[]> text(new char[n ? n : 1]);
+  std::copy(data + at, data + size, text.get());
+  KeyFilter f(keys, std::string_view(text.get(), n));
+  std::vector<LineSpan> fast, slow;
+  f.lines(text.get(), n, fast);
+  KeyFilter::reference_lines(keys, text.get(), n, slow);
+  if (fast.size() != slow.size()) std::abort();
+  for (size_t i = 0; i < fast.size(); ++i)
+    if (fast[i].begin != slow[i].begin || fast[i].end != slow[i].end) std::abort();
+  return 0;
+}

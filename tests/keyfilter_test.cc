@@ -1,0 +1,118 @@
+// The AVX-512 key search (rules/keyfilter.h) must find exactly the lines the
+// slow reference finds: random keys (short, long, sharing buckets, with
+// punctuation and high bytes) over random text, at every length around the
+// 64-byte blocks and the padded tail.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "rules/keyfilter.h"
+#include "rules/matcher.h"
+
+using namespace tpmdiag;
+
+namespace {
+
+std::vector<std::pair<size_t, size_t>> spans(const std::vector<LineSpan>& v) {
+  std::vector<std::pair<size_t, size_t>> out;
+  for (const auto& s : v) out.emplace_back(s.begin, s.end);
+  return out;
+}
+
+// Text drawn mostly from the keys' own letters (in both cases), so keys and
+// near-misses occur often; some newlines, NULs and high bytes.
+std::string random_text(std::mt19937& rng, const std::vector<std::string>& keys, size_t n) {
+  std::string out;
+  std::uniform_int_distribution<int> pick(0, 99);
+  while (out.size() < n) {
+    int p = pick(rng);
+    if (p < 8) {
+      out += '\n';
+    } else if (p < 20 && !keys.empty()) {  // a key, maybe cut short, in random case
+      const auto& k = keys[rng() % keys.size()];
+      size_t len = (p < 16) ? k.size() : rng() % (k.size() + 1);
+      for (size_t i = 0; i < len; ++i) out += (rng() & 1) ? static_cast<char>(std::toupper(k[i])) : k[i];
+    } else if (p < 23) {
+      out += static_cast<char>(rng() & 0xff);
+    } else if (!keys.empty()) {
+      const auto& k = keys[rng() % keys.size()];
+      if (!k.empty()) out += k[rng() % k.size()];
+    } else {
+      out += static_cast<char>('a' + rng() % 26);
+    }
+  }
+  out.resize(n);
+  return out;
+}
+
+std::vector<std::string> random_keys(std::mt19937& rng, size_t count) {
+  static const std::string alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 .:_-()[]~\x80\xe9";
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < count; ++i) {
+    size_t len = 1 + rng() % 12;
+    std::string k;
+    for (size_t j = 0; j < len; ++j) k += alphabet[rng() % alphabet.size()];
+    keys.push_back(k);
+  }
+  return keys;
+}
+
+void check(const std::vector<std::string>& keys, const std::string& text, std::string_view sample) {
+  KeyFilter f(keys, sample);
+  std::vector<LineSpan> fast, slow;
+  f.lines(text.data(), text.size(), fast);
+  KeyFilter::reference_lines(keys, text.data(), text.size(), slow);
+  INFO("keys: " << keys.size() << ", text bytes: " << text.size());
+  REQUIRE(spans(fast) == spans(slow));
+}
+
+}  // namespace
+
+TEST_CASE("key search finds the same lines as the reference", "[keyfilter]") {
+  if (!KeyFilter::usable()) {
+    WARN("this CPU has no AVX-512 VBMI (or TPMDIAG_PREFILTER=vectorscan): Vectorscan does level 1");
+    return;
+  }
+  std::mt19937 rng(12345);
+  for (size_t count : {1, 3, 8, 9, 16, 17, 31, 40, 70}) {
+    for (int round = 0; round < 40; ++round) {
+      auto keys = random_keys(rng, count);
+      size_t n = (round < 20) ? static_cast<size_t>(round * 7) : 60 + rng() % 4000;
+      std::string text = random_text(rng, keys, n);
+      check(keys, text, round % 2 ? std::string_view(text) : std::string_view());
+    }
+  }
+}
+
+TEST_CASE("key search: edges of the buffer and of lines", "[keyfilter]") {
+  if (!KeyFilter::usable()) return;
+  std::vector<std::string> keys = {"tpm", "createprimary", "0x9a2", "x"};
+  for (size_t pad = 0; pad < 140; ++pad) {
+    std::string before(pad, 'a');
+    check(keys, before + "TPM", {});                 // at the very end, no newline
+    check(keys, "TpM" + before, {});                 // at the very start
+    check(keys, before + "\nCreatePrimary\n", {});   // a whole line
+    check(keys, before + "CreatePrimar", {});        // cut by the end: no line
+    check(keys, std::string(pad, '\n') + "x", {});   // many empty lines, then a key
+  }
+  // Near-misses that share a window with a key, and keys inside longer lines.
+  check({"abcdefgh", "abcdxxxx", "zzzzefgh"}, "abcdefgx abcdxxx zzzzefgh\nABCDEFGH\nabcdyyyy\n", {});
+}
+
+TEST_CASE("key search over real rules' keys and a log-like text", "[keyfilter]") {
+  if (!KeyFilter::usable()) return;
+  std::vector<std::string> keys = {"tpm 2.0 ", "pmdriver", "com.vmwa", "sx.probl", "nstalled", "cure boo",
+                                   "vmb_tpm:", "0xe02955", "tpm",      "ment key", " configu", "x509 pub",
+                                   "trusted ", "ib(s): [", "uefi0046", "enabled:", "d policy", "ublic: (",
+                                   "boot_req", "nt () :g", "disks: [", "mpty buf", "debugger", " problem",
+                                   "ack coun", "recovery", "mode: no", "n the db", "al error", ".v00"};
+  std::string text;
+  for (int i = 0; i < 2000; ++i) {
+    text += "2023-07-31T18:42:13.081Z cpu31:2099721)MCA: 202: CE Intr G0 B6 S0x8c00027f12b0678a\n";
+    if (i % 97 == 0) text += "2023-07-31T18:42:13.129Z info hostd[2099084] Tpm2Cmd: CreatePrimary: (0x9a2)\n";
+    if (i % 89 == 0) text += "2023-07-31T18:42:13.283Z In(166) vmkernel: Secure Boot is not enabled: none\n";
+  }
+  check(keys, text, text);
+}
