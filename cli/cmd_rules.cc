@@ -3,6 +3,7 @@
 
 #include "cli/common.h"
 #include "cli/render.h"
+#include "rules/keyfilter.h"
 #include "rules/selftest.h"
 
 namespace tpmdiag::cli {
@@ -99,8 +100,15 @@ int cmd_rules(const Args& args) {
       print_error(s.error().message);
       return 2;
     }
-    std::cout << m.keys().size() << " keys:\n";
-    for (const auto& k : m.keys()) std::cout << "  '" << k << "'\n";
+    const KeyFilter* kf = m.key_filter();
+    std::cout << m.keys().size() << " keys, searched by "
+              << (kf ? "the AVX-512 key filter (4-byte window in brackets)" : "Vectorscan") << ":\n";
+    for (size_t i = 0; i < m.keys().size(); ++i) {
+      const std::string& k = m.keys()[i];
+      std::cout << "  '" << k << "'";
+      if (kf) std::cout << "  [" << k.substr(std::min(k.size(), kf->window(i)), 4) << "]";
+      std::cout << "\n";
+    }
     std::cout << m.atoms().size() << " literals:\n";
     for (size_t a = 0; a < m.atoms().size(); ++a) {
       std::cout << "  '" << m.atoms()[a] << "' ->";

@@ -5,6 +5,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +19,7 @@
 
 #include "common/embedded.h"
 #include "kb/rc.h"
+#include "rules/keyfilter.h"
 
 namespace tpmdiag {
 
@@ -39,23 +41,28 @@ std::string lower(std::string_view s) {
 // punctuation score high, "e", "t" and spaces low. Only a heuristic for
 // choosing among literals that are all correct; rough English/log frequencies.
 double rarity(std::string_view s) {
-  double bits = 0;
-  for (char ch : s) {
-    char c = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
-    double p;
-    switch (c) {
-      case ' ': p = 0.15; break;
-      case 'e': p = 0.10; break;
-      case 't': case 'a': case 'o': case 'i': case 'n': p = 0.07; break;
-      case 's': case 'r': p = 0.06; break;
-      case 'l': case 'd': case 'h': case 'c': case 'u': p = 0.035; break;
-      case 'm': case 'p': case 'f': case 'g': case 'w': case 'y': p = 0.02; break;
-      case 'b': case 'v': case '.': case ':': p = 0.012; break;
-      case 'k': case '0': case '1': case '2': p = 0.008; break;
-      default: p = (c >= '0' && c <= '9') ? 0.005 : 0.003; break;
+  static const auto bits_of = [] {
+    std::array<double, 256> t{};
+    for (int b = 0; b < 256; ++b) {
+      char c = static_cast<char>(b >= 'A' && b <= 'Z' ? b - 'A' + 'a' : b);
+      double p;
+      switch (c) {
+        case ' ': p = 0.15; break;
+        case 'e': p = 0.10; break;
+        case 't': case 'a': case 'o': case 'i': case 'n': p = 0.07; break;
+        case 's': case 'r': p = 0.06; break;
+        case 'l': case 'd': case 'h': case 'c': case 'u': p = 0.035; break;
+        case 'm': case 'p': case 'f': case 'g': case 'w': case 'y': p = 0.02; break;
+        case 'b': case 'v': case '.': case ':': p = 0.012; break;
+        case 'k': case '0': case '1': case '2': p = 0.008; break;
+        default: p = (c >= '0' && c <= '9') ? 0.005 : 0.003; break;
+      }
+      t[static_cast<size_t>(b)] = -std::log2(p);
     }
-    bits += -std::log2(p);
-  }
+    return t;
+  }();
+  double bits = 0;
+  for (char ch : s) bits += bits_of[static_cast<unsigned char>(ch)];
   return bits;
 }
 
@@ -63,80 +70,144 @@ double rarity(std::string_view s) {
 // of these atoms.
 using Requirement = std::vector<std::string>;
 
+// Every candidate key (a substring of an atom, kMinKey..kMaxKey bytes, or a
+// shorter atom whole) with the requirements it meets, in flat arrays: hundreds
+// of rules make ~10^5 of them, and this runs at every start-up.
+struct CandidateKeys {
+  struct Cand {
+    const char* text;
+    uint32_t len;
+    uint64_t v;                      // the text, packed (len <= kMaxKey = 8)
+    uint32_t last_req = UINT32_MAX;  // while filling: the last requirement counted
+    uint32_t first = 0, count = 0;   // its requirements: reqs_of[first, first + count)
+  };
+  std::vector<Cand> cands;
+  std::vector<uint32_t> reqs_of;             // per candidate, ascending
+  std::vector<uint32_t> cands_at, cands_of;  // requirement r -> cands_of[cands_at[r], cands_at[r + 1])
+
+  explicit CandidateKeys(const std::vector<Requirement>& reqs) {
+    std::vector<std::pair<uint32_t, uint32_t>> pairs;  // (candidate, requirement)
+    std::vector<uint32_t> slots(1024, 0);              // open addressing: candidate + 1
+    auto find = [&](const char* p, size_t len) -> uint32_t {
+      uint64_t v = pack(p, len);
+      size_t mask = slots.size() - 1;
+      for (size_t i = hash(v, len) & mask;; i = (i + 1) & mask) {
+        if (slots[i] == 0) {
+          slots[i] = static_cast<uint32_t>(cands.size() + 1);
+          cands.push_back({p, static_cast<uint32_t>(len), v});
+          return slots[i] - 1;
+        }
+        const Cand& c = cands[slots[i] - 1];
+        if (c.v == v && c.len == len) return slots[i] - 1;  // len <= 8: v is the text
+      }
+    };
+    size_t expect = 0;
+    for (const auto& req : reqs)
+      for (const auto& a : req) expect += a.size() * (kMaxKey - kMinKey + 1);
+    pairs.reserve(expect);
+    for (uint32_t r = 0; r < reqs.size(); ++r) {
+      auto add = [&](const char* p, size_t len) {
+        if (2 * (cands.size() + 1) > slots.size()) rehash(slots);
+        Cand& c = cands[find(p, len)];
+        if (c.last_req == r) return;
+        c.last_req = r;
+        ++c.count;
+        pairs.emplace_back(static_cast<uint32_t>(&c - cands.data()), r);
+      };
+      for (const auto& a : reqs[r]) {
+        if (a.size() < kMinKey) add(a.data(), a.size());
+        for (size_t len = kMinKey; len <= std::min(kMaxKey, a.size()); ++len)
+          for (size_t at = 0; at + len <= a.size(); ++at) add(a.data() + at, len);
+      }
+    }
+    uint32_t at = 0;
+    for (auto& c : cands) c.first = at, at += c.count, c.count = 0;
+    reqs_of.resize(pairs.size());
+    cands_at.assign(reqs.size() + 1, 0);
+    for (const auto& [c, r] : pairs) {
+      reqs_of[cands[c].first + cands[c].count++] = r;
+      ++cands_at[r + 1];
+    }
+    for (size_t r = 0; r < reqs.size(); ++r) cands_at[r + 1] += cands_at[r];
+    cands_of.resize(pairs.size());
+    std::vector<uint32_t> fill(cands_at.begin(), cands_at.end() - 1);
+    for (const auto& [c, r] : pairs) cands_of[fill[r]++] = c;
+  }
+
+ private:
+  static_assert(kMaxKey <= 8);
+  static uint64_t pack(const char* p, size_t len) {
+    uint64_t v = 0;
+    std::memcpy(&v, p, len);
+    return v;
+  }
+  static size_t hash(uint64_t v, size_t len) {
+    return static_cast<size_t>(((v ^ (len * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull) >> 32);
+  }
+  void rehash(std::vector<uint32_t>& slots) {
+    slots.assign(slots.size() * 2, 0);
+    size_t mask = slots.size() - 1;
+    for (uint32_t i = 0; i < cands.size(); ++i) {
+      size_t s = hash(cands[i].v, cands[i].len) & mask;
+      while (slots[s] != 0) s = (s + 1) & mask;
+      slots[s] = i + 1;
+    }
+  }
+};
+
 // Chooses few, rare keys such that every requirement has an atom containing
 // one (greedy set cover: a key's value is how rare it looks plus how many
 // requirements it satisfies). Keys only decide speed, never correctness.
 std::vector<std::string> choose_keys(const std::vector<Requirement>& reqs,
                                      const std::function<bool(const std::string&)>& too_common) {
-  // Every candidate key (a substring of an atom) with the requirements it
-  // meets. Views into reqs: hundreds of rules make ~10^5 candidates.
-  std::unordered_map<std::string_view, std::vector<size_t>> meets;
-  std::vector<std::string_view> subs;
-  for (size_t i = 0; i < reqs.size(); ++i) {
-    subs.clear();
-    for (const auto& a : reqs[i]) {
-      std::string_view v(a);
-      if (v.size() < kMinKey) subs.push_back(v);
-      for (size_t len = kMinKey; len <= std::min(kMaxKey, v.size()); ++len)
-        for (size_t at = 0; at + len <= v.size(); ++at) subs.push_back(v.substr(at, len));
-    }
-    std::sort(subs.begin(), subs.end());
-    subs.erase(std::unique(subs.begin(), subs.end()), subs.end());
-    for (auto k : subs) meets[k].push_back(i);
-  }
-  struct Candidate {
-    const std::string_view* key;
-    const std::vector<size_t>* reqs;
-    double bits;
-    size_t open;          // requirements it meets that no chosen key meets yet
-    bool common = false;  // too common in the sample
-  };
-  std::vector<Candidate> cands;
-  std::vector<std::vector<size_t>> cands_of(reqs.size());  // requirement -> candidates meeting it
-  for (const auto& [k, list] : meets) {
-    for (size_t r : list) cands_of[r].push_back(cands.size());
-    cands.push_back({&k, &list, rarity(k), list.size()});
-  }
+CandidateKeys all(reqs);
+  auto key = [&](size_t c) { return std::string_view(all.cands[c].text, all.cands[c].len); };
+  std::vector<double> bits(all.cands.size());
+  std::vector<uint32_t> open(all.cands.size());  // requirements met that no chosen key meets yet
+  std::vector<bool> common(all.cands.size());    // too common in the sample
+  for (size_t c = 0; c < all.cands.size(); ++c) bits[c] = rarity(key(c)), open[c] = all.cands[c].count;
   std::vector<double> bonus(reqs.size() + 1, 0.0);  // for covering n requirements at once
   for (size_t n = 1; n < bonus.size(); ++n) bonus[n] = 8.0 * std::log2(static_cast<double>(n));
   std::vector<bool> done(reqs.size(), false);
   std::vector<std::string> keys;
   // Common keys are skipped while other keys can cover; what is left is then
   // covered by the best keys, common or not (every requirement needs a key).
-  auto value = [&](size_t c) { return cands[c].bits + bonus[cands[c].open]; };
+  auto value = [&](size_t c) { return bits[c] + bonus[open[c]]; };
   // Lazy greedy: values only fall as keys are chosen, so a popped candidate
   // whose value is still current is the best one.
   auto worse = [&](const std::pair<double, size_t>& a, const std::pair<double, size_t>& b) {
     if (a.first != b.first) return a.first < b.first;
-    return *cands[a.second].key > *cands[b.second].key;  // ties: the smaller key first
+    return key(a.second) > key(b.second);  // ties: the smaller key first
   };
   for (bool skip_common : {true, false}) {
     std::vector<std::pair<double, size_t>> heap;
-    for (size_t c = 0; c < cands.size(); ++c)
-      if (cands[c].open > 0) heap.emplace_back(value(c), c);
+    for (size_t c = 0; c < all.cands.size(); ++c)
+      if (open[c] > 0) heap.emplace_back(value(c), c);
     std::make_heap(heap.begin(), heap.end(), worse);
     while (!heap.empty()) {
       std::pop_heap(heap.begin(), heap.end(), worse);
       auto [v, c] = heap.back();
       heap.pop_back();
-      Candidate& best = cands[c];
-      if (best.open == 0 || (skip_common && best.common)) continue;
+      if (open[c] == 0 || (skip_common && common[c])) continue;
       if (v != value(c)) {
         heap.emplace_back(value(c), c);
         std::push_heap(heap.begin(), heap.end(), worse);
         continue;
       }
-      if (skip_common && too_common(std::string(*best.key))) {
-        best.common = true;  // not in this round; the next best covers its requirements
+      if (skip_common && too_common(std::string(key(c)))) {
+        common[c] = true;  // not in this round; the next best covers its requirements
         continue;
       }
-      keys.emplace_back(*best.key);
-      for (size_t r : *best.reqs) {
+      keys.emplace_back(key(c));
+      const auto& cand = all.cands[c];
+      for (uint32_t i = cand.first; i < cand.first + cand.count; ++i) {
+        uint32_t r = all.reqs_of[i];
         if (done[r]) continue;
         done[r] = true;
-        for (size_t d : cands_of[r]) --cands[d].open;
+        for (uint32_t j = all.cands_at[r]; j < all.cands_at[r + 1]; ++j) --open[all.cands_of[j]];
       }
     }
+
   }
   return keys;
 }
@@ -150,10 +221,27 @@ class CommonCheck {
  public:
   explicit CommonCheck(std::string_view sample) : text_(lower(sample)) {
     lines_ = static_cast<size_t>(std::count(text_.begin(), text_.end(), '\n'));
+    if (lines_ < kMinLines) return;
+    // Lines holding each 3 bytes (hashed: a collision only raises a count).
+    slots_.assign(kSlots, {0, 0});
+    uint32_t line = 1;
+    for (size_t i = 0; i + 3 <= text_.size(); ++i) {
+      if (text_[i] == '\n') {
+        ++line;
+        continue;
+      }
+      Slot& s = slots_[slot(text_.data() + i)];
+      if (s.line != line) s.line = line, ++s.lines;
+    }
   }
+  const std::string& text() const { return text_; }
   bool operator()(const std::string& key) const {
-    if (lines_ < 500) return false;  // too little text to judge
+    if (lines_ < kMinLines) return false;  // too little text to judge
     size_t limit = std::max<size_t>(lines_ / 100, 5), hits = 0;
+    // A key is in no more lines than its rarest 3 bytes: most keys stop here.
+    size_t bound = SIZE_MAX;
+    for (size_t i = 0; i + 3 <= key.size(); ++i) bound = std::min<size_t>(bound, slots_[slot(key.data() + i)].lines);
+    if (bound <= limit) return false;
     std::boyer_moore_horspool_searcher search(key.begin(), key.end());
     for (auto it = text_.begin();;) {
       it = std::search(it, text_.end(), search);
@@ -166,8 +254,19 @@ class CommonCheck {
   }
 
  private:
+  static constexpr size_t kMinLines = 500, kSlots = size_t{1} << 17;
+  struct Slot {
+    uint32_t line, lines;  // the last line counted, lines counted
+  };
+  static size_t slot(const char* p) {
+    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(p[0])) |
+                 static_cast<uint32_t>(static_cast<unsigned char>(p[1])) << 8 |
+                 static_cast<uint32_t>(static_cast<unsigned char>(p[2])) << 16;
+    return (v * 2654435761u) >> 15;
+  }
   std::string text_;
   size_t lines_ = 0;
+  std::vector<Slot> slots_;
 };
 
 // Compiles caseless literals into a Vectorscan block-mode database.
@@ -272,7 +371,7 @@ namespace {
 
 // One rule compiled: its regex, named groups and prefilter requirements.
 struct Compiled {
-  std::unique_ptr<RE2> re;
+  std::unique_ptr<re2::FilteredRE2> re;  // its one regex is the rule's (RE2 compiles once)
   std::vector<std::pair<std::string, int>> groups;
   std::vector<Requirement> reqs;  // all must be met
   std::string error;
@@ -282,20 +381,19 @@ Compiled compile_rule(const Rule& r) {
   Compiled c;
   RE2::Options opts;
   opts.set_log_errors(false);
-  c.re = std::make_unique<RE2>(r.pattern, opts);
-  if (!c.re->ok()) {
-    std::string why = c.re->error();  // quotes the pattern, which may hold a newline: keep one line
+  c.re = std::make_unique<re2::FilteredRE2>(kMinAtomLen);
+  re2::FilteredRE2& filter = *c.re;
+  int id = 0;
+  if (filter.Add(r.pattern, opts, &id) != RE2::NoError) {
+    std::string why = RE2(r.pattern, opts).error();  // quotes the pattern, which may hold a newline: keep one line
     for (char& ch : why)
       if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
     c.error = r.file + ": rule '" + r.id + "': field 'pattern': invalid RE2 regex: " + why;
     return c;
   }
-  for (const auto& [name, idx] : c.re->NamedCapturingGroups()) c.groups.emplace_back(name, idx);
+  for (const auto& [name, idx] : filter.GetRE2(id).NamedCapturingGroups()) c.groups.emplace_back(name, idx);
 
   // The literals that stand for this rule in the prefilter.
-  re2::FilteredRE2 filter(kMinAtomLen);
-  int id = 0;
-  filter.Add(r.pattern, opts, &id);
   std::vector<std::string> atoms;
   filter.Compile(&atoms);
   std::vector<int> none, passed;
@@ -364,37 +462,39 @@ const Matcher::Lazy& Matcher::compiled(std::string_view sample) const {
     Lazy& l = *lazy_;
     std::vector<Requirement> all;
     for (const auto& rr : rule_reqs_) all.insert(all.end(), rr.begin(), rr.end());
-    l.key_list = choose_keys(all, CommonCheck(sample.substr(0, kSampleBytes)));
-    // Level-2 atoms: per requirement, the rarest of its atoms that holds a key.
+    // Level-2 atoms: per requirement, its rarest atom. Every atom of a
+    // requirement is in each line it stands for, and one of them holds a key,
+    // so the atoms need not wait for the keys: their database compiles while
+    // the keys are chosen.
+
     std::map<std::string, int> atom_ids;
     for (size_t i = 0; i < rule_reqs_.size(); ++i) {
       for (const auto& req : rule_reqs_[i]) {
-        std::string best;
-        double best_bits = 0;
-        for (const auto& a : req) {
-          bool keyed = std::any_of(l.key_list.begin(), l.key_list.end(),
-                                   [&](const std::string& k) { return a.find(k) != std::string::npos; });
-          double bits = keyed ? rarity(a) : 0;
-          if (keyed && (best.empty() || bits > best_bits)) {
-            best = a;
-            best_bits = bits;
-          }
-        }
-        auto [it, fresh] = atom_ids.emplace(best, static_cast<int>(l.atom_list.size()));
+        const std::string* best = &req.front();
+        for (const auto& a : req)
+          if (rarity(a) > rarity(*best)) best = &a;
+        auto [it, fresh] = atom_ids.emplace(*best, static_cast<int>(l.atom_list.size()));
         if (fresh) {
-          l.atom_list.push_back(best);
+          l.atom_list.push_back(*best);
           l.atom_rules.emplace_back();
         }
         auto& list = l.atom_rules[static_cast<size_t>(it->second)];
         if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
       }
     }
+
     if (l.atom_list.empty()) return;
-    // The two databases compile at once (hundreds of atoms take a while).
     Result<hs_database_t*> atoms = make_error("");
     std::thread other([&] { atoms = compile_literals(l.atom_list); });
-    auto keys = compile_literals(l.key_list);
-    other.join();
+    CommonCheck common(sample.substr(0, kSampleBytes));
+
+    l.key_list = choose_keys(all, common);
+    Result<hs_database_t*> keys = nullptr;
+    if (KeyFilter::usable())
+      l.fast_keys = std::make_unique<KeyFilter>(l.key_list, common.text());
+    else
+      keys = compile_literals(l.key_list);
+other.join();
     if (!keys || !atoms) {
       lazy_->error = !keys ? keys.error().message : atoms.error().message;
       return;
@@ -422,19 +522,23 @@ void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const Cand
   if (n == 0) return;
   const Lazy& db = compiled(std::string_view(data, n));
   if (db.atom_list.empty()) return;
-  if (!db.keys) {
+  if (!db.keys && !db.fast_keys) {
     // Cannot happen with valid literals; say so once and find nothing rather than crash.
     static std::once_flag told;
     std::call_once(told, [&] { std::fprintf(stderr, "tpmdiag: error: %s\n", db.error.c_str()); });
     return;
   }
-  if (!scratch.keys_hs_) hs_alloc_scratch(db.keys.get(), &scratch.keys_hs_);
+  if (!scratch.keys_hs_ && db.keys) hs_alloc_scratch(db.keys.get(), &scratch.keys_hs_);
   if (!scratch.atoms_hs_) hs_alloc_scratch(db.atoms.get(), &scratch.atoms_hs_);
   auto& lines = scratch.lines_;
   lines.clear();
-  KeyScan st{data, n, &lines};
-  // Vectorscan takes an unsigned length: callers pass blocks far below 4 GiB.
-  hs_scan(db.keys.get(), data, static_cast<unsigned>(n), 0, scratch.keys_hs_, on_key, &st);
+  if (db.fast_keys) {
+    db.fast_keys->lines(data, n, lines);
+  } else {
+    KeyScan st{data, n, &lines};
+    // Vectorscan takes an unsigned length: callers pass blocks far below 4 GiB.
+    hs_scan(db.keys.get(), data, static_cast<unsigned>(n), 0, scratch.keys_hs_, on_key, &st);
+  }
   for (const LineSpan& line : lines) {
     auto& atoms = scratch.atoms_;
     atoms.clear();
@@ -449,7 +553,7 @@ void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const Cand
 
 bool Matcher::match_rule(size_t i, std::string_view msg,
                          std::vector<std::pair<std::string, std::string>>* fields) const {
-  const RE2& re = *res_[i];
+  const RE2& re = res_[i]->GetRE2(0);
   constexpr int kMaxGroups = 16;
   re2::StringPiece groups[kMaxGroups];
   int ngroups = std::min(re.NumberOfCapturingGroups() + 1, kMaxGroups);

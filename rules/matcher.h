@@ -35,12 +35,14 @@
 #include "rules/rule.h"
 
 namespace re2 {
-class RE2;
+class FilteredRE2;
 }
 struct hs_database;
 struct hs_scratch;
 
 namespace tpmdiag {
+
+class KeyFilter;
 
 // What one rule found on one line; owns its text (outlives the line buffer).
 struct Fact {
@@ -111,7 +113,12 @@ class Matcher {
   const std::vector<Rule>& rules() const { return rules_; }
   const std::vector<std::string>& atoms() const { return compiled().atom_list; }
   const std::vector<std::string>& keys() const { return compiled().key_list; }
+  // The level-1 search when this CPU runs it (else Vectorscan does); its keys are keys().
+  const KeyFilter* key_filter() const { return compiled().fast_keys.get(); }
   const std::vector<int>& atom_rules(size_t atom) const { return compiled().atom_rules[atom]; }
+  // Per rule, what the prefilter stands on: literal requirements, each a list
+  // of atoms that are all in every line the rule matches.
+  const std::vector<std::vector<std::vector<std::string>>>& requirements() const { return rule_reqs_; }
 
   // Compiles the literal databases now (they are otherwise compiled on first
   // use, with the first text prefiltered as the sample); fails only if
@@ -131,8 +138,8 @@ class Matcher {
   using Db = std::unique_ptr<hs_database, DbFree>;
 
   std::vector<Rule> rules_;
-  std::vector<std::unique_ptr<re2::RE2>> res_;  // per rule
-  // Per rule, the literal requirements a line must meet (each: any of its atoms).
+  std::vector<std::unique_ptr<re2::FilteredRE2>> res_;  // per rule: its regex and literals
+  // Per rule, its literal requirements (see requirements()).
   std::vector<std::vector<std::vector<std::string>>> rule_reqs_;
   std::vector<std::vector<std::pair<std::string, int>>> groups_;  // per rule: named captures
   struct Lazy {
@@ -140,7 +147,8 @@ class Matcher {
     std::vector<std::string> key_list;          // level-1 literals
     std::vector<std::string> atom_list;         // level-2 literals: distinct, lowercase
     std::vector<std::vector<int>> atom_rules;   // atom -> rules it stands for
-    Db keys, atoms;
+    Db keys, atoms;                             // keys: unless fast_keys
+    std::unique_ptr<KeyFilter> fast_keys;       // level 1 on AVX-512 VBMI
     std::string error;
   };
   const Lazy& compiled(std::string_view sample = {}) const;

@@ -161,10 +161,13 @@ TEST_CASE("prefilter keys avoid text common in the sample, and still cover every
   REQUIRE(m.compile(sample).ok());
   std::string common = "fillvirtualdevicestats: unable to locate sample for stat id (internal reconfigure)";
   for (const auto& k : m.keys()) CHECK(common.find(k) == std::string::npos);
-  // Every rule's literal still holds a key (the prefilter stays complete).
-  for (const auto& a : m.atoms()) {
-    bool keyed = false;
-    for (const auto& k : m.keys()) keyed = keyed || a.find(k) != std::string::npos;
-    CHECK(keyed);
-  }
+  // Every requirement of every rule still has an atom holding a key (the
+  // prefilter stays complete).
+  for (const auto& reqs : m.requirements())
+    for (const auto& req : reqs) {
+      bool keyed = false;
+      for (const auto& a : req)
+        for (const auto& k : m.keys()) keyed = keyed || a.find(k) != std::string::npos;
+      CHECK(keyed);
+    }
 }
