@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -77,7 +78,7 @@ struct CandidateKeys {
   struct Cand {
     const char* text;
     uint32_t len;
-    uint64_t v;                      // the text, packed (len <= kMaxKey = 8)
+    uint32_t atom_len;               // of the atom it was first found in
     uint32_t last_req = UINT32_MAX;  // while filling: the last requirement counted
     uint32_t first = 0, count = 0;   // its requirements: reqs_of[first, first + count)
   };
@@ -87,39 +88,32 @@ struct CandidateKeys {
 
   explicit CandidateKeys(const std::vector<Requirement>& reqs) {
     std::vector<std::pair<uint32_t, uint32_t>> pairs;  // (candidate, requirement)
-    std::vector<uint32_t> slots(1024, 0);              // open addressing: candidate + 1
-    auto find = [&](const char* p, size_t len) -> uint32_t {
-      uint64_t v = pack(p, len);
-      size_t mask = slots.size() - 1;
-      for (size_t i = hash(v, len) & mask;; i = (i + 1) & mask) {
-        if (slots[i] == 0) {
-          slots[i] = static_cast<uint32_t>(cands.size() + 1);
-          cands.push_back({p, static_cast<uint32_t>(len), v});
-          return slots[i] - 1;
-        }
-        const Cand& c = cands[slots[i] - 1];
-        if (c.v == v && c.len == len) return slots[i] - 1;  // len <= 8: v is the text
-      }
-    };
     size_t expect = 0;
     for (const auto& req : reqs)
       for (const auto& a : req) expect += a.size() * (kMaxKey - kMinKey + 1);
     pairs.reserve(expect);
+    // The table holds each candidate's packed text, so a probe reads one line.
+    slots_.assign(std::bit_ceil(std::max<size_t>(expect / 4, 1024)), Slot{});  // ~1 in 8 is new
     for (uint32_t r = 0; r < reqs.size(); ++r) {
-      auto add = [&](const char* p, size_t len) {
-        if (2 * (cands.size() + 1) > slots.size()) rehash(slots);
-        Cand& c = cands[find(p, len)];
-        if (c.last_req == r) return;
-        c.last_req = r;
-        ++c.count;
-        pairs.emplace_back(static_cast<uint32_t>(&c - cands.data()), r);
+      auto add = [&](const char* p, uint64_t v, size_t len, size_t atom_len) {
+        uint32_t c = find(p, v, len, atom_len);
+        if (cands[c].last_req == r) return;
+        cands[c].last_req = r;
+        ++cands[c].count;
+        pairs.emplace_back(c, r);
       };
       for (const auto& a : reqs[r]) {
-        if (a.size() < kMinKey) add(a.data(), a.size());
-        for (size_t len = kMinKey; len <= std::min(kMaxKey, a.size()); ++len)
-          for (size_t at = 0; at + len <= a.size(); ++at) add(a.data() + at, len);
+        if (a.size() < kMinKey) add(a.data(), pack(a.data(), a.size()), a.size(), a.size());
+        for (size_t at = 0; at + kMinKey <= a.size(); ++at) {
+          uint64_t v = 0;  // a[at, at + len), packed one byte at a time
+          for (size_t len = 1; len <= std::min(kMaxKey, a.size() - at); ++len) {
+            v |= uint64_t{static_cast<unsigned char>(a[at + len - 1])} << (8 * (len - 1));
+            if (len >= kMinKey) add(a.data() + at, v, len, a.size());
+          }
+        }
       }
     }
+    slots_ = {};
     uint32_t at = 0;
     for (auto& c : cands) c.first = at, at += c.count, c.count = 0;
     reqs_of.resize(pairs.size());
@@ -136,22 +130,47 @@ struct CandidateKeys {
 
  private:
   static_assert(kMaxKey <= 8);
+  struct Slot {
+    uint64_t v = 0;     // the text, packed (len <= 8: v is the text)
+    uint32_t len = 0;
+    uint32_t cand = 0;  // candidate + 1; 0: empty
+  };
+  std::vector<Slot> slots_;  // open addressing, at most half full
+
   static uint64_t pack(const char* p, size_t len) {
     uint64_t v = 0;
     std::memcpy(&v, p, len);
     return v;
   }
-  static size_t hash(uint64_t v, size_t len) {
-    return static_cast<size_t>(((v ^ (len * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull) >> 32);
-  }
-  void rehash(std::vector<uint32_t>& slots) {
-    slots.assign(slots.size() * 2, 0);
-    size_t mask = slots.size() - 1;
-    for (uint32_t i = 0; i < cands.size(); ++i) {
-      size_t s = hash(cands[i].v, cands[i].len) & mask;
-      while (slots[s] != 0) s = (s + 1) & mask;
-      slots[s] = i + 1;
+  uint32_t find(const char* p, uint64_t v, size_t len, size_t atom_len) {
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash(v, len) & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.cand == 0) {
+        s = {v, static_cast<uint32_t>(len), static_cast<uint32_t>(cands.size() + 1)};
+        cands.push_back({p, static_cast<uint32_t>(len), static_cast<uint32_t>(atom_len)});
+        if (2 * cands.size() > slots_.size()) grow();
+        return static_cast<uint32_t>(cands.size() - 1);
+      }
+      if (s.v == v && s.len == len) return s.cand - 1;
     }
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.cand == 0) continue;
+      size_t i = hash(s.v, s.len) & mask;
+      while (slots_[i].cand != 0) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
+  }
+  static size_t hash(uint64_t v, size_t len) {  // every bit of v counts (MurmurHash3's finaliser)
+    uint64_t h = v ^ (len * 0x9e3779b97f4a7c15ull);
+    h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdull;
+    h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
+    return static_cast<size_t>(h ^ (h >> 33));
   }
 };
 
@@ -160,7 +179,7 @@ struct CandidateKeys {
 // requirements it satisfies). Keys only decide speed, never correctness.
 std::vector<std::string> choose_keys(const std::vector<Requirement>& reqs,
                                      const std::function<bool(const std::string&)>& too_common) {
-CandidateKeys all(reqs);
+  CandidateKeys all(reqs);
   auto key = [&](size_t c) { return std::string_view(all.cands[c].text, all.cands[c].len); };
   std::vector<double> bits(all.cands.size());
   std::vector<uint32_t> open(all.cands.size());  // requirements met that no chosen key meets yet
@@ -179,10 +198,19 @@ CandidateKeys all(reqs);
     if (a.first != b.first) return a.first < b.first;
     return key(a.second) > key(b.second);  // ties: the smaller key first
   };
+
+  // A key that meets one requirement and can be longer within its atom
+  // never wins: the longer one meets the same requirement, looks rarer, and
+  // is in no more lines. Leaving such keys out makes the heap several times
+  // smaller.
+  auto dominated = [&](size_t c) {
+    const auto& k = all.cands[c];
+    return k.count == 1 && k.len < std::min<size_t>(kMaxKey, k.atom_len);
+  };
   for (bool skip_common : {true, false}) {
     std::vector<std::pair<double, size_t>> heap;
     for (size_t c = 0; c < all.cands.size(); ++c)
-      if (open[c] > 0) heap.emplace_back(value(c), c);
+      if (open[c] > 0 && !dominated(c)) heap.emplace_back(value(c), c);
     std::make_heap(heap.begin(), heap.end(), worse);
     while (!heap.empty()) {
       std::pop_heap(heap.begin(), heap.end(), worse);
@@ -413,7 +441,8 @@ Compiled compile_rule(const Rule& r) {
   // An atom is necessary if the rule cannot pass without it: any one
   // necessary atom finds all its lines. Without one, every atom is needed.
   Requirement necessary;
-  for (size_t i = 0; i < atoms.size(); ++i) {
+  if (atoms.size() == 1) necessary = atoms;  // it passed with none, so this one is needed
+  for (size_t i = 0; atoms.size() > 1 && i < atoms.size(); ++i) {
     std::vector<int> rest;
     for (size_t j = 0; j < atoms.size(); ++j)
       if (j != i) rest.push_back(static_cast<int>(j));
@@ -466,7 +495,6 @@ const Matcher::Lazy& Matcher::compiled(std::string_view sample) const {
     // requirement is in each line it stands for, and one of them holds a key,
     // so the atoms need not wait for the keys: their database compiles while
     // the keys are chosen.
-
     std::map<std::string, int> atom_ids;
     for (size_t i = 0; i < rule_reqs_.size(); ++i) {
       for (const auto& req : rule_reqs_[i]) {
@@ -482,19 +510,17 @@ const Matcher::Lazy& Matcher::compiled(std::string_view sample) const {
         if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
       }
     }
-
     if (l.atom_list.empty()) return;
     Result<hs_database_t*> atoms = make_error("");
     std::thread other([&] { atoms = compile_literals(l.atom_list); });
     CommonCheck common(sample.substr(0, kSampleBytes));
-
-    l.key_list = choose_keys(all, common);
+    l.key_list = choose_keys(all, std::cref(common));
     Result<hs_database_t*> keys = nullptr;
     if (KeyFilter::usable())
       l.fast_keys = std::make_unique<KeyFilter>(l.key_list, common.text());
     else
       keys = compile_literals(l.key_list);
-other.join();
+    other.join();
     if (!keys || !atoms) {
       lazy_->error = !keys ? keys.error().message : atoms.error().message;
       return;
