@@ -23,7 +23,9 @@ What it does (corpus mode):
 
 Targets (issue 8): tpmdiag wall <= 1.33 x rg (file and stdin); peak RSS <= 64 MiB (file and
 stdin); tpmdiag on .gz >= 2x faster than `gzip -dc`; one pasted line <= 30 ms; all injected
-incidents found; 10x rules cost <= 10 % (with --rules-x10).  --quick fails only on correctness.
+incidents found; 10x rules cost <= 10 % of scan throughput (with --rules-x10; the fixed start-up
+of compiling them is measured on the corpus' first 4 MiB and reported beside it, with the wall-time
+cost on the whole corpus).  --quick fails only on correctness.
 
 Exit status: 0 all checked targets met (or skipped); 1 a target missed; 2 setup/usage error
 (e.g. tpmdiag binary missing without --baseline-only).
@@ -419,6 +421,13 @@ def corpus_mode(args) -> int:
             if rules_dir:
                 cmds.append(("x10", "`tpmdiag diagnose --format json --rules X10 FILE`",
                              [tpmdiag, "diagnose", "--format", "json", "--rules", rules_dir, corpus], None, None, True))
+                # The same two on the corpus' first 4 MiB measure the fixed start-up (rule
+                # compilation, key choice), so the throughput of the scan can be told from it.
+                head = ensure_head(cache, corpus)
+                cmds.append(("start", "`tpmdiag diagnose --format json HEAD` (HEAD: FILE's first 4 MiB)",
+                             [tpmdiag, "diagnose", "--format", "json", head], None, None, False))
+                cmds.append(("x10start", "`tpmdiag diagnose --format json --rules X10 HEAD`",
+                             [tpmdiag, "diagnose", "--format", "json", "--rules", rules_dir, head], None, None, False))
         cmds.append(("true", "`true` (process spawn, reference)", ["true"], None, None, False))
 
         # warm-up run per command: output for the correctness checks + peak RSS (via GNU time)
@@ -439,11 +448,11 @@ def corpus_mode(args) -> int:
         log(f"{runs} timed runs x {len(results)} commands, round-robin ...")
         # Each round runs every command once, in an order shuffled per round (fixed seed) so
         # that no command always follows the same neighbour (e.g. the CPU-heavy gzip -dc);
-        # the x10 run stays next to the plain FILE run so their ratio is taken pairwise.
+        # the x10 runs stay next to the plain FILE run so their ratios are taken pairwise.
         by_key = {c[0]: c for c in cmds}
-        units = [[k] for k in by_key if k != "x10"]
-        if "x10" in by_key:
-            units = [u + ["x10"] if u == ["file"] else u for u in units]
+        pair = [k for k in ("x10", "start", "x10start") if k in by_key]
+        units = [[k] for k in by_key if k not in pair]
+        units = [u + pair if u == ["file"] else u for u in units]
         order_rng = random.Random(12345)
         for i in range(runs):
             order_rng.shuffle(units)
@@ -506,9 +515,14 @@ def corpus_mode(args) -> int:
         rg_m = S["rg"]["median"] if "rg" in S else float("nan")
         gz_m = S["gzip"]["median"] if "gzip" in S else float("nan")
         file_m = S["file"]["median"] if "file" in S else float("nan")
-        x10_cost = float("nan")
-        if "x10" in S and "file" in S:
-            x10_cost = statistics.median(a.wall / b.wall for a, b in zip(results["x10"], results["file"])) - 1
+        # 10x rules: wall on FILE, the fixed start-up (from the HEAD runs), and the throughput
+        # of the scan, i.e. wall minus start-up, each a median of per-round pairs.
+        x10_cost = x10_wall = x10_start = float("nan")
+        if all(k in S for k in ("x10", "file", "start", "x10start")):
+            rounds = list(zip(results["x10"], results["file"], results["x10start"], results["start"]))
+            x10_wall = statistics.median(x.wall / f.wall for x, f, _, _ in rounds) - 1
+            x10_start = statistics.median(xs.wall - fs.wall for _, _, xs, fs in rounds)
+            x10_cost = statistics.median((x.wall - xs.wall) / (f.wall - fs.wall) for x, f, xs, fs in rounds) - 1
         for key, label, *_ in cmds:
             if key in broken:
                 rep.add(f"| {label} | not timed: {broken[key]} | | | | | | | |")
@@ -522,8 +536,11 @@ def corpus_mode(args) -> int:
             elif key == "gz":
                 ratio = f"{gz_m / s['median']:.2f}× faster than gzip -dc"
             elif key == "x10":
-                ratio = f"{x10_cost * 100:+.1f} % vs tpmdiag FILE (median of per-round pairs)"
-            gbs = "" if s["gbs"] != s["gbs"] else f"{s['gbs']:.2f}"
+                ratio = (f"wall {x10_wall * 100:+.1f} %, scan throughput {x10_cost * 100:+.1f} % vs tpmdiag FILE "
+                         f"(medians of per-round pairs)")
+            elif key == "x10start":
+                ratio = f"start-up {x10_start * 1000:+.0f} ms vs tpmdiag HEAD"
+            gbs = "" if s["gbs"] != s["gbs"] or key in ("start", "x10start") else f"{s['gbs']:.2f}"
             rep.add(f"| {label} | {fmt_s(s['median'])} | {fmt_s(s['min'])} | {fmt_s(s['max'])} | {gbs} | "
                     f"{s['cpu']:.3f} | {s['rss']:.1f} | {','.join(map(str, s['rcs']))} | {ratio} |")
         rep.add()
@@ -566,10 +583,11 @@ def corpus_mode(args) -> int:
                 targets.append(("one pasted line", not_measured("paste"), limit, False, True))
             if rules_dir:
                 limit = f"≤ {TARGET_X10_COST * 100:.0f} %"
-                if "x10" in S and "file" in S:
+                if x10_cost == x10_cost:
                     x = x10_cost
-                    targets.append(("10× rules throughput cost", f"{x * 100:+.1f} %", limit, x <= TARGET_X10_COST,
-                                    hard_speed))
+                    targets.append(("10× rules throughput cost (scan; the fixed start-up reported beside it)",
+                                    f"{x * 100:+.1f} % (wall on FILE {x10_wall * 100:+.1f} %, of which start-up "
+                                    f"{x10_start * 1000:+.0f} ms)", limit, x <= TARGET_X10_COST, hard_speed))
                 else:
                     targets.append(("10× rules throughput cost", not_measured("x10"), limit, False, True))
             for c in checks:
@@ -625,6 +643,19 @@ def describe_rc(rc: int) -> str:
         except ValueError:
             return str(rc)
     return str(rc)
+
+
+def ensure_head(cache: str, corpus: str) -> str:
+    """The corpus' first 4 MiB (whole lines), for measuring start-up: big enough that tpmdiag
+    maps it and compiles its prefilter as for the whole file."""
+    head = os.path.join(cache, os.path.basename(corpus) + ".head4M")
+    if not os.path.exists(head) or os.path.getmtime(head) < os.path.getmtime(corpus):
+        with open(corpus, "rb") as f:
+            data = f.read(4 << 20)
+        with open(head + ".tmp", "wb") as f:
+            f.write(data[:data.rfind(b"\n") + 1])
+        os.replace(head + ".tmp", head)
+    return head
 
 
 def runnable_rc(key):
