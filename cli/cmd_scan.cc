@@ -58,8 +58,8 @@ Options)";
 struct Row {
   std::string host, verdict, cause, input, scan;  // scan: new | unchanged | error
   double confidence = -1;
-  std::string cause_status;
-  std::map<std::string, std::string> bundle;  // kb/bundle-metadata.json fields
+  std::string cause_status{};  // (initialisers: rows are built from the first five fields)
+  std::map<std::string, std::string> bundle{};  // kb/bundle-metadata.json fields
 };
 
 std::string fmt_bytes_rate(double bytes, double secs) {

@@ -155,8 +155,7 @@ struct Processor::ScannerBox {
 };
 
 Processor::Processor(const Engine& engine, ProcessorOptions opts, IngestCounters& counters, std::ostream& out)
-    : engine_(engine),
-      opts_(std::move(opts)),
+    : opts_(std::move(opts)),
       c_(counters),
       out_(out),
       scanner_(std::make_unique<ScannerBox>(engine, opts_.max_frame)),

@@ -147,7 +147,6 @@ class Processor {
  private:
   void write_error(const std::string& message);
 
-  const Engine& engine_;
   ProcessorOptions opts_;
   IngestCounters& c_;
   std::ostream& out_;

@@ -151,7 +151,7 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
   for (size_t r = 0; r < order.size(); ++r) {
     size_t b = r * buckets / order.size();
     const Key& k = keys_[order[r]];
-    bucket_[b].push_back(static_cast<uint16_t>(order[r]));
+    bucket_[b].push_back(static_cast<uint32_t>(order[r]));
     auto bit = static_cast<uint8_t>(1u << (b % 8));
     for (size_t j = 0; j < kWindow; ++j) {
       auto& tab = table_[b / 8][j];
@@ -170,7 +170,7 @@ namespace {
 
 template <int G>
 TPMDIAG_VBMI void scan(const uint8_t (&table)[4][4][64],
-                       const std::vector<std::vector<uint16_t>>& bucket,
+                       const std::vector<std::vector<uint32_t>>& bucket,
                        const std::vector<KeyFilter::Key>& keys, Found& f) {
   __m512i t[G][kWindow];
   for (int g = 0; g < G; ++g)
@@ -199,7 +199,7 @@ TPMDIAG_VBMI void scan(const uint8_t (&table)[4][4][64],
       bool hit = false;
       for (int g = 0; g < G && !hit; ++g) {
         for (unsigned b = bits[g][i]; b && !hit; b &= b - 1) {
-          for (uint16_t k : bucket[static_cast<size_t>(g) * 8 + static_cast<unsigned>(__builtin_ctz(b))]) {
+          for (uint32_t k : bucket[static_cast<size_t>(g) * 8 + static_cast<unsigned>(__builtin_ctz(b))]) {
             const auto& key = keys[k];
             if (at >= key.offset && key_at(key, f.data, f.n, at - key.offset)) {
               hit = true;

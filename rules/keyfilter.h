@@ -56,7 +56,7 @@ class KeyFilter {
  private:
   std::vector<Key> keys_;
   int groups_ = 1;                              // of 8 buckets: 1, 2 or 4
-  std::vector<std::vector<uint16_t>> bucket_;   // bucket -> keys
+  std::vector<std::vector<uint32_t>> bucket_;   // bucket -> keys
   alignas(64) uint8_t table_[4][4][64] = {};    // [group][window byte][byte & 63] -> bucket bits
 };
 

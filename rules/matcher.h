@@ -5,12 +5,13 @@
 // "atoms" (literals a match must contain, via RE2's FilteredRE2); where one
 // atom is necessary for every match, that atom alone stands for the rule.
 // Scanning for a hundred literals at once is slow (Vectorscan's FDR, ~2 GB/s),
-// scanning for a handful is fast (its Teddy engine, ~7 GB/s), so the prefilter
-// has two levels: a few short "keys" (chosen so that every atom contains one,
-// rare by their letters and not common in the first text scanned) are
-// searched caseless over the raw buffer; only lines holding a key are then
-// searched for the exact atoms. Only lines with an atom are parsed, and only
-// the rules of the atoms found are run on them.
+// scanning for a few short ones can be fast, so the prefilter has two levels:
+// a few short "keys" (chosen so that every requirement has an atom containing
+// one, rare by their letters and not common in the first text scanned) are
+// searched caseless over the raw buffer (rules/keyfilter.h on CPUs with
+// AVX-512 VBMI, ~10 GB/s; Vectorscan elsewhere); only lines holding a key are
+// then searched for the exact atoms. Only lines with an atom are parsed, and
+// only the rules of the atoms found are run on them.
 //
 //   auto m = Matcher::build(std::move(rules));      // Result<Matcher>
 //   Matcher::Scratch scratch(*m);                   // one per thread
@@ -116,8 +117,9 @@ class Matcher {
   // The level-1 search when this CPU runs it (else Vectorscan does); its keys are keys().
   const KeyFilter* key_filter() const { return compiled().fast_keys.get(); }
   const std::vector<int>& atom_rules(size_t atom) const { return compiled().atom_rules[atom]; }
-  // Per rule, what the prefilter stands on: literal requirements, each a list
-  // of atoms that are all in every line the rule matches.
+  // Per rule, what the prefilter stands on: requirements, one of which every
+  // line the rule matches meets; each is a list of atoms that are all in
+  // every line meeting it, so any one of them can stand for it.
   const std::vector<std::vector<std::vector<std::string>>>& requirements() const { return rule_reqs_; }
 
   // Compiles the literal databases now (they are otherwise compiled on first

@@ -108,7 +108,7 @@ CREATE VIEW bundles AS
 
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
   ~Stmt() { sqlite3_finalize(st_); }
   bool ok() const { return rc_ == SQLITE_OK; }
   Stmt& bind(int i, const std::string& s) {
@@ -142,7 +142,6 @@ class Stmt {
   double real(int col) const { return sqlite3_column_double(st_, col); }
 
  private:
-  sqlite3* db_;
   sqlite3_stmt* st_ = nullptr;
   int rc_;
 };
