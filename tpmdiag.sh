@@ -15,6 +15,7 @@ PACKAGES=(
 # Only the test command needs these: real syslog clients, a browser, a fuzzing compiler.
 TEST_PACKAGES=(
   bsdutils rsyslog jq python3 curl sqlite3 # live syslog end-to-end tests, API tests, store queries
+  ripgrep                                  # the benchmark's baseline (bench/run.py --quick)
   chromium                                 # web page end-to-end test (driven by playwright-core)
   clang libfuzzer-14-dev                   # libFuzzer targets (CI runs each briefly)
 )
@@ -59,6 +60,8 @@ case "${1:-}" in
     build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
     log "tests"
     (cd build && ctest --output-on-failure)
+    log "benchmark smoke run: 64 MiB, checks findings only (the full run: BENCHMARKS.md)"
+    python3 bench/run.py --tpmdiag build/tpmdiag --quick --rules-x10 auto --cache build/bench-cache
     build build-asan -DCMAKE_BUILD_TYPE=Debug -DTPMDIAG_SANITIZE=ON
     log "tests under ASan+UBSan"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
