@@ -102,7 +102,9 @@ int cmd_rules(const Args& args) {
     }
     const KeyFilter* kf = m.key_filter();
     std::cout << m.keys().size() << " keys, searched by "
-              << (kf ? "the AVX-512 key filter (4-byte window in brackets)" : "Vectorscan") << ":\n";
+              << (kf ? std::string("the ") + KeyFilter::name(kf->engine()) + " key filter (4-byte window in brackets)"
+                     : std::string("Vectorscan"))
+              << ":\n";
     for (size_t i = 0; i < m.keys().size(); ++i) {
       const std::string& k = m.keys()[i];
       std::cout << "  '" << k << "'";

@@ -21,6 +21,7 @@ namespace {
 
 constexpr size_t kWindow = 4;
 #define TPMDIAG_VBMI __attribute__((target("avx512f,avx512bw,avx512vbmi")))
+#define TPMDIAG_AVX2 __attribute__((target("avx2")))
 
 char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 char upper_ascii(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
@@ -86,10 +87,53 @@ size_t emit_line(Found& f, size_t at) {
   return f.floor;
 }
 
-// Bucket bits of the windows that may start at each of the 64 bytes at p
-// (p[0..67) readable), per group of 8 buckets in r; returns the byte mask.
+// The bytes from pos, `need` of them readable: in place, or for the last bytes
+// a zero-padded copy in tail (128 bytes).
+inline const char* readable(const Found& f, size_t pos, size_t need, char* tail) {
+  size_t rem = f.n - pos;
+  if (rem >= need) return f.data + pos;
+  std::memset(tail, 0, 128);
+  std::memcpy(tail, f.data + pos, rem);
+  return tail;
+}
+
+// A block's candidate mask without the positions past the text's end.
+inline uint64_t in_text(uint64_t m, size_t rem) { return rem < 64 ? m & ((uint64_t{1} << rem) - 1) : m; }
+
+// The candidates of one block at pos: bit i of m marks a position where the
+// window of a key in one of the buckets bits[g][i] may start. Emits the line of
+// each key really there; returns where scanning resumes.
+size_t check_block(uint64_t m, size_t pos, size_t block, const uint8_t (*bits)[64], int groups,
+                   const std::vector<std::vector<uint32_t>>& bucket, const std::vector<KeyFilter::Key>& keys,
+                   Found& f) {
+  while (m) {
+    unsigned i = static_cast<unsigned>(__builtin_ctzll(m));
+    m &= m - 1;
+    size_t at = pos + i;
+    bool hit = false;
+    for (int g = 0; g < groups && !hit; ++g) {
+      for (unsigned b = bits[g][i]; b && !hit; b &= b - 1) {
+        for (uint32_t k : bucket[static_cast<size_t>(g) * 8 + static_cast<unsigned>(__builtin_ctz(b))]) {
+          const auto& key = keys[k];
+          if (at >= key.offset && key_at(key, f.data, f.n, at - key.offset)) {
+            hit = true;
+            break;
+          }
+        }
+      }
+    }
+    if (!hit) continue;
+    size_t resume = emit_line(f, at);
+    if (resume >= pos + block) return resume;
+    m &= ~uint64_t{0} << (resume - pos);
+  }
+  return pos + block;
+}
+
+// AVX-512: bucket bits of the windows that may start at each of the 64 bytes
+// at p (p[0..67) readable), per group of 8 buckets in r; returns the byte mask.
 template <int G>
-TPMDIAG_VBMI inline uint64_t block(const __m512i (&t)[G][kWindow], const char* p, __m512i (&r)[G]) {
+TPMDIAG_VBMI inline uint64_t block512(const __m512i (&t)[G][kWindow], const char* p, __m512i (&r)[G]) {
   __m512i v0 = _mm512_loadu_si512(p), v1 = _mm512_loadu_si512(p + 1);
   __m512i v2 = _mm512_loadu_si512(p + 2), v3 = _mm512_loadu_si512(p + 3);
   __m512i any = _mm512_setzero_si512();
@@ -104,20 +148,52 @@ TPMDIAG_VBMI inline uint64_t block(const __m512i (&t)[G][kWindow], const char* p
   return _mm512_test_epi8_mask(any, any);
 }
 
-}  // namespace
-
-bool KeyFilter::usable() {
-  static const bool ok = [] {
-    const char* env = std::getenv("TPMDIAG_PREFILTER");
-    if (env && std::string_view(env) == "vectorscan") return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vbmi");
-  }();
-  return ok;
+// AVX2: the same for the 32 bytes at p (p[0..35) readable), by nibbles.
+template <int G>
+TPMDIAG_AVX2 inline uint32_t block256(const __m256i (&lo)[G][kWindow], const __m256i (&hi)[G][kWindow],
+                                      const char* p, __m256i (&r)[G]) {
+  const __m256i nibble = _mm256_set1_epi8(0x0f);
+  __m256i l[kWindow], h[kWindow];
+  for (size_t j = 0; j < kWindow; ++j) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j));
+    l[j] = _mm256_and_si256(v, nibble);
+    h[j] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+  }
+  __m256i any = _mm256_setzero_si256();
+  for (int g = 0; g < G; ++g) {
+    __m256i x = _mm256_and_si256(_mm256_shuffle_epi8(lo[g][0], l[0]), _mm256_shuffle_epi8(hi[g][0], h[0]));
+    for (size_t j = 1; j < kWindow; ++j)
+      x = _mm256_and_si256(x, _mm256_and_si256(_mm256_shuffle_epi8(lo[g][j], l[j]), _mm256_shuffle_epi8(hi[g][j], h[j])));
+    r[g] = x;
+    any = _mm256_or_si256(any, x);
+  }
+  return ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(any, _mm256_setzero_si256())));
 }
 
-KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view sample_lower) {
+}  // namespace
+
+bool KeyFilter::supported(Engine e) {
+  __builtin_cpu_init();
+  if (e == Engine::avx2) return __builtin_cpu_supports("avx2");
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vbmi");
+}
+
+std::optional<KeyFilter::Engine> KeyFilter::best() {
+  static const std::optional<Engine> chosen = []() -> std::optional<Engine> {
+    const char* env = std::getenv("TPMDIAG_PREFILTER");
+    std::string_view want = env ? env : "";
+    for (Engine e : {Engine::avx512, Engine::avx2}) {
+      bool named = want == (e == Engine::avx512 ? "avx512" : "avx2");
+      if ((want.empty() || named) && supported(e)) return e;
+    }
+    return std::nullopt;
+  }();
+  return chosen;
+}
+
+KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view sample_lower, Engine engine)
+    : engine_(engine) {
   for (const auto& text : keys) {
     Key k;
     for (char c : text) k.text.push_back(lower_ascii(c));
@@ -155,13 +231,19 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
     auto bit = static_cast<uint8_t>(1u << (b % 8));
     for (size_t j = 0; j < kWindow; ++j) {
       auto& tab = table_[b / 8][j];
+      auto& lo = low_[b / 8][j];
+      auto& hi = high_[b / 8][j];
       if (k.offset + j >= k.text.size()) {  // a short key: any byte
         for (auto& e : tab) e |= bit;
+        for (size_t x = 0; x < 16; ++x) lo[x] |= bit, hi[x] |= bit;
         continue;
       }
-      char c = k.text[k.offset + j];
-      tab[static_cast<unsigned char>(lower_ascii(c)) & 63] |= bit;
-      tab[static_cast<unsigned char>(upper_ascii(c)) & 63] |= bit;
+      for (char c : {lower_ascii(k.text[k.offset + j]), upper_ascii(k.text[k.offset + j])}) {
+        auto u = static_cast<unsigned char>(c);
+        tab[u & 63] |= bit;
+        lo[u & 15] |= bit;
+        hi[u >> 4] |= bit;
+      }
     }
   }
 }
@@ -169,54 +251,46 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
 namespace {
 
 template <int G>
-TPMDIAG_VBMI void scan(const uint8_t (&table)[4][4][64],
-                       const std::vector<std::vector<uint32_t>>& bucket,
-                       const std::vector<KeyFilter::Key>& keys, Found& f) {
+TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const std::vector<std::vector<uint32_t>>& bucket,
+                          const std::vector<KeyFilter::Key>& keys, Found& f) {
   __m512i t[G][kWindow];
   for (int g = 0; g < G; ++g)
     for (size_t j = 0; j < kWindow; ++j) t[g][j] = _mm512_loadu_si512(table[g][j]);
   alignas(64) char tail[128];
+  alignas(64) uint8_t bits[G][64];
   for (size_t pos = 0; pos < f.n;) {
-    size_t rem = f.n - pos;
     __m512i r[G];
-    uint64_t m;
-    if (rem >= 64 + kWindow - 1) {
-      m = block<G>(t, f.data + pos, r);
-    } else {  // the last bytes, from a padded copy
-      std::memset(tail, 0, sizeof tail);
-      std::memcpy(tail, f.data + pos, rem);
-      m = block<G>(t, tail, r);
-      if (rem < 64) m &= (uint64_t{1} << rem) - 1;
-    }
-    size_t next = pos + 64;
-    alignas(64) uint8_t bits[G][64];
-    if (m)
+    uint64_t m = in_text(block512<G>(t, readable(f, pos, 64 + kWindow - 1, tail), r), f.n - pos);
+    if (m) {
       for (int g = 0; g < G; ++g) _mm512_store_si512(bits[g], r[g]);
-    while (m) {
-      unsigned i = static_cast<unsigned>(__builtin_ctzll(m));
-      m &= m - 1;
-      size_t at = pos + i;
-      bool hit = false;
-      for (int g = 0; g < G && !hit; ++g) {
-        for (unsigned b = bits[g][i]; b && !hit; b &= b - 1) {
-          for (uint32_t k : bucket[static_cast<size_t>(g) * 8 + static_cast<unsigned>(__builtin_ctz(b))]) {
-            const auto& key = keys[k];
-            if (at >= key.offset && key_at(key, f.data, f.n, at - key.offset)) {
-              hit = true;
-              break;
-            }
-          }
-        }
-      }
-      if (!hit) continue;
-      size_t resume = emit_line(f, at);
-      if (resume >= pos + 64) {
-        next = resume;
-        break;
-      }
-      m &= ~uint64_t{0} << (resume - pos);
+      pos = check_block(m, pos, 64, bits, G, bucket, keys, f);
+    } else {
+      pos += 64;
     }
-    pos = next;
+  }
+}
+
+template <int G>
+TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[2][4][16],
+                          const std::vector<std::vector<uint32_t>>& bucket, const std::vector<KeyFilter::Key>& keys,
+                          Found& f) {
+  __m256i lo[G][kWindow], hi[G][kWindow];
+  for (int g = 0; g < G; ++g)
+    for (size_t j = 0; j < kWindow; ++j) {  // PSHUFB looks up within each 16-byte lane
+      lo[g][j] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(low[g][j])));
+      hi[g][j] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(high[g][j])));
+    }
+  alignas(64) char tail[128];
+  alignas(64) uint8_t bits[G][64];
+  for (size_t pos = 0; pos < f.n;) {
+    __m256i r[G];
+    uint64_t m = in_text(block256<G>(lo, hi, readable(f, pos, 32 + kWindow - 1, tail), r), f.n - pos);
+    if (m) {
+      for (int g = 0; g < G; ++g) _mm256_store_si256(reinterpret_cast<__m256i*>(bits[g]), r[g]);
+      pos = check_block(m, pos, 32, bits, G, bucket, keys, f);
+    } else {
+      pos += 32;
+    }
   }
 }
 
@@ -245,10 +319,17 @@ void KeyFilter::reference_lines(const std::vector<std::string>& keys, const char
 
 void KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out) const {
   Found f{data, n, &out};
-  if (groups_ == 1)
-    scan<1>(table_, bucket_, keys_, f);
-  else
-    scan<2>(table_, bucket_, keys_, f);
+  if (engine_ == Engine::avx512) {
+    if (groups_ == 1)
+      scan512<1>(table_, bucket_, keys_, f);
+    else
+      scan512<2>(table_, bucket_, keys_, f);
+  } else {
+    if (groups_ == 1)
+      scan256<1>(low_, high_, bucket_, keys_, f);
+    else
+      scan256<2>(low_, high_, bucket_, keys_, f);
+  }
 }
 
 }  // namespace tpmdiag

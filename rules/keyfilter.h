@@ -1,21 +1,26 @@
-// Level 1 of the prefilter on CPUs with AVX-512 VBMI: finds the lines that hold
-// any of a few caseless keys, at memory speed (rules/matcher.h has the levels).
+// Level 1 of the prefilter on x86 CPUs with AVX2 or AVX-512 VBMI: finds the
+// lines that hold any of a few caseless keys (rules/matcher.h has the levels).
 //
 // Why not Vectorscan here: for the ~30 keys our rules need, it picks its FDR
 // engine, about 2.5 GB/s per core, which made the key search 60 % of a
 // diagnosis. This is a bucketed 4-byte fingerprint search in the manner of
 // Teddy (Hyperscan's small-set engine, also used by ripgrep), sized for that
 // case: each key gets a 4-byte window (the rarest in the sample text) and a
-// bucket; for every byte position one VPERMB table lookup per window byte and
-// bucket group gives the buckets whose window may start there; candidates are
-// then checked against the whole key. Other CPUs keep Vectorscan.
+// bucket; for every byte position, table lookups per window byte and group of
+// 8 buckets give the buckets whose window may start there; candidates are then
+// checked against the whole key. With AVX-512 VBMI one VPERMB looks up the low
+// 6 bits of 64 bytes at once (~10 GB/s per core); with AVX2 two PSHUFBs look up
+// the two nibbles of 32 bytes (a looser test: more candidates to check). Other
+// CPUs keep Vectorscan.
 //
-//   KeyFilter f(keys, sample_lower);   // keys lowercase, 3+ bytes
+//   KeyFilter f(keys, sample_lower);   // keys: any case and length (under 4 bytes
+//                                      // they make more candidates to check)
 //   f.lines(data, n, spans);           // appends each line holding a key, once
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,14 +31,20 @@ struct LineSpan;
 
 class KeyFilter {
  public:
-  // Whether this CPU can run it (AVX-512 BW and VBMI), and the environment does
-  // not ask for Vectorscan (TPMDIAG_PREFILTER=vectorscan, for comparisons).
-  static bool usable();
+  enum class Engine { avx512, avx2 };
+  static bool supported(Engine e);
+  // The engine to use: the best this CPU supports, or the one
+  // TPMDIAG_PREFILTER names (avx512, avx2); none when it says vectorscan or
+  // names one the CPU lacks (for comparisons and tests).
+  static std::optional<Engine> best();
+  static bool usable() { return best().has_value(); }
+  static const char* name(Engine e) { return e == Engine::avx512 ? "AVX-512 VBMI" : "AVX2"; }
 
   // keys: any case; one holding '\n' is in no line and is ignored.
   // sample_lower: lowercase text like the input, to pick rare windows (may be
   // empty); it steers speed only, never which lines are found.
-  KeyFilter(const std::vector<std::string>& keys, std::string_view sample_lower);
+  // engine must be supported().
+  KeyFilter(const std::vector<std::string>& keys, std::string_view sample_lower, Engine engine);
 
   // Appends [begin, end) of each line of data[0..n) that holds a key, in order
   // and once; end is at the '\n' or n.
@@ -45,7 +56,7 @@ class KeyFilter {
 
   // The window of each key, for `rules prefilter`: offset into the key.
   size_t window(size_t key) const { return keys_[key].offset; }
-  int bucket_groups() const { return groups_; }
+  Engine engine() const { return engine_; }
 
   struct Key {
     std::string text;     // lowercase
@@ -55,9 +66,13 @@ class KeyFilter {
 
  private:
   std::vector<Key> keys_;
-  int groups_ = 1;                              // of 8 buckets: 1, 2 or 4
+  Engine engine_;
+  int groups_ = 1;                              // of 8 buckets: 1 or 2
   std::vector<std::vector<uint32_t>> bucket_;   // bucket -> keys
-  alignas(64) uint8_t table_[4][4][64] = {};    // [group][window byte][byte & 63] -> bucket bits
+  // -> bucket bits, per [group][window byte]: by the byte's low 6 bits (AVX-512),
+  // by its low and its high nibble (AVX2: a byte may start a window if both do).
+  alignas(64) uint8_t table_[2][4][64] = {};
+  alignas(64) uint8_t low_[2][4][16] = {}, high_[2][4][16] = {};
 };
 
 }  // namespace tpmdiag

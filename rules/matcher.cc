@@ -516,8 +516,8 @@ const Matcher::Lazy& Matcher::compiled(std::string_view sample) const {
     CommonCheck common(sample.substr(0, kSampleBytes));
     l.key_list = choose_keys(all, std::cref(common));
     Result<hs_database_t*> keys = nullptr;
-    if (KeyFilter::usable())
-      l.fast_keys = std::make_unique<KeyFilter>(l.key_list, common.text());
+    if (auto engine = KeyFilter::best())
+      l.fast_keys = std::make_unique<KeyFilter>(l.key_list, common.text(), *engine);
     else
       keys = compile_literals(l.key_list);
     other.join();

@@ -8,8 +8,8 @@
 // scanning for a few short ones can be fast, so the prefilter has two levels:
 // a few short "keys" (chosen so that every requirement has an atom containing
 // one, rare by their letters and not common in the first text scanned) are
-// searched caseless over the raw buffer (rules/keyfilter.h on CPUs with
-// AVX-512 VBMI, ~10 GB/s; Vectorscan elsewhere); only lines holding a key are
+// searched caseless over the raw buffer (rules/keyfilter.h on CPUs with AVX2
+// or AVX-512 VBMI, 5-10 GB/s; Vectorscan elsewhere); only lines holding a key are
 // then searched for the exact atoms. Only lines with an atom are parsed, and
 // only the rules of the atoms found are run on them.
 //
@@ -150,7 +150,7 @@ class Matcher {
     std::vector<std::string> atom_list;         // level-2 literals: distinct, lowercase
     std::vector<std::vector<int>> atom_rules;   // atom -> rules it stands for
     Db keys, atoms;                             // keys: unless fast_keys
-    std::unique_ptr<KeyFilter> fast_keys;       // level 1 on AVX-512 VBMI
+    std::unique_ptr<KeyFilter> fast_keys;       // level 1 on AVX2 / AVX-512 VBMI
     std::string error;
   };
   const Lazy& compiled(std::string_view sample = {}) const;
