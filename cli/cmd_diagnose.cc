@@ -169,10 +169,10 @@ int cmd_explain(const Args& args) {
   } else {
     for (const auto& h : r.hosts) {
       for (const auto& b : h.boots) {
-        std::cout << "== host " << (h.host.empty() ? "(not named)" : h.host) << ", boot " << b.index << " ==\n";
+        std::cout << "== host " << (h.host.empty() ? "(not named)" : visible(h.host)) << ", boot " << b.index << " ==\n";
         for (const Fact* f : b.facts) {
-          std::string loc = f->input + ":" + std::to_string(f->line);
-          std::cout << (color ? "\x1b[36m" + loc + "\x1b[0m" : loc) << "  " << f->text << "\n";
+          std::string loc = visible(f->input) + ":" + std::to_string(f->line);
+          std::cout << (color ? "\x1b[36m" + loc + "\x1b[0m" : loc) << "  " << visible(f->text) << "\n";
           std::cout << "    rule " << f->rule->id << " (" << role_name(f->rule->role) << "): " << f->rule->meaning << "\n";
           if (!f->field("rc").empty()) {
             // Streamed piece by piece: `" " + std::string(...)` trips GCC 12's

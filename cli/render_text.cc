@@ -13,6 +13,23 @@
 
 namespace tpmdiag::cli {
 
+std::string visible(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 namespace {
 
 struct Paint {
@@ -52,9 +69,9 @@ std::string verdict_word(const std::string& v, const Paint& p) {
   return p("1", "NO TPM EVIDENCE");
 }
 
-std::string host_label(const std::string& h) { return h.empty() ? "(host not named in the input)" : h; }
+std::string host_label(const std::string& h) { return h.empty() ? "(host not named in the input)" : visible(h); }
 
-std::string where(const Fact& f) { return f.input + ":" + std::to_string(f.line); }
+std::string where(const Fact& f) { return visible(f.input) + ":" + std::to_string(f.line); }
 
 std::string pct(double c) {
   char buf[16];
@@ -62,11 +79,11 @@ std::string pct(double c) {
   return buf;
 }
 
-// The message part of a line, for compact display (prefix dropped when long).
-std::string_view shown_text(const Fact& f) {
+// A fact's line as shown: trailing blanks dropped, control bytes made visible.
+std::string shown_text(const Fact& f) {
   std::string_view t = f.text;
   while (!t.empty() && (t.back() == '\r' || t.back() == ' ')) t.remove_suffix(1);
-  return t;
+  return visible(t);
 }
 
 void evidence_line(std::ostream& out, const Fact& f, const Paint& p, size_t width) {
@@ -124,7 +141,7 @@ void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, si
     evidence_line(out, e, p, width);
     if (more > 0)
       out << "        " << p("2", "... and " + std::to_string(more) + " more line" + (more == 1 ? "" : "s") +
-                                     " like it, the last at " + last->input + ":" + std::to_string(end_of(last).second))
+                                     " like it, the last at " + visible(last->input) + ":" + std::to_string(end_of(last).second))
           << "\n";
     i = j;
   }
@@ -261,10 +278,10 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
                     std::to_string(lines) + " lines, " + std::to_string(tpm) + " TPM-related")
       << "\n";
   for (const auto& in : r.inputs) {
-    if (!in.error.empty()) out << p("31", "  not fully read: " + in.error) << "\n";
-    if (in.cut_lines) out << "  " << in.name << ": " << in.cut_lines << " over-long lines cut at --max-line\n";
+    if (!in.error.empty()) out << p("31", "  not fully read: " + visible(in.error)) << "\n";
+    if (in.cut_lines) out << "  " << visible(in.name) << ": " << in.cut_lines << " over-long lines cut at --max-line\n";
     if (in.dropped_facts)
-      out << p("31", "  " + in.name + ": " + std::to_string(in.dropped_facts) +
+      out << p("31", "  " + visible(in.name) + ": " + std::to_string(in.dropped_facts) +
                          " TPM lines not kept (over --max-facts); the diagnosis may miss them")
           << "\n";
   }

@@ -14,8 +14,6 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <unordered_map>
-#include <set>
 #include <thread>
 
 #include "common/embedded.h"

@@ -177,8 +177,10 @@ case_nul_utf8() {
   run "$(cap_mb 100)" "$(tmo 10)" "$bin" diagnose "$T/nul.log"
   check_rc 1 || return
   check_no_crash || return
-  if grep -q -P '\x00' "$R/out"; then bad "text report contains a raw NUL byte"; return; fi
-  ok "NULs and invalid UTF-8: diagnose/explain JSON valid, lines matched, text report has no raw NUL"
+  # Control bytes from a log (ESC sequences could recolour or move the cursor) are shown as \xNN.
+  if LC_ALL=C grep -q -P '[\x00-\x08\x0b-\x1f\x7f]' "$R/out"; then bad "text report contains a raw control byte"; return; fi
+  if ! grep -q -F '\x1b[31m' "$R/out"; then bad "text report does not show the ESC byte as \\x1b"; return; fi
+  ok "NULs and invalid UTF-8: diagnose/explain JSON valid, lines matched, text report has no raw control byte"
 }
 
 # 3. Empty and whitespace-only input.
