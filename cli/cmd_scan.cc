@@ -341,6 +341,7 @@ int cmd_scan(const Args& args) {
     w.end_object();
     std::cout << '\n';
   } else {
+    for (auto& r : rows) r.host = visible(r.host), r.input = visible(r.input);  // names from bundles
     size_t hw = 4, vw = 7, cw = 9;
     for (const auto& r : rows) {
       hw = std::max(hw, r.host.empty() ? 1 : r.host.size());
