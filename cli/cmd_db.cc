@@ -38,7 +38,9 @@ std::string conf(double c) {
 
 double round2(double d) { return std::round(d * 100.0) / 100.0; }
 
-void print_table(const std::vector<std::vector<std::string>>& rows) {
+void print_table(std::vector<std::vector<std::string>> rows) {
+  for (auto& r : rows)
+    for (auto& cell : r) cell = visible(cell);  // hosts and inputs come from logs and bundles
   std::vector<size_t> w;
   for (const auto& r : rows)
     for (size_t i = 0; i < r.size(); ++i) {
