@@ -175,11 +175,13 @@ int cmd_explain(const Args& args) {
           std::cout << (color ? "\x1b[36m" + loc + "\x1b[0m" : loc) << "  " << visible(f->text) << "\n";
           std::cout << "    rule " << f->rule->id << " (" << role_name(f->rule->role) << "): " << f->rule->meaning << "\n";
           if (!f->field("rc").empty()) {
+            static const DecodedRc kNone;
+            const DecodedRc& d = f->rc ? *f->rc : kNone;
             // Streamed piece by piece: `" " + std::string(...)` trips GCC 12's
             // -Wrestrict false positive at -O3 (-Werror in CI).
-            std::cout << "    rc " << f->field("rc") << " = " << f->field("rc_name") << " (" << f->field("rc_kind");
-            if (f->field("rc_index") != "0") std::cout << ' ' << f->field("rc_index");
-            std::cout << "): " << f->field("rc_description") << "\n";
+            std::cout << "    rc " << f->field("rc") << " = " << d.name << " (" << d.kind;
+            if (f->rc && d.index != 0) std::cout << ' ' << d.index;
+            std::cout << "): " << d.description << "\n";
           }
           auto it = evidence_of.find(f);
           if (it != evidence_of.end()) {

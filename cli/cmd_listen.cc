@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli/common.h"
+#include "cli/live_sink.h"
 #include "live/receivers.h"
 
 namespace tpmdiag::cli {
@@ -99,7 +100,8 @@ int cmd_listen(const Args& args) {
   for (const auto& a : listener.bound()) std::cerr << "tpmdiag listen: listening on " << a << '\n';
   live::install_stop_signals(listener.stop_fd());
   po_.on_output_error = [&] { listener.stop(); };
-  live::Processor proc(*engine, po_, counters, std::cout);
+  JsonLinesSink sink(std::cout);
+  live::Processor proc(*engine, po_, counters, sink);
   // SIGINT/SIGTERM are handled on the receiving thread only: its epoll_wait
   // then returns at once and the stop is seen before anything else is read
   // (drain() alone reads after it, within --drain-timeout).

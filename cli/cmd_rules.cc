@@ -4,7 +4,7 @@
 #include "cli/common.h"
 #include "cli/render.h"
 #include "rules/keyfilter.h"
-#include "rules/selftest.h"
+#include "pipeline/selftest.h"
 
 namespace tpmdiag::cli {
 

@@ -107,7 +107,7 @@ void top_of(const Report& r, const std::string& host, Row& row) {
     if (f.host == host) {
       row.cause = f.cause->id;
       row.confidence = f.confidence;
-      row.cause_status = f.status;
+      row.cause_status = name(f.status);
       return;
     }
 }

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli/common.h"
+#include "cli/live_sink.h"
 #include "live/receivers.h"
 
 namespace tpmdiag::cli {
@@ -88,7 +89,8 @@ int cmd_watch(const Args& args) {
   live::Follower follower(wo, counters, queue);
   live::install_stop_signals(follower.stop_fd());
   po_.on_output_error = [&] { follower.stop(); };
-  live::Processor proc(*engine, po_, counters, std::cout);
+  JsonLinesSink sink(std::cout);
+  live::Processor proc(*engine, po_, counters, sink);
   std::thread io([&] {
     follower.run();
     queue.close();

@@ -1,6 +1,7 @@
 #include "cli/common.h"
 
 #include <cctype>
+#include "common/text.h"
 
 namespace tpmdiag::cli {
 
@@ -12,8 +13,7 @@ bool parse_size(std::string_view s, uint64_t& out) {
     n = n > (UINT64_MAX - d) / 10 ? UINT64_MAX : n * 10 + d;
   }
   if (i == 0) return false;  // also "-5", " 5", "K"
-  std::string unit(s.substr(i));
-  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string unit = ascii_lower(s.substr(i));
   int shift;
   if (unit.empty() || unit == "b") shift = 0;
   else if (unit == "k" || unit == "kib") shift = 10;

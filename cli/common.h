@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "kb/engine.h"
+#include "pipeline/run.h"
 #include "live/host_table.h"
 
 namespace tpmdiag::cli {

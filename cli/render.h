@@ -6,8 +6,9 @@
 
 #include "common/json_writer.h"
 #include "kb/diagnose.h"
-#include "kb/engine.h"
+#include "pipeline/run.h"
 #include "kb/rc.h"
+#include "common/text.h"
 
 namespace tpmdiag::cli {
 
@@ -20,9 +21,6 @@ struct TextStyle {
 
 void render_text(const Report& r, std::ostream& out, const TextStyle& style);
 
-// Text from logs made safe for a terminal: control bytes (ESC, CR, NUL...,
-// not tab) as \xNN, so a hostile line cannot move the cursor or recolour.
-std::string visible(std::string_view s);
 void render_json(const Report& r, std::ostream& out, bool pretty);
 
 // One entry of findings[] (also the body of a JSON Lines "finding" record).

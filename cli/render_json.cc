@@ -75,18 +75,17 @@ void write_fact(JsonWriter& w, const Fact& f) {
   else w.key("last_timestamp").null();
   w.key("meaning").string(f.rule->meaning);
   w.key("fields").begin_object();
-  for (const auto& [k, v] : f.fields)
-    if (k.rfind("rc_", 0) != 0) w.key(k).string(v);
+  for (const auto& [k, v] : f.fields) w.key(k).string(v);
   w.end_object();
-  if (!f.field("rc_name").empty() || !f.field("rc_kind").empty()) {
+  if (f.rc) {
     w.key("rc").begin_object();
     w.key("code").string(f.field("rc"));
-    w.key("name").string(f.field("rc_name"));
-    w.key("kind").string(f.field("rc_kind"));
-    w.key("index").integer(std::atoi(std::string(f.field("rc_index")).c_str()));
-    w.key("layer").string(f.field("rc_layer"));
-    w.key("description").string(f.field("rc_description"));
-    if (!f.field("rc_context").empty()) w.key("context").string(f.field("rc_context"));
+    w.key("name").string(f.rc->name);
+    w.key("kind").string(f.rc->kind);
+    w.key("index").integer(f.rc->index);
+    w.key("layer").string(f.rc->layer);
+    w.key("description").string(f.rc->description);
+    if (!f.rc->context.empty()) w.key("context").string(f.rc->context);
     w.end_object();
   }
   w.end_object();
@@ -99,7 +98,7 @@ void write_finding(JsonWriter& w, const Finding& f) {
   w.key("confidence").number(round2(f.confidence));
   w.key("host").string(f.host);
   w.key("boot").integer(f.boot);
-  w.key("status").string(f.status);
+  w.key("status").string(name(f.status));
   if (f.resolved_in) w.key("resolved_in_boot").integer(f.resolved_in);
   w.key("ambiguous").boolean(f.ambiguous);
   w.key("alternatives").begin_array();
@@ -151,19 +150,19 @@ void render_json(const Report& r, std::ostream& out, bool pretty) {
   w.begin_object();
   w.key("schema_version").integer(kSchemaVersion);
   w.key("tool").begin_object().key("name").string("tpmdiag").key("version").string(TPMDIAG_VERSION).end_object();
-  w.key("verdict").string(r.verdict);
+  w.key("verdict").string(name(r.verdict));
   w.key("hosts").begin_array();
   for (const auto& h : r.hosts) {
     w.begin_object();
     w.key("host").string(h.host);
-    w.key("verdict").string(h.verdict);
+    w.key("verdict").string(name(h.verdict));
     w.key("boots").begin_array();
     for (const auto& b : h.boots) {
       w.begin_object();
       w.key("boot").integer(b.index);
       if (b.first_ts) w.key("first").string(format_iso8601(*b.first_ts)); else w.key("first").null();
       if (b.last_ts) w.key("last").string(format_iso8601(*b.last_ts)); else w.key("last").null();
-      w.key("verdict").string(b.verdict);
+      w.key("verdict").string(name(b.verdict));
       w.key("tpm_lines").integer(static_cast<int64_t>(line_count(b.facts)));
       w.end_object();
     }

@@ -13,23 +13,6 @@
 
 namespace tpmdiag::cli {
 
-std::string visible(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && c != '\t') || u == 0x7f) {
-      static const char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 namespace {
 
 struct Paint {
@@ -62,10 +45,13 @@ void wrap(std::ostream& out, std::string_view text, size_t indent, size_t width)
   if (!line.empty()) out << pad << line << '\n';
 }
 
-std::string verdict_word(const std::string& v, const Paint& p) {
-  if (v == "problem") return p("1;31", "PROBLEM");
-  if (v == "resolved") return p("1;33", "RESOLVED");
-  if (v == "healthy") return p("1;32", "HEALTHY");
+std::string verdict_word(Verdict v, const Paint& p) {
+  switch (v) {
+    case Verdict::problem: return p("1;31", "PROBLEM");
+    case Verdict::resolved: return p("1;33", "RESOLVED");
+    case Verdict::healthy: return p("1;32", "HEALTHY");
+    case Verdict::no_tpm_evidence: break;
+  }
   return p("1", "NO TPM EVIDENCE");
 }
 
@@ -90,12 +76,12 @@ void evidence_line(std::ostream& out, const Fact& f, const Paint& p, size_t widt
   out << "      " << p("36", where(f)) << '\n';
   out << "        " << shown_text(f) << '\n';
   if (!f.field("rc").empty()) {
-    std::string rc = std::string(f.field("rc")) + " = " + std::string(f.field("rc_name").empty() ? "(no name)" : f.field("rc_name"));
-    std::string kind(f.field("rc_kind"));
-    std::string index(f.field("rc_index"));
-    if (kind == "handle" || kind == "session" || kind == "parameter") rc += ", " + kind + " " + index;
-    else if (!kind.empty()) rc += ", " + kind;
-    rc += ": " + std::string(f.field("rc_description"));
+    static const DecodedRc kNone;
+    const DecodedRc& d = f.rc ? *f.rc : kNone;  // a capture that is no code: shown as written
+    std::string rc = std::string(f.field("rc")) + " = " + (d.name.empty() ? "(no name)" : d.name);
+    if (d.kind == "handle" || d.kind == "session" || d.kind == "parameter") rc += ", " + d.kind + " " + std::to_string(d.index);
+    else if (!d.kind.empty()) rc += ", " + d.kind;
+    rc += ": " + d.description;
     out << "        " << p("33", "decoded: ") ;
     std::ostringstream tmp;
     wrap(tmp, rc, 0, width > 20 ? width - 17 : width);
@@ -104,10 +90,10 @@ void evidence_line(std::ostream& out, const Fact& f, const Paint& p, size_t widt
     size_t nl = s.find('\n');
     out << s.substr(0, nl) << '\n';
     if (nl != std::string::npos && nl + 1 < s.size()) wrap(out, s.substr(nl + 1), 17, width);
-    if (!f.field("rc_context").empty()) {
+    if (!d.context.empty()) {
       out << "        " << p("33", "on ESXi: ");
       std::ostringstream ctx;
-      wrap(ctx, f.field("rc_context"), 17, width);
+      wrap(ctx, d.context, 17, width);
       std::string c = ctx.str();
       out << c.substr(17);
     }
@@ -118,7 +104,7 @@ void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, si
   const Cause& c = *f.cause;
   out << p("1", numbered(n, c.id)) << " — " << c.title << "\n";
   out << "    confidence " << pct(f.confidence) << ", boot " << f.boot;
-  if (f.status == "resolved") out << ", " << p("33", "resolved in boot " + std::to_string(f.resolved_in));
+  if (f.status == FindingStatus::resolved) out << ", " << p("33", "resolved in boot " + std::to_string(f.resolved_in));
   out << "\n";
   if (f.ambiguous) {
     std::string alts;
@@ -176,7 +162,7 @@ void short_finding(std::ostream& out, const Finding& f, int n, const Paint& p, s
   const Cause& c = *f.cause;
   out << p("1", numbered(n, c.id)) << " — " << c.title << "  (confidence "
       << pct(f.confidence) << ", boot " << f.boot;
-  if (f.status == "resolved") out << ", resolved in boot " << f.resolved_in;
+  if (f.status == FindingStatus::resolved) out << ", resolved in boot " << f.resolved_in;
   out << ")\n";
   std::string lines;
   for (const Fact* e : f.evidence) lines += (lines.empty() ? "" : ", ") + where(*e);
@@ -210,7 +196,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
       out << "  boot " << b.index << ": ";
       if (b.first_ts) out << format_iso8601(*b.first_ts) << " .. " << format_iso8601(*b.last_ts);
       else out << "no timestamps";
-      out << ", " << line_count(b.facts) << " TPM lines, " << b.verdict << "\n";
+      out << ", " << line_count(b.facts) << " TPM lines, " << name(b.verdict) << "\n";
     }
     out << "\n";
     // One block per cause; the same cause in other boots is listed, not repeated.
@@ -231,7 +217,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
         std::string also;
         for (size_t i = 1; i < g.size(); ++i) {
           also += (also.empty() ? "" : ", ") + std::to_string(g[i]->boot);
-          if (g[i]->status == "resolved") also += " (resolved in " + std::to_string(g[i]->resolved_in) + ")";
+          if (g[i]->status == FindingStatus::resolved) also += " (resolved in " + std::to_string(g[i]->resolved_in) + ")";
         }
         out << "    also found in boot" << (g.size() > 2 ? "s " : " ") << also << "\n";
       }

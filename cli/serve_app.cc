@@ -76,7 +76,7 @@ void handle_diagnose(const Engine& engine, const ServeOptions& opts, const httpl
     return !too_big && !too_slow;
   };
 
-  std::vector<Upload> uploads;
+  std::vector<std::pair<std::string, std::string>> uploads;  // name (shown in evidence), bytes
   std::string pasted;
   bool ok = true;
   // RFC 9112 6.3: a request with neither Content-Length nor Transfer-Encoding
@@ -129,7 +129,11 @@ void handle_diagnose(const Engine& engine, const ServeOptions& opts, const httpl
     send_error(res, 400, "nothing to diagnose: send log lines as the body, or files as multipart/form-data");
     return;
   }
-  Report r = diagnose_uploads(engine, opts.run, std::move(uploads));
+  // Diagnosed together, as `tpmdiag diagnose` does a folder: each upload is
+  // sniffed by its first bytes (text, .gz, .tgz/.tar/.zip), all in memory.
+  Run run(engine, opts.run);
+  run.add_texts(std::move(uploads));
+  Report r = std::move(run).finish();
   if (!r.any_input_read) {
     std::string why;
     for (const auto& in : r.inputs)
@@ -140,7 +144,7 @@ void handle_diagnose(const Engine& engine, const ServeOptions& opts, const httpl
   std::ostringstream out;
   render_json(r, out, true);
   res.status = 200;
-  res.set_header("X-Tpmdiag-Verdict", r.verdict);
+  res.set_header("X-Tpmdiag-Verdict", std::string(name(r.verdict)));
   res.set_content(out.str(), kJson);
 }
 
@@ -152,30 +156,6 @@ std::string error_json(const std::string& message, int status) {
   w.begin_object().key("error").string(message).key("status").integer(status).end_object();
   out << '\n';
   return out.str();
-}
-
-Report diagnose_uploads(const Engine& engine, const RunOptions& opts, std::vector<Upload> uploads) {
-  // Like the files of a folder: every stream (an upload, or a member of an
-  // uploaded archive) is numbered as it arrives, then renumbered in timeline
-  // order (rotated logs oldest first) before diagnosis.
-  Collector c(engine, opts);
-  TimelineOrder timeline;
-  uint64_t next = 0;
-  for (auto& u : uploads) {
-    std::string name = std::move(u.name);
-    walk_source(
-        name, memory_source(std::move(u.data)), opts.limits,
-        [&](const StreamInfo& info, ByteSource& src) {
-          timeline.add(info);
-          c.scan(info, src);
-        },
-        [&](const InputError& e) { c.error(e); }, &next);
-    u.data = {};
-  }
-  const auto rank = timeline.ranks();
-  for (Fact& f : c.facts())
-    if (auto it = rank.find(f.input_seq); it != rank.end()) f.input_seq = it->second;
-  return std::move(c).finish();
 }
 
 std::string rc_json(uint32_t code, const std::vector<rc::Context>& context, const std::string& command) {

@@ -35,7 +35,7 @@
 #include <string>
 #include <vector>
 
-#include "kb/engine.h"
+#include "pipeline/run.h"
 #include "kb/rc.h"
 
 namespace httplib {
@@ -50,18 +50,6 @@ struct ServeOptions {
                                        // must arrive within it; then 408
   RunOptions run;                      // scan, diagnose and decompression limits
 };
-
-// One piece of input: pasted text or an uploaded file, held in memory.
-struct Upload {
-  std::string name;  // shown in evidence ("pasted", "vmkernel.log")
-  std::string data;
-};
-
-// Diagnoses uploads together, as `tpmdiag diagnose` does a folder: each is
-// sniffed by its first bytes (text, .gz, .tgz/.tar/.zip read member by member
-// with walk_source, all in memory) and the streams are put in timeline order
-// (rotated logs oldest first). Names become "upload.tgz!member" for archives.
-Report diagnose_uploads(const Engine& engine, const RunOptions& opts, std::vector<Upload> uploads);
 
 // The JSON of `tpmdiag rc --format json [--command COMMAND] CODE` for one code;
 // context is kb/rc_context.json as rc::load_context() read it.

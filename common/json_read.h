@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace tpmdiag {
 
@@ -20,10 +21,8 @@ struct JsonFields {
   std::string prefix = {};  // prepended to field names: "evidence.trigger[0]."
 
   Error err(std::string_view field, std::string_view what) const {
-    std::string m = where + ": field '" + prefix + std::string(field) + "': " + std::string(what);
-    for (char& c : m)  // one line even when a key or a quoted value holds control characters
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    return make_error(std::move(m));
+    // one line even when a key or a quoted value holds control characters
+    return make_error(one_line(where + ": field '" + prefix + std::string(field) + "': " + std::string(what)));
   }
   JsonFields nested(const std::string& field) const { return {where, prefix + field + "."}; }
   Status req_string(simdjson::dom::object o, const char* key, std::string& out) const;

@@ -3,26 +3,16 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include "common/text.h"
 
 namespace tpmdiag {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 bool fact_matches(const Condition& c, const Fact& f) {
   if (f.rule->fact != c.fact) return false;
   for (const auto& [field, values] : c.where) {
-    auto v = f.field(field);
+    std::string v = f.value(field);
     if (std::none_of(values.begin(), values.end(), [&](const std::string& w) { return iequals(v, w); }))
       return false;
   }
@@ -87,9 +77,9 @@ std::string fill(const FixStep& step, const std::vector<const Fact*>& facts) {
       size_t close = t.find('}', i);
       if (close != std::string::npos) {
         std::string name = t.substr(i + 1, close - i - 1);
-        std::string_view value;
+        std::string value;
         for (const Fact* f : facts)
-          if (!(value = f->field(name)).empty()) break;
+          if (!(value = f->value(name)).empty()) break;
         if (value.empty()) return step.otherwise.empty() ? step.text : step.otherwise;
         out += value;
         i = close + 1;
@@ -126,13 +116,6 @@ bool opens_window(const Fact& f, const std::vector<const Fact*>& window) {
                                   [&](const Fact* g) { return kernel(g) && g->ts_ms.has_value(); });
   return std::any_of(window.begin(), window.end(), same_rule) ||
          std::any_of(window.begin(), window.end(), running) || (!has_boot && dated_kernel);
-}
-
-int verdict_rank(const std::string& v) {
-  if (v == "problem") return 3;
-  if (v == "resolved") return 2;
-  if (v == "healthy") return 1;
-  return 0;
 }
 
 }  // namespace
@@ -230,7 +213,7 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
         if (a.first->prior != b.first->prior) return a.first->prior > b.first->prior;
         return a.first->id < b.first->id;
       });
-      win.verdict = found.empty() ? "healthy" : "problem";
+      win.verdict = found.empty() ? Verdict::healthy : Verdict::problem;
       for (const auto& [cause, s] : found) {
         Finding fd;
         fd.cause = cause;
@@ -254,25 +237,24 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
         bool fixed = std::any_of(fd.cause->resolved_by.begin(), fd.cause->resolved_by.end(),
                                  [&](const Condition& c) { return holds(c, win.facts, nullptr); });
         if (fixed) {
-          fd.status = "resolved";
+          fd.status = FindingStatus::resolved;
           fd.resolved_in = win.index;
           break;
         }
       }
       for (const Fact* f : fd.evidence) used.insert(f);
     }
-    hr.verdict = "healthy";
+    hr.verdict = Verdict::healthy;
     for (auto& fd : found_here) {
-      if (fd.status == "problem") hr.verdict = "problem";
-      else if (hr.verdict != "problem") hr.verdict = "resolved";
+      hr.verdict = worse(hr.verdict, fd.status == FindingStatus::problem ? Verdict::problem : Verdict::resolved);
       r.findings.push_back(std::move(fd));
     }
-    if (verdict_rank(hr.verdict) > verdict_rank(r.verdict)) r.verdict = hr.verdict;
+    r.verdict = worse(r.verdict, hr.verdict);
     r.hosts.push_back(std::move(hr));
   }
 
   std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
-    if ((a.status == "problem") != (b.status == "problem")) return a.status == "problem";
+    if (a.status != b.status) return a.status == FindingStatus::problem;
     if (a.confidence != b.confidence) return a.confidence > b.confidence;
     if (a.cause->prior != b.cause->prior) return a.cause->prior > b.cause->prior;
     return a.boot > b.boot;  // the most recent first
@@ -284,7 +266,7 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
 }
 
 int exit_code(const Report& r) {
-  if (r.verdict == "problem") return 1;
+  if (r.verdict == Verdict::problem) return 1;
   if (!r.any_input_read && !r.inputs.empty()) return 2;
   return 0;
 }

@@ -2,7 +2,7 @@
 // causes of kb/ (DESIGN.md §2 "evidence" and "diagnose").
 //
 //   Report r = diagnose(std::move(facts), causes, {});
-//   r.verdict;        // "problem" | "resolved" | "healthy" | "no_tpm_evidence"
+//   r.verdict;        // Verdict::problem, resolved, healthy or no_tpm_evidence (kb/verdict.h)
 //   r.findings;       // best first; each with evidence facts, fix, references
 //
 // Timeline: facts are ordered by timestamp; a fact without one inherits the
@@ -21,7 +21,8 @@
 #include <vector>
 
 #include "kb/cause.h"
-#include "rules/matcher.h"
+#include "kb/verdict.h"
+#include "rules/fact.h"
 
 namespace tpmdiag {
 
@@ -35,7 +36,7 @@ struct Finding {
   std::string host;
   int boot = 0;                          // 1-based window index within the host
                                          // (one finding per host, boot and cause)
-  std::string status = "problem";        // "problem" or "resolved"
+  FindingStatus status = FindingStatus::problem;
   int resolved_in = 0;                   // window that showed it fixed
   bool ambiguous = false;                // other causes fit the same evidence
   std::vector<std::string> alternatives; // their ids, best first
@@ -54,24 +55,31 @@ struct Window {
   int index = 0;
   std::optional<int64_t> first_ts, last_ts;
   std::vector<const Fact*> facts;
-  std::string verdict;  // problem | healthy (per window)
+  Verdict verdict = Verdict::healthy;  // problem or healthy (per window)
 };
 
 struct HostReport {
   std::string host;     // "" when no input named it
-  std::string verdict;
+  Verdict verdict = Verdict::healthy;
   std::vector<Window> boots;
 };
 
 struct InputReport {
   std::string name;
   uint64_t bytes = 0, lines = 0, candidates = 0, cut_lines = 0;
-  uint64_t repeated_facts = 0, dropped_facts = 0;  // see parsers/scanner.h
+  uint64_t repeated_facts = 0, dropped_facts = 0;  // see pipeline/scanner.h
   std::string error;  // empty when the input was read to the end
 };
 
+// Move-only: findings and context point into facts.
 struct Report {
-  std::string verdict = "no_tpm_evidence";
+  Report() = default;
+  Report(Report&&) = default;
+  Report& operator=(Report&&) = default;
+  Report(const Report&) = delete;
+  Report& operator=(const Report&) = delete;
+
+  Verdict verdict = Verdict::no_tpm_evidence;
   std::vector<HostReport> hosts;
   std::vector<Finding> findings;       // best first
   std::vector<const Fact*> context;    // TPM lines that are not evidence of a finding

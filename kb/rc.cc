@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include "common/text.h"
 
 namespace tpmdiag::rc {
 
@@ -329,8 +330,7 @@ void decode_tss(uint32_t code, Decoded& d) {
 }
 
 std::string clip(std::string_view text) {
-  std::string out;
-  for (char c : text.substr(0, 40)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) ? '?' : c;
+  std::string out = one_line(text.substr(0, 40));
   if (text.size() > 40) out += "...";
   return out;
 }

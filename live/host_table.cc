@@ -78,10 +78,10 @@ HostUpdate HostTable::update(const std::string& host) {
       cs.open = true;
     }
     for (const Fact* f : fd.evidence) cs.reported.insert(seq_of(f));
-    if (fd.status == "resolved" && cs.open) {
+    if (fd.status == FindingStatus::resolved && cs.open) {
       resolved.push_back({Change::Kind::resolved, fd});
       cs.open = false;
-    } else if (fd.status == "problem" && !seen) {
+    } else if (fd.status == FindingStatus::problem && !seen) {
       cs.open = true;
     }
   }

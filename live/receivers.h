@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "live/pipeline.h"
+#include "live/processor.h"
 
 namespace tpmdiag::live {
 

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include "common/text.h"
 
 namespace tpmdiag {
 
@@ -21,17 +22,14 @@ std::string strip_name(const std::string& msg, const std::string& name) {
 // libarchive's messages may end in '\n' ("ZIP uncompressed data is wrong
 // size (...)\n") and member paths may hold control characters: errors are
 // one line, so trailing blanks go and control characters become '?'.
-std::string one_line(std::string_view s) {
+std::string trimmed_line(std::string_view s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
-  std::string out(s);
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return out;
+  return one_line(s);
 }
 
 std::string why_of(::archive* a, const char* fallback) {
   const char* why = archive_error_string(a);
-  return one_line(why ? why : fallback);
+  return trimmed_line(why ? why : fallback);
 }
 
 }  // namespace
@@ -53,7 +51,7 @@ struct ArchiveReader::Callbacks {
     auto* self = static_cast<ArchiveReader*>(self_);
     auto n = self->src_->read(self->buf_.data(), self->buf_.size());
     if (!n) {
-      self->source_error_ = one_line(strip_name(n.error().message, self->name_));
+      self->source_error_ = trimmed_line(strip_name(n.error().message, self->name_));
       archive_set_error(a, EIO, "%s", self->source_error_.c_str());
       return -1;
     }
@@ -152,7 +150,7 @@ Result<std::optional<ArchiveMember>> ArchiveReader::next() {
   m.size = archive_entry_size_is_set(e) ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
   m.regular = raw_ || (archive_entry_filetype(e) == AE_IFREG && archive_entry_hardlink(e) == nullptr &&
                        archive_entry_symlink(e) == nullptr);
-  current_ = one_line(m.path);  // for messages only
+  current_ = trimmed_line(m.path);  // for messages only
   return std::optional<ArchiveMember>(std::move(m));
 }
 

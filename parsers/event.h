@@ -53,7 +53,7 @@ struct Event {
   std::string_view raw;        // the whole line (a joined record: its lines, '\n'-separated)
 
   // Set by the parser for the scanner's joining of multi-line records
-  // (parsers/scanner.h): the writer's program and process/thread id as the
+  // (pipeline/scanner.h): the writer's program and process/thread id as the
   // line names them, and whether the line continues an earlier record
   // (`-->` payload, or ESXi 8's `+` line marker).
   std::string_view program;

@@ -29,7 +29,7 @@
 // A line no format matches is still an Event: kind unknown, message = the line.
 // A message starting with `-->` (after the prefix) marks a continuation line;
 // so does ESXi 8's `+` line marker (capture named cont). The scanner joins
-// continuations to their parent record (parsers/scanner.h).
+// continuations to their parent record (pipeline/scanner.h).
 //
 // Loading runs every sample: a format whose samples do not parse to their
 // fields (or are taken by another format) is a load error that names file,
@@ -49,7 +49,7 @@
 #include "common/error.h"
 #include "parsers/envelope.h"
 #include "parsers/event.h"
-#include "rules/rule.h"  // DataFile
+#include "common/data_files.h"
 
 namespace tpmdiag {
 

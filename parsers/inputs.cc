@@ -9,6 +9,8 @@
 #include <filesystem>
 
 #include "parsers/archive.h"
+#include "common/text.h"
+#include "parsers/bundle_layout.h"
 
 namespace tpmdiag {
 
@@ -31,58 +33,6 @@ class MemorySource : public ByteSource {
   std::string data_;
   size_t pos_ = 0;
 };
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-// Control bytes in a member name are replaced, so evidence lines stay one line.
-std::string printable(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return out;
-}
-
-std::vector<std::string_view> segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i <= path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    auto seg = path.substr(i, j - i);
-    if (!seg.empty() && seg != ".") out.push_back(seg);
-    i = j + 1;
-  }
-  return out;
-}
-
-bool archive_name(std::string_view base) {
-  for (const char* ext : {".tgz", ".tar", ".tar.gz", ".zip", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"})
-    if (ends_with(base, ext)) return true;
-  return false;
-}
-
-bool binary_name(std::string_view base) {
-  if (base.find("zdump") != std::string_view::npos) return true;
-  for (const char* ext : {".bin", ".core", ".dmp", ".dump", ".png", ".jpg", ".jpeg", ".gif", ".ico", ".pdf",
-                          ".vmdk", ".vmem", ".vmsn", ".vmss", ".nvram", ".iso", ".so", ".o", ".pyc", ".db",
-                          ".sqlite", ".pcap", ".pcapng", ".der", ".p12", ".v00", ".vgz", ".b00", ".t00"})
-    if (ends_with(base, ext)) return true;
-  return false;
-}
-
-bool log_like(std::string_view base) {
-  static const RE2 re(R"([^/]*\.(log|txt|out)(\.\d+)?(\.gz)?|[^/]*\.\d+(\.gz)?|[^/]*\.log\.gz|[^./]+)");
-  return RE2::FullMatch(re2::StringPiece(base.data(), base.size()), re);
-}
 
 struct Walk {
   const SourceLimits& limits;
@@ -148,7 +98,7 @@ struct Walk {
         if (!mem.regular) continue;
         MemberRole role = classify_member(mem.path, mem.size, limits);
         if (role == MemberRole::skip) continue;
-        stream(name + "!" + printable(mem.path), (*ar)->data(), depth,
+        stream(name + "!" + one_line(mem.path)  /* control bytes: evidence lines stay one line */, (*ar)->data(), depth,
                role == MemberRole::command ? SourceKind::esxcli : SourceKind::unknown);
       }
       // A member that failed while read said so through its stream; the
@@ -158,6 +108,8 @@ struct Walk {
   }
 };
 
+}  // namespace
+
 // Walks a folder tree and calls on_file for each regular file. Our own walk
 // rather than recursive_directory_iterator: that one either skips an
 // unreadable subfolder silently (skip_permission_denied) or ends the whole
@@ -165,8 +117,7 @@ struct Walk {
 // Symlinks are never followed (no loops, nothing outside the tree); devices,
 // FIFOs and sockets are skipped. An explicit stack: a hostile deep tree
 // cannot overflow the call stack.
-void walk_folder(const std::string& top, const std::function<void(const fs::path&, uint64_t)>& on_file,
-                 const ErrorFn& on_error) {
+void walk_folder(const std::string& top, const FileFn& on_file, const ErrorFn& on_error) {
   std::vector<fs::path> dirs{fs::path(top)};
   while (!dirs.empty()) {
     fs::path dir = std::move(dirs.back());
@@ -201,32 +152,8 @@ void walk_folder(const std::string& top, const std::function<void(const fs::path
   }
 }
 
-}  // namespace
-
 std::unique_ptr<ByteSource> memory_source(std::string data) {
   return std::make_unique<MemorySource>(std::move(data));
-}
-
-std::string host_from_path(std::string_view path) {
-  static const RE2 re(R"((?:^|[/!])esx-([A-Za-z0-9][A-Za-z0-9.-]*?)-\d{4}-\d{2}-\d{2}--\d{2}\.\d{2}-\d+)");
-  std::string host;
-  if (RE2::PartialMatch(re2::StringPiece(path.data(), path.size()), re, &host)) return host;
-  return {};
-}
-
-std::string timeline_key(std::string_view path) {
-  // "dir/vmkernel.3.gz" -> "dir/vmkernel|0|999999996": higher rotation = older = first.
-  static const RE2 rotated(R"((.*)\.(\d+)(?:\.gz)?)");
-  static const RE2 current(R"((.*)\.log(?:\.gz)?)");
-  std::string stem, num;
-  char buf[32];
-  re2::StringPiece p(path.data(), path.size());
-  if (RE2::FullMatch(p, rotated, &stem, &num) && num.size() < 9) {
-    std::snprintf(buf, sizeof buf, "|0|%09ld", 999999999L - std::stol(num));
-    return stem + buf;
-  }
-  if (RE2::FullMatch(p, current, &stem)) return stem + "|1|";
-  return std::string(path) + "|2|";
 }
 
 std::unordered_map<uint64_t, uint32_t> TimelineOrder::ranks() const {
@@ -236,33 +163,6 @@ std::unordered_map<uint64_t, uint32_t> TimelineOrder::ranks() const {
   std::unordered_map<uint64_t, uint32_t> out;
   for (size_t r = 0; r < idx.size(); ++r) out[streams_[idx[r]].second] = static_cast<uint32_t>(r);
   return out;
-}
-
-MemberRole classify_member(std::string_view path, uint64_t size, const SourceLimits& limits) {
-  auto segs = segments(path);
-  if (segs.empty()) return MemberRole::skip;
-  std::string base = lower(segs.back());
-  if (binary_name(base)) return MemberRole::skip;
-  size_t ndirs = segs.size() - 1;
-  auto dir_is = [&](size_t i, std::string_view name) { return i < ndirs && segs[i] == name; };
-  bool in_logs = false, in_core = false, in_vmfs = false;
-  for (size_t i = 0; i < ndirs; ++i) {
-    if (dir_is(i, "var") && dir_is(i + 1, "run") && dir_is(i + 2, "log")) in_logs = true;
-    if (dir_is(i, "var") && dir_is(i + 1, "log")) in_logs = true;
-    if (dir_is(i, "var") && dir_is(i + 1, "core")) in_core = true;
-    if (segs[i] == "vmfs") in_vmfs = true;
-  }
-  if (in_core) return MemberRole::skip;
-  if (ndirs >= 1 && segs[ndirs - 1] == "commands") {
-    if (!ends_with(base, ".txt") || size > limits.max_text_member) return MemberRole::skip;
-    return MemberRole::command;
-  }
-  if (in_logs) return MemberRole::scan;
-  if (in_vmfs) return MemberRole::skip;
-  if (archive_name(base)) return MemberRole::scan;
-  if (log_like(base)) return size > limits.max_text_member && !ends_with(base, ".log") ? MemberRole::skip
-                                                                                      : MemberRole::scan;
-  return MemberRole::skip;
 }
 
 void walk_source(const std::string& name, std::unique_ptr<ByteSource> src, const SourceLimits& limits,

@@ -18,18 +18,9 @@
 // ("esx-h1-….tgz!esx-h1-…/var/run/log/vmkernel.log"); member paths are only
 // names, never used to open or write anything.
 //
-// Which files of a folder or members of an archive are scanned
-// (classify_member); files named explicitly are always scanned:
-//   - under a `var/run/log/` or `var/log/` folder: every file (current and
-//     rotated logs, `vmkernel.log`, `hostd.3.gz`, `vpxd/vpxd-12.log.gz`, ...);
-//   - `commands/*.txt` (esxcli and other command outputs) up to
-//     max_text_member bytes, with kind_hint = esxcli;
-//   - elsewhere: names that look like logs or text (`*.log`, `*.log.N`,
-//     `*.N.gz`, `*.log.gz`, `*.txt`, `*.out`, names without a dot) and
-//     archives by name (`.tgz .tar .tar.gz .zip .tar.bz2 .tar.xz .tar.zst`),
-//     except under `vmfs/` (VM logs and datastore listings of a bundle);
-//   - never: folders, symlinks, hard links, devices, core dumps and binaries
-//     (`var/core/`, `*zdump*`, `*.core`, `*.dmp`, `*.bin`, images, disks).
+// Which files of a folder or members of an archive are scanned is the bundle
+// layout's call (parsers/bundle_layout.h: classify_member); command outputs
+// get kind_hint = esxcli. Folders, symlinks, hard links and devices never are.
 //
 // Order: folders are walked recursively (symlinks are not followed) and their
 // files read in timeline_key order, so a log's rotations `name.N.gz` …
@@ -47,6 +38,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -55,6 +47,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "parsers/bundle_layout.h"
 #include "parsers/event.h"
 #include "parsers/source.h"
 
@@ -85,17 +78,11 @@ void walk_inputs(const std::vector<std::string>& paths, const SourceLimits& limi
 void walk_source(const std::string& name, std::unique_ptr<ByteSource> src, const SourceLimits& limits,
                  const StreamFn& on_stream, const ErrorFn& on_error, uint64_t* next_order = nullptr);
 
-// Which files inside a folder or archive get scanned (see above). `path` is
-// the member path, or the file's path below (and including) the walked folder.
-enum class MemberRole { skip, scan, command };
-MemberRole classify_member(std::string_view path, uint64_t size, const SourceLimits& limits);
-
-// Host name from a vm-support style path component `esx-HOST-YYYY-MM-DD--HH.MM-PID`
-// (after the start, a '/' or an archive's '!').
-std::string host_from_path(std::string_view path);
-
-// Sort key that puts rotated logs oldest first (see above).
-std::string timeline_key(std::string_view path);
+// Walks a folder tree (symlinks not followed; devices, FIFOs and sockets
+// skipped) and calls on_file for each regular file with its size; an
+// unreadable subfolder is one on_error and the rest is still walked.
+using FileFn = std::function<void(const std::filesystem::path&, uint64_t size)>;
+void walk_folder(const std::string& top, const FileFn& on_file, const ErrorFn& on_error);
 
 // Renumbers the streams of one input in timeline order once they have all
 // arrived (archive members come in archive order):

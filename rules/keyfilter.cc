@@ -1,6 +1,8 @@
 #include "rules/keyfilter.h"
 
+#if TPMDIAG_X86_ENGINES
 #include <immintrin.h>
+#endif
 
 // GCC 12 warns inside its own _mm512_permutexvar_epi8 (an "undefined" source
 // vector it never reads); nothing here is uninitialised.
@@ -13,7 +15,6 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "rules/matcher.h"
 
 namespace tpmdiag {
 
@@ -132,6 +133,7 @@ size_t check_block(uint64_t m, size_t pos, size_t block, const uint8_t (*bits)[6
 
 // AVX-512: bucket bits of the windows that may start at each of the 64 bytes
 // at p (p[0..67) readable), per group of 8 buckets in r; returns the byte mask.
+#if TPMDIAG_X86_ENGINES
 template <int G>
 TPMDIAG_VBMI inline uint64_t block512(const __m512i (&t)[G][kWindow], const char* p, __m512i (&r)[G]) {
   __m512i v0 = _mm512_loadu_si512(p), v1 = _mm512_loadu_si512(p + 1);
@@ -170,13 +172,19 @@ TPMDIAG_AVX2 inline uint32_t block256(const __m256i (&lo)[G][kWindow], const __m
   return ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(any, _mm256_setzero_si256())));
 }
 
+#endif  // TPMDIAG_X86_ENGINES
+
 }  // namespace
 
-bool KeyFilter::supported(Engine e) {
+bool KeyFilter::supported([[maybe_unused]] Engine e) {
+#if !TPMDIAG_X86_ENGINES
+  return false;
+#else
   __builtin_cpu_init();
   if (e == Engine::avx2) return __builtin_cpu_supports("avx2");
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vbmi");
+#endif
 }
 
 std::optional<KeyFilter::Engine> KeyFilter::best() {
@@ -250,6 +258,7 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
 
 namespace {
 
+#if TPMDIAG_X86_ENGINES
 template <int G>
 TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const std::vector<std::vector<uint32_t>>& bucket,
                           const std::vector<KeyFilter::Key>& keys, Found& f) {
@@ -294,6 +303,8 @@ TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[
   }
 }
 
+#endif  // TPMDIAG_X86_ENGINES
+
 }  // namespace
 
 void KeyFilter::reference_lines(const std::vector<std::string>& keys, const char* data, size_t n,
@@ -318,6 +329,12 @@ void KeyFilter::reference_lines(const std::vector<std::string>& keys, const char
 }
 
 void KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out) const {
+#if !TPMDIAG_X86_ENGINES
+  // Never constructed here (supported() is false); the reference keeps it total.
+  std::vector<std::string> texts;
+  for (const auto& k : keys_) texts.push_back(k.text);
+  reference_lines(texts, data, n, out);
+#else
   Found f{data, n, &out};
   if (engine_ == Engine::avx512) {
     if (groups_ == 1)
@@ -330,6 +347,7 @@ void KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out) co
     else
       scan256<2>(low_, high_, bucket_, keys_, f);
   }
+#endif
 }
 
 }  // namespace tpmdiag

@@ -25,9 +25,10 @@
 #include <string_view>
 #include <vector>
 
-namespace tpmdiag {
+#include "common/cpu.h"
+#include "common/text.h"  // LineSpan
 
-struct LineSpan;
+namespace tpmdiag {
 
 class KeyFilter {
  public:

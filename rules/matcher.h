@@ -33,6 +33,8 @@
 
 #include "common/error.h"
 #include "parsers/event.h"
+#include "common/text.h"
+#include "rules/fact.h"
 #include "rules/rule.h"
 
 namespace re2 {
@@ -45,42 +47,15 @@ namespace tpmdiag {
 
 class KeyFilter;
 
-// What one rule found on one line; owns its text (outlives the line buffer).
-struct Fact {
-  const Rule* rule = nullptr;
-  std::string input;
-  uint64_t line = 0;
-  uint32_t input_seq = 0;       // order of the input in the run (for timelines)
-  std::string host;
-  std::optional<int64_t> ts_ms;
-  std::string ts_text;
-  SourceKind kind = SourceKind::unknown;
-  Severity severity = Severity::none;
-  std::string text;             // the raw line (capped)
-  std::vector<std::pair<std::string, std::string>> fields;  // captures, then rc_* decodes
-  // Later lines identical to this one (same rule and fields, same window of
-  // the same input) that were counted here instead of kept (parsers/scanner.h).
-  uint64_t repeats = 0;
-  uint64_t last_line = 0;      // the last of them
-  std::optional<int64_t> last_ts_ms;
-  std::string last_ts_text;
-
-  // Value of a field, or empty.
-  std::string_view field(std::string_view name) const;
-};
-
-// A line in a buffer: [begin, end) offsets, end at the '\n' or the buffer end.
-struct LineSpan {
-  size_t begin, end;
-};
-
 using CandidateFn = std::function<void(std::string_view line, const std::vector<int>& atoms)>;
 
 class Matcher {
  public:
-  // Builds the matcher. Fails, naming file, rule and field, on a bad pattern or
-  // a pattern with no literal to prefilter on (and no "literals" declared).
-  static Result<Matcher> build(std::vector<Rule> rules);
+  // Builds the matcher. Fails, naming file, rule and field, on a bad pattern, a
+  // pattern with more than 15 capture groups, or a pattern with no literal to
+  // prefilter on (and no "literals" declared). `decode_rc`, when given, decodes
+  // each capture named `rc` into Fact::rc before `when`/`unless` are checked.
+  static Result<Matcher> build(std::vector<Rule> rules, RcDecoder decode_rc = {});
 
   Matcher(Matcher&&) noexcept;
   Matcher& operator=(Matcher&&) noexcept;
@@ -140,6 +115,7 @@ class Matcher {
   using Db = std::unique_ptr<hs_database, DbFree>;
 
   std::vector<Rule> rules_;
+  RcDecoder decode_rc_;
   std::vector<std::unique_ptr<re2::FilteredRE2>> res_;  // per rule: its regex and literals
   // Per rule, its literal requirements (see requirements()).
   std::vector<std::vector<std::vector<std::string>>> rule_reqs_;
@@ -156,8 +132,5 @@ class Matcher {
   const Lazy& compiled(std::string_view sample = {}) const;
   std::unique_ptr<Lazy> lazy_;
 };
-
-// Adds rc_name, rc_kind, rc_index, rc_layer, rc_description for a field "rc".
-void decode_rc_field(std::vector<std::pair<std::string, std::string>>& fields);
 
 }  // namespace tpmdiag

@@ -37,10 +37,13 @@
 #include <string_view>
 #include <vector>
 
+#include "common/data_files.h"
 #include "common/error.h"
 #include "parsers/event.h"
 
 namespace tpmdiag {
+
+struct Fact;
 
 enum class RuleRole : uint8_t { symptom, context, benign, success };
 enum class WindowMark : uint8_t { none, boot, service };
@@ -69,22 +72,11 @@ struct Rule {
   std::vector<std::string> nomatch_samples;
 
   bool applies_to(SourceKind k) const;
-  // Checks when/unless against the fields of a match.
-  bool accepts(const std::vector<std::pair<std::string, std::string>>& fields) const;
-};
-
-// A named text to load (an embedded file or a file read from --rules DIR).
-struct DataFile {
-  std::string path;
-  std::string text;
+  // Checks when/unless against the fields of a match (Fact::value).
+  bool accepts(const Fact& f) const;
 };
 
 // Parses rule files; later files override earlier rules with the same id.
 Result<std::vector<Rule>> load_rules(const std::vector<DataFile>& files);
-
-// Data files under `prefix` ("rules/", "kb/causes/") embedded in the binary,
-// followed by the *.json files of each extra directory (sorted by name).
-Result<std::vector<DataFile>> collect_data_files(std::string_view prefix,
-                                                 const std::vector<std::string>& extra_dirs);
 
 }  // namespace tpmdiag

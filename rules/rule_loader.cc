@@ -8,6 +8,8 @@
 #include "common/embedded.h"
 #include "common/json_read.h"
 #include "rules/rule.h"
+#include "common/text.h"
+#include "rules/fact.h"
 
 namespace tpmdiag {
 
@@ -118,22 +120,19 @@ bool Rule::applies_to(SourceKind k) const {
 }
 
 namespace {
-bool field_is(const std::vector<std::pair<std::string, std::string>>& fields, const std::string& name,
-              const std::vector<std::string>& values) {
+bool field_is(const Fields& fields, const std::string& name, const std::vector<std::string>& values) {
   for (const auto& [k, v] : fields) {
     if (k != name) continue;
     for (const auto& want : values)
-      if (v.size() == want.size() &&
-          std::equal(v.begin(), v.end(), want.begin(), [](char a, char b) {
-            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-          }))
-        return true;
+      if (iequals(v, want)) return true;
   }
   return false;
 }
 }  // namespace
 
-bool Rule::accepts(const std::vector<std::pair<std::string, std::string>>& fields) const {
+bool Rule::accepts(const Fact& f) const {
+  if (when.empty() && unless.empty()) return true;
+  const Fields fields = f.all_fields();
   for (const auto& [name, values] : when)
     if (!field_is(fields, name, values)) return false;
   if (unless.empty()) return true;
@@ -172,31 +171,5 @@ Result<std::vector<Rule>> load_rules(const std::vector<DataFile>& files) {
   return rules;
 }
 
-Result<std::vector<DataFile>> collect_data_files(std::string_view prefix,
-                                                 const std::vector<std::string>& extra_dirs) {
-  std::vector<DataFile> out;
-  for (const auto& f : embedded_files())
-    if (f.path.substr(0, prefix.size()) == prefix && f.path.size() > 5 &&
-        f.path.substr(f.path.size() - 5) == ".json")
-      out.push_back({std::string(f.path), std::string(f.data)});
-  namespace fs = std::filesystem;
-  for (const auto& dir : extra_dirs) {
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) return make_error(dir + ": not a directory");
-    std::vector<fs::path> paths;
-    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
-      if (it->path().extension() == ".json") paths.push_back(it->path());
-    if (ec) return make_error(dir + ": " + ec.message());
-    std::sort(paths.begin(), paths.end());
-    for (const auto& p : paths) {
-      std::ifstream in(p, std::ios::binary);
-      if (!in) return make_error(p.string() + ": cannot read");
-      std::ostringstream ss;
-      ss << in.rdbuf();
-      out.push_back({p.string(), ss.str()});
-    }
-  }
-  return out;
-}
 
 }  // namespace tpmdiag

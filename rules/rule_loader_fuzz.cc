@@ -19,7 +19,7 @@
 #include "parsers/format.h"
 #include "rules/matcher.h"
 #include "rules/rule.h"
-#include "rules/selftest.h"
+#include "pipeline/selftest.h"
 
 using namespace tpmdiag;
 

@@ -12,7 +12,9 @@
 #include <sstream>
 
 #include "common/json_writer.h"
-#include "parsers/bundle.h"
+#include "common/text.h"
+#include "kb/bundle_info.h"
+#include "parsers/bundle_layout.h"
 #include "parsers/timestamp.h"
 
 namespace tpmdiag::batch {
@@ -20,13 +22,6 @@ namespace tpmdiag::batch {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool has_archive_name(const std::string& name) {
-  for (const char* ext : {".tgz", ".tar", ".tar.gz", ".zip", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"})
-    if (name.size() >= std::strlen(ext) && name.compare(name.size() - std::strlen(ext), std::string::npos, ext) == 0)
-      return true;
-  return false;
-}
 
 int64_t mtime_ns(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
@@ -42,7 +37,7 @@ Job file_job(const std::string& name, const struct stat& st) {
   Job j;
   j.name = name;
   j.path = absolute(name);
-  j.kind = has_archive_name(fs::path(name).filename().string()) ? "archive" : "file";
+  j.kind = is_archive_name(ascii_lower(fs::path(name).filename().string())) ? "archive" : "file";
   j.size = static_cast<uint64_t>(st.st_size);
   j.mtime_ns = mtime_ns(st);
   j.files = 1;
@@ -55,16 +50,16 @@ Job folder_job(const std::string& name, std::vector<InputError>& errors) {
   j.path = absolute(name);
   j.kind = "folder";
   j.files = 0;
-  std::error_code ec;
-  auto it = fs::recursive_directory_iterator(name, fs::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    struct stat st;
-    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    j.size += static_cast<uint64_t>(st.st_size);
-    j.mtime_ns = std::max(j.mtime_ns, mtime_ns(st));
-    ++j.files;
-  }
-  if (ec) errors.push_back({name, name + ": error while walking the folder: " + ec.message()});
+  walk_folder(
+      name,
+      [&](const fs::path& path, uint64_t size) {
+        struct stat st;
+        if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+        j.size += size;
+        j.mtime_ns = std::max(j.mtime_ns, mtime_ns(st));
+        ++j.files;
+      },
+      [&](const InputError& e) { errors.push_back(e); });
   return j;
 }
 
@@ -106,13 +101,6 @@ void plan(const std::string& p, bool named, const SourceLimits& limits, std::vec
 
 }  // namespace
 
-bool is_bundle_folder(const std::string& dir) {
-  std::error_code ec;
-  fs::path d(dir);
-  return fs::is_directory(d / "commands", ec) || fs::is_directory(d / "var" / "run" / "log", ec) ||
-         fs::is_directory(d / "var" / "log", ec);
-}
-
 std::vector<Job> plan_jobs(const std::vector<std::string>& paths, std::vector<InputError>& errors,
                            const SourceLimits& limits) {
   std::vector<Job> jobs;
@@ -128,30 +116,21 @@ JobResult run_job(const Engine& engine, const RunOptions& opts, const Job& job, 
   auto t0 = std::chrono::steady_clock::now();
   JobResult r;
   r.job = job;
-  Collector col(engine, opts);
+  Run run(engine, opts);
   auto spec = BundleSpec::builtin();
   static const BundleSpec empty_spec;
   BundleInfo info(spec ? **spec : empty_spec);
   if (!spec) r.errors.push_back(spec.error().message);
-  TimelineOrder timeline;
-  std::string host_seen;
-  auto on_stream = [&](const StreamInfo& s, ByteSource& src) {
-    timeline.add(s);
-    if (host_seen.empty()) host_seen = s.host;
-    auto watched = info.watch(s.name, src);
-    col.scan(s, *watched);
-    ++r.streams;
-  };
-  auto on_error = [&](const InputError& e) { col.error(e); };
+  run.watch_bundle(&info);
 
   if (job.kind == "folder") {
-    walk_inputs({job.name}, opts.limits, on_stream, on_error);
+    run.add_path(job.name);
     r.raw_bytes = job.size;
     if (progress) *progress += job.size;
   } else {
     auto file = open_file(job.name);
     if (!file) {
-      col.error({job.name, file.error().message});
+      run.add_error({job.name, file.error().message});
     } else {
       uLong crc = crc32(0L, Z_NULL, 0);
       uint64_t raw = 0;
@@ -160,7 +139,7 @@ JobResult run_job(const Engine& engine, const RunOptions& opts, const Job& job, 
         raw += n;
         if (progress) *progress += n;
       });
-      walk_source(job.name, std::move(counted), opts.limits, on_stream, on_error);
+      run.add_source(job.name, std::move(counted));
       r.raw_bytes = raw;
       if (raw == job.size) {
         char buf[32];
@@ -169,24 +148,18 @@ JobResult run_job(const Engine& engine, const RunOptions& opts, const Job& job, 
       }
     }
   }
+  r.streams = run.streams();
 
-  // Archive members arrive in archive order: put the streams in timeline
-  // order (rotations oldest first) before diagnosing.
-  auto rank = timeline.ranks();
-  for (auto& f : col.facts()) {
-    auto it = rank.find(f.input_seq);
-    if (it != rank.end()) f.input_seq = it->second;
-  }
-  info.add_facts(col.facts());
+  info.add_facts(run.facts());
   r.bundle = info.fields();
   r.bundle_host = host_from_path(job.name);
-  if (r.bundle_host.empty()) r.bundle_host = host_seen;
+  if (r.bundle_host.empty()) r.bundle_host = run.first_host();
   if (r.bundle_host.empty() && r.bundle.count("hostname")) {
     r.bundle_host = r.bundle["hostname"];
-    for (auto& f : col.facts())
+    for (auto& f : run.facts())
       if (f.host.empty()) f.host = r.bundle_host;
   }
-  r.report = std::move(col).finish();
+  r.report = std::move(run).finish();
   for (const auto& in : r.report.inputs)
     if (!in.error.empty()) r.errors.push_back(in.error);
   r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
@@ -203,7 +176,7 @@ store::InputRecord to_record(const JobResult& r) {
   in.content_hash = r.content_hash;
   in.status = r.errors.empty() ? "ok" : "error";
   in.error = r.errors.empty() ? "" : r.errors.front();
-  in.verdict = r.report.verdict;
+  in.verdict = name(r.report.verdict);
   in.bytes_scanned = 0;
   for (const auto& i : r.report.inputs) in.bytes_scanned += i.bytes;
   in.streams = r.streams;
@@ -212,7 +185,7 @@ store::InputRecord to_record(const JobResult& r) {
   for (const auto& h : r.report.hosts) {
     store::HostRecord hr;
     hr.host = h.host;
-    hr.verdict = h.verdict;
+    hr.verdict = name(h.verdict);
     hr.boots = static_cast<int>(h.boots.size());
     if (h.host == r.bundle_host || r.report.hosts.size() == 1) {
       hr.bundle = r.bundle;
@@ -224,7 +197,7 @@ store::InputRecord to_record(const JobResult& r) {
   if (!bundle_host_listed && (r.report.any_input_read || !r.bundle.empty())) {
     store::HostRecord hr;
     hr.host = r.bundle_host;
-    hr.verdict = r.report.hosts.empty() ? r.report.verdict : "no_tpm_evidence";
+    hr.verdict = name(r.report.hosts.empty() ? r.report.verdict : Verdict::no_tpm_evidence);
     hr.bundle = r.bundle;
     in.hosts.push_back(std::move(hr));
   }
@@ -235,7 +208,7 @@ store::InputRecord to_record(const JobResult& r) {
     fr.cause = f.cause->id;
     fr.title = f.cause->title;
     fr.confidence = std::round(f.confidence * 100.0) / 100.0;
-    fr.status = f.status;
+    fr.status = name(f.status);
     fr.boot = f.boot;
     fr.resolved_in = f.resolved_in;
     fr.ambiguous = f.ambiguous;
@@ -252,7 +225,7 @@ store::InputRecord to_record(const JobResult& r) {
       std::ostringstream fields;
       JsonWriter w(fields);
       w.begin_object();
-      for (const auto& [k, v] : e->fields) w.key(k).string(v);
+      for (const auto& [k, v] : e->all_fields()) w.key(k).string(v);
       w.end_object();
       ev.fields_json = fields.str();
       fr.evidence.push_back(std::move(ev));

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "kb/engine.h"
+#include "pipeline/run.h"
 #include "store/store.h"
 
 namespace tpmdiag::batch {
@@ -37,9 +37,6 @@ struct Job {
 std::vector<Job> plan_jobs(const std::vector<std::string>& paths, std::vector<InputError>& errors,
                            const SourceLimits& limits = {});
 
-// Whether a folder is an (extracted) bundle: it holds commands/, var/run/log/
-// or var/log/.
-bool is_bundle_folder(const std::string& dir);
 
 struct JobResult {
   Job job;

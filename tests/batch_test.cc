@@ -11,9 +11,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "kb/engine.h"
+#include "pipeline/run.h"
 #include "parsers/archive.h"
-#include "parsers/bundle.h"
+#include "kb/bundle_info.h"
 #include "parsers/inputs.h"
 #include "store/batch.h"
 
@@ -164,12 +164,12 @@ TEST_CASE("a bundle whose failure sits in the oldest rotation and fix in hostd.l
   auto r = scan_file(path);
   for (const auto& e : r.errors) UNSCOPED_INFO(e);
   CHECK(r.errors.empty());
-  CHECK(r.report.verdict == "resolved");
+  CHECK(r.report.verdict == Verdict::resolved);
   REQUIRE(r.report.hosts.size() == 1);
   CHECK(r.report.hosts[0].host == "host1");
   REQUIRE(!r.report.findings.empty());
   CHECK(r.report.findings[0].cause->id == "tpm_firmware_outdated");
-  CHECK(r.report.findings[0].status == "resolved");
+  CHECK(r.report.findings[0].status == FindingStatus::resolved);
   // Evidence names the archive and the member.
   CHECK(r.report.findings[0].evidence[0]->input.find(".tgz!esx-host1-2024-01-01--10.00-123/var/run/log/") !=
         std::string::npos);
@@ -195,7 +195,7 @@ TEST_CASE("the same bundle without the fix is a problem, host from the bundle", 
   TempDir d;
   auto top = "esx-host2-2024-01-01--10.00-7";
   auto r = scan_file(d.write(std::string(top) + ".tgz", bundle(top, "host2", false)));
-  CHECK(r.report.verdict == "problem");
+  CHECK(r.report.verdict == Verdict::problem);
   REQUIRE(r.report.hosts.size() == 1);
   CHECK(r.report.hosts[0].host == "host2");
   CHECK(r.bundle_host == "host2");
@@ -204,7 +204,7 @@ TEST_CASE("the same bundle without the fix is a problem, host from the bundle", 
 TEST_CASE("without a host in any name, the host comes from commands/ output", "[batch]") {
   TempDir d;
   auto r = scan_file(d.write("upload.tgz", bundle("vm-support-bundle", "esx-lab-9", false)));
-  CHECK(r.report.verdict == "problem");
+  CHECK(r.report.verdict == Verdict::problem);
   CHECK(r.bundle_host == "esx-lab-9.lab.local");
   REQUIRE(r.report.hosts.size() == 1);
   CHECK(r.report.hosts[0].host == "esx-lab-9.lab.local");
@@ -286,7 +286,7 @@ TEST_CASE("a truncated archive: the members read so far count, one error names a
   CHECK(r.errors[0].find(top + ".tgz") != std::string::npos);
   CHECK(r.errors[0].find("vmkernel.log") != std::string::npos);
   CHECK(r.errors[0].find("truncated") != std::string::npos);
-  CHECK(r.report.verdict == "problem");  // hostd.log, read before the cut, counts
+  CHECK(r.report.verdict == Verdict::problem);  // hostd.log, read before the cut, counts
   CHECK(batch::to_record(r).status == "error");
 
   // Not an archive at all, but a damaged gzip: one error line, exit-2 material.
@@ -328,7 +328,7 @@ TEST_CASE("an extracted bundle folder gives the same diagnosis and metadata", "[
   for (const auto& c : commands(top, "host7")) d.write(c.path, c.data);
   auto r = scan_file(root.string());
   CHECK(r.job.kind == "folder");
-  CHECK(r.report.verdict == "resolved");
+  CHECK(r.report.verdict == Verdict::resolved);
   CHECK(r.bundle_host == "host7");
   CHECK(r.bundle["esxi_build"] == "19193900");
 }

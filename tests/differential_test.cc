@@ -11,7 +11,7 @@
 #include <fstream>
 #include <unistd.h>
 
-#include "kb/engine.h"
+#include "pipeline/run.h"
 
 using namespace tpmdiag;
 

@@ -17,17 +17,17 @@
 #include <vector>
 
 #include "kb/cause.h"
-#include "kb/engine.h"
+#include "pipeline/run.h"
 #include "kb/rc.h"
 #include "live/framing.h"
 #include "parsers/envelope.h"
 #include "parsers/format.h"
 #include "parsers/inputs.h"
 #include "parsers/mapped.h"
-#include "parsers/scanner.h"
+#include "pipeline/scanner.h"
 #include "rules/matcher.h"
 #include "rules/rule.h"
-#include "rules/selftest.h"
+#include "pipeline/selftest.h"
 
 using namespace tpmdiag;
 namespace fs = std::filesystem;

@@ -11,7 +11,8 @@
 #include <sstream>
 #include <thread>
 
-#include "kb/engine.h"
+#include "pipeline/run.h"
+#include "cli/live_sink.h"
 #include "live/framing.h"
 #include "live/receivers.h"
 
@@ -124,7 +125,8 @@ TEST_CASE("processor: finding once, then resolved, with source and line", "[live
   std::ostringstream out;
   ProcessorOptions po;
   po.mode = "watch";
-  Processor p(engine(), po, c, out);
+  cli::JsonLinesSink sink(out);
+  Processor p(engine(), po, c, sink);
   BatchBuilder b(q, c);
   b.source(1, "vmkernel.log", "esx-a");
   b.source(2, "hostd.log", "esx-a");
@@ -165,7 +167,8 @@ TEST_CASE("host table: caps on hosts and facts, evictions counted", "[live]") {
   ProcessorOptions po;
   po.limits.max_hosts = 3;
   po.limits.max_facts_per_host = 4;
-  Processor p(engine(), po, c, out);
+  cli::JsonLinesSink sink(out);
+  Processor p(engine(), po, c, sink);
   BatchBuilder b(q, c);
   auto hostd = lines_of("samples/seed-failing/hostd.log");
   for (int h = 0; h < 5; ++h) {

@@ -5,11 +5,11 @@
 
 #include <random>
 
-#include "kb/engine.h"
+#include "pipeline/run.h"
 #include "parsers/envelope.h"
 #include "parsers/format.h"
 #include "parsers/inputs.h"
-#include "parsers/scanner.h"
+#include "pipeline/scanner.h"
 #include "parsers/timestamp.h"
 
 using namespace tpmdiag;

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "kb/engine.h"
+#include "pipeline/run.h"
 
 using namespace tpmdiag;
 namespace fs = std::filesystem;
@@ -103,7 +103,8 @@ TEST_CASE("scenarios: every folder's diagnosis matches its expect.json", "[scena
       for (const auto& f : r.findings) found.push_back(f.cause->id);
       auto reported = [&](const std::string& id) { return std::find(found.begin(), found.end(), id) != found.end(); };
 
-      if (r.verdict != e.verdict) why.push_back("verdict is '" + r.verdict + "', expected '" + e.verdict + "'");
+      if (tpmdiag::name(r.verdict) != e.verdict)
+        why.push_back("verdict is '" + std::string(tpmdiag::name(r.verdict)) + "', expected '" + e.verdict + "'");
       if (!e.top_cause.empty() && (found.empty() || found.front() != e.top_cause))
         why.push_back("top cause is '" + (found.empty() ? std::string("(none)") : found.front()) + "', expected '" +
                       e.top_cause + "'");

@@ -6,11 +6,10 @@
 //
 //   auto spec = BundleSpec::builtin();          // Result<const BundleSpec*>
 //   BundleInfo info(**spec);
-//   walk_source(name, std::move(src), limits, [&](const StreamInfo& s, ByteSource& src) {
-//     auto watched = info.watch(s.name, src);   // reads through src, extracting on the side
-//     collector.scan(s, *watched);
-//   }, on_error);
-//   info.add_facts(collector.facts());          // tpm_vendor from "Vendor ID: IFX"
+//   Run run(engine, opts);                      // pipeline/run.h
+//   run.watch_bundle(&info);                    // each stream read through info.watch()
+//   run.add_path("esx-h1-2024-01-01--10.00-123.tgz");
+//   info.add_facts(run.facts());                // tpm_vendor from "Vendor ID: IFX"
 //   info.fields();                              // {"esxi_build": "19193900", ...}
 //
 // Extraction costs nothing for streams that are not metadata sources (watch()
@@ -27,7 +26,7 @@
 
 #include "common/error.h"
 #include "parsers/source.h"
-#include "rules/matcher.h"
+#include "rules/fact.h"
 
 namespace re2 {
 class RE2;

@@ -1,4 +1,4 @@
-// libFuzzer target: the whole per-stream pipeline (parsers/scanner.h):
+// libFuzzer target: the whole per-stream pipeline (pipeline/scanner.h):
 // framing, literal prefilter, format parsing, multi-line joining and rule
 // matching, with the embedded formats and rules, as `tpmdiag diagnose` runs it.
 //
@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "kb/engine.h"
-#include "parsers/scanner.h"
+#include "pipeline/run.h"
+#include "pipeline/scanner.h"
 
 using namespace tpmdiag;
 

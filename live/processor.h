@@ -1,11 +1,11 @@
-// The live pipeline (issue 7): receivers frame messages into Batches; one
-// processing thread scans each batch with the engine's Scanner (prefilter,
+// Live processing (issue 7): receivers frame messages into Batches; one
+// processing thread scans each batch with the pipeline's Scanner (prefilter,
 // parse, match: the same path as `diagnose`), files the facts per host
-// (HostTable), and writes JSON Lines records to stdout as they happen.
+// (HostTable), and hands records to a Sink (live/sink.h) as they happen.
 //
 //   receiver thread(s)                      processing thread
 //   ------------------                      -----------------
-//   BatchBuilder b(queue)                   Processor p(engine, opts, out)
+//   BatchBuilder b(queue)                   Processor p(engine, opts, counters, sink)
 //   b.source(id, "tcp:1.2.3.4:5", host)     p.run(queue)   // until queue closed
 //   b.message(id, text, cut)                  -> finding / resolved / stats / error
 //   b.flush()   // hand the batch over
@@ -27,13 +27,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <ostream>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "kb/engine.h"
 #include "live/host_table.h"
+#include "live/sink.h"
+#include "pipeline/engine.h"
 
 namespace tpmdiag::live {
 
@@ -124,17 +124,17 @@ struct ProcessorOptions {
   size_t max_frame = 64 * 1024;
   double stats_interval = 10;  // seconds; 0 = only the final stats record
   std::string mode;            // "listen" or "watch" (in stats records)
-  std::function<void()> on_output_error;  // stdout failed (closed pipe): ask the receivers to stop
+  std::function<void()> on_output_error;  // the sink failed (closed pipe): ask the receivers to stop
 };
 
 class Processor {
  public:
-  Processor(const Engine& engine, ProcessorOptions opts, IngestCounters& counters, std::ostream& out);
+  Processor(const Engine& engine, ProcessorOptions opts, IngestCounters& counters, Sink& sink);
   ~Processor();
 
   // Processes batches until the queue is closed and drained, writing records
   // as they happen and stats every stats_interval; ends with a final stats
-  // record. Returns false if stdout failed (closed pipe).
+  // record. Returns false if the sink failed (closed pipe).
   bool run(BatchQueue& q);
 
   // Processes one batch (tests call this directly).
@@ -149,7 +149,7 @@ class Processor {
 
   ProcessorOptions opts_;
   IngestCounters& c_;
-  std::ostream& out_;
+  Sink& sink_;
   struct Src {
     std::string name, fallback_host;
     uint32_t seq = 0;

@@ -47,6 +47,7 @@
 #include "common/error.h"
 #include "parsers/format.h"
 #include "parsers/source.h"
+#include "rules/fact.h"
 #include "rules/matcher.h"
 
 namespace tpmdiag {
@@ -54,6 +55,8 @@ namespace tpmdiag {
 struct ScanOptions {
   size_t max_line = 1 << 20;  // longer lines are cut here, matched on their start, flagged
   bool prefilter = true;      // false: parse and match every line (the reference path)
+  bool force_prefilter = false;  // prefilter inputs below the size at which it pays off
+                                 // too (self-tests, differential tests)
   std::string host;           // host for lines that do not name one
   SourceKind kind_hint = SourceKind::unknown;  // kind for lines no format recognises
   std::string input_format;   // a format name (--input-format) to force, or "" / "auto"

@@ -1,12 +1,10 @@
-#include "live/pipeline.h"
+#include "live/processor.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "cli/render.h"
-#include "parsers/scanner.h"
-#include "parsers/timestamp.h"
+#include "pipeline/scanner.h"
 
 namespace tpmdiag::live {
 
@@ -28,12 +26,6 @@ class ViewSource : public ByteSource {
   const char* p_;
   size_t n_, pos_ = 0;
 };
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -154,10 +146,10 @@ struct Processor::ScannerBox {
   Scanner scanner;
 };
 
-Processor::Processor(const Engine& engine, ProcessorOptions opts, IngestCounters& counters, std::ostream& out)
+Processor::Processor(const Engine& engine, ProcessorOptions opts, IngestCounters& counters, Sink& sink)
     : opts_(std::move(opts)),
       c_(counters),
-      out_(out),
+      sink_(sink),
       scanner_(std::make_unique<ScannerBox>(engine, opts_.max_frame)),
       table_(engine.causes(), opts_.limits) {
   start_ = last_stats_ = std::chrono::steady_clock::now();
@@ -197,25 +189,13 @@ void Processor::process(Batch& b) {
     for (const auto& host : table_.take_dirty()) {
       HostUpdate u = table_.update(host);
       for (const auto& ch : u.changes) {
-        JsonWriter w(out_);
-        w.begin_object();
         if (ch.kind == Change::Kind::finding) {
-          w.key("type").string("finding");
-          cli::write_finding(w, ch.finding);
+          sink_.finding(ch.finding);
           ++findings_;
         } else {
-          w.key("type").string("resolved");
-          w.key("host").string(ch.finding.host);
-          w.key("cause").string(ch.finding.cause->id);
-          w.key("title").string(ch.finding.cause->title);
-          w.key("boot").integer(ch.finding.boot);
-          w.key("resolved_in_boot").integer(ch.finding.resolved_in);
+          sink_.resolved(ch.finding);
           ++resolved_;
         }
-        w.key("time").string(format_iso8601(now_ms()));
-        w.end_object();
-        out_ << '\n';
-        out_.flush();
       }
     }
   }
@@ -224,70 +204,44 @@ void Processor::process(Batch& b) {
 
 void Processor::write_error(const std::string& message) {
   ++errors_;
-  JsonWriter w(out_);
-  w.begin_object();
-  w.key("type").string("error");
-  w.key("message").string(message);
-  w.key("time").string(format_iso8601(now_ms()));
-  w.end_object();
-  out_ << '\n';
-  out_.flush();
+  sink_.error(message);
 }
 
 void Processor::write_stats(bool final) {
   auto now = std::chrono::steady_clock::now();
-  double interval = std::chrono::duration<double>(now - last_stats_).count();
-  double uptime = std::chrono::duration<double>(now - start_).count();
+  Stats st;
+  st.mode = opts_.mode;
+  st.final = final;
+  st.interval_s = std::chrono::duration<double>(now - last_stats_).count();
+  st.uptime_s = std::chrono::duration<double>(now - start_).count();
   uint64_t delta = messages_ - last_messages_;
   last_messages_ = messages_;
   last_stats_ = now;
-  uint64_t udp_drops = c_.udp_drops.load(), partial = c_.partial.load(), unread = c_.unread_datagrams.load();
-  JsonWriter w(out_);
-  w.begin_object();
-  w.key("type").string("stats");
-  w.key("mode").string(opts_.mode);
-  w.key("final").boolean(final);
-  w.key("time").string(format_iso8601(now_ms()));
-  w.key("uptime_s").number(std::round(uptime * 1000) / 1000);
-  w.key("interval_s").number(std::round(interval * 1000) / 1000);
-  w.key("lines_per_s").integer(interval > 0 ? std::llround(static_cast<double>(delta) / interval) : 0);
-  w.key("messages").integer(static_cast<int64_t>(messages_));
-  w.key("bytes").integer(static_cast<int64_t>(c_.bytes.load()));
-  w.key("hosts").integer(static_cast<int64_t>(table_.hosts()));
-  w.key("facts").integer(static_cast<int64_t>(table_.facts()));
-  w.key("facts_total").integer(static_cast<int64_t>(facts_total_));
-  w.key("facts_dropped").integer(static_cast<int64_t>(facts_dropped_));
-  w.key("findings").integer(static_cast<int64_t>(findings_));
-  w.key("resolved").integer(static_cast<int64_t>(resolved_));
-  w.key("open_problems").integer(static_cast<int64_t>(table_.open_problems()));
-  w.key("errors").integer(static_cast<int64_t>(errors_));
-  // TCP bytes left unread cannot be counted as messages without framing
-  // them, so `drops` (messages) adds only the UDP datagrams.
-  w.key("drops").integer(static_cast<int64_t>(udp_drops + partial + unread));
-  w.key("drop_detail").begin_object();
-  w.key("udp_kernel").integer(static_cast<int64_t>(udp_drops));
-  w.key("partial_frames").integer(static_cast<int64_t>(partial));
-  w.key("shutdown_unread_datagrams").integer(static_cast<int64_t>(unread));
-  w.key("shutdown_unread_bytes").integer(static_cast<int64_t>(c_.unread_bytes.load()));
-  w.end_object();
-  w.key("cut").integer(static_cast<int64_t>(c_.cut.load()));
-  w.key("evictions").begin_object();
-  w.key("hosts").integer(static_cast<int64_t>(table_.evicted_hosts()));
-  w.key("facts").integer(static_cast<int64_t>(table_.evicted_facts()));
-  w.end_object();
-  w.key("connections").begin_object();
-  w.key("open").integer(static_cast<int64_t>(c_.conn_open.load()));
-  w.key("total").integer(static_cast<int64_t>(c_.conn_total.load()));
-  w.key("rejected").integer(static_cast<int64_t>(c_.conn_rejected.load()));
-  w.key("idle_timeouts").integer(static_cast<int64_t>(c_.idle_timeouts.load()));
-  w.end_object();
-  w.key("framing").begin_object();
-  w.key("octet_counted").integer(static_cast<int64_t>(c_.octet_frames.load()));
-  w.key("lf").integer(static_cast<int64_t>(c_.lf_frames.load()));
-  w.end_object();
-  w.end_object();
-  out_ << '\n';
-  out_.flush();
+  st.lines_per_s = st.interval_s > 0 ? std::llround(static_cast<double>(delta) / st.interval_s) : 0;
+  st.messages = messages_;
+  st.bytes = c_.bytes.load();
+  st.hosts = table_.hosts();
+  st.facts = table_.facts();
+  st.facts_total = facts_total_;
+  st.facts_dropped = facts_dropped_;
+  st.findings = findings_;
+  st.resolved = resolved_;
+  st.open_problems = table_.open_problems();
+  st.errors = errors_;
+  st.udp_kernel = c_.udp_drops.load();
+  st.partial_frames = c_.partial.load();
+  st.shutdown_unread_datagrams = c_.unread_datagrams.load();
+  st.shutdown_unread_bytes = c_.unread_bytes.load();
+  st.cut = c_.cut.load();
+  st.evicted_hosts = table_.evicted_hosts();
+  st.evicted_facts = table_.evicted_facts();
+  st.conn_open = c_.conn_open.load();
+  st.conn_total = c_.conn_total.load();
+  st.conn_rejected = c_.conn_rejected.load();
+  st.idle_timeouts = c_.idle_timeouts.load();
+  st.octet_frames = c_.octet_frames.load();
+  st.lf_frames = c_.lf_frames.load();
+  sink_.stats(st);
 }
 
 bool Processor::run(BatchQueue& q) {
@@ -301,7 +255,7 @@ bool Processor::run(BatchQueue& q) {
       process(*b);
       q.recycle(std::move(b));
     }
-    if (ok && !out_) {
+    if (ok && !sink_.ok()) {
       ok = false;
       if (opts_.on_output_error) opts_.on_output_error();
     }
@@ -313,7 +267,7 @@ bool Processor::run(BatchQueue& q) {
     if (!b && q.closed_and_empty()) break;
   }
   write_stats(true);
-  return ok && static_cast<bool>(out_);
+  return ok && sink_.ok();
 }
 
 }  // namespace tpmdiag::live

@@ -1,48 +1,17 @@
-#include "kb/engine.h"
+#include "pipeline/run.h"
 
+#include "kb/bundle_info.h"
 #include "parsers/mapped.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <set>
 #include <thread>
 
 namespace tpmdiag {
 
-Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
-  auto format_files = collect_data_files("parsers/formats/", {});
-  if (!format_files) return format_files.error();
-  auto formats = load_formats(*format_files);
-  if (!formats) return formats.error();
-
-  auto rule_files = collect_data_files("rules/", opts.rules_dirs);
-  if (!rule_files) return rule_files.error();
-  auto rules = load_rules(*rule_files);
-  if (!rules) return rules.error();
-  std::set<std::string> facts;
-  for (const auto& r : *rules) facts.insert(r.fact);
-  auto matcher = Matcher::build(std::move(*rules));
-  if (!matcher) return matcher.error();
-
-  auto cause_files = collect_data_files("kb/causes/", opts.kb_dirs);
-  if (!cause_files) return cause_files.error();
-  auto causes = load_causes(*cause_files, std::vector<std::string>(facts.begin(), facts.end()));
-  if (!causes) return causes.error();
-
-  std::unique_ptr<Engine> e(new Engine(std::move(*formats), std::move(*matcher)));
-  e->causes_ = std::move(*causes);
-  return e;
-}
-
-const Cause* Engine::cause(std::string_view id) const {
-  for (const auto& c : causes_)
-    if (c.id == id) return &c;
-  return nullptr;
-}
-
-Collector::Collector(const Engine& engine, RunOptions opts) : engine_(engine), opts_(std::move(opts)) {}
+Run::Run(const Engine& engine, RunOptions opts) : engine_(engine), opts_(std::move(opts)) {}
 
 namespace {
 
@@ -67,7 +36,7 @@ void add_stats(InputReport& ir, const InputStats& st) {
 
 }  // namespace
 
-bool Collector::scan_mapped(const StreamInfo& info, ByteSource& src) {
+bool Run::scan_mapped(const StreamInfo& info, ByteSource& src) {
   auto rest = src.file_rest();
   if (!rest) return false;
   auto map = MappedFile::open(rest->fd, info.name);
@@ -134,7 +103,7 @@ bool Collector::scan_mapped(const StreamInfo& info, ByteSource& src) {
   return true;
 }
 
-void Collector::scan(const StreamInfo& info, ByteSource& src) {
+void Run::scan(const StreamInfo& info, ByteSource& src) {
   if (scan_mapped(info, src)) return;
   InputReport ir;
   ir.name = info.name;
@@ -150,50 +119,73 @@ void Collector::scan(const StreamInfo& info, ByteSource& src) {
   inputs_.push_back(std::move(ir));
 }
 
-void Collector::error(const InputError& e) {
+void Run::add_error(const InputError& e) {
   InputReport ir;
   ir.name = e.input;
   ir.error = e.message;
   inputs_.push_back(std::move(ir));
 }
 
-void Collector::merge(Collector&& other) {
-  std::move(other.facts_.begin(), other.facts_.end(), std::back_inserter(facts_));
-  std::move(other.inputs_.begin(), other.inputs_.end(), std::back_inserter(inputs_));
-  any_read_ = any_read_ || other.any_read_;
-}
-
-Report Collector::finish() && {
+Report Run::finish() && {
   Report r = diagnose(std::move(facts_), engine_.causes(), opts_.diagnose);
   r.inputs = std::move(inputs_);
   r.any_input_read = any_read_;
   return r;
 }
 
-Report run_inputs(const Engine& engine, const std::vector<std::string>& paths, const RunOptions& opts) {
-  Collector c(engine, opts);
-  // Inputs keep the order they were named in; within one (a folder, an
-  // archive whose members arrive in archive order) streams are put in
-  // timeline order: rotations oldest first.
-  for (size_t pi = 0; pi < paths.size(); ++pi) {
-    TimelineOrder timeline;
-    size_t first = c.facts().size();
-    walk_inputs(
-        {paths[pi]}, opts.limits,
-        [&](const StreamInfo& info, ByteSource& src) {
-          timeline.add(info);
-          c.scan(info, src);
-        },
-        [&](const InputError& e) { c.error(e); });
-    auto rank = timeline.ranks();
-    for (size_t i = first; i < c.facts().size(); ++i) {
-      auto& f = c.facts()[i];
-      auto it = rank.find(f.input_seq);
-      uint32_t within = it == rank.end() ? f.input_seq : it->second;
-      f.input_seq = static_cast<uint32_t>(pi << 20) + (within & 0xFFFFF);
-    }
+template <typename Walk>
+void Run::group(Walk&& walk) {
+  TimelineOrder timeline;
+  size_t first = facts_.size();
+  walk(
+      [&](const StreamInfo& info, ByteSource& src) {
+        timeline.add(info);
+        ++streams_;
+        if (first_host_.empty()) first_host_ = info.host;
+        if (bundle_) {
+          auto watched = bundle_->watch(info.name, src);
+          scan(info, *watched);
+        } else {
+          scan(info, src);
+        }
+      },
+      [&](const InputError& e) { add_error(e); });
+  auto rank = timeline.ranks();
+  uint32_t g = groups_++;
+  for (size_t i = first; i < facts_.size(); ++i) {
+    auto& f = facts_[i];
+    auto it = rank.find(f.input_seq);
+    uint32_t within = it == rank.end() ? f.input_seq : it->second;
+    f.input_seq = (g << 20) + (within & 0xFFFFF);
   }
-  return std::move(c).finish();
+}
+
+void Run::add_path(const std::string& path) {
+  group([&](const StreamFn& on_stream, const ErrorFn& on_error) {
+    walk_inputs({path}, opts_.limits, on_stream, on_error);
+  });
+}
+
+void Run::add_source(const std::string& name, std::unique_ptr<ByteSource> src) {
+  group([&](const StreamFn& on_stream, const ErrorFn& on_error) {
+    walk_source(name, std::move(src), opts_.limits, on_stream, on_error);
+  });
+}
+
+void Run::add_texts(std::vector<std::pair<std::string, std::string>> texts) {
+  group([&](const StreamFn& on_stream, const ErrorFn& on_error) {
+    uint64_t next = 0;  // numbered across the texts, as the files of one folder
+    for (auto& [name, data] : texts) {
+      walk_source(name, memory_source(std::move(data)), opts_.limits, on_stream, on_error, &next);
+      data = {};
+    }
+  });
+}
+
+Report run_inputs(const Engine& engine, const std::vector<std::string>& paths, const RunOptions& opts) {
+  Run run(engine, opts);
+  for (const auto& p : paths) run.add_path(p);
+  return std::move(run).finish();
 }
 
 }  // namespace tpmdiag

@@ -1,4 +1,4 @@
-#include "parsers/bundle.h"
+#include "kb/bundle_info.h"
 
 #include <re2/re2.h>
 
@@ -10,22 +10,11 @@
 #include "common/embedded.h"
 #include "common/json_read.h"
 #include "parsers/inputs.h"
+#include "common/text.h"
 
 namespace tpmdiag {
 
 namespace {
-
-std::vector<std::string_view> split_path(std::string_view p) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i <= p.size()) {
-    size_t j = p.find_first_of("/!", i);
-    if (j == std::string_view::npos) j = p.size();
-    if (j > i) out.push_back(p.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
 
 bool glob_segment(std::string_view s, std::string_view g) {
   // '*' matches any run of characters (within the segment).
@@ -62,7 +51,7 @@ std::string decode(BundleSpec::Decode d, const std::string& v) {
 }
 
 std::string normalise_bool(std::string v) {
-  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  v = ascii_lower(v);
   if (v == "true" || v == "yes" || v == "1" || v == "on") return "true";
   if (v == "false" || v == "no" || v == "0" || v == "off") return "false";
   return v;
@@ -79,8 +68,8 @@ Result<std::shared_ptr<re2::RE2>> compile(const JsonFields& f, const char* key, 
 }  // namespace
 
 bool path_tail_matches(std::string_view path, std::string_view glob) {
-  auto ps = split_path(path);
-  auto gs = split_path(glob);
+  auto ps = path_segments(path, "/!");
+  auto gs = path_segments(glob, "/!");
   if (gs.empty() || gs.size() > ps.size()) return false;
   size_t off = ps.size() - gs.size();
   for (size_t i = 0; i < gs.size(); ++i)

@@ -1,9 +1,11 @@
-#include "parsers/scanner.h"
+#include "pipeline/scanner.h"
 
 #include <algorithm>
 #include <cstring>
 
-#if defined(__x86_64__)
+#include "common/cpu.h"
+
+#if TPMDIAG_X86_ENGINES
 #include <immintrin.h>
 #endif
 
@@ -22,7 +24,7 @@ static uint64_t count_newlines_plain(const char* p, size_t n) {
   return c;
 }
 
-#if defined(__x86_64__)
+#if TPMDIAG_X86_ENGINES
 // Counted on every byte of every input (line numbers), so it must run near
 // memory speed: compare 32 bytes at a time, add the 0/-1 results into byte
 // counters, and fold those with psadbw before they can overflow. (CPUs
@@ -360,7 +362,7 @@ void Scanner::scan_memory(const char* data, size_t n, const std::string& input, 
                           std::vector<Fact>& facts, InputStats& stats,
                           const std::function<void(const char* upto)>& done) {
   start_input(facts, stats);
-  prefilter_ = opts_.prefilter && n >= kSmallInput;
+  prefilter_ = opts_.prefilter && (n >= kSmallInput || opts_.force_prefilter);
   stats.bytes += n;
   uint64_t lines_done = 0;
   for (size_t pos = 0; pos < n;) {
@@ -416,7 +418,7 @@ Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_s
     fill += *got;
     if (!started) {
       if (!eof && fill < kSmallInput) continue;  // not yet known to be small
-      if (eof && fill < kSmallInput) prefilter_ = false;
+      if (eof && fill < kSmallInput && !opts_.force_prefilter) prefilter_ = false;
       started = true;
     }
     size_t start = 0;

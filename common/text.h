@@ -1,0 +1,43 @@
+// Small text helpers that every layer needs, written once.
+//
+//   ascii_lower("Tpm2Cmd")                 == "tpm2cmd"
+//   iequals("TPM_RC_LOCKOUT", "tpm_rc_lockout")
+//   icontains("WARNING: tpmDriver: ...", "TPMDRIVER")
+//   one_line("bad\nname")                  == "bad?name"     // errors stay one line
+//   visible("\x1b[31mred")                 == "\\x1b[31mred" // safe on a terminal
+//   path_segments("a//b/./c!d", "/!")      == {"a", "b", "c", "d"}
+//
+// Case folding is ASCII only: log keywords are ASCII, and folding other bytes
+// would change UTF-8 text.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tpmdiag {
+
+// A line in a buffer: [begin, end) offsets, end at the '\n' or the buffer end.
+struct LineSpan {
+  size_t begin, end;
+};
+
+inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+std::string ascii_lower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+bool icontains(std::string_view hay, std::string_view needle);
+bool ends_with(std::string_view s, std::string_view suffix);
+
+// Control bytes (below 0x20, and 0x7f) replaced by '?', so a message built
+// from file names or quoted input stays one line.
+std::string one_line(std::string_view s);
+
+// Text from logs made safe for a terminal: control bytes (ESC, CR, NUL...,
+// not tab) as \xNN, so a hostile line cannot move the cursor or recolour.
+std::string visible(std::string_view s);
+
+// The non-empty segments of a path between any of `separators`, "." dropped.
+std::vector<std::string_view> path_segments(std::string_view path, std::string_view separators = "/");
+
+}  // namespace tpmdiag

@@ -1,0 +1,41 @@
+// The engine: formats, rules and causes loaded once (embedded data plus
+// --rules/--kb folders) and shared, read-only, by every run and thread.
+//
+//   auto eng = Engine::load({});                    // Result<std::unique_ptr<Engine>>
+//   if (!eng) { std::cerr << eng.error().message << '\n'; return 2; }
+//   Report r = run_inputs(**eng, {"samples/seed-failing"}, {});   // pipeline/run.h
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kb/cause.h"
+#include "parsers/format.h"
+#include "rules/matcher.h"
+
+namespace tpmdiag {
+
+struct EngineOptions {
+  std::vector<std::string> rules_dirs;  // extra rule files (override embedded ones by id)
+  std::vector<std::string> kb_dirs;     // extra cause files (override embedded ones by id)
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> load(const EngineOptions& opts);
+
+  const FormatSet& formats() const { return formats_; }
+  const Matcher& matcher() const { return matcher_; }
+  const std::vector<Cause>& causes() const { return causes_; }
+  const Cause* cause(std::string_view id) const;
+
+ private:
+  Engine(FormatSet f, Matcher m) : formats_(std::move(f)), matcher_(std::move(m)) {}
+  FormatSet formats_;
+  Matcher matcher_;
+  std::vector<Cause> causes_;
+};
+
+}  // namespace tpmdiag

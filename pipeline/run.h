@@ -1,0 +1,95 @@
+// A run: the one place that turns named inputs into a Report (DESIGN.md §2):
+// inputs → framing → prefilter → parse → match → fold facts → timeline →
+// diagnose. Every command that diagnoses (diagnose, explain, scan, serve, the
+// rule self-tests) goes through it; live modes use its Scanner stage with
+// their own per-host state (live/).
+//
+//   auto eng = Engine::load({});
+//   Run run(**eng, opts);
+//   run.add_path("samples/seed-failing");     // a file, folder, archive or "-"
+//   run.add_path("samples/seed-fixed");
+//   Report r = std::move(run).finish();
+//   return exit_code(r);
+//
+//   Report r = run_inputs(**eng, {"a.log", "b.tgz"}, opts);   // the same, for a list
+//
+// Each add_*() is one input group. Within a group (a folder, an archive whose
+// members arrive in archive order, the uploads of one request) streams are
+// put in timeline order, rotated logs oldest first; groups keep the order
+// they were added in. Read errors are recorded per input in the Report, and
+// the facts read before them are kept.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kb/diagnose.h"
+#include "parsers/inputs.h"
+#include "pipeline/engine.h"
+#include "pipeline/scanner.h"
+
+namespace tpmdiag {
+
+class BundleInfo;
+
+struct RunOptions {
+  unsigned jobs = 0;                 // threads for one large plain file (0: one per core)
+  uint64_t split_min = 64ull << 20;  // plain files at least this big are split across them
+  uint64_t map_min = 256 << 10;      // plain files at least this big are mapped, not read
+  ScanOptions scan;
+  DiagnoseOptions diagnose;
+  SourceLimits limits;
+};
+
+class Run {
+ public:
+  Run(const Engine& engine, RunOptions opts);
+
+  // A file, folder, archive, or "-" for stdin.
+  void add_path(const std::string& path);
+  // An open source (a file read through a tap, an upload), sniffed like a file.
+  void add_source(const std::string& name, std::unique_ptr<ByteSource> src);
+  // Named texts held in memory, as one group (the uploads of one request).
+  void add_texts(std::vector<std::pair<std::string, std::string>> texts);
+  // An input that could not be opened at all.
+  void add_error(const InputError& e);
+
+  // Every stream is also read through `info` (vm-support metadata,
+  // kb/bundle_info.h); it must outlive the adds.
+  void watch_bundle(BundleInfo* info) { bundle_ = info; }
+
+  uint64_t streams() const { return streams_; }
+  // The host the path of the first stream names (esx-HOST-DATE...), or "".
+  const std::string& first_host() const { return first_host_; }
+  // The facts so far, in timeline order (callers may fill in hosts).
+  std::vector<Fact>& facts() { return facts_; }
+
+  Report finish() &&;
+
+ private:
+  template <typename Walk>
+  void group(Walk&& walk);
+  void scan(const StreamInfo& info, ByteSource& src);
+  // Maps a plain regular file (or its rest) and scans it in place, in
+  // parallel byte ranges when large; false if the stream is not one.
+  bool scan_mapped(const StreamInfo& info, ByteSource& src);
+
+  const Engine& engine_;
+  RunOptions opts_;
+  BundleInfo* bundle_ = nullptr;
+  std::vector<Fact> facts_;
+  std::vector<InputReport> inputs_;
+  bool any_read_ = false;
+  uint32_t groups_ = 0;
+  uint64_t streams_ = 0;
+  std::string first_host_;
+};
+
+// Scans every input (errors are recorded per input, the rest still scanned)
+// and diagnoses the facts together: one group per path.
+Report run_inputs(const Engine& engine, const std::vector<std::string>& paths, const RunOptions& opts);
+
+}  // namespace tpmdiag

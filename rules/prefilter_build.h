@@ -1,0 +1,97 @@
+// How the two-level prefilter is built (rules/matcher.h tells what it does):
+// which literals become level-1 keys, which are too common in the input to
+// be keys, and the Vectorscan databases. Internal to rules/; the matcher is
+// its only user.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/text.h"
+
+struct hs_database;
+
+namespace tpmdiag::prefilter {
+
+constexpr size_t kSampleBytes = 512 << 10;  // text used to reject common keys
+
+// A prefilter requirement: a line that may match the rule holds at least one
+// of these atoms.
+using Requirement = std::vector<std::string>;
+
+// How surprising a literal is in log text, in bits: rare letters, digits and
+// punctuation score high, "e", "t" and spaces low.
+double rarity(std::string_view s);
+
+// Chooses few, rare keys such that every requirement has an atom containing
+// one; keys for which too_common() holds are avoided.
+std::vector<std::string> choose_keys(const std::vector<Requirement>& reqs,
+                                     const std::function<bool(const std::string&)>& too_common);
+
+// Compiles caseless literals into a Vectorscan block-mode database.
+Result<hs_database*> compile_literals(const std::vector<std::string>& lits);
+
+// Whether a key is so common in real text that searching for it would pass
+// many lines to the second level: more than 1 line in 100 of the sample (the
+// start of the first large input) holds it. Rarity above is only a guess from
+// letters; this catches what it cannot know ("unable to", "internal" and
+// "configur" are letters-rare but everywhere in hostd logs).
+class CommonCheck {
+ public:
+  explicit CommonCheck(std::string_view sample) : text_(ascii_lower(sample)) {
+    lines_ = static_cast<size_t>(std::count(text_.begin(), text_.end(), '\n'));
+    if (lines_ < kMinLines) return;
+    // Lines holding each 3 bytes (hashed: a collision only raises a count).
+    slots_.assign(kSlots, {0, 0});
+    uint32_t line = 1;
+    for (size_t i = 0; i + 3 <= text_.size(); ++i) {
+      if (text_[i] == '\n') {
+        ++line;
+        continue;
+      }
+      Slot& s = slots_[slot(text_.data() + i)];
+      if (s.line != line) s.line = line, ++s.lines;
+    }
+  }
+  const std::string& text() const { return text_; }
+  bool operator()(const std::string& key) const {
+    if (lines_ < kMinLines) return false;  // too little text to judge
+    size_t limit = std::max<size_t>(lines_ / 100, 5), hits = 0;
+    // A key is in no more lines than its rarest 3 bytes: most keys stop here.
+    size_t bound = SIZE_MAX;
+    for (size_t i = 0; i + 3 <= key.size(); ++i) bound = std::min<size_t>(bound, slots_[slot(key.data() + i)].lines);
+    if (bound <= limit) return false;
+    std::boyer_moore_horspool_searcher search(key.begin(), key.end());
+    for (auto it = text_.begin();;) {
+      it = std::search(it, text_.end(), search);
+      if (it == text_.end()) return false;
+      if (++hits > limit) return true;
+      auto eol = std::find(it, text_.end(), '\n');  // count lines, not occurrences
+      if (eol == text_.end()) return false;
+      it = eol;
+    }
+  }
+
+ private:
+  static constexpr size_t kMinLines = 500, kSlots = size_t{1} << 17;
+  struct Slot {
+    uint32_t line, lines;  // the last line counted, lines counted
+  };
+  static size_t slot(const char* p) {
+    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(p[0])) |
+                 static_cast<uint32_t>(static_cast<unsigned char>(p[1])) << 8 |
+                 static_cast<uint32_t>(static_cast<unsigned char>(p[2])) << 16;
+    return (v * 2654435761u) >> 15;
+  }
+  std::string text_;
+  size_t lines_ = 0;
+  std::vector<Slot> slots_;
+};
+
+}  // namespace tpmdiag::prefilter
