@@ -112,6 +112,87 @@ void top_of(const Report& r, const std::string& host, Row& row) {
     }
 }
 
+// What one scan did, for its summary.
+struct Summary {
+  std::string db_path;
+  int64_t scan_id;
+  store::ScanCounts counts;
+  bool any_problem;
+  uint64_t bytes;
+  double secs;
+};
+
+void print_json(const Summary& s, const std::vector<Row>& rows, const std::vector<std::string>& error_lines) {
+  JsonWriter w(std::cout, 2);
+  w.begin_object();
+  w.key("schema_version").integer(kSchemaVersion);
+  w.key("db").string(s.db_path);
+  w.key("scan_id").integer(s.scan_id);
+  w.key("verdict").string(s.any_problem ? "problem" : "ok");
+  w.key("stats").begin_object();
+  w.key("inputs").integer(s.counts.total).key("scanned").integer(s.counts.scanned);
+  w.key("unchanged").integer(s.counts.unchanged).key("errors").integer(s.counts.failed);
+  w.key("bytes").integer(static_cast<int64_t>(s.bytes));
+  w.key("seconds").number(std::round(s.secs * 1000) / 1000);
+  w.end_object();
+  w.key("hosts").begin_array();
+  for (const auto& r : rows) {
+    w.begin_object();
+    w.key("host").string(r.host);
+    w.key("verdict").string(r.verdict);
+    if (r.cause.empty()) w.key("top_cause").null(); else w.key("top_cause").string(r.cause);
+    if (r.confidence < 0) w.key("confidence").null(); else w.key("confidence").number(std::round(r.confidence * 100) / 100);
+    if (r.cause_status.empty()) w.key("cause_status").null(); else w.key("cause_status").string(r.cause_status);
+    w.key("input").string(r.input);
+    w.key("scan").string(r.scan);
+    w.key("bundle").begin_object();
+    for (const auto& [k, v] : r.bundle) w.key(k).string(v);
+    w.end_object();
+    w.end_object();
+  }
+  w.end_array();
+  w.key("errors").begin_array();
+  for (const auto& e : error_lines) w.string(e);
+  w.end_array();
+  w.end_object();
+  std::cout << '\n';
+}
+
+void print_table(const Summary& s, std::vector<Row> rows) {
+  std::map<std::string, int> verdicts;
+  for (const auto& r : rows) ++verdicts[r.verdict];
+  for (auto& r : rows) r.host = visible(r.host), r.input = visible(r.input);  // names from bundles
+  size_t hw = 4, vw = 7, cw = 9;
+  for (const auto& r : rows) {
+    hw = std::max(hw, r.host.empty() ? 1 : r.host.size());
+    vw = std::max(vw, r.verdict.size());
+    cw = std::max(cw, r.cause.empty() ? 1 : r.cause.size());
+  }
+  auto pad = [](std::string t, size_t w) {
+    t.resize(std::max(t.size(), w), ' ');
+    return t;
+  };
+  std::cout << pad("HOST", hw) << "  " << pad("VERDICT", vw) << "  " << pad("TOP CAUSE", cw) << "  CONF  INPUT\n";
+  for (const auto& r : rows) {
+    char conf[16] = "   -";
+    if (r.confidence >= 0) std::snprintf(conf, sizeof conf, "%.2f", r.confidence);
+    std::cout << pad(r.host.empty() ? "-" : r.host, hw) << "  " << pad(r.verdict, vw) << "  "
+              << pad(r.cause.empty() ? "-" : r.cause, cw) << "  " << conf << "  " << r.input
+              << (r.scan == "unchanged" ? "  (unchanged)" : "") << "\n";
+  }
+  std::cout << s.counts.total << " inputs: " << s.counts.scanned << " scanned, " << s.counts.unchanged << " unchanged, "
+            << s.counts.failed << " errors; " << rows.size() << " hosts:";
+  bool first = true;
+  for (const auto& [v, n] : verdicts) {
+    std::cout << (first ? " " : ", ") << n << " " << v;
+    first = false;
+  }
+  char tail[96];
+  std::snprintf(tail, sizeof tail, "; %.1f MB in %.2f s (%s)", static_cast<double>(s.bytes) / 1e6, s.secs,
+                fmt_bytes_rate(static_cast<double>(s.bytes), s.secs).c_str());
+  std::cout << tail << "; store " << s.db_path << "\n";
+}
+
 }  // namespace
 
 int cmd_scan(const Args& args) {
@@ -219,39 +300,11 @@ int cmd_scan(const Args& args) {
   for (const auto* j : todo) total_bytes += j->size;
   Progress progress(isatty(STDERR_FILENO) != 0 && !todo.empty(), todo.size(), total_bytes);
   std::atomic<uint64_t> bytes_done{0};
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<batch::JobResult> results;
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::thread> workers;
-  unsigned n_workers = static_cast<unsigned>(std::min<size_t>(jobs_n, todo.size()));
-  for (unsigned w = 0; w < n_workers; ++w)
-    workers.emplace_back([&] {
-      for (;;) {
-        size_t i = next++;
-        if (i >= todo.size()) return;
-        auto r = batch::run_job(*engine, run, *todo[i], &bytes_done);
-        std::lock_guard<std::mutex> lock(mu);
-        results.push_back(std::move(r));
-        cv.notify_one();
-      }
-    });
   std::string store_error;
-  for (size_t done = 0; done < todo.size();) {
-    std::optional<batch::JobResult> r;
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !results.empty(); });
-      if (!results.empty()) {
-        r = std::move(results.front());
-        results.pop_front();
-      }
-    }
-    if (!r) {
-      progress.draw(done, bytes_done);
-      continue;
-    }
+  size_t done = 0;
+  batch::run_jobs(*engine, run, todo, jobs_n, bytes_done, [&](batch::JobResult&& res) {
+    const batch::JobResult* r = &res;
     ++done;
     auto rec = batch::to_record(*r);
     if (auto s = db.record(*scan_id, rec); !s && store_error.empty()) store_error = s.error().message;
@@ -271,8 +324,7 @@ int cmd_scan(const Args& args) {
     }
     if (rec.hosts.empty()) rows.push_back({r->bundle_host, rec.status == "error" ? "error" : rec.verdict, "", r->job.name, "error"});
     progress.draw(done, bytes_done);
-  }
-  for (auto& t : workers) t.join();
+  }, [&] { progress.draw(done, bytes_done); });
   progress.clear();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -304,74 +356,11 @@ int cmd_scan(const Args& args) {
     return a.input < b.input;
   });
 
-  std::map<std::string, int> verdicts;
-  for (const auto& r : rows) ++verdicts[r.verdict];
-  if (common.format == "json") {
-    JsonWriter w(std::cout, 2);
-    w.begin_object();
-    w.key("schema_version").integer(kSchemaVersion);
-    w.key("db").string(db_path);
-    w.key("scan_id").integer(*scan_id);
-    w.key("verdict").string(any_problem ? "problem" : "ok");
-    w.key("stats").begin_object();
-    w.key("inputs").integer(counts.total).key("scanned").integer(counts.scanned);
-    w.key("unchanged").integer(counts.unchanged).key("errors").integer(counts.failed);
-    w.key("bytes").integer(static_cast<int64_t>(bytes_done.load()));
-    w.key("seconds").number(std::round(secs * 1000) / 1000);
-    w.end_object();
-    w.key("hosts").begin_array();
-    for (const auto& r : rows) {
-      w.begin_object();
-      w.key("host").string(r.host);
-      w.key("verdict").string(r.verdict);
-      if (r.cause.empty()) w.key("top_cause").null(); else w.key("top_cause").string(r.cause);
-      if (r.confidence < 0) w.key("confidence").null(); else w.key("confidence").number(std::round(r.confidence * 100) / 100);
-      if (r.cause_status.empty()) w.key("cause_status").null(); else w.key("cause_status").string(r.cause_status);
-      w.key("input").string(r.input);
-      w.key("scan").string(r.scan);
-      w.key("bundle").begin_object();
-      for (const auto& [k, v] : r.bundle) w.key(k).string(v);
-      w.end_object();
-      w.end_object();
-    }
-    w.end_array();
-    w.key("errors").begin_array();
-    for (const auto& e : error_lines) w.string(e);
-    w.end_array();
-    w.end_object();
-    std::cout << '\n';
-  } else {
-    for (auto& r : rows) r.host = visible(r.host), r.input = visible(r.input);  // names from bundles
-    size_t hw = 4, vw = 7, cw = 9;
-    for (const auto& r : rows) {
-      hw = std::max(hw, r.host.empty() ? 1 : r.host.size());
-      vw = std::max(vw, r.verdict.size());
-      cw = std::max(cw, r.cause.empty() ? 1 : r.cause.size());
-    }
-    auto pad = [](std::string s, size_t w) {
-      s.resize(std::max(s.size(), w), ' ');
-      return s;
-    };
-    std::cout << pad("HOST", hw) << "  " << pad("VERDICT", vw) << "  " << pad("TOP CAUSE", cw) << "  CONF  INPUT\n";
-    for (const auto& r : rows) {
-      char conf[16] = "   -";
-      if (r.confidence >= 0) std::snprintf(conf, sizeof conf, "%.2f", r.confidence);
-      std::cout << pad(r.host.empty() ? "-" : r.host, hw) << "  " << pad(r.verdict, vw) << "  "
-                << pad(r.cause.empty() ? "-" : r.cause, cw) << "  " << conf << "  " << r.input
-                << (r.scan == "unchanged" ? "  (unchanged)" : "") << "\n";
-    }
-    std::cout << counts.total << " inputs: " << counts.scanned << " scanned, " << counts.unchanged << " unchanged, "
-              << counts.failed << " errors; " << rows.size() << " hosts:";
-    bool first = true;
-    for (const auto& [v, n] : verdicts) {
-      std::cout << (first ? " " : ", ") << n << " " << v;
-      first = false;
-    }
-    char tail[96];
-    std::snprintf(tail, sizeof tail, "; %.1f MB in %.2f s (%s)", static_cast<double>(bytes_done.load()) / 1e6, secs,
-                  fmt_bytes_rate(static_cast<double>(bytes_done.load()), secs).c_str());
-    std::cout << tail << "; store " << db_path << "\n";
-  }
+  Summary sum{db_path, *scan_id, counts, any_problem, bytes_done.load(), secs};
+  if (common.format == "json")
+    print_json(sum, rows, error_lines);
+  else
+    print_table(sum, rows);
   std::cout.flush();
   if (!store_error.empty()) return 2;
   if (any_problem) return 1;

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include "common/text.h"
+#include "kb/timeline.h"
 
 namespace tpmdiag {
 
@@ -91,31 +92,52 @@ std::string fill(const FixStep& step, const std::vector<const Fact*>& facts) {
   return out;
 }
 
-// Whether f starts a new boot/service window after the facts of the current one.
-// A boot marker does when the window shows an earlier boot: the same marker, a
-// line of a running system (hostd, vobd, ...), or timestamped kernel lines with
-// no boot marker (the start of that boot was not seen). Kernel lines after a
-// different boot marker (the boot loader's VMB_TPM lines before 'Loading
-// module tpmdriver') and undated pasted text stay. A service marker (a hostd
-// start) opens a window when the window already saw that same service start.
-bool opens_window(const Fact& f, const std::vector<const Fact*>& window) {
-  if (f.rule->window == WindowMark::none || window.empty()) return false;
-  auto same_rule = [&](const Fact* g) { return g->rule == f.rule; };
-  if (f.rule->window == WindowMark::service) return std::any_of(window.begin(), window.end(), same_rule);
-  auto kernel = [](const Fact* g) { return g->kind == SourceKind::vmkernel || g->kind == SourceKind::vmkwarning; };
-  auto running = [](const Fact* g) {
-    switch (g->kind) {
-      case SourceKind::hostd: case SourceKind::vpxa: case SourceKind::vobd: case SourceKind::vpxd:
-      case SourceKind::syslog: return true;
-      default: return false;
+// Scores every cause in one window; found causes best first.
+std::vector<Finding> find_in_window(const std::string& host, const Window& win, const std::vector<Cause>& causes,
+                                    const DiagnoseOptions& opts, const Timeline& tl) {
+  std::vector<std::pair<const Cause*, Scored>> found;
+  for (const auto& cause : causes) {
+    auto s = score(cause, win.facts);
+    // A tiny epsilon: 1 - (1 - 0.2) is 0.19999... in binary floating point.
+    if (!s || s->confidence + 1e-9 < opts.min_confidence) continue;
+    found.push_back({&cause, std::move(*s)});
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    if (a.second.confidence != b.second.confidence) return a.second.confidence > b.second.confidence;
+    if (a.first->prior != b.first->prior) return a.first->prior > b.first->prior;
+    return a.first->id < b.first->id;
+  });
+  std::vector<Finding> out;
+  for (const auto& [cause, s] : found) {
+    Finding fd;
+    fd.cause = cause;
+    fd.confidence = s.confidence;
+    fd.host = host;
+    fd.boot = win.index;
+    fd.evidence = s.evidence;
+    std::sort(fd.evidence.begin(), fd.evidence.end(), [&](const Fact* a, const Fact* b) { return tl.before(a, b); });
+    // Ambiguous: other causes triggered by exactly the same lines.
+    for (const auto& [other, os] : found)
+      if (other != cause && os.trigger_facts == s.trigger_facts) fd.alternatives.push_back(other->id);
+    fd.ambiguous = !fd.alternatives.empty();
+    for (const auto& step : cause->fix) fd.fix.push_back(fill(step, win.facts));
+    out.push_back(std::move(fd));
+  }
+  return out;
+}
+
+// Resolved: a later window shows a line the cause names as proof of the fix.
+void mark_resolved(Finding& fd, const std::vector<Window>& boots) {
+  for (size_t wi = static_cast<size_t>(fd.boot); wi < boots.size(); ++wi) {
+    const auto& win = boots[wi];
+    bool fixed = std::any_of(fd.cause->resolved_by.begin(), fd.cause->resolved_by.end(),
+                             [&](const Condition& c) { return holds(c, win.facts, nullptr); });
+    if (fixed) {
+      fd.status = FindingStatus::resolved;
+      fd.resolved_in = win.index;
+      return;
     }
-  };
-  bool has_boot = std::any_of(window.begin(), window.end(),
-                              [](const Fact* g) { return g->rule->window == WindowMark::boot; });
-  bool dated_kernel = std::any_of(window.begin(), window.end(),
-                                  [&](const Fact* g) { return kernel(g) && g->ts_ms.has_value(); });
-  return std::any_of(window.begin(), window.end(), same_rule) ||
-         std::any_of(window.begin(), window.end(), running) || (!has_boot && dated_kernel);
+  }
 }
 
 }  // namespace
@@ -123,125 +145,19 @@ bool opens_window(const Fact& f, const std::vector<const Fact*>& window) {
 Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const DiagnoseOptions& opts) {
   Report r;
   r.facts = std::move(facts);
-
-  // Effective timestamps (see header), then timeline order.
-  std::map<uint32_t, std::vector<size_t>> by_input;
-  for (size_t i = 0; i < r.facts.size(); ++i) by_input[r.facts[i].input_seq].push_back(i);
-  std::vector<int64_t> eff(r.facts.size(), 0);
-  int64_t max_before = INT64_MIN;
-  for (auto& [seq, idx] : by_input) {
-    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return r.facts[a].line < r.facts[b].line; });
-    int64_t carry = max_before;
-    int64_t max_here = max_before;
-    for (size_t i : idx) {
-      if (r.facts[i].ts_ms) carry = *r.facts[i].ts_ms;
-      eff[i] = carry;
-      max_here = std::max(max_here, carry);
-    }
-    max_before = max_here;
-  }
-  std::vector<size_t> order(r.facts.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (eff[a] != eff[b]) return eff[a] < eff[b];
-    if (r.facts[a].input_seq != r.facts[b].input_seq) return r.facts[a].input_seq < r.facts[b].input_seq;
-    return r.facts[a].line < r.facts[b].line;
-  });
-  std::vector<size_t> rank(r.facts.size());
-  for (size_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
-  auto by_time = [&](const Fact* a, const Fact* b) {
-    return rank[static_cast<size_t>(a - r.facts.data())] < rank[static_cast<size_t>(b - r.facts.data())];
-  };
-
-  // Lines that name no host belong to the run's only named host, if there is
-  // exactly one (a pasted esxcli prompt names it; the pasted log lines do not).
-  std::set<std::string> named;
-  for (const auto& f : r.facts)
-    if (!f.host.empty()) named.insert(f.host);
-  if (named.size() == 1)
-    for (auto& f : r.facts)
-      if (f.host.empty()) f.host = *named.begin();
-
-  // Per host, with vmkwarning/vmkernel duplicates dropped.
-  std::map<std::string, std::vector<const Fact*>> hosts;
-  std::set<std::string> seen;
-  for (size_t i : order) {
-    const Fact& f = r.facts[i];
-    if (f.ts_ms && (f.kind == SourceKind::vmkernel || f.kind == SourceKind::vmkwarning)) {
-      std::string key = f.host + '\x1f' + f.rule->id + '\x1f' + f.ts_text;
-      for (const auto& [k, v] : f.fields) key += '\x1f' + v;
-      if (!seen.insert(key).second) continue;
-    }
-    hosts[f.host].push_back(&f);
-  }
+  Timeline tl = build_timeline(r.facts);
 
   std::set<const Fact*> used;
-  for (auto& [host, list] : hosts) {
-    HostReport hr;
-    hr.host = host;
-    Window w;
-    w.index = 1;
-    for (const Fact* f : list) {
-      if (opens_window(*f, w.facts)) {
-        hr.boots.push_back(std::move(w));
-        w = Window{};
-        w.index = static_cast<int>(hr.boots.size()) + 1;
-      }
-      w.facts.push_back(f);
-      if (f->ts_ms) {
-        if (!w.first_ts) w.first_ts = f->ts_ms;
-        w.last_ts = f->ts_ms;
-      }
-      if (f->repeats && f->last_ts_ms && (!w.last_ts || *w.last_ts < *f->last_ts_ms)) w.last_ts = f->last_ts_ms;
-    }
-    if (!w.facts.empty()) hr.boots.push_back(std::move(w));
-
+  for (auto& hr : tl.hosts) {
     // Findings per window: a cause found in three boots is three findings.
     std::vector<Finding> found_here;
-    std::vector<std::vector<std::pair<const Cause*, Scored>>> per_window(hr.boots.size());
-    for (size_t wi = 0; wi < hr.boots.size(); ++wi) {
-      auto& win = hr.boots[wi];
-      for (const auto& cause : causes) {
-        auto s = score(cause, win.facts);
-        // A tiny epsilon: 1 - (1 - 0.2) is 0.19999... in binary floating point.
-        if (!s || s->confidence + 1e-9 < opts.min_confidence) continue;
-        per_window[wi].push_back({&cause, std::move(*s)});
-      }
-      auto& found = per_window[wi];
-      std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
-        if (a.second.confidence != b.second.confidence) return a.second.confidence > b.second.confidence;
-        if (a.first->prior != b.first->prior) return a.first->prior > b.first->prior;
-        return a.first->id < b.first->id;
-      });
+    for (auto& win : hr.boots) {
+      auto found = find_in_window(hr.host, win, causes, opts, tl);
       win.verdict = found.empty() ? Verdict::healthy : Verdict::problem;
-      for (const auto& [cause, s] : found) {
-        Finding fd;
-        fd.cause = cause;
-        fd.confidence = s.confidence;
-        fd.host = host;
-        fd.boot = win.index;
-        fd.evidence = s.evidence;
-        std::sort(fd.evidence.begin(), fd.evidence.end(), by_time);
-        // Ambiguous: other causes triggered by exactly the same lines.
-        for (const auto& [other, os] : found)
-          if (other != cause && os.trigger_facts == s.trigger_facts) fd.alternatives.push_back(other->id);
-        fd.ambiguous = !fd.alternatives.empty();
-        for (const auto& step : cause->fix) fd.fix.push_back(fill(step, win.facts));
-        found_here.push_back(std::move(fd));
-      }
+      std::move(found.begin(), found.end(), std::back_inserter(found_here));
     }
-    // Resolved: a later window shows a line the cause names as proof of the fix.
     for (auto& fd : found_here) {
-      for (size_t wi = static_cast<size_t>(fd.boot); wi < hr.boots.size(); ++wi) {
-        const auto& win = hr.boots[wi];
-        bool fixed = std::any_of(fd.cause->resolved_by.begin(), fd.cause->resolved_by.end(),
-                                 [&](const Condition& c) { return holds(c, win.facts, nullptr); });
-        if (fixed) {
-          fd.status = FindingStatus::resolved;
-          fd.resolved_in = win.index;
-          break;
-        }
-      }
+      mark_resolved(fd, hr.boots);
       for (const Fact* f : fd.evidence) used.insert(f);
     }
     hr.verdict = Verdict::healthy;
@@ -250,7 +166,6 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
       r.findings.push_back(std::move(fd));
     }
     r.verdict = worse(r.verdict, hr.verdict);
-    r.hosts.push_back(std::move(hr));
   }
 
   std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
@@ -259,9 +174,11 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
     if (a.cause->prior != b.cause->prior) return a.cause->prior > b.cause->prior;
     return a.boot > b.boot;  // the most recent first
   });
-  for (const auto& [host, list] : hosts)
-    for (const Fact* f : list)
-      if (!used.count(f)) r.context.push_back(f);
+  for (const auto& hr : tl.hosts)
+    for (const auto& win : hr.boots)
+      for (const Fact* f : win.facts)
+        if (!used.count(f)) r.context.push_back(f);
+  r.hosts = std::move(tl.hosts);
   return r;
 }
 

@@ -55,6 +55,7 @@ std::unordered_map<uint32_t, size_t> window_counts(const std::vector<KeyFilter::
   return counts;
 }
 
+#if TPMDIAG_X86_ENGINES
 // Whether key k occurs at data[start..): caseless for ASCII letters, exact
 // otherwise (as Vectorscan's caseless flag).
 bool key_at(const KeyFilter::Key& k, const char* data, size_t n, size_t start) {
@@ -133,7 +134,6 @@ size_t check_block(uint64_t m, size_t pos, size_t block, const uint8_t (*bits)[6
 
 // AVX-512: bucket bits of the windows that may start at each of the 64 bytes
 // at p (p[0..67) readable), per group of 8 buckets in r; returns the byte mask.
-#if TPMDIAG_X86_ENGINES
 template <int G>
 TPMDIAG_VBMI inline uint64_t block512(const __m512i (&t)[G][kWindow], const char* p, __m512i (&r)[G]) {
   __m512i v0 = _mm512_loadu_si512(p), v1 = _mm512_loadu_si512(p + 1);

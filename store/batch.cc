@@ -6,6 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -164,6 +169,44 @@ JobResult run_job(const Engine& engine, const RunOptions& opts, const Job& job, 
     if (!in.error.empty()) r.errors.push_back(in.error);
   r.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   return r;
+}
+
+void run_jobs(const Engine& engine, const RunOptions& opts, const std::vector<const Job*>& jobs, unsigned workers,
+              std::atomic<uint64_t>& progress, const std::function<void(JobResult&&)>& on_result,
+              const std::function<void()>& on_idle) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<JobResult> results;
+  std::vector<std::thread> pool;
+  unsigned n = static_cast<unsigned>(std::min<size_t>(workers, jobs.size()));
+  for (unsigned w = 0; w < n; ++w)
+    pool.emplace_back([&] {
+      for (size_t i; (i = next++) < jobs.size();) {
+        auto r = run_job(engine, opts, *jobs[i], &progress);
+        std::lock_guard<std::mutex> lock(mu);
+        results.push_back(std::move(r));
+        cv.notify_one();
+      }
+    });
+  for (size_t done = 0; done < jobs.size();) {
+    std::optional<JobResult> r;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !results.empty(); });
+      if (!results.empty()) {
+        r = std::move(results.front());
+        results.pop_front();
+      }
+    }
+    if (!r) {
+      on_idle();
+      continue;
+    }
+    ++done;
+    on_result(std::move(*r));
+  }
+  for (auto& t : pool) t.join();
 }
 
 store::InputRecord to_record(const JobResult& r) {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -54,6 +55,13 @@ struct JobResult {
 // as they are read.
 JobResult run_job(const Engine& engine, const RunOptions& opts, const Job& job,
                   std::atomic<uint64_t>* progress = nullptr);
+
+// Runs the jobs on `workers` threads; each result is handed to on_result on
+// the calling thread (the one writer of the store), in the order they finish;
+// on_idle is called about every 100 ms while waiting (progress display).
+void run_jobs(const Engine& engine, const RunOptions& opts, const std::vector<const Job*>& jobs, unsigned workers,
+              std::atomic<uint64_t>& progress, const std::function<void(JobResult&&)>& on_result,
+              const std::function<void()>& on_idle);
 
 // The store's view of a result: hosts with their bundle metadata, findings
 // with evidence.

@@ -1,0 +1,75 @@
+// What a diagnosis says (kb/diagnose.h makes it): the verdict, hosts with
+// their boot windows, findings with evidence, and the inputs read. Findings,
+// windows and context point into Report::facts, so a Report is move-only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kb/cause.h"
+#include "kb/verdict.h"
+#include "rules/fact.h"
+
+namespace tpmdiag {
+
+struct Finding {
+  const Cause* cause = nullptr;
+  double confidence = 0;
+  std::string host;
+  int boot = 0;                          // 1-based window index within the host
+                                         // (one finding per host, boot and cause)
+  FindingStatus status = FindingStatus::problem;
+  int resolved_in = 0;                   // window that showed it fixed
+  bool ambiguous = false;                // other causes fit the same evidence
+  std::vector<std::string> alternatives; // their ids, best first
+  std::vector<const Fact*> evidence;
+  std::vector<std::string> fix;          // steps with placeholders filled
+};
+
+// Lines the facts stand for: each fact, plus the identical lines folded into it.
+inline uint64_t line_count(const std::vector<const Fact*>& facts) {
+  uint64_t n = 0;
+  for (const Fact* f : facts) n += 1 + f->repeats;
+  return n;
+}
+
+struct Window {
+  int index = 0;
+  std::optional<int64_t> first_ts, last_ts;
+  std::vector<const Fact*> facts;
+  Verdict verdict = Verdict::healthy;  // problem or healthy (per window)
+};
+
+struct HostReport {
+  std::string host;     // "" when no input named it
+  Verdict verdict = Verdict::healthy;
+  std::vector<Window> boots;
+};
+
+struct InputReport {
+  std::string name;
+  uint64_t bytes = 0, lines = 0, candidates = 0, cut_lines = 0;
+  uint64_t repeated_facts = 0, dropped_facts = 0;  // see pipeline/scanner.h
+  std::string error;  // empty when the input was read to the end
+};
+
+// Move-only: findings and context point into facts.
+struct Report {
+  Report() = default;
+  Report(Report&&) = default;
+  Report& operator=(Report&&) = default;
+  Report(const Report&) = delete;
+  Report& operator=(const Report&) = delete;
+
+  Verdict verdict = Verdict::no_tpm_evidence;
+  std::vector<HostReport> hosts;
+  std::vector<Finding> findings;       // best first
+  std::vector<const Fact*> context;    // TPM lines that are not evidence of a finding
+  std::vector<InputReport> inputs;
+  std::vector<Fact> facts;             // owns what the pointers above point to
+  bool any_input_read = false;
+};
+
+}  // namespace tpmdiag

@@ -1,0 +1,117 @@
+#include "kb/timeline.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace tpmdiag {
+
+namespace {
+
+// Whether f starts a new boot/service window after the facts of the current one.
+// A boot marker does when the window shows an earlier boot: the same marker, a
+// line of a running system (hostd, vobd, ...), or timestamped kernel lines with
+// no boot marker (the start of that boot was not seen). Kernel lines after a
+// different boot marker (the boot loader's VMB_TPM lines before 'Loading
+// module tpmdriver') and undated pasted text stay. A service marker (a hostd
+// start) opens a window when the window already saw that same service start.
+bool opens_window(const Fact& f, const std::vector<const Fact*>& window) {
+  if (f.rule->window == WindowMark::none || window.empty()) return false;
+  auto same_rule = [&](const Fact* g) { return g->rule == f.rule; };
+  if (f.rule->window == WindowMark::service) return std::any_of(window.begin(), window.end(), same_rule);
+  auto kernel = [](const Fact* g) { return g->kind == SourceKind::vmkernel || g->kind == SourceKind::vmkwarning; };
+  auto running = [](const Fact* g) {
+    switch (g->kind) {
+      case SourceKind::hostd: case SourceKind::vpxa: case SourceKind::vobd: case SourceKind::vpxd:
+      case SourceKind::syslog: return true;
+      default: return false;
+    }
+  };
+  bool has_boot = std::any_of(window.begin(), window.end(),
+                              [](const Fact* g) { return g->rule->window == WindowMark::boot; });
+  bool dated_kernel = std::any_of(window.begin(), window.end(),
+                                  [&](const Fact* g) { return kernel(g) && g->ts_ms.has_value(); });
+  return std::any_of(window.begin(), window.end(), same_rule) ||
+         std::any_of(window.begin(), window.end(), running) || (!has_boot && dated_kernel);
+}
+
+}  // namespace
+
+Timeline build_timeline(std::vector<Fact>& facts) {
+  Timeline tl;
+  tl.first_ = facts.data();
+
+  // Effective timestamps (see header), then timeline order.
+  std::map<uint32_t, std::vector<size_t>> by_input;
+  for (size_t i = 0; i < facts.size(); ++i) by_input[facts[i].input_seq].push_back(i);
+  std::vector<int64_t> eff(facts.size(), 0);
+  int64_t max_before = INT64_MIN;
+  for (auto& [seq, idx] : by_input) {
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return facts[a].line < facts[b].line; });
+    int64_t carry = max_before;
+    int64_t max_here = max_before;
+    for (size_t i : idx) {
+      if (facts[i].ts_ms) carry = *facts[i].ts_ms;
+      eff[i] = carry;
+      max_here = std::max(max_here, carry);
+    }
+    max_before = max_here;
+  }
+  std::vector<size_t> order(facts.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (eff[a] != eff[b]) return eff[a] < eff[b];
+    if (facts[a].input_seq != facts[b].input_seq) return facts[a].input_seq < facts[b].input_seq;
+    return facts[a].line < facts[b].line;
+  });
+  tl.rank_.resize(facts.size());
+  for (size_t i = 0; i < order.size(); ++i) tl.rank_[order[i]] = i;
+
+  // Lines that name no host belong to the run's only named host, if there is
+  // exactly one (a pasted esxcli prompt names it; the pasted log lines do not).
+  std::set<std::string> named;
+  for (const auto& f : facts)
+    if (!f.host.empty()) named.insert(f.host);
+  if (named.size() == 1)
+    for (auto& f : facts)
+      if (f.host.empty()) f.host = *named.begin();
+
+  // Per host, with vmkwarning/vmkernel duplicates dropped.
+  std::map<std::string, std::vector<const Fact*>> hosts;
+  std::set<std::string> seen;
+  for (size_t i : order) {
+    const Fact& f = facts[i];
+    if (f.ts_ms && (f.kind == SourceKind::vmkernel || f.kind == SourceKind::vmkwarning)) {
+      std::string key = f.host + '\x1f' + f.rule->id + '\x1f' + f.ts_text;
+      for (const auto& [k, v] : f.fields) key += '\x1f' + v;
+      if (!seen.insert(key).second) continue;
+    }
+    hosts[f.host].push_back(&f);
+  }
+
+  // Per host, the boot (and service) windows.
+  for (auto& [host, list] : hosts) {
+    HostReport hr;
+    hr.host = host;
+    Window w;
+    w.index = 1;
+    for (const Fact* f : list) {
+      if (opens_window(*f, w.facts)) {
+        hr.boots.push_back(std::move(w));
+        w = Window{};
+        w.index = static_cast<int>(hr.boots.size()) + 1;
+      }
+      w.facts.push_back(f);
+      if (f->ts_ms) {
+        if (!w.first_ts) w.first_ts = f->ts_ms;
+        w.last_ts = f->ts_ms;
+      }
+      if (f->repeats && f->last_ts_ms && (!w.last_ts || *w.last_ts < *f->last_ts_ms)) w.last_ts = f->last_ts_ms;
+    }
+    if (!w.facts.empty()) hr.boots.push_back(std::move(w));
+    tl.hosts.push_back(std::move(hr));
+  }
+  return tl;
+}
+
+}  // namespace tpmdiag
