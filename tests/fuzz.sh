@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target (parsers|rules|kb|live/*_fuzz.cc -> fuzz_<name>)
+# Runs every libFuzzer target (parsers|rules|kb|pipeline|live/*_fuzz.cc -> fuzz_<name>)
 # for SECONDS each, with corpora seeded from samples/, rules/, kb/ and tests/.
 #
 #   tests/fuzz.sh SECONDS [BUILD_DIR]          # BUILD_DIR default: build-fuzz
@@ -39,7 +39,7 @@ cd "$root" || exit 2
 
 targets() {
   local f n
-  for f in parsers/*_fuzz.cc rules/*_fuzz.cc kb/*_fuzz.cc live/*_fuzz.cc; do
+  for f in parsers/*_fuzz.cc rules/*_fuzz.cc kb/*_fuzz.cc pipeline/*_fuzz.cc live/*_fuzz.cc; do
     [ -e "$f" ] || continue
     n=$(basename "$f" .cc)
     if [ -n "${FUZZ_ONLY:-}" ] && [[ " $FUZZ_ONLY " != *" $n "* ]]; then continue; fi
