@@ -13,8 +13,8 @@ Result<std::vector<DataFile>> collect_data_files(std::string_view prefix,
                                                  const std::vector<std::string>& extra_dirs) {
   std::vector<DataFile> out;
   for (const auto& f : embedded_files())
-    if (f.path.substr(0, prefix.size()) == prefix && f.path.size() > 5 &&
-        f.path.substr(f.path.size() - 5) == ".json")
+    if (f.path.substr(0, prefix.size()) == prefix && f.path.find('/', prefix.size()) == std::string_view::npos &&
+        f.path.size() > 5 && f.path.substr(f.path.size() - 5) == ".json")
       out.push_back({std::string(f.path), std::string(f.data)});
   namespace fs = std::filesystem;
   for (const auto& dir : extra_dirs) {

@@ -19,8 +19,9 @@ struct DataFile {
   std::string text;
 };
 
-// Data files under `prefix` ("rules/", "kb/causes/") embedded in the binary,
-// followed by the *.json files of each extra directory (sorted by name).
+// Data files directly in `prefix` ("rules/", "kb/causes/"; not in its
+// subfolders, as rules/lexicon/) embedded in the binary, followed by the
+// *.json files of each extra directory (sorted by name).
 Result<std::vector<DataFile>> collect_data_files(std::string_view prefix,
                                                  const std::vector<std::string>& extra_dirs);
 
