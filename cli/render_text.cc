@@ -78,7 +78,10 @@ void evidence_line(std::ostream& out, const Fact& f, const Paint& p, size_t widt
   if (!f.field("rc").empty()) {
     static const DecodedRc kNone;
     const DecodedRc& d = f.rc ? *f.rc : kNone;  // a capture that is no code: shown as written
-    std::string rc = std::string(f.field("rc")) + " = " + (d.name.empty() ? "(no name)" : d.name);
+    // A code quoted by name ("failed with TPM_RC_LOCKOUT") is shown by number.
+    std::string_view written = f.field("rc");
+    if (f.rc && written.substr(0, 3) != "0x" && written.substr(0, 1) != "(" && iequals(written, d.name)) written = d.hex;
+    std::string rc = std::string(written) + " = " + (d.name.empty() ? "(no name)" : d.name);
     if (d.kind == "handle" || d.kind == "session" || d.kind == "parameter") rc += ", " + d.kind + " " + std::to_string(d.index);
     else if (!d.kind.empty()) rc += ", " + d.kind;
     rc += ": " + d.description;

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdio>
 #include "common/text.h"
+#include <optional>
 
 namespace tpmdiag::rc {
 
@@ -343,13 +344,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; };
-    return lower(x) == lower(y);
-  });
-}
-
 }  // namespace
 
 std::string_view kind_name(Kind kind) {
@@ -395,6 +389,24 @@ Decoded decode(uint32_t code) {
     if (code & 0xFF000000) d.description += " (bits 24..31 are set)";
   }
   return d;
+}
+
+std::optional<uint32_t> code_from_name(std::string_view text) {
+  std::string_view s = trim(text);
+  for (std::string_view prefix : {"TPM2_RC_", "TPM_RC_"})
+    if (s.size() > prefix.size() && iequals(s.substr(0, prefix.size()), prefix)) {
+      std::string_view name = s.substr(prefix.size());
+      if (iequals(name, "SUCCESS")) return 0;
+      // The base value of each: TPM_RC_VER1 + n, TPM_RC_WARN + n, TPM_RC_FMT1 + n.
+      for (const Entry& e : kFmt0Errors)
+        if (iequals(name, e.name)) return 0x100u + e.num;
+      for (const Entry& e : kFmt0Warnings)
+        if (iequals(name, e.name)) return 0x900u + e.num;
+      for (const Entry& e : kFmt1)
+        if (iequals(name, e.name)) return 0x080u + e.num;
+      return std::nullopt;
+    }
+  return std::nullopt;
 }
 
 tpmdiag::Result<uint32_t> parse_code(std::string_view text) {

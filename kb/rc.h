@@ -44,6 +44,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,6 +102,12 @@ std::string location(const Decoded& d);
 // text, anything else, and values above 0xffffffff. The error is one line:
 //   invalid TPM response code 'zzz': not a number
 tpmdiag::Result<uint32_t> parse_code(std::string_view text);
+
+// The code a TCG name stands for, ignoring letter case: "TPM_RC_LOCKOUT" ->
+// 0x921, "TPM_RC_BAD_AUTH" -> 0x0a2 (a format-one name: its base value, no
+// handle, session or parameter), "TPM2_RC_RETRY" -> 0x922. Nullopt for
+// anything else (TPM 1.2 and TSS names are not looked up).
+std::optional<uint32_t> code_from_name(std::string_view name);
 
 // One line of ESXi knowledge about a code, from kb/rc_context.json.
 struct Context {

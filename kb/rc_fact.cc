@@ -17,11 +17,14 @@ const std::vector<Context>& contexts() {
 }
 
 std::optional<DecodedRc> decode_capture(std::string_view text, std::string_view command) {
-  auto code = parse_code(text);
+  std::optional<uint32_t> code;
+  if (auto number = parse_code(text)) code = *number;
+  else code = code_from_name(text);  // "failed with TPM_RC_LOCKOUT"
   if (!code) return std::nullopt;
   Decoded d = decode(*code);
   DecodedRc out;
   out.code = d.raw;
+  out.hex = format_code(d.raw);
   out.name = d.name;
   out.kind = std::string(kind_name(d.kind));
   out.index = d.index;

@@ -26,6 +26,7 @@ namespace tpmdiag {
 // decoder (RcDecoder) and stores what it returns.
 struct DecodedRc {
   uint32_t code = 0;
+  std::string hex;          // the code as the decoder writes it: "0x921"
   std::string name;         // TCG name, "" if unassigned: "TPM_RC_BAD_AUTH"
   std::string kind;         // "error", "warning", "session", ... (kb/rc.h kind_name)
   unsigned index = 0;       // handle/session/parameter number, 0 when none
