@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/cpu.h"
+#include "common/normalize.h"
 
 #if TPMDIAG_X86_ENGINES
 #include <immintrin.h>
@@ -18,9 +19,11 @@ constexpr size_t kChunk = 1 << 20;
 constexpr size_t kSmallInput = 64 << 10;
 }
 
-static uint64_t count_newlines_plain(const char* p, size_t n) {
+static uint64_t count_newlines_plain(const char* p, size_t n, unsigned char* high) {
   uint64_t c = 0;
-  for (size_t i = 0; i < n; ++i) c += p[i] == '\n';
+  unsigned char any = 0;
+  for (size_t i = 0; i < n; ++i) c += p[i] == '\n', any |= static_cast<unsigned char>(p[i]);
+  if (high) *high |= any & 0x80;
   return c;
 }
 
@@ -29,31 +32,33 @@ static uint64_t count_newlines_plain(const char* p, size_t n) {
 // memory speed: compare 32 bytes at a time, add the 0/-1 results into byte
 // counters, and fold those with psadbw before they can overflow. (CPUs
 // without AVX2 take the plain loop.)
-__attribute__((target("avx2"))) static uint64_t count_newlines_avx2(const char* p, size_t n) {
+__attribute__((target("avx2"))) static uint64_t count_newlines_avx2(const char* p, size_t n, unsigned char* high) {
   uint64_t total = 0;
   size_t i = 0;
   const __m256i nl = _mm256_set1_epi8('\n');
+  __m256i any = _mm256_setzero_si256();  // OR of every byte: is any >= 0x80?
   while (n - i >= 32) {
     __m256i acc = _mm256_setzero_si256();
     size_t stop = i + std::min<size_t>((n - i) / 32, 255) * 32;
     for (; i < stop; i += 32) {
       __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
       acc = _mm256_sub_epi8(acc, _mm256_cmpeq_epi8(v, nl));
+      any = _mm256_or_si256(any, v);
     }
     __m256i sums = _mm256_sad_epu8(acc, _mm256_setzero_si256());
     total += static_cast<uint64_t>(_mm256_extract_epi64(sums, 0)) + static_cast<uint64_t>(_mm256_extract_epi64(sums, 1)) +
              static_cast<uint64_t>(_mm256_extract_epi64(sums, 2)) + static_cast<uint64_t>(_mm256_extract_epi64(sums, 3));
   }
-  for (; i < n; ++i) total += p[i] == '\n';
-  return total;
+  if (high && _mm256_movemask_epi8(any) != 0) *high = 0x80;
+  return total + count_newlines_plain(p + i, n - i, high);
 }
 
-uint64_t count_newlines(const char* p, size_t n) {
+uint64_t count_newlines(const char* p, size_t n, unsigned char* high) {
   static const bool avx2 = __builtin_cpu_supports("avx2");
-  return avx2 ? count_newlines_avx2(p, n) : count_newlines_plain(p, n);
+  return avx2 ? count_newlines_avx2(p, n, high) : count_newlines_plain(p, n, high);
 }
 #else
-uint64_t count_newlines(const char* p, size_t n) { return count_newlines_plain(p, n); }
+uint64_t count_newlines(const char* p, size_t n, unsigned char* high) { return count_newlines_plain(p, n, high); }
 #endif
 
 Scanner::Scanner(const Matcher& matcher, const FormatSet& formats, ScanOptions opts)
@@ -275,6 +280,8 @@ void Scanner::record(const char* data, size_t n, const Cand& c, uint64_t number,
   }
   emitted_.push_back(first);
   ev.line = number;
+  // JSON's \u00a0 and the like become such characters only when unescaped.
+  if (needs_normalize(ev.message)) ev.message = normalize_text(ev.message, norm_msg_);
 
   const std::vector<int>* atoms = nullptr;
   if (prefilter_) {
@@ -344,9 +351,14 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
   emitted_.clear();
   size_t counted = 0;
   uint64_t number = first_line;
+  unsigned char high = 0;  // a byte >= 0x80 somewhere in the block
   for (const Cand& c : cands_) {
-    number += count_newlines(data + counted, c.begin - counted);
+    number += count_newlines(data + counted, c.begin - counted, &high);
     counted = c.begin;
+    if (needs_normalize(std::string_view(data + c.begin, c.end - c.begin))) {
+      high = 0x80;
+      continue;  // read as its normalised text below
+    }
     ++stats.candidates;
     if (covered_.size() > 64)
       covered_.erase(std::remove_if(covered_.begin(), covered_.end(), [&](size_t x) { return x < c.begin; }),
@@ -355,7 +367,40 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
     if (in_list(covered_, c.begin)) continue;
     record(data, n, c, number, input, input_seq, facts);
   }
-  return number - first_line + count_newlines(data + counted, n - counted);
+  uint64_t lines = number - first_line + count_newlines(data + counted, n - counted, &high);
+  if (high) normalized_lines(data, n, first_line, input, input_seq, facts, stats);
+  return lines;
+}
+
+// Lines that copying from a web page or mail changed (no-break spaces,
+// zero-width characters, curly quotes: common/normalize.h) are prefiltered,
+// parsed and matched as their normalised text; the evidence keeps the bytes
+// as read. Such a line is one record: it is not joined with continuations.
+void Scanner::normalized_lines(const char* data, size_t n, uint64_t first_line, const std::string& input,
+                               uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats) {
+  uint64_t number = first_line;
+  for (size_t pos = 0; pos < n; ++number) {
+    size_t end = std::min(line_end(data, n, pos), pos + opts_.max_line);
+    std::string_view raw(data + pos, end - pos);
+    size_t at = pos;
+    pos = line_end(data, n, pos) + 1;
+    if (!needs_normalize(raw) || in_list(covered_, at) || in_list(emitted_, at)) continue;
+    std::string_view text = normalize_text(raw, norm_);
+    const std::vector<int>* atoms = nullptr;
+    if (prefilter_) {
+      atoms_.clear();
+      matcher_.prefilter(text.data(), text.size(), scratch_,
+                         [&](std::string_view, const std::vector<int>& a) { atoms_.assign(a.begin(), a.end()); });
+      if (atoms_.empty()) continue;
+      atoms = &atoms_;
+    }
+    ++stats.candidates;
+    Event ev;
+    formats_.parse(text, ev, head_, forced_);
+    ev.raw = raw;
+    ev.line = number;
+    emit(ev, atoms, input, input_seq, facts);
+  }
 }
 
 void Scanner::scan_memory(const char* data, size_t n, const std::string& input, uint32_t input_seq,

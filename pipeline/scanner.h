@@ -30,6 +30,11 @@
 // line of a rule marked "window", so each boot keeps its own copies), and
 // counts the later ones on the last copy (Fact::repeats, last_line). At most
 // max_facts facts are kept per input; more are counted as dropped.
+// Text copied from web pages and mail (no-break spaces, zero-width
+// characters, curly quotes) is matched as its normalised text
+// (common/normalize.h); evidence keeps the bytes as read. Such a line is
+// found by a check fused into the newline count, prefiltered and parsed as
+// normalised text, and not joined with continuation lines.
 // JSON records are never joined (each is one record). Joined records, and
 // messages that are not a substring of the line (JSON-unescaped), are
 // prefiltered again on the text the rules will see.
@@ -102,6 +107,8 @@ class Scanner {
   void join_forward(const char* data, size_t n, size_t parent_end, Event& ev);
   void emit(Event& ev, const std::vector<int>* atoms, const std::string& input, uint32_t input_seq,
             std::vector<Fact>& facts);
+  void normalized_lines(const char* data, size_t n, uint64_t first_line, const std::string& input,
+                        uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats);
   void keep_new(std::vector<Fact>& facts, size_t before);
   void start_input(std::vector<Fact>& facts, InputStats& stats);
 
@@ -117,7 +124,7 @@ class Scanner {
   std::vector<Cand> cands_;
   std::vector<int> cand_atoms_, atoms_;
   std::vector<size_t> covered_, emitted_;  // joined continuation lines / emitted first lines
-  std::string join_msg_, join_raw_;
+  std::string join_msg_, join_raw_, norm_, norm_msg_;
   // Facts of the current input: identical ones seen in the current window
   // (signature -> index of the last kept copy, copies kept), and the count.
   std::unordered_map<std::string, std::pair<size_t, size_t>> same_;
@@ -133,6 +140,8 @@ inline constexpr int kMaxJoinLines = 64;  // continuation lines joined into one 
 inline constexpr size_t kMaxJoinBytes = 64 * 1024;
 
 // Number of '\n' bytes in [p, p + n).
-uint64_t count_newlines(const char* p, size_t n);
+// Number of '\n' bytes in [p, p + n); when `high` is given, its 0x80 bit is
+// also set if any byte is >= 0x80 (text that may need normalising).
+uint64_t count_newlines(const char* p, size_t n, unsigned char* high = nullptr);
 
 }  // namespace tpmdiag
