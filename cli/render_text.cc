@@ -199,7 +199,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
       out << "  boot " << b.index << ": ";
       if (b.first_ts) out << format_iso8601(*b.first_ts) << " .. " << format_iso8601(*b.last_ts);
       else out << "no timestamps";
-      out << ", " << line_count(b.facts) << " TPM lines, " << name(b.verdict) << "\n";
+      out << ", " << line_count(b.facts) << " TPM lines, " << (b.verdict == Verdict::no_tpm_evidence ? "nothing proves the TPM works" : name(b.verdict)) << "\n";
     }
     out << "\n";
     // One block per cause; the same cause in other boots is listed, not repeated.

@@ -126,6 +126,12 @@ std::vector<Finding> find_in_window(const std::string& host, const Window& win, 
   return out;
 }
 
+// A line of a `success` rule (driver initialised, endorsement key provisioned,
+// attestation passed, ...) is positive evidence; context lines are not.
+bool proves_working(const Window& win) {
+  return std::any_of(win.facts.begin(), win.facts.end(), [](const Fact* f) { return f->rule->role == RuleRole::success; });
+}
+
 // Resolved: a later window shows a line the cause names as proof of the fix.
 void mark_resolved(Finding& fd, const std::vector<Window>& boots) {
   for (size_t wi = static_cast<size_t>(fd.boot); wi < boots.size(); ++wi) {
@@ -151,16 +157,18 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
   for (auto& hr : tl.hosts) {
     // Findings per window: a cause found in three boots is three findings.
     std::vector<Finding> found_here;
+    hr.verdict = Verdict::no_tpm_evidence;
     for (auto& win : hr.boots) {
       auto found = find_in_window(hr.host, win, causes, opts, tl);
-      win.verdict = found.empty() ? Verdict::healthy : Verdict::problem;
+      // No finding is healthy only with a line that proves the TPM works.
+      win.verdict = !found.empty() ? Verdict::problem : proves_working(win) ? Verdict::healthy : Verdict::no_tpm_evidence;
+      if (found.empty()) hr.verdict = worse(hr.verdict, win.verdict);
       std::move(found.begin(), found.end(), std::back_inserter(found_here));
     }
     for (auto& fd : found_here) {
       mark_resolved(fd, hr.boots);
       for (const Fact* f : fd.evidence) used.insert(f);
     }
-    hr.verdict = Verdict::healthy;
     for (auto& fd : found_here) {
       hr.verdict = worse(hr.verdict, fd.status == FindingStatus::problem ? Verdict::problem : Verdict::resolved);
       r.findings.push_back(std::move(fd));

@@ -39,12 +39,14 @@ struct Window {
   int index = 0;
   std::optional<int64_t> first_ts, last_ts;
   std::vector<const Fact*> facts;
-  Verdict verdict = Verdict::healthy;  // problem or healthy (per window)
+  // problem (a finding), healthy (none, and a line proves the TPM works) or
+  // no_tpm_evidence (none, and nothing proves it works)
+  Verdict verdict = Verdict::no_tpm_evidence;
 };
 
 struct HostReport {
   std::string host;     // "" when no input named it
-  Verdict verdict = Verdict::healthy;
+  Verdict verdict = Verdict::no_tpm_evidence;
   std::vector<Window> boots;
 };
 

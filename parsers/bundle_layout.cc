@@ -68,6 +68,13 @@ std::string host_from_path(std::string_view path) {
 }
 
 std::string timeline_key(std::string_view path) {
+  // Command outputs were written when the bundle was made, after every log
+  // line: "b/commands/x.txt" sorts after "b/var/...".
+  for (std::string_view seg : {"/commands/", "!commands/"}) {
+    if (size_t at = path.find(seg); at != std::string_view::npos)
+      return std::string(path.substr(0, at + 1)) + "\x7f" + std::string(path.substr(at + 1)) + "|3|";
+  }
+  if (path.substr(0, 9) == "commands/") return "\x7f" + std::string(path) + "|3|";
   // "dir/vmkernel.3.gz" -> "dir/vmkernel|0|999999996": higher rotation = older = first.
   static const RE2 rotated(R"((.*)\.(\d+)(?:\.gz)?)");
   static const RE2 current(R"((.*)\.log(?:\.gz)?)");

@@ -46,7 +46,8 @@ bool is_bundle_folder(const std::string& dir);
 // (after the start, a '/' or an archive's '!'); empty when there is none.
 std::string host_from_path(std::string_view path);
 
-// Sort key that puts rotated logs oldest first.
+// Sort key that puts rotated logs oldest first, and a bundle's command
+// outputs (commands/*.txt, written when the bundle was made) after its logs.
 std::string timeline_key(std::string_view path);
 
 }  // namespace tpmdiag
