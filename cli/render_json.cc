@@ -180,6 +180,15 @@ void render_json(const Report& r, std::ostream& out, bool pretty) {
   w.key("context").begin_array();
   for (const Fact* f : r.context) write_fact(w, *f);
   w.end_array();
+  w.key("unexplained").begin_array();
+  for (const Fact* f : r.unexplained) {
+    w.begin_object();
+    w.key("input").string(f->input);
+    w.key("line").integer(static_cast<int64_t>(f->line));
+    w.key("text").string(f->text);
+    w.end_object();
+  }
+  w.end_array();
   w.key("inputs").begin_array();
   for (const auto& in : r.inputs) {
     w.begin_object();

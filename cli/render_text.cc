@@ -123,7 +123,9 @@ void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, si
     uint64_t more = e.repeats;
     auto end_of = [](const Fact* x) { return std::make_pair(x->input_seq, x->repeats ? x->last_line : x->line); };
     const Fact* last = &e;
-    for (; j < f.evidence.size() && f.evidence[j]->rule == e.rule && f.evidence[j]->fields == e.fields; ++j) {
+    for (; j < f.evidence.size() && !e.rule->fallback && f.evidence[j]->rule == e.rule &&
+           f.evidence[j]->fields == e.fields;
+         ++j) {
       more += 1 + f.evidence[j]->repeats;
       if (end_of(f.evidence[j]) > end_of(last)) last = f.evidence[j];
     }
@@ -226,6 +228,19 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
       }
     }
     if (n > 1) out << "\n";
+  }
+
+  // Lines about the TPM that read like failures but that no rule explains:
+  // shown whole, never summarised away.
+  if (!r.unexplained.empty()) {
+    out << p("1;31", "Lines no rule explains") << "\n";
+    wrap(out,
+         "These lines talk about the TPM and read like failures, but tpmdiag has no rule for them. "
+         "Read them yourself; search their exact text in the VMware/Broadcom knowledge base and the "
+         "server vendor's documentation.",
+         2, width);
+    for (const Fact* f : r.unexplained) out << "  " << p("36", where(*f)) << "\n      " << shown_text(*f) << "\n";
+    out << "\n";
   }
 
   // Harmless lines that look alarming are explained one by one, so nobody

@@ -44,6 +44,13 @@ Status JsonFields::opt_strings(simdjson::dom::object o, const char* key,
   return ok_status();
 }
 
+Status JsonFields::opt_bool(simdjson::dom::object o, const char* key, bool& out) const {
+  simdjson::dom::element e;
+  if (o[key].get(e)) return ok_status();  // absent: keep the default
+  if (e.get(out)) return err(key, "must be true or false");
+  return ok_status();
+}
+
 Status JsonFields::opt_number(simdjson::dom::object o, const char* key, double& out, double lo,
                               double hi) const {
   simdjson::dom::element e;

@@ -29,6 +29,7 @@ struct JsonFields {
   Status opt_string(simdjson::dom::object o, const char* key, std::string& out) const;
   Status opt_strings(simdjson::dom::object o, const char* key, std::vector<std::string>& out) const;
   Status opt_number(simdjson::dom::object o, const char* key, double& out, double lo, double hi) const;
+  Status opt_bool(simdjson::dom::object o, const char* key, bool& out) const;
   Status opt_string_map(simdjson::dom::object o, const char* key,
                         std::map<std::string, std::string>& out) const;
   // {"k": "v" | ["v", ...]} -> map of lists.

@@ -38,6 +38,9 @@ struct Condition {
   std::map<std::string, std::vector<std::string>> where;
   std::vector<Condition> all;
   double weight = 0.5;
+  // A trigger that contradictions do not weaken: when it holds, the cause's
+  // confidence is at least its weight (lines no rule explains must show).
+  bool firm = false;
 };
 
 struct FixStep {

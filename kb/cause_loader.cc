@@ -18,8 +18,9 @@ Status parse_condition(simdjson::dom::element e, const JsonFields& outer, const 
   JsonFields f = outer.nested(field);
   simdjson::dom::object o;
   if (e.get(o)) return outer.err(field, "conditions must be objects");
-  if (auto s = f.only_keys(o, {"fact", "where", "all", "weight", "note"}); !s) return s;
+  if (auto s = f.only_keys(o, {"fact", "where", "all", "weight", "firm", "note"}); !s) return s;
   if (auto s = f.opt_number(o, "weight", c.weight, 0.0, 1.0); !s) return s;
+  if (auto s = f.opt_bool(o, "firm", c.firm); !s) return s;
   simdjson::dom::array all;
   if (!o["all"].get(all)) {
     size_t i = 0;

@@ -46,12 +46,13 @@ struct Scored {
 
 std::optional<Scored> score(const Cause& cause, const std::vector<const Fact*>& facts) {
   Scored s;
-  double miss = 1.0;
+  double miss = 1.0, firm = 0.0;
   bool triggered = false;
   for (const auto& c : cause.trigger) {
     if (holds(c, facts, &s.trigger_facts)) {
       triggered = true;
       miss *= 1.0 - c.weight;
+      if (c.firm) firm = std::max(firm, c.weight);
     }
   }
   if (!triggered) return std::nullopt;
@@ -61,7 +62,7 @@ std::optional<Scored> score(const Cause& cause, const std::vector<const Fact*>& 
   double keep = 1.0;
   for (const auto& c : cause.contradict)
     if (holds(c, facts, nullptr)) keep *= 1.0 - c.weight;
-  s.confidence = (1.0 - miss) * keep;
+  s.confidence = std::max((1.0 - miss) * keep, firm);
   // Each line once (the caller puts them in timeline order).
   std::sort(s.evidence.begin(), s.evidence.end());
   s.evidence.erase(std::unique(s.evidence.begin(), s.evidence.end()), s.evidence.end());
@@ -184,8 +185,10 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
   });
   for (const auto& hr : tl.hosts)
     for (const auto& win : hr.boots)
-      for (const Fact* f : win.facts)
+      for (const Fact* f : win.facts) {
         if (!used.count(f)) r.context.push_back(f);
+        if (f->rule->fallback) r.unexplained.push_back(f);
+      }
   r.hosts = std::move(tl.hosts);
   return r;
 }

@@ -69,6 +69,8 @@ struct Report {
   std::vector<HostReport> hosts;
   std::vector<Finding> findings;       // best first
   std::vector<const Fact*> context;    // TPM lines that are not evidence of a finding
+  std::vector<const Fact*> unexplained;  // TPM lines that read like failures, no rule explains
+                                         // (a "fallback" rule's facts), in timeline order
   std::vector<InputReport> inputs;
   std::vector<Fact> facts;             // owns what the pointers above point to
   bool any_input_read = false;

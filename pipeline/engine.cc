@@ -16,9 +16,13 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
   if (!rule_files) return rule_files.error();
   auto rules = load_rules(*rule_files);
   if (!rules) return rules.error();
+  auto lexicon_files = collect_data_files("rules/lexicon/", {});
+  if (!lexicon_files) return lexicon_files.error();
+  auto lexicon = load_lexicon(*lexicon_files);
+  if (!lexicon) return lexicon.error();
   std::set<std::string> facts;
   for (const auto& r : *rules) facts.insert(r.fact);
-  auto matcher = Matcher::build(std::move(*rules), rc::fact_decoder());
+  auto matcher = Matcher::build(std::move(*rules), rc::fact_decoder(), std::make_unique<Lexicon>(std::move(*lexicon)));
   if (!matcher) return matcher.error();
 
   auto cause_files = collect_data_files("kb/causes/", opts.kb_dirs);

@@ -1,9 +1,12 @@
 // The lexicon (rules/lexicon.h): loading, the two regexes, self-test.
 #include "rules/lexicon.h"
 
+#include <algorithm>
+
 #include <re2/re2.h>
 
 #include "common/json_read.h"
+#include "common/text.h"
 
 namespace tpmdiag {
 
@@ -105,6 +108,15 @@ std::string lexicon_pattern(const std::vector<LexiconTerm>& terms) {
     }
   }
   return p;
+}
+
+std::vector<std::string> Lexicon::prefilter_terms() const {
+  std::vector<std::string> out;
+  for (const auto& t : tpm_)
+    if (!t.exact_case && t.text.size() >= 3) out.push_back(ascii_lower(t.text));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 bool Lexicon::mentions_tpm(std::string_view text) const { return RE2::PartialMatch(text, *tpm_re_); }

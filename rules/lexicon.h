@@ -97,6 +97,11 @@ class Lexicon {
   std::vector<std::string> self_test() const;
 
   const std::vector<LexiconTerm>& tpm_terms() const { return tpm_; }
+  // The TPM terms a prefilter can search for, lower case: those of 3 or more
+  // characters and any letter case (EK, TXT, ACM stay out: as caseless
+  // literals they are in too many other words). A line that names the TPM
+  // only by such a short word is not found.
+  std::vector<std::string> prefilter_terms() const;
   const std::vector<LexiconTerm>& failure_terms() const { return failure_; }
   const std::vector<LexiconSample>& samples() const { return samples_; }
 

@@ -112,9 +112,8 @@ Compiled compile_rule(const Rule& r) {
                 "so the prefilter cannot find its lines; add a \"literals\" list";
       return c;
     }
-    Requirement req;
-    for (const auto& l : r.literals) req.push_back(ascii_lower(l));
-    c.reqs.push_back(req);
+    // Alternatives: a line the rule matches holds at least one of them.
+    for (const auto& l : r.literals) c.reqs.push_back({ascii_lower(l)});
     return c;
   }
   // An atom is necessary if the rule cannot pass without it: any one
@@ -138,10 +137,16 @@ Compiled compile_rule(const Rule& r) {
 
 }  // namespace
 
-Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc) {
+Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std::unique_ptr<Lexicon> lexicon) {
   Matcher m;
   m.rules_ = std::move(rules);
   m.decode_rc_ = std::move(decode_rc);
+  m.lexicon_ = std::move(lexicon);
+  for (Rule& r : m.rules_) {
+    if (!r.fallback) continue;
+    if (!m.lexicon_) return make_error(r.file + ": rule '" + r.id + "': a fallback rule needs the lexicon (rules/lexicon/)");
+    if (r.literals.empty()) r.literals = m.lexicon_->prefilter_terms();
+  }
   // Rules compile independently: on all cores when there are many (start-up
   // time matters for a paste, and --rules folders can hold hundreds).
   std::vector<Compiled> done(m.rules_.size());
@@ -273,6 +278,21 @@ bool Matcher::match_rule(size_t i, std::string_view msg,
   return true;
 }
 
+namespace {
+// The rule and where the line is, from the event.
+void where_from(Fact& f, const Rule& r, const Event& ev) {
+  f.rule = &r;
+  f.input = ev.input;
+  f.line = ev.line;
+  f.host = ev.host;
+  f.ts_ms = ev.ts_ms;
+  f.ts_text = ev.ts_text;
+  f.kind = ev.kind;
+  f.severity = ev.severity;
+  f.text = ev.raw.substr(0, kMaxFactText);
+}
+}  // namespace
+
 void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scratch,
                     std::vector<Fact>& out) const {
   auto& cand = scratch.potentials_;
@@ -287,25 +307,34 @@ void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scr
     std::sort(cand.begin(), cand.end());
     cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
   }
+  const size_t before = out.size();
+  const Rule* fallback = nullptr;
   for (int ri : cand) {
     const Rule& r = rules_[static_cast<size_t>(ri)];
     if (!r.applies_to(ev.kind)) continue;
+    if (r.fallback) {
+      if (!fallback) fallback = &r;
+      continue;
+    }
     Fact f;
     if (!match_rule(static_cast<size_t>(ri), ev.message, &f.fields)) continue;
     if (decode_rc_) {
       if (auto rc = f.field("rc"); !rc.empty()) f.rc = decode_rc_(rc, f.field("command"));
     }
     if (!r.accepts(f)) continue;
-    f.rule = &r;
-    f.input = ev.input;
-    f.line = ev.line;
-    f.host = ev.host;
-    f.ts_ms = ev.ts_ms;
-    f.ts_text = ev.ts_text;
-    f.kind = ev.kind;
-    f.severity = ev.severity;
-    f.text = ev.raw.substr(0, kMaxFactText);
     out.push_back(std::move(f));
+    where_from(out.back(), r, ev);
+  }
+  // A line no rule explains, but that talks about the TPM and a failure.
+  if (fallback && out.size() == before && lexicon_) {
+    std::string text;
+    if (!ev.component.empty()) (text.assign(ev.component) += ' ');
+    text += ev.message;
+    if (lexicon_->mentions_tpm(text) && lexicon_->failure_like(text, ev.severity) &&
+        match_rule(static_cast<size_t>(fallback - rules_.data()), ev.message, nullptr)) {
+      out.emplace_back();
+      where_from(out.back(), *fallback, ev);
+    }
   }
 }
 

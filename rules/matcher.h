@@ -35,6 +35,7 @@
 #include "parsers/event.h"
 #include "common/text.h"
 #include "rules/fact.h"
+#include "rules/lexicon.h"
 #include "rules/rule.h"
 
 namespace re2 {
@@ -55,7 +56,9 @@ class Matcher {
   // pattern with more than 15 capture groups, or a pattern with no literal to
   // prefilter on (and no "literals" declared). `decode_rc`, when given, decodes
   // each capture named `rc` into Fact::rc before `when`/`unless` are checked.
-  static Result<Matcher> build(std::vector<Rule> rules, RcDecoder decode_rc = {});
+  // `lexicon` decides for "fallback" rules (rule.h), and is needed if any.
+  static Result<Matcher> build(std::vector<Rule> rules, RcDecoder decode_rc = {},
+                               std::unique_ptr<Lexicon> lexicon = nullptr);
 
   Matcher(Matcher&&) noexcept;
   Matcher& operator=(Matcher&&) noexcept;
@@ -87,6 +90,7 @@ class Matcher {
              std::vector<Fact>& out) const;
 
   const std::vector<Rule>& rules() const { return rules_; }
+  const Lexicon* lexicon() const { return lexicon_.get(); }
   const std::vector<std::string>& atoms() const { return compiled().atom_list; }
   const std::vector<std::string>& keys() const { return compiled().key_list; }
   // The level-1 search when this CPU runs it (else Vectorscan does); its keys are keys().
@@ -116,6 +120,7 @@ class Matcher {
 
   std::vector<Rule> rules_;
   RcDecoder decode_rc_;
+  std::unique_ptr<Lexicon> lexicon_;
   std::vector<std::unique_ptr<re2::FilteredRE2>> res_;  // per rule: its regex and literals
   // Per rule, its literal requirements (see requirements()).
   std::vector<std::vector<std::vector<std::string>>> rule_reqs_;

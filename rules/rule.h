@@ -12,7 +12,8 @@
 //                                                     the message; a capture named rc is
 //                                                     decoded as a TPM response code
 //      "literals": ["CreatePrimary"],                 only when the pattern has no literal of
-//                                                     4+ chars the prefilter can use
+//                                                     4+ chars the prefilter can use; a line the
+//                                                     rule matches holds at least one of them
 //      "fact": "createprimary_failed",                what kb/ causes reason on
 //      "severity": "error",                           info|notice|warning|error|critical
 //      "role": "symptom",                             symptom|context|benign|success
@@ -23,6 +24,9 @@
 //                                                     optional: not if ALL these fields match
 //      "window": "boot",                              optional: the line opens a new boot
 //                                                     ("boot") or service ("service") window
+//      "fallback": true,                              optional: fires only on a line no other
+//                                                     rule matched, when the lexicon reads it as
+//                                                     TPM + failure (rules/lexicon.h)
 //      "meaning": "what the line means, in our words",
 //      "samples": {"match": [{"line": "...", "captures": {"rc": "0x9a2"}}],
 //                  "nomatch": ["..."]}
@@ -66,6 +70,10 @@ struct Rule {
   Severity severity = Severity::info;
   RuleRole role = RuleRole::symptom;
   WindowMark window = WindowMark::none;
+  // Fires only on a line that no other rule matched and that the lexicon
+  // (rules/lexicon.h) reads as about the TPM and a failure; its literals,
+  // when it lists none, are the lexicon's TPM terms.
+  bool fallback = false;
   std::string meaning;
   std::map<std::string, std::vector<std::string>> when, unless;
   std::vector<RuleSample> match_samples;

@@ -30,7 +30,7 @@ Status parse_rule(simdjson::dom::object o, const std::string& path, size_t index
   f.where = path + ": rule '" + r.id + "'";
   if (auto s = f.only_keys(o, {"id", "title", "source", "pattern", "literals", "fact", "severity",
                                "role", "window", "when", "unless", "meaning", "samples", "note",
-                               "references"});
+                               "references", "fallback"});
       !s)
     return s;
   r.file = path;
@@ -48,6 +48,7 @@ Status parse_rule(simdjson::dom::object o, const std::string& path, size_t index
   if (auto s = f.opt_string(o, "window", window); !s) return s;
   if (auto s = f.opt_string_lists(o, "when", r.when); !s) return s;
   if (auto s = f.opt_string_lists(o, "unless", r.unless); !s) return s;
+  if (auto s = f.opt_bool(o, "fallback", r.fallback); !s) return s;
 
   for (auto& src : sources) {
     if (src == "any") continue;
