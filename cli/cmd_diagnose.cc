@@ -138,6 +138,7 @@ int cmd_diagnose(const Args& args) {
   if (!check_input_format("diagnose", *engine, p.run.scan.input_format)) return 2;
   Report r = run_inputs(*engine, p.paths, p.run);
   report_input_errors(r);
+  if (!r.any_input_read && !r.inputs.empty()) return 2;  // nothing to report but the errors above
   if (p.common.format == "json") render_json(r, std::cout, true);
   else render_text(r, std::cout, {want_color(p.common.color), 100});
   std::cout.flush();

@@ -151,6 +151,7 @@ void render_json(const Report& r, std::ostream& out, bool pretty) {
   w.key("schema_version").integer(kSchemaVersion);
   w.key("tool").begin_object().key("name").string("tpmdiag").key("version").string(TPMDIAG_VERSION).end_object();
   w.key("verdict").string(name(r.verdict));
+  w.key("incomplete").boolean(r.incomplete());
   w.key("hosts").begin_array();
   for (const auto& h : r.hosts) {
     w.begin_object();
@@ -199,6 +200,7 @@ void render_json(const Report& r, std::ostream& out, bool pretty) {
     w.key("cut_lines").integer(static_cast<int64_t>(in.cut_lines));
     w.key("repeated_facts").integer(static_cast<int64_t>(in.repeated_facts));
     w.key("dropped_facts").integer(static_cast<int64_t>(in.dropped_facts));
+    w.key("incomplete").boolean(!in.error.empty());
     if (in.error.empty()) w.key("error").null(); else w.key("error").string(in.error);
     w.end_object();
   }

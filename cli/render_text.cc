@@ -193,6 +193,15 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
   out << "tpmdiag: " << verdict_word(r.verdict, p) << " — " << r.hosts.size()
       << (r.hosts.size() == 1 ? " host" : " hosts") << ", " << r.findings.size()
       << (r.findings.size() == 1 ? " finding" : " findings") << "\n";
+  if (r.incomplete()) {
+    size_t bad = 0;
+    for (const auto& in : r.inputs) bad += !in.error.empty();
+    out << p("1;31", "INCOMPLETE") << ": " << bad << " of " << r.inputs.size()
+        << (r.inputs.size() == 1 ? " input" : " inputs")
+        << " not read to the end; this report holds only what came before the error:\n";
+    for (const auto& in : r.inputs)
+      if (!in.error.empty()) out << "  " << p("31", visible(in.error)) << "\n";
+  }
 
   for (const auto& h : r.hosts) {
     out << "\n" << p("1", "Host " + host_label(h.host)) << ": " << verdict_word(h.verdict, p) << " ("

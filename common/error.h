@@ -9,6 +9,8 @@
 //   auto r = parse("12");
 //   if (!r) { std::cerr << r.error().message << '\n'; return 2; }
 //   use(*r);
+//
+//   if (!s && s.error().kind == ErrorKind::truncated) ...   // branch on the kind, not the text
 #pragma once
 
 #include <string>
@@ -17,11 +19,24 @@
 
 namespace tpmdiag {
 
-struct Error {
-  std::string message;
+// What went wrong, for callers that branch on it (as simdjson's error_code
+// and RE2's ErrorCode sit beside their messages).
+enum class ErrorKind {
+  other,      // anything else: bad data, a usage mistake
+  io,         // the system refused: open, read, write
+  truncated,  // the input ends early (a cut .gz or archive): what came before was read
+  corrupt,    // the input is not what it claims (bad deflate data, a broken archive)
+  limit,      // a configured limit was reached (--max-decompressed, --max-line, ...)
 };
 
-inline Error make_error(std::string message) { return Error{std::move(message)}; }
+struct Error {
+  std::string message;
+  ErrorKind kind = ErrorKind::other;
+};
+
+inline Error make_error(std::string message, ErrorKind kind = ErrorKind::other) {
+  return Error{std::move(message), kind};
+}
 
 template <class T>
 class [[nodiscard]] Result {

@@ -194,8 +194,8 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
 }
 
 int exit_code(const Report& r) {
+  if (r.incomplete()) return 2;  // as grep and rg do: an error wins, the report still stands
   if (r.verdict == Verdict::problem) return 1;
-  if (!r.any_input_read && !r.inputs.empty()) return 2;
   return 0;
 }
 

@@ -23,8 +23,8 @@ struct DiagnoseOptions {
 Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes,
                 const DiagnoseOptions& opts);
 
-// Exit code for a report (DESIGN.md §5): 1 if a problem is open, 2 if no
-// input could be read at all, otherwise 0.
+// Exit code for a report (DESIGN.md §5): 2 if any input could not be read
+// to its end (or at all), else 1 if a problem is open, otherwise 0.
 int exit_code(const Report& r);
 
 }  // namespace tpmdiag

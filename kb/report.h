@@ -54,7 +54,8 @@ struct InputReport {
   std::string name;
   uint64_t bytes = 0, lines = 0, candidates = 0, cut_lines = 0;
   uint64_t repeated_facts = 0, dropped_facts = 0;  // see pipeline/scanner.h
-  std::string error;  // empty when the input was read to the end
+  std::string error;  // empty when the input was read to the end; else why not
+                      // (what came before the error was read and counts)
 };
 
 // Move-only: findings and context point into facts.
@@ -74,6 +75,14 @@ struct Report {
   std::vector<InputReport> inputs;
   std::vector<Fact> facts;             // owns what the pointers above point to
   bool any_input_read = false;
+
+  // Some input was not read to its end (or not at all): the report holds what
+  // was read before the error, and says so.
+  bool incomplete() const {
+    for (const auto& in : inputs)
+      if (!in.error.empty()) return true;
+    return false;
+  }
 };
 
 }  // namespace tpmdiag

@@ -53,7 +53,9 @@ struct ArchiveReader::Callbacks {
     if (!n) {
       self->source_error_ = trimmed_line(strip_name(n.error().message, self->name_));
       archive_set_error(a, EIO, "%s", self->source_error_.c_str());
-      return -1;
+      // A cut or damaged stream ends here, so libarchive still hands out the
+      // data it holds (the readable prefix of the member); a limit stops at once.
+      return n.error().kind == ErrorKind::limit ? -1 : 0;
     }
     // Compression libarchive undoes itself (bzip2, xz, ...): the bomb guard.
     if (archive_filter_count(a) > 1 &&
@@ -75,11 +77,14 @@ class MemberSource : public ByteSource {
     if (generation_ != ar_.members_)
       return make_error(ar_.name_ + "!" + ar_.current_ + ": read after the archive moved on (internal error)");
     if (ar_.failed_) return make_error(ar_.name_ + ": archive already failed");
-    la_ssize_t n = archive_read_data(ar_.a_, buf, cap);
+    la_ssize_t n = next_bytes(buf, cap);
     if (n < 0) {
       ar_.failed_ = true;
+      // The stream's own error says why better than libarchive's "truncated".
+      std::string why = ar_.source_error_.empty() ? why_of(ar_.a_, "read error") : ar_.source_error_;
       return make_error(ar_.name_ + ": archive truncated or corrupt in member '" + ar_.current_ + "' at byte " +
-                        std::to_string(offset_) + " of the member: " + why_of(ar_.a_, "read error"));
+                            std::to_string(offset_) + " of the member: " + why,
+                        ErrorKind::truncated);
     }
     offset_ += static_cast<uint64_t>(n);
     if (offset_ > ar_.limits_.max_decompressed)
@@ -90,9 +95,40 @@ class MemberSource : public ByteSource {
   uint64_t raw_bytes() const override { return ar_.raw_bytes(); }
 
  private:
+  // Block by block, not with archive_read_data(): that one drops the bytes it
+  // has copied when a later block fails, so a cut member would lose its
+  // readable start. Holes of sparse members read as zeros.
+  la_ssize_t next_bytes(char* buf, size_t cap) {
+    while (block_n_ == 0) {
+      const void* p = nullptr;
+      size_t n = 0;
+      la_int64_t at = 0;
+      int r = archive_read_data_block(ar_.a_, &p, &n, &at);
+      if (r == ARCHIVE_EOF) return 0;
+      if (r < ARCHIVE_WARN) return -1;
+      block_ = static_cast<const char*>(p);
+      block_n_ = n;
+      hole_ = at > 0 && static_cast<uint64_t>(at) > offset_ ? static_cast<uint64_t>(at) - offset_ : 0;
+    }
+    if (hole_ > 0) {
+      size_t k = static_cast<size_t>(std::min<uint64_t>(hole_, cap));
+      std::memset(buf, 0, k);
+      hole_ -= k;
+      return static_cast<la_ssize_t>(k);
+    }
+    size_t k = std::min(block_n_, cap);
+    std::memcpy(buf, block_, k);
+    block_ += k;
+    block_n_ -= k;
+    return static_cast<la_ssize_t>(k);
+  }
+
   ArchiveReader& ar_;
   uint64_t generation_;
   uint64_t offset_ = 0;
+  const char* block_ = nullptr;  // the rest of libarchive's current block
+  size_t block_n_ = 0;
+  uint64_t hole_ = 0;            // zeros still to give before it (sparse members)
 };
 
 Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(std::string name, std::unique_ptr<ByteSource> src,

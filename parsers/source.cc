@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 namespace tpmdiag {
@@ -83,7 +84,17 @@ class GzipSource : public ByteSource {
     st_.crc_flag = ISAL_GZIP;
   }
 
+  // Bytes inflated before an error are returned first; the error comes with
+  // the next read (a truncated .gz gives its readable prefix, as zcat does).
   Result<size_t> read(char* buf, size_t cap) override {
+    if (pending_) return *pending_;
+    auto r = inflate_some(buf, cap);
+    if (r || r.error().kind == ErrorKind::limit || st_.next_out == reinterpret_cast<uint8_t*>(buf)) return r;
+    pending_ = r.error();
+    return static_cast<size_t>(reinterpret_cast<char*>(st_.next_out) - buf);
+  }
+
+  Result<size_t> inflate_some(char* buf, size_t cap) {
     if (done_) return size_t{0};
     st_.next_out = reinterpret_cast<uint8_t*>(buf);
     st_.avail_out = static_cast<uint32_t>(std::min<size_t>(cap, 1u << 30));
@@ -137,20 +148,22 @@ class GzipSource : public ByteSource {
       int rc = isal_inflate(&st_);
       if (rc < 0)
         return make_error(name_ + ": corrupt gzip data (" + error_text(rc) + ") after " +
-                          std::to_string(out_ + (reinterpret_cast<char*>(st_.next_out) - buf)) +
-                          " decompressed bytes");
+                              std::to_string(out_ + (reinterpret_cast<char*>(st_.next_out) - buf)) +
+                              " decompressed bytes",
+                          ErrorKind::corrupt);
       if (st_.block_state == ISAL_BLOCK_FINISH) {
         member_started_ = false;
         between_members_ = true;
       } else if (at_end && st_.avail_out == room_before) {
-        return make_error(name_ + ": truncated gzip data (unexpected end of file)");
+        return make_error(name_ + ": truncated gzip data (unexpected end of file)", ErrorKind::truncated);
       }
     }
     size_t produced = static_cast<size_t>(reinterpret_cast<char*>(st_.next_out) - buf);
     out_ += produced;
     if (out_ > limits_.max_decompressed)
       return make_error(name_ + ": decompressed size exceeds --max-decompressed (" +
-                        std::to_string(limits_.max_decompressed) + " bytes); possible gzip bomb");
+                            std::to_string(limits_.max_decompressed) + " bytes); possible gzip bomb",
+                        ErrorKind::limit);
     return produced;
   }
   uint64_t raw_bytes() const override { return inner_->raw_bytes(); }
@@ -174,6 +187,7 @@ class GzipSource : public ByteSource {
   std::vector<char> in_;
   inflate_state st_;
   bool done_ = false, member_started_ = false, between_members_ = false;
+  std::optional<Error> pending_;
   uint64_t out_ = 0;
 };
 

@@ -452,15 +452,14 @@ Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_s
   uint64_t lines_done = 0;
   prefilter_ = opts_.prefilter;
   bool started = false;  // lines handed on yet (until then, small input may switch paths)
+  Status failed = ok_status();  // a read error ends the input like its end would: what was read counts
   for (;;) {
-    auto got = src.read(buf + fill, std::min(kChunk, cap - fill));
-    if (!got) {
-      stats.lines = lines_done;
-      return got.error();
-    }
-    bool eof = *got == 0;
-    stats.bytes += *got;
-    fill += *got;
+    size_t got = 0;
+    if (auto r = src.read(buf + fill, std::min(kChunk, cap - fill))) got = *r;
+    else failed = r.error();
+    bool eof = got == 0;
+    stats.bytes += got;
+    fill += got;
     if (!started) {
       if (!eof && fill < kSmallInput) continue;  // not yet known to be small
       if (eof && fill < kSmallInput && !opts_.force_prefilter) prefilter_ = false;
@@ -508,7 +507,7 @@ Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_s
     fill = rem;
   }
   stats.lines = lines_done;
-  return ok_status();
+  return failed;
 }
 
 }  // namespace tpmdiag

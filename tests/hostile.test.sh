@@ -8,7 +8,7 @@
 #
 # Runs from the source root (CMake registers it) with the tpmdiag binary as $1.
 # Each case asserts the exit code (DESIGN.md §5: 0 no problem, 1 problem,
-# 2 usage/input error), a clear one-line stderr error naming the bad input,
+# 2 usage error or an input not read to its end, the report still printed), a clear one-line stderr error naming the bad input,
 # bounded memory (peak RSS from /usr/bin/time -f %M against a per-case cap),
 # bounded time (timeout), and that the other inputs of the same run are still
 # reported. A sanitizer build (ASAN_OPTIONS set, or the binary links ASan) gets
@@ -211,7 +211,7 @@ case_truncated_gz() {
   local n; n=$(stat -c %s "$T/full.gz")
   head -c $((n * 2 / 3)) "$T/full.gz" > "$T/hostd.0.gz"
   run "$(cap_mb 100)" "$(tmo 10)" "$bin" diagnose --format json "$T/hostd.0.gz" "$good"
-  check_rc 1 || return
+  check_rc 2 || return
   check_no_crash || return
   check_error_line "$T/hostd.0.gz" || return
   check_stderr_lines 1 || return
@@ -261,7 +261,7 @@ case_truncated_tgz() {
   local n; n=$(stat -c %s "$T/full.tgz")
   head -c $((n * 3 / 4)) "$T/full.tgz" > "$T/bundle.tgz"
   run "$(cap_mb 100)" "$(tmo 10)" "$bin" diagnose --format json "$T/bundle.tgz" "$good"
-  check_rc 1 || return
+  check_rc 2 || return
   check_no_crash || return
   check_error_line "$T/bundle.tgz" || return
   check_stderr_lines 1 || return
@@ -282,7 +282,7 @@ case_gzip_bomb() {
   head -c "$size" /dev/zero | gzip -1 > "$T/bomb.log.gz"
   local limit=$((100 << 20))
   run "$(cap_mb 100)" "$(tmo 20)" "$bin" diagnose --format json --max-decompressed "$limit" "$T/bomb.log.gz" "$good"
-  check_rc 1 || return
+  check_rc 2 || return
   check_no_crash || return
   check_rss || return
   check_error_line "$T/bomb.log.gz" || return
@@ -309,7 +309,7 @@ with tarfile.open(out, "w:gz") as tf:
     ti.size = len(data); tf.addfile(ti, io.BytesIO(data))
 PY
   run "$(cap_mb 100)" "$(tmo 20)" "$bin" diagnose --format json --max-decompressed "$limit" "$T/bomb.tgz" "$good"
-  check_rc 1 || return
+  check_rc 2 || return
   check_no_crash || return
   check_rss || return
   check_error_line "vmkernel.0.gz" || return
@@ -401,7 +401,7 @@ case_unreadable() {
     skipped "chmod 000 does not stop reads here"; return
   fi
   run "$(cap_mb 100)" "$(tmo 10)" "${pre[@]}" "$bin" diagnose --format json "$T/perm/locked.log" "$T/perm/good.txt"
-  check_rc 1 || return
+  check_rc 2 || return
   check_no_crash || return
   check_error_line "$T/perm/locked.log" || return
   check_json || return
@@ -412,7 +412,7 @@ case_unreadable() {
   check_rc 2 || return
   # In a folder: one error line naming it, and the rest is read.
   run "$(cap_mb 100)" "$(tmo 10)" "${pre[@]}" "$bin" diagnose --format json "$T/perm"
-  check_rc 1 || return
+  check_rc 2 || return
   check_error_line "$T/perm/locked.log" || return
   check_stderr_lines 1 || return
   check_json || return
@@ -700,7 +700,7 @@ case_nesting_and_garbage() {
   printf '\x1f\x8b\x08\x00garbage-after-gzip-magic' > "$T/fake.gz"
   printf 'ustar-but-not-a-tar' > "$T/fake.tgz"
   run "$(cap_mb 150)" "$(tmo 15)" "$bin" diagnose --format json "$T/n7.tgz" "$T/garbage.log" "$T/fake.gz" "$T/fake.tgz" "$good"
-  check_rc 1 || return
+  check_rc 2 || return
   check_no_crash || return
   check_json || return
   good_reported || return
@@ -748,7 +748,7 @@ for i in range(200000):
 case_missing() {
   case_name=missing-input
   run "$(cap_mb 100)" "$(tmo 10)" "$bin" diagnose --format json "$T/nope.log" "$good"
-  check_rc 1 || return
+  check_rc 2 || return
   check_error_line "$T/nope.log" || return
   check_stderr_lines 1 || return
   good_reported || return
@@ -799,7 +799,7 @@ case_unreadable_subfolder() {
   fi
   run "$(cap_mb 100)" "$(tmo 10)" "${pre[@]}" "$bin" diagnose --format json "$T/psub"
   chmod 755 "$T/psub/locked"
-  check_rc 1 || return
+  check_rc 2 || return
   check_no_crash || return
   check_error_line "$T/psub/locked" || return
   check_stderr_lines 1 || return
@@ -819,7 +819,7 @@ case_size_suffixes() {
   [ "$san" = 1 ] && size=$((160 << 20))
   head -c "$size" /dev/zero | gzip -1 > "$T/bomb-m.log.gz"
   run "$(cap_mb 100)" "$(tmo 20)" "$bin" diagnose --format json --max-decompressed 100M "$T/bomb-m.log.gz" "$good"
-  check_rc 1 || return
+  check_rc 2 || return
   check_no_crash || return
   check_error_line "$T/bomb-m.log.gz" || return
   if ! grep -q '104857600' "$R/err"; then bad "--max-decompressed 100M is not 104857600 bytes: $(cat "$R/err")"; return; fi
@@ -863,7 +863,7 @@ case_depth_member_options() {
     "$b/var/run/log/hostd.log" file samples/seed-failing/hostd.log \
     "$b/commands/esxcli_system-version-get.txt" file "$T/depth-cmd.txt"
   run "$(cap_mb 100)" "$(tmo 10)" "$bin" diagnose --format json --max-depth 1 --max-text-member 4K "$T/depth.tgz"
-  check_rc 1 || return
+  check_rc 2 || return
   check_no_crash || return
   check_error_line "$T/depth.tgz!$b/var/run/log/vmkernel.0.gz" || return
   check_stderr_lines 1 || return

@@ -6,6 +6,8 @@
 //    "top_cause": "id",                 optional: the first finding
 //    "candidates": ["id", ...],         optional: must all be reported
 //    "absent": ["id", ...],             optional: must not be reported
+//    "incomplete": true,                optional: an input is not read to its end
+//                                       (default false: every input read whole)
 //    "description": "...", "source": "https://..."}
 //
 // The suite also fails if a cause of the DESIGN.md §4 taxonomy is named by no
@@ -41,6 +43,7 @@ const std::vector<std::string> kTaxonomy = {
 struct Expect {
   std::string verdict, top_cause;
   std::vector<std::string> candidates, absent;
+  bool incomplete = false;
 };
 
 // Reads expect.json; returns an error message or "".
@@ -52,6 +55,8 @@ std::string read_expect(const fs::path& file, Expect& e) {
   if (doc["verdict"].get(sv)) return "missing \"verdict\"";
   e.verdict.assign(sv);
   if (!doc["top_cause"].get(sv)) e.top_cause.assign(sv);
+  bool inc = false;
+  if (!doc["incomplete"].get(inc)) e.incomplete = inc;
   for (const char* key : {"candidates", "absent"}) {
     simdjson::dom::array arr;
     if (doc[key].get(arr)) continue;
@@ -113,6 +118,9 @@ TEST_CASE("scenarios: every folder's diagnosis matches its expect.json", "[scena
       for (const auto& c : e.absent)
         if (reported(c)) why.push_back("'" + c + "' reported but must be absent");
       if (e.verdict == "healthy" && !found.empty()) why.push_back("healthy scenario has findings");
+      if (r.incomplete() != e.incomplete)
+        why.push_back(std::string(r.incomplete() ? "an input was not read to its end" : "every input was read") +
+                      ", expected the opposite");
       if (!why.empty()) why.push_back("findings: " + join(found));
     }
     if (why.empty()) {
