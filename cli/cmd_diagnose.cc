@@ -68,6 +68,7 @@ struct Parsed {
   RunOptions run;
   std::vector<std::string> paths;
   bool reference = false;
+  bool verbose = false;
 };
 
 int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed& p,
@@ -84,6 +85,8 @@ int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed
   d.add_options()
       ("min-confidence", po::value(&p.run.diagnose.min_confidence)->default_value(0.2, "0.2"),
        "X: report findings with confidence >= X (0..1)")
+      ("verbose,v", po::bool_switch(&p.verbose),
+       "also show the fix steps of an uncertain cause, and name the files not read")
       ("reference", po::bool_switch(&p.reference),
        "parse and match every line without the literal prefilter (slow; for testing)")
       ("help,h", "show this help");
@@ -140,7 +143,7 @@ int cmd_diagnose(const Args& args) {
   report_input_errors(r);
   if (!r.any_input_read && !r.inputs.empty()) return 2;  // nothing to report but the errors above
   if (p.common.format == "json") render_json(r, std::cout, true);
-  else render_text(r, std::cout, {want_color(p.common.color), 100});
+  else render_text(r, std::cout, {want_color(p.common.color), 100, p.verbose});
   std::cout.flush();
   return exit_code(r);
 }

@@ -43,6 +43,9 @@ void JsonLinesSink::resolved(const Finding& f) {
   w.key("title").string(f.cause->title);
   w.key("boot").integer(f.boot);
   w.key("resolved_in_boot").integer(f.resolved_in);
+  w.key("resolved_by").begin_array();
+  for (const Fact* e : f.resolved_by) write_fact(w, *e);
+  w.end_array();
   end_record(w, out_);
 }
 

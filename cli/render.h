@@ -12,11 +12,14 @@
 
 namespace tpmdiag::cli {
 
-constexpr int kSchemaVersion = 1;
+// 2: incomplete, skipped, unexplained; findings[].resolved_by and .uncertain;
+// inputs[].incomplete; live records: rank, update (docs/json-report.md).
+constexpr int kSchemaVersion = 2;
 
 struct TextStyle {
   bool color = false;
   int width = 100;
+  bool verbose = false;  // fix steps of uncertain findings, files not read
 };
 
 void render_text(const Report& r, std::ostream& out, const TextStyle& style);

@@ -100,6 +100,10 @@ void write_finding(JsonWriter& w, const Finding& f) {
   w.key("boot").integer(f.boot);
   w.key("status").string(name(f.status));
   if (f.resolved_in) w.key("resolved_in_boot").integer(f.resolved_in);
+  w.key("resolved_by").begin_array();
+  for (const Fact* e : f.resolved_by) write_fact(w, *e);
+  w.end_array();
+  w.key("uncertain").boolean(f.status == FindingStatus::problem && uncertain(f));
   w.key("ambiguous").boolean(f.ambiguous);
   w.key("alternatives").begin_array();
   for (const auto& a : f.alternatives) w.string(a);
@@ -180,6 +184,9 @@ void render_json(const Report& r, std::ostream& out, bool pretty) {
   w.end_array();
   w.key("context").begin_array();
   for (const Fact* f : r.context) write_fact(w, *f);
+  w.end_array();
+  w.key("skipped").begin_array();
+  for (const auto& s : r.skipped) w.string(s);
   w.end_array();
   w.key("unexplained").begin_array();
   for (const Fact* f : r.unexplained) {

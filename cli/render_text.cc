@@ -103,8 +103,19 @@ void evidence_line(std::ostream& out, const Fact& f, const Paint& p, size_t widt
   }
 }
 
-void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, size_t width) {
+// The lines that prove a fix, under a resolved finding.
+void proof_lines(std::ostream& out, const Finding& f, const Paint& p, size_t width) {
+  if (f.resolved_by.empty()) return;
+  out << "\n    " << p("1", "Proof of the fix (boot " + std::to_string(f.resolved_in) + ")") << "\n";
+  for (const Fact* e : f.resolved_by) evidence_line(out, *e, p, width);
+}
+
+void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, const TextStyle& style) {
+  const size_t width = static_cast<size_t>(style.width);
   const Cause& c = *f.cause;
+  // An open finding that is not certain: what tells the candidates apart
+  // comes first, its fix steps are folded.
+  const bool unsure = f.status == FindingStatus::problem && uncertain(f);
   out << p("1", numbered(n, c.id)) << " — " << c.title << "\n";
   out << "    confidence " << pct(f.confidence) << ", boot " << f.boot;
   if (f.status == FindingStatus::resolved) out << ", " << p("33", "resolved in boot " + std::to_string(f.resolved_in));
@@ -114,6 +125,10 @@ void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, si
     for (const auto& a : f.alternatives) alts += (alts.empty() ? "" : ", ") + a;
     out << "    " << p("33", "ambiguous:") << " the same lines also fit " << alts
         << "; the check below tells them apart\n";
+  }
+  if (unsure) {
+    out << "\n    " << p("1;33", "UNCERTAIN — check this before any fix") << "\n";
+    wrap(out, c.check, 6, width);
   }
   out << "\n    " << p("1", "Evidence") << "\n";
   // Copies of one line (same rule and fields) are shown once, with a count.
@@ -136,11 +151,20 @@ void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, si
           << "\n";
     i = j;
   }
+  proof_lines(out, f, p, width);
   out << "\n    " << p("1", "What it means") << "\n";
   wrap(out, c.meaning, 6, width);
-  out << "\n    " << p("1", "Fix") << "\n";
+  if (unsure && !style.verbose) {
+    out << "\n    " << p("1", "Fix") << "\n";
+    wrap(out,
+         std::to_string(f.fix.size()) + " steps, not shown while the cause is uncertain: do the check above "
+         "first (--verbose shows them).",
+         6, width);
+  } else {
+    out << "\n    " << p("1", "Fix") << "\n";
+  }
   int i = 1;
-  for (const auto& s : f.fix) {
+  for (const auto& s : unsure && !style.verbose ? std::vector<std::string>{} : f.fix) {
     std::ostringstream tmp;
     wrap(tmp, s, 9, width);
     std::string t = tmp.str();
@@ -148,8 +172,10 @@ void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, si
     t.replace(6, num.size(), num);
     out << t;
   }
-  out << "\n    " << p("1", "How to confirm") << "\n";
-  wrap(out, c.check, 6, width);
+  if (!unsure) {
+    out << "\n    " << p("1", "How to confirm") << "\n";
+    wrap(out, c.check, 6, width);
+  }
   if (!c.vendor_notes.empty()) {
     out << "\n    " << p("1", "Vendor notes") << "\n";
     for (const auto& v : c.vendor_notes) wrap(out, v.vendor + ": " + v.note, 6, width);
@@ -172,6 +198,11 @@ void short_finding(std::ostream& out, const Finding& f, int n, const Paint& p, s
   std::string lines;
   for (const Fact* e : f.evidence) lines += (lines.empty() ? "" : ", ") + where(*e);
   wrap(out, "evidence: " + lines, 6, width);
+  if (!f.resolved_by.empty()) {
+    std::string proof;
+    for (const Fact* e : f.resolved_by) proof += (proof.empty() ? "" : ", ") + where(*e);
+    wrap(out, "fix proven by: " + proof, 6, width);
+  }
   wrap(out, "tell apart: " + c.check, 6, width);
 }
 
@@ -193,6 +224,12 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
   out << "tpmdiag: " << verdict_word(r.verdict, p) << " — " << r.hosts.size()
       << (r.hosts.size() == 1 ? " host" : " hosts") << ", " << r.findings.size()
       << (r.findings.size() == 1 ? " finding" : " findings") << "\n";
+  if (!r.findings.empty() && r.findings.front().status == FindingStatus::problem && uncertain(r.findings.front())) {
+    const Finding& top = r.findings.front();
+    out << p("1;33", "UNCERTAIN") << ": the likeliest cause, " << top.cause->id << " (" << pct(top.confidence)
+        << "), " << (top.ambiguous ? "is not the only one these lines fit" : "is below " + pct(kCertainFrom))
+        << "; check what tells the candidates apart before any fix.\n";
+  }
   if (r.incomplete()) {
     size_t bad = 0;
     for (const auto& in : r.inputs) bad += !in.error.empty();
@@ -225,7 +262,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
     int n = 0;
     for (const auto& g : groups) {
       ++n;
-      if (n == 1) full_finding(out, *g.front(), n, p, width);
+      if (n == 1) full_finding(out, *g.front(), n, p, style);
       else short_finding(out, *g.front(), n, p, width);
       if (g.size() > 1) {
         std::string also;
@@ -290,6 +327,14 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
   out << p("2", "Read " + std::to_string(read) + " of " + std::to_string(r.inputs.size()) + " inputs, " +
                     std::to_string(lines) + " lines, " + std::to_string(tpm) + " TPM-related")
       << "\n";
+  if (!r.skipped.empty()) {
+    out << p("2", "  " + std::to_string(r.skipped.size()) + (r.skipped.size() == 1 ? " file" : " files") +
+                      " not read: not logs by name or place (core dumps, images, VM files, ...)" +
+                      (style.verbose ? ":" : "; --verbose names them"))
+        << "\n";
+    if (style.verbose)
+      for (const auto& s : r.skipped) out << "    " << visible(s) << "\n";
+  }
   for (const auto& in : r.inputs) {
     if (!in.error.empty()) out << p("31", "  not fully read: " + visible(in.error)) << "\n";
     if (in.cut_lines) out << "  " << visible(in.name) << ": " << in.cut_lines << " over-long lines cut at --max-line\n";

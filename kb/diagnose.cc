@@ -134,14 +134,15 @@ bool proves_working(const Window& win) {
 }
 
 // Resolved: a later window shows a line the cause names as proof of the fix.
-void mark_resolved(Finding& fd, const std::vector<Window>& boots) {
+void mark_resolved(Finding& fd, const std::vector<Window>& boots, const Timeline& tl) {
   for (size_t wi = static_cast<size_t>(fd.boot); wi < boots.size(); ++wi) {
     const auto& win = boots[wi];
-    bool fixed = std::any_of(fd.cause->resolved_by.begin(), fd.cause->resolved_by.end(),
-                             [&](const Condition& c) { return holds(c, win.facts, nullptr); });
-    if (fixed) {
+    for (const Condition& c : fd.cause->resolved_by) {
+      if (!holds(c, win.facts, &fd.resolved_by)) continue;
       fd.status = FindingStatus::resolved;
       fd.resolved_in = win.index;
+      std::sort(fd.resolved_by.begin(), fd.resolved_by.end(), [&](const Fact* a, const Fact* b) { return tl.before(a, b); });
+      fd.resolved_by.erase(std::unique(fd.resolved_by.begin(), fd.resolved_by.end()), fd.resolved_by.end());
       return;
     }
   }
@@ -167,7 +168,7 @@ Report diagnose(std::vector<Fact> facts, const std::vector<Cause>& causes, const
       std::move(found.begin(), found.end(), std::back_inserter(found_here));
     }
     for (auto& fd : found_here) {
-      mark_resolved(fd, hr.boots);
+      mark_resolved(fd, hr.boots, tl);
       for (const Fact* f : fd.evidence) used.insert(f);
     }
     for (auto& fd : found_here) {

@@ -22,11 +22,17 @@ struct Finding {
                                          // (one finding per host, boot and cause)
   FindingStatus status = FindingStatus::problem;
   int resolved_in = 0;                   // window that showed it fixed
+  std::vector<const Fact*> resolved_by;  // the lines there that prove the fix
   bool ambiguous = false;                // other causes fit the same evidence
   std::vector<std::string> alternatives; // their ids, best first
   std::vector<const Fact*> evidence;
   std::vector<std::string> fix;          // steps with placeholders filled
 };
+
+// Below this confidence, or when other causes fit the same lines, a finding is
+// uncertain: what tells the candidates apart comes before any fix.
+inline constexpr double kCertainFrom = 0.6;
+inline bool uncertain(const Finding& f) { return f.ambiguous || f.confidence < kCertainFrom; }
 
 // Lines the facts stand for: each fact, plus the identical lines folded into it.
 inline uint64_t line_count(const std::vector<const Fact*>& facts) {
@@ -73,6 +79,7 @@ struct Report {
   std::vector<const Fact*> unexplained;  // TPM lines that read like failures, no rule explains
                                          // (a "fallback" rule's facts), in timeline order
   std::vector<InputReport> inputs;
+  std::vector<std::string> skipped;    // files and members not read: no log (bundle layout)
   std::vector<Fact> facts;             // owns what the pointers above point to
   bool any_input_read = false;
 

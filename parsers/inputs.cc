@@ -39,6 +39,7 @@ struct Walk {
   const StreamFn& on_stream;
   const ErrorFn& on_error;
   uint64_t& order;
+  const SkipFn& on_skip;
 
   void deliver(const std::string& name, SourceKind hint, ByteSource& src) {
     StreamInfo info{name, host_from_path(name), order++, hint};
@@ -97,7 +98,10 @@ struct Walk {
       } else {
         if (!mem.regular) continue;
         MemberRole role = classify_member(mem.path, mem.size, limits);
-        if (role == MemberRole::skip) continue;
+        if (role == MemberRole::skip) {
+          if (on_skip) on_skip(name + "!" + one_line(mem.path));
+          continue;
+        }
         stream(name + "!" + one_line(mem.path)  /* control bytes: evidence lines stay one line */, (*ar)->data(), depth,
                role == MemberRole::command ? SourceKind::esxcli : SourceKind::unknown);
       }
@@ -166,16 +170,16 @@ std::unordered_map<uint64_t, uint32_t> TimelineOrder::ranks() const {
 }
 
 void walk_source(const std::string& name, std::unique_ptr<ByteSource> src, const SourceLimits& limits,
-                 const StreamFn& on_stream, const ErrorFn& on_error, uint64_t* next_order) {
+                 const StreamFn& on_stream, const ErrorFn& on_error, uint64_t* next_order, const SkipFn& on_skip) {
   uint64_t local = 0;
-  Walk w{limits, on_stream, on_error, next_order ? *next_order : local};
+  Walk w{limits, on_stream, on_error, next_order ? *next_order : local, on_skip};
   w.stream(name, std::move(src), 0, SourceKind::unknown);
 }
 
 void walk_inputs(const std::vector<std::string>& paths, const SourceLimits& limits,
-                 const StreamFn& on_stream, const ErrorFn& on_error) {
+                 const StreamFn& on_stream, const ErrorFn& on_error, const SkipFn& on_skip) {
   uint64_t order = 0;
-  Walk w{limits, on_stream, on_error, order};
+  Walk w{limits, on_stream, on_error, order, on_skip};
   auto visit_file = [&](const std::string& path, SourceKind hint) {
     auto src = open_file(path);
     if (!src) {
@@ -210,7 +214,10 @@ void walk_inputs(const std::vector<std::string>& paths, const SourceLimits& limi
     walk_folder(p, [&](const fs::path& path, uint64_t size) {
       std::string rel = path.lexically_normal().lexically_relative(base).generic_string();
       MemberRole role = classify_member(rel.empty() ? path.generic_string() : rel, size, limits);
-      if (role == MemberRole::skip) return;
+      if (role == MemberRole::skip) {
+        if (on_skip) on_skip(path.string());
+        return;
+      }
       files.emplace_back(path.string(), role == MemberRole::command ? SourceKind::esxcli : SourceKind::unknown);
     }, on_error);
     std::sort(files.begin(), files.end(),

@@ -68,15 +68,19 @@ struct InputError {
 
 using StreamFn = std::function<void(const StreamInfo&, ByteSource&)>;
 using ErrorFn = std::function<void(const InputError&)>;
+// A file of a folder or member of an archive that is not read (no log: see
+// parsers/bundle_layout.h), by name; so a report can count them.
+using SkipFn = std::function<void(const std::string& name)>;
 
 void walk_inputs(const std::vector<std::string>& paths, const SourceLimits& limits,
-                 const StreamFn& on_stream, const ErrorFn& on_error);
+                 const StreamFn& on_stream, const ErrorFn& on_error, const SkipFn& on_skip = {});
 
 // Walks one named source: sniffs gzip/tar/zip/... and recurses (see above).
 // `next_order`, when given, numbers the streams (and is advanced); otherwise
 // they are numbered from 0.
 void walk_source(const std::string& name, std::unique_ptr<ByteSource> src, const SourceLimits& limits,
-                 const StreamFn& on_stream, const ErrorFn& on_error, uint64_t* next_order = nullptr);
+                 const StreamFn& on_stream, const ErrorFn& on_error, uint64_t* next_order = nullptr,
+                 const SkipFn& on_skip = {});
 
 // Walks a folder tree (symlinks not followed; devices, FIFOs and sockets
 // skipped) and calls on_file for each regular file with its size; an

@@ -129,6 +129,7 @@ void Run::add_error(const InputError& e) {
 Report Run::finish() && {
   Report r = diagnose(std::move(facts_), engine_.causes(), opts_.diagnose);
   r.inputs = std::move(inputs_);
+  r.skipped = std::move(skipped_);
   r.any_input_read = any_read_;
   return r;
 }
@@ -149,7 +150,7 @@ void Run::group(Walk&& walk) {
           scan(info, src);
         }
       },
-      [&](const InputError& e) { add_error(e); });
+      [&](const InputError& e) { add_error(e); }, [&](const std::string& name) { skipped_.push_back(name); });
   auto rank = timeline.ranks();
   uint32_t g = groups_++;
   for (size_t i = first; i < facts_.size(); ++i) {
@@ -161,22 +162,22 @@ void Run::group(Walk&& walk) {
 }
 
 void Run::add_path(const std::string& path) {
-  group([&](const StreamFn& on_stream, const ErrorFn& on_error) {
-    walk_inputs({path}, opts_.limits, on_stream, on_error);
+  group([&](const StreamFn& on_stream, const ErrorFn& on_error, const SkipFn& on_skip) {
+    walk_inputs({path}, opts_.limits, on_stream, on_error, on_skip);
   });
 }
 
 void Run::add_source(const std::string& name, std::unique_ptr<ByteSource> src) {
-  group([&](const StreamFn& on_stream, const ErrorFn& on_error) {
-    walk_source(name, std::move(src), opts_.limits, on_stream, on_error);
+  group([&](const StreamFn& on_stream, const ErrorFn& on_error, const SkipFn& on_skip) {
+    walk_source(name, std::move(src), opts_.limits, on_stream, on_error, nullptr, on_skip);
   });
 }
 
 void Run::add_texts(std::vector<std::pair<std::string, std::string>> texts) {
-  group([&](const StreamFn& on_stream, const ErrorFn& on_error) {
+  group([&](const StreamFn& on_stream, const ErrorFn& on_error, const SkipFn& on_skip) {
     uint64_t next = 0;  // numbered across the texts, as the files of one folder
     for (auto& [name, data] : texts) {
-      walk_source(name, memory_source(std::move(data)), opts_.limits, on_stream, on_error, &next);
+      walk_source(name, memory_source(std::move(data)), opts_.limits, on_stream, on_error, &next, on_skip);
       data = {};
     }
   });

@@ -82,6 +82,7 @@ class Run {
   BundleInfo* bundle_ = nullptr;
   std::vector<Fact> facts_;
   std::vector<InputReport> inputs_;
+  std::vector<std::string> skipped_;
   bool any_read_ = false;
   uint32_t groups_ = 0;
   uint64_t streams_ = 0;
