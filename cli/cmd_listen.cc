@@ -67,6 +67,9 @@ int cmd_listen(const Args& args) {
        "X: report findings with confidence >= X (0..1)")
       ("stats-interval", po::value(&po_.stats_interval)->default_value(10),
        "SECONDS: write a stats record this often (0 = only at shutdown)")
+      ("settle", po::value(&po_.settle)->default_value(2),
+       "SECONDS: report a host's findings once it has been quiet this long, so that lines "
+       "arriving one by one are ranked as 'diagnose' ranks them (0 = at once)")
       ("help,h", "show this help");
   add_data_options(d, common);
   po::variables_map vm;
@@ -76,9 +79,10 @@ int cmd_listen(const Args& args) {
     return 0;
   }
   if (!lim.apply("listen", vm) || !check_min_confidence("listen", po_.limits.diagnose.min_confidence)) return 2;
-  if (!(lo.idle_timeout >= 0 && lo.drain_timeout >= 0 && lo.drain_timeout <= 60 && po_.stats_interval >= 0)) {
+  if (!(lo.idle_timeout >= 0 && lo.drain_timeout >= 0 && lo.drain_timeout <= 60 && po_.stats_interval >= 0 &&
+        po_.settle >= 0 && po_.settle <= 3600)) {
     std::cerr << "tpmdiag listen: error: --idle-timeout and --stats-interval must be at least 0, "
-                 "--drain-timeout 0 to 60\n";
+                 "--drain-timeout 0 to 60, --settle 0 to 3600\n";
     return 2;
   }
   if (lo.udp.empty() && lo.tcp.empty()) {

@@ -56,6 +56,9 @@ int cmd_watch(const Args& args) {
        "X: report findings with confidence >= X (0..1)")
       ("stats-interval", po::value(&po_.stats_interval)->default_value(10),
        "SECONDS: write a stats record this often (0 = only at the end)")
+      ("settle", po::value(&po_.settle)->default_value(2),
+       "SECONDS: report a host's findings once it has been quiet this long, so that lines "
+       "arriving one by one are ranked as 'diagnose' ranks them (0 = at once)")
       ("help,h", "show this help");
   add_data_options(d, common);
   po::options_description all;
@@ -76,8 +79,9 @@ int cmd_watch(const Args& args) {
     }
     wo.paths.push_back("-");
   }
-  if (!(wo.poll_interval > 0 && po_.stats_interval >= 0)) {
-    std::cerr << "tpmdiag watch: error: --poll-interval must be above 0 and --stats-interval at least 0\n";
+  if (!(wo.poll_interval > 0 && po_.stats_interval >= 0 && po_.settle >= 0 && po_.settle <= 3600)) {
+    std::cerr << "tpmdiag watch: error: --poll-interval must be above 0, --stats-interval at least 0, "
+                 "--settle 0 to 3600\n";
     return 2;
   }
   po_.max_frame = wo.max_frame;

@@ -26,11 +26,32 @@ void end_record(JsonWriter& w, std::ostream& out) {
 
 }  // namespace
 
-void JsonLinesSink::finding(const Finding& f) {
+void JsonLinesSink::finding(const Finding& f, int rank) {
   JsonWriter w(out_);
   w.begin_object();
   w.key("type").string("finding");
+  w.key("rank").integer(rank);
   write_finding(w, f);
+  end_record(w, out_);
+}
+
+void JsonLinesSink::update(const std::string& host, const std::vector<const Finding*>& ranking) {
+  JsonWriter w(out_);
+  w.begin_object();
+  w.key("type").string("update");
+  w.key("host").string(host);
+  w.key("ranking").begin_array();
+  int rank = 0;
+  for (const Finding* f : ranking) {
+    w.begin_object();
+    w.key("rank").integer(++rank);
+    w.key("cause").string(f->cause->id);
+    w.key("title").string(f->cause->title);
+    w.key("confidence").number(std::round(f->confidence * 100) / 100);
+    w.key("boot").integer(f->boot);
+    w.end_object();
+  }
+  w.end_array();
   end_record(w, out_);
 }
 

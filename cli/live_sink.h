@@ -14,7 +14,8 @@ namespace tpmdiag::cli {
 class JsonLinesSink : public live::Sink {
  public:
   explicit JsonLinesSink(std::ostream& out) : out_(out) {}
-  void finding(const Finding& f) override;
+  void finding(const Finding& f, int rank) override;
+  void update(const std::string& host, const std::vector<const Finding*>& ranking) override;
   void resolved(const Finding& f) override;
   void error(const std::string& message) override;
   void stats(const live::Stats& s) override;

@@ -66,6 +66,20 @@ HostUpdate HostTable::update(const std::string& host) {
   const Fact* base = u.report.facts.data();
   auto seq_of = [&](const Fact* f) { return h.seq[static_cast<size_t>(f - base)]; };
 
+  // The host's open causes, best first (findings are sorted so), each once.
+  std::vector<const Finding*> open;
+  std::vector<std::string> ranking;
+  for (const Finding& fd : u.report.findings)
+    if (fd.status == FindingStatus::problem &&
+        std::find(ranking.begin(), ranking.end(), fd.cause->id) == ranking.end()) {
+      open.push_back(&fd);
+      ranking.push_back(fd.cause->id);
+    }
+  auto rank_of = [&](const Finding& fd) {
+    auto at = std::find(ranking.begin(), ranking.end(), fd.cause->id);
+    return fd.status == FindingStatus::problem && at != ranking.end() ? static_cast<int>(at - ranking.begin()) + 1 : 0;
+  };
+
   std::vector<Change> resolved;
   for (const Finding& fd : u.report.findings) {
     CauseState& cs = h.causes[fd.cause->id];
@@ -74,18 +88,22 @@ HostUpdate HostTable::update(const std::string& host) {
     if (!seen) {
       // New: report it (even when the same batch already shows it fixed,
       // so that a consumer sees the finding before its resolution).
-      u.changes.push_back({Change::Kind::finding, fd});
+      u.changes.push_back({Change::Kind::finding, fd, rank_of(fd), {}});
       cs.open = true;
     }
     for (const Fact* f : fd.evidence) cs.reported.insert(seq_of(f));
     if (fd.status == FindingStatus::resolved && cs.open) {
-      resolved.push_back({Change::Kind::resolved, fd});
+      resolved.push_back({Change::Kind::resolved, fd, 0, {}});
       cs.open = false;
     } else if (fd.status == FindingStatus::problem && !seen) {
       cs.open = true;
     }
   }
   for (auto& c : resolved) u.changes.push_back(std::move(c));
+  // A ranking reported before that no longer holds: say so.
+  if (ranking != h.ranking && !h.ranking.empty() && !ranking.empty())
+    u.changes.push_back({Change::Kind::update, Finding{}, 0, open});
+  if (!ranking.empty() || !h.ranking.empty()) h.ranking = std::move(ranking);
   return u;
 }
 

@@ -8,6 +8,9 @@
 //   - a reported, still open cause that diagnose() now calls resolved (a later
 //     window holds a line the cause names as proof of the fix): emit a
 //     `resolved` record.
+//   - when the order of the host's open causes differs from the order last
+//     reported (a later line made another cause the likeliest): an `update`
+//     record with the new ranking. Every finding carries its rank (1 = top).
 // Identity by evidence lines rather than by boot index keeps a finding from
 // being reported twice when evicting old facts renumbers the boot windows.
 //
@@ -37,8 +40,10 @@ struct HostLimits {
 
 // What update() found; the Report owns the Finding's facts.
 struct Change {
-  enum class Kind { finding, resolved } kind;
+  enum class Kind { finding, resolved, update } kind;
   Finding finding;  // for resolved: cause, host, boot (of the problem), resolved_in
+  int rank = 0;     // finding: its place among the host's open causes (1 = top)
+  std::vector<const Finding*> ranking;  // update: the host's open causes, best first
 };
 
 struct HostUpdate {
@@ -75,6 +80,7 @@ class HostTable {
     std::deque<Fact> facts;
     std::deque<uint64_t> seq;  // arrival number of each fact
     std::map<std::string, CauseState, std::less<>> causes;
+    std::vector<std::string> ranking;  // open causes as last reported, best first
     std::list<std::string>::iterator lru;
   };
 

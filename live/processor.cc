@@ -186,20 +186,46 @@ void Processor::process(Batch& b) {
       ++facts_total_;
       table_.add(std::move(f));
     }
-    for (const auto& host : table_.take_dirty()) {
-      HostUpdate u = table_.update(host);
-      for (const auto& ch : u.changes) {
-        if (ch.kind == Change::Kind::finding) {
-          sink_.finding(ch.finding);
+    auto now = std::chrono::steady_clock::now();
+    for (auto& host : table_.take_dirty()) settling_[std::move(host)] = now;
+  }
+  report_settled(false);
+  for (uint64_t id : b.closed) sources_.erase(id);
+}
+
+void Processor::report_settled(bool all) {
+  auto now = std::chrono::steady_clock::now();
+  auto settle = std::chrono::duration<double>(opts_.settle);
+  for (auto it = settling_.begin(); it != settling_.end();) {
+    if (!all && now - it->second < settle) {
+      ++it;
+      continue;
+    }
+    HostUpdate u = table_.update(it->first);
+    for (const auto& ch : u.changes) {
+      switch (ch.kind) {
+        case Change::Kind::finding:
+          sink_.finding(ch.finding, ch.rank);
           ++findings_;
-        } else {
+          break;
+        case Change::Kind::resolved:
           sink_.resolved(ch.finding);
           ++resolved_;
-        }
+          break;
+        case Change::Kind::update:
+          sink_.update(it->first, ch.ranking);
+          break;
       }
     }
+    it = settling_.erase(it);
   }
-  for (uint64_t id : b.closed) sources_.erase(id);
+}
+
+std::chrono::steady_clock::time_point Processor::next_settle() const {
+  auto next = std::chrono::steady_clock::time_point::max();
+  auto settle = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(opts_.settle));
+  for (const auto& [host, since] : settling_) next = std::min(next, since + settle);
+  return next;
 }
 
 void Processor::write_error(const std::string& message) {
@@ -250,10 +276,12 @@ bool Processor::run(BatchQueue& q) {
       std::chrono::duration<double>(opts_.stats_interval > 0 ? opts_.stats_interval : 1.0));
   auto next_stats = start_ + period;
   for (;;) {
-    auto b = q.pop(next_stats);
+    auto b = q.pop(std::min(next_stats, next_settle()));
     if (b) {
       process(*b);
       q.recycle(std::move(b));
+    } else {
+      report_settled(false);
     }
     if (ok && !sink_.ok()) {
       ok = false;
@@ -266,6 +294,7 @@ bool Processor::run(BatchQueue& q) {
     }
     if (!b && q.closed_and_empty()) break;
   }
+  report_settled(true);  // the input ended: nothing more will come to change it
   write_stats(true);
   return ok && sink_.ok();
 }

@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -123,6 +124,9 @@ struct ProcessorOptions {
   HostLimits limits;
   size_t max_frame = 64 * 1024;
   double stats_interval = 10;  // seconds; 0 = only the final stats record
+  // Seconds a host must be quiet before its findings are diagnosed and
+  // reported, so lines arriving one by one give batch's ranking (0: at once).
+  double settle = 0;
   std::string mode;            // "listen" or "watch" (in stats records)
   std::function<void()> on_output_error;  // the sink failed (closed pipe): ask the receivers to stop
 };
@@ -137,8 +141,11 @@ class Processor {
   // record. Returns false if the sink failed (closed pipe).
   bool run(BatchQueue& q);
 
-  // Processes one batch (tests call this directly).
+  // Processes one batch (tests call this directly); hosts quiet for
+  // `settle` seconds are reported.
   void process(Batch& b);
+  // Reports the hosts that have settled, or all of them.
+  void report_settled(bool all);
   void write_stats(bool final);
 
   uint64_t messages() const { return messages_; }
@@ -159,6 +166,8 @@ class Processor {
   struct ScannerBox;
   std::unique_ptr<ScannerBox> scanner_;
   HostTable table_;
+  std::map<std::string, std::chrono::steady_clock::time_point> settling_;  // host -> last new fact
+  std::chrono::steady_clock::time_point next_settle() const;
   std::vector<Fact> facts_;
   uint64_t messages_ = 0, facts_total_ = 0, facts_dropped_ = 0, findings_ = 0, resolved_ = 0, errors_ = 0;
   uint64_t last_messages_ = 0;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kb/diagnose.h"
 
@@ -31,8 +32,11 @@ struct Stats {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // A cause newly found for a host (or new evidence for it).
-  virtual void finding(const Finding& f) = 0;
+  // A cause newly found for a host (or new evidence for it); rank is its place
+  // among the host's open causes (1 = the likeliest), 0 when already resolved.
+  virtual void finding(const Finding& f, int rank) = 0;
+  // The order of a host's open causes changed since it was last reported.
+  virtual void update(const std::string& host, const std::vector<const Finding*>& ranking) = 0;
   // A reported cause that a later boot shows fixed (f.resolved_in).
   virtual void resolved(const Finding& f) = 0;
   virtual void error(const std::string& message) = 0;

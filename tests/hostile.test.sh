@@ -633,7 +633,7 @@ PY
 #     idle timeout closes it, the partial frame is counted.
 case_half_frame() {
   case_name=half-frame-stall
-  start_listen --idle-timeout 2 --stats-interval 1 || { bad "listen did not start: $(head -3 "$T/listen.err")"; return; }
+  start_listen --idle-timeout 2 --stats-interval 1 --settle 0 || { bad "listen did not start: $(head -3 "$T/listen.err")"; return; }
   python3 - "$lport" "$T/listen.out" <<'PY' > "$T/client.out" 2>&1
 import json, socket, sys, time
 port, out = int(sys.argv[1]), sys.argv[2]
@@ -752,7 +752,7 @@ case_missing() {
   check_error_line "$T/nope.log" || return
   check_stderr_lines 1 || return
   good_reported || return
-  ok "a missing input next to a good one: one error line, exit 1"
+  ok "a missing input next to a good one: one error line, exit 2, the good one reported"
 }
 
 # 17. Absurd limit values are usage errors (exit 2, one line naming the

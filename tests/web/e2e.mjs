@@ -145,7 +145,7 @@ try {
     check('raw JSON opens', await page.locator('#raw-json').evaluate((d) => d.open));
     const raw = JSON.parse(await page.textContent('#raw-json pre'));
     check('raw JSON is the report (schema_version, findings[0].cause)',
-      raw.schema_version === 1 && raw.findings[0].cause === 'tpm_firmware_outdated');
+      raw.schema_version === 2 && raw.findings[0].cause === 'tpm_firmware_outdated');
     const dl = await page.getAttribute('#verdict a[download]', 'href');
     check('download link is a blob URL', /^blob:/.test(dl || ''), dl);
   });
