@@ -27,8 +27,8 @@
   const VERDICTS = {
     problem: { label: 'Problem found', text: 'A TPM fault is open: see the causes below, best first.' },
     resolved: { label: 'Resolved', text: 'A fault was seen, and a later boot shows it fixed.' },
-    healthy: { label: 'Healthy', text: 'TPM lines were found, and none of them shows a fault.' },
-    no_tpm_evidence: { label: 'No TPM evidence', text: 'None of the lines is about the TPM or attestation. Paste more of vmkernel.log and hostd.log.' },
+    healthy: { label: 'Healthy', text: 'No line shows a fault, and a line proves the TPM works (driver up, endorsement key provisioned, attestation passed).' },
+    no_tpm_evidence: { label: 'No TPM evidence', text: 'No line shows a fault, and none proves the TPM works. Paste more of vmkernel.log and hostd.log (the last boot).' },
   };
   const ROLE_LABEL = { symptom: 'symptom', context: 'context', benign: 'harmless', success: 'success' };
   const MAX_LINES_SHOWN = 400;
@@ -208,8 +208,17 @@
     const failed = inputs.filter((i) => i.error);
     if (failed.length) {
       report.appendChild(el('div', { class: 'notice notice-warn', role: 'note' },
-        el('strong', null, plural(failed.length, 'input') + ' could not be read completely:'),
+        el('strong', null, 'Incomplete: ' + plural(failed.length, 'input') + ' could not be read to the end. ' +
+          'This report holds only what came before the error:'),
         el('ul', null, failed.map((i) => el('li', null, i.error)))));
+    }
+    const top = findings[0];
+    if (top && top.uncertain) {
+      report.appendChild(el('div', { class: 'notice notice-info', role: 'note' },
+        el('strong', null, 'Uncertain. '),
+        'The likeliest cause, ', el('code', null, top.cause), ', ' +
+        (top.ambiguous ? 'is not the only one these lines fit' : 'has a confidence below 60 %') +
+        '. Do the check under \u201cCheck this first\u201d before any fix.'));
     }
     if ((r.hosts || []).length > 1 || (r.hosts || []).some((h) => (h.boots || []).length > 1)) report.appendChild(hostTable(r.hosts));
 
@@ -219,6 +228,13 @@
       const list = el('div', { class: 'cards' });
       findings.forEach((f, i) => list.appendChild(card(f, i, firstOf, findings.length)));
       report.appendChild(section('Causes', 'causes-heading', list));
+    }
+    const unexplained = r.unexplained || [];
+    if (unexplained.length) {
+      report.appendChild(section('Lines no rule explains', 'unexplained-heading',
+        el('p', null, 'These lines talk about the TPM and read like failures, but tpmdiag has no rule for them. ' +
+          'Read them yourself; search their exact text in the VMware/Broadcom knowledge base and the server vendor\u2019s documentation.'),
+        evidenceList(unexplained.map((u) => ({ input: u.input, line: u.line, text: u.text, role: 'symptom', rule: 'no rule' })))));
     }
     if (context.length) report.appendChild(otherLines(context));
     if (inputs.length) report.appendChild(inputsTable(inputs));
@@ -303,11 +319,21 @@
         alts.length ? '. ' : '',
         'The check under \u201cHow to confirm\u201d tells them apart.'));
     }
+    // Uncertain: what tells the candidates apart comes first, the fix is folded.
+    if (f.uncertain && f.check) body.push(el('h4', { class: 'sub' }, 'Check this first'), el('p', null, f.check));
     body.push(el('h4', { class: 'sub' }, 'Evidence'));
     body.push(evidenceList(f.evidence || []));
+    if ((f.resolved_by || []).length) {
+      body.push(el('h4', { class: 'sub' }, 'Proof of the fix' + (f.resolved_in_boot ? ' (boot ' + f.resolved_in_boot + ')' : '')));
+      body.push(evidenceList(f.resolved_by));
+    }
     if (f.meaning) body.push(el('h4', { class: 'sub' }, 'What it means'), el('p', null, f.meaning));
-    if ((f.fix || []).length) body.push(el('h4', { class: 'sub' }, 'How to fix'), el('ol', { class: 'fix' }, f.fix.map((s) => el('li', null, s))));
-    if (f.check) body.push(el('h4', { class: 'sub' }, 'How to confirm'), el('p', null, f.check));
+    if ((f.fix || []).length) {
+      const steps = el('ol', { class: 'fix' }, f.fix.map((s) => el('li', null, s)));
+      if (f.uncertain) body.push(el('details', { class: 'fix-folded' }, el('summary', null, 'How to fix (after the check above)'), steps));
+      else body.push(el('h4', { class: 'sub' }, 'How to fix'), steps);
+    }
+    if (f.check && !f.uncertain) body.push(el('h4', { class: 'sub' }, 'How to confirm'), el('p', null, f.check));
     if ((f.references || []).length) {
       body.push(el('h4', { class: 'sub' }, 'References'), el('ul', { class: 'refs' }, f.references.map((r) =>
         el('li', null, link(r.url, r.title || r.url), r.note ? el('span', { class: 'muted' }, ' \u2014 ' + r.note) : null))));

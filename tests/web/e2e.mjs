@@ -164,6 +164,8 @@ try {
     await diagnoseText(readFileSync('samples/seed-paste/pasted.txt', 'utf8'), 'keyboard');
     check('Ctrl+Enter diagnoses', (await page.locator('.cause-id').allTextContents()).includes('ek_certificate_missing'));
     check('focus moves to the verdict', await page.evaluate(() => document.activeElement.id) === 'verdict-heading');
+    check('an uncertain top cause says so and folds its fix', (await page.textContent('#report')).includes('Uncertain.') &&
+      await page.locator('#finding-0 details.fix-folded').count() === 1);
     await page.click('#clear');
     await page.click('#diagnose');
     check('empty input explains itself', (await page.textContent('#status')).includes('Nothing to diagnose'));
