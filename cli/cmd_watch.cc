@@ -79,8 +79,10 @@ int cmd_watch(const Args& args) {
     }
     wo.paths.push_back("-");
   }
-  if (!(wo.poll_interval > 0 && po_.stats_interval >= 0 && po_.settle >= 0 && po_.settle <= 3600)) {
-    std::cerr << "tpmdiag watch: error: --poll-interval must be above 0, --stats-interval at least 0, "
+  // (NaN fails every comparison; 1e-9 would spin, 1e10 or inf overflow the sleep)
+  if (!(wo.poll_interval >= 0.01 && wo.poll_interval <= 3600 && po_.stats_interval >= 0 && po_.settle >= 0 &&
+        po_.settle <= 3600)) {
+    std::cerr << "tpmdiag watch: error: --poll-interval must be 0.01 to 3600 seconds, --stats-interval at least 0, "
                  "--settle 0 to 3600\n";
     return 2;
   }

@@ -135,6 +135,8 @@ bool check_format(const std::string& cmd, const std::string& format,
   return false;
 }
 
-void print_error(const std::string& message) { std::cerr << "tpmdiag: error: " << message << '\n'; }
+// Messages name files and members, which may hold escape sequences or a
+// newline: shown as \xNN, so an error stays one line and cannot drive the terminal.
+void print_error(const std::string& message) { std::cerr << "tpmdiag: error: " << visible(message) << '\n'; }
 
 }  // namespace tpmdiag::cli

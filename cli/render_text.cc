@@ -235,7 +235,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
     for (const auto& in : r.inputs) bad += !in.error.empty();
     out << p("1;31", "INCOMPLETE") << ": " << bad << " of " << r.inputs.size()
         << (r.inputs.size() == 1 ? " input" : " inputs")
-        << " not read to the end; this report holds only what came before the error:\n";
+        << " not read or not kept in full; this report holds only what was:\n";
     for (const auto& in : r.inputs)
       if (!in.error.empty()) out << "  " << p("31", visible(in.error)) << "\n";
   }

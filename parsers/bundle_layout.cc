@@ -21,7 +21,8 @@ bool binary_name(std::string_view base) {
 }
 
 bool log_like(std::string_view base) {
-  static const RE2 re(R"([^/]*\.(log|txt|out)(\.\d+)?(\.gz)?|[^/]*\.\d+(\.gz)?|[^/]*\.log\.gz|[^./]+)");
+  // ... and a name without a dot, compressed: syslog.gz, messages-20240101.gz
+  static const RE2 re(R"([^/]*\.(log|txt|out)(\.\d+)?(\.gz)?|[^/]*\.\d+(\.gz)?|[^/]*\.log\.gz|[^./]+(\.gz)?)");
   return RE2::FullMatch(re2::StringPiece(base.data(), base.size()), re);
 }
 
@@ -55,8 +56,9 @@ MemberRole classify_member(std::string_view path, uint64_t size, const SourceLim
   if (in_logs) return MemberRole::scan;
   if (in_vmfs) return MemberRole::skip;
   if (is_archive_name(base)) return MemberRole::scan;
-  if (log_like(base)) return size > limits.max_text_member && !ends_with(base, ".log") ? MemberRole::skip
-                                                                                      : MemberRole::scan;
+  // The size cap is for text outputs; a log is read whatever its size.
+  bool log = ends_with(base, ".log") || ends_with(base, ".gz");
+  if (log_like(base)) return size > limits.max_text_member && !log ? MemberRole::skip : MemberRole::scan;
   return MemberRole::skip;
 }
 

@@ -16,9 +16,11 @@
 //   - `commands/*.txt` (esxcli and other command outputs) up to
 //     max_text_member bytes;
 //   - elsewhere: names that look like logs or text (`*.log`, `*.log.N`,
-//     `*.N.gz`, `*.log.gz`, `*.txt`, `*.out`, names without a dot) and
-//     archives by name (`.tgz .tar .tar.gz .zip .tar.bz2 .tar.xz .tar.zst`),
-//     except under `vmfs/` (VM logs and datastore listings of a bundle);
+//     `*.N.gz`, `*.log.gz`, `*.txt`, `*.out`, names without a dot, and those
+//     compressed: `syslog.gz`, `messages-20240101.gz`), text other than logs
+//     up to max_text_member bytes, and archives by name (`.tgz .tar .tar.gz
+//     .zip .tar.bz2 .tar.xz .tar.zst`), except under `vmfs/` (VM logs and
+//     datastore listings of a bundle);
 //   - never: core dumps and binaries (`var/core/`, `*zdump*`, `*.core`,
 //     `*.dmp`, `*.bin`, images, disks).
 #pragma once

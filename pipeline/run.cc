@@ -32,6 +32,10 @@ void add_stats(InputReport& ir, const InputStats& st) {
   ir.cut_lines += st.cut_lines;
   ir.repeated_facts += st.repeated_facts;
   ir.dropped_facts += st.dropped_facts;
+  if (st.dropped_needed > 0 && ir.error.empty())
+    ir.error = ir.name + ": " + std::to_string(st.dropped_needed) +
+               " symptom or proof lines not kept (over " + std::to_string(kNeededFactor) +
+               " x --max-facts): the diagnosis may miss a cause; raise --max-facts";
 }
 
 }  // namespace

@@ -231,7 +231,12 @@ void Scanner::keep_new(std::vector<Fact>& facts, size_t before) {
   size_t out = before;
   for (size_t i = before; i < facts.size(); ++i) {
     Fact& f = facts[i];
-    bool full = out - first_fact_ >= opts_.max_facts;
+    // Past max_facts, only what a verdict rests on is kept (symptoms, proofs,
+    // window marks), up to kNeededFactor times as many; context is counted.
+    const size_t kept = out - first_fact_;
+    const bool needed = f.rule->role == RuleRole::symptom || f.rule->role == RuleRole::success ||
+                        f.rule->window != WindowMark::none;
+    bool full = kept >= opts_.max_facts && (!needed || kept >= opts_.max_facts * kNeededFactor);
     if (f.rule->window != WindowMark::none) {
       same_.clear();  // a new window may begin: it keeps its own copies
     } else {
@@ -254,6 +259,7 @@ void Scanner::keep_new(std::vector<Fact>& facts, size_t before) {
     }
     if (full) {
       ++stats_->dropped_facts;
+      if (needed) ++stats_->dropped_needed;
       continue;
     }
     if (out != i) facts[out] = std::move(f);

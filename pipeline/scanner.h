@@ -29,7 +29,10 @@
 // keep_same facts with the same host, rule and fields in a window (reset at every
 // line of a rule marked "window", so each boot keeps its own copies), and
 // counts the later ones on the last copy (Fact::repeats, last_line). At most
-// max_facts facts are kept per input; more are counted as dropped.
+// max_facts facts are kept per input; more are counted as dropped, except
+// symptoms, proofs of a fix and window marks (what a verdict rests on), kept up
+// to kNeededFactor x max_facts; when even those are dropped, the input is
+// marked incomplete, so the verdict never changes silently.
 // Text copied from web pages and mail (no-break spaces, zero-width
 // characters, curly quotes) is matched as its normalised text
 // (common/normalize.h); evidence keeps the bytes as read. Such a line is
@@ -76,6 +79,8 @@ struct InputStats {
   uint64_t cut_lines = 0;   // lines longer than max_line
   uint64_t repeated_facts = 0;  // matches folded into an identical earlier fact
   uint64_t dropped_facts = 0;   // matches not kept: over max_facts
+  uint64_t dropped_needed = 0;  // of those, symptoms, proofs or window marks (over
+                                // kNeededFactor x max_facts): the input is incomplete
 };
 
 class Scanner {
@@ -132,6 +137,10 @@ class Scanner {
   size_t first_fact_ = 0;
   InputStats* stats_ = nullptr;
 };
+
+// Past max_facts, facts a verdict rests on are still kept, up to this many
+// times max_facts (see "Repeated lines" above).
+inline constexpr size_t kNeededFactor = 4;
 
 // Limits of multi-line joining (see above).
 inline constexpr int kLookahead = 16;     // lines after a record's last line searched for more

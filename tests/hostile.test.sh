@@ -755,6 +755,20 @@ case_missing() {
   ok "a missing input next to a good one: one error line, exit 2, the good one reported"
 }
 
+# 16b. An input whose name holds an escape sequence and a newline: the error
+#      line on stderr shows them as \xNN and stays one line (issue 20, point 14).
+case_hostile_name() {
+  case_name=hostile-name
+  local name="$T/evil"$'\x1b[31m\n'"name.log"
+  run "$(cap_mb 100)" "$(tmo 10)" "$bin" diagnose --format json "$name" "$good"
+  check_rc 2 || return
+  check_stderr_lines 1 || return
+  if LC_ALL=C grep -q -P '\x1b' "$R/err"; then bad "a raw ESC byte reached stderr"; return; fi
+  if ! grep -q -F 'evil\x1b[31m\x0aname.log' "$R/err"; then bad "the name is not shown escaped: $(cat "$R/err")"; return; fi
+  good_reported || return
+  ok "a name with ESC and a newline: one stderr line, shown as \\xNN"
+}
+
 # 17. Absurd limit values are usage errors (exit 2, one line naming the
 #     option), never an abort (a huge --max-line once aborted on allocation)
 #     nor a wrap-around ("-1" read as 2^64 - 1 by an unsigned option).
@@ -885,7 +899,7 @@ case_depth_member_options() {
 
 all_cases="long-line nul-invalid-utf8 empty-input truncated-gz truncated-tgz gzip-bomb tar-escape
 symlink-loop unreadable-file unreadable-subfolder many-files malformed-rules syslog-flood-rss half-frame-stall
-nesting-garbage many-tpm-lines missing-input bad-limit-values size-suffixes depth-member-options max-line-option"
+nesting-garbage many-tpm-lines missing-input hostile-name bad-limit-values size-suffixes depth-member-options max-line-option"
 pending_cases=""   # known failures, see each case; HOSTILE_PENDING=1 runs them
 [ "${HOSTILE_PENDING:-0}" = 1 ] && all_cases="$all_cases $pending_cases"
 t_start=$(date +%s)
