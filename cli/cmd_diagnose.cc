@@ -37,14 +37,17 @@ Output: text for people (default), or --format json: one JSON document with
 schema_version, verdict, hosts[], findings[] (best first), context[],
 inputs[] -- documented in docs/json-report.md.
 
-Verdicts: problem (a TPM fault is open), resolved (a later boot shows it
-fixed), healthy (TPM lines, no fault), no_tpm_evidence (no TPM lines at all).
+Verdicts: problem (a TPM fault is open, or a TPM line reads like a failure
+that no rule explains), resolved (a later boot shows it fixed), healthy (no
+fault, and a line proves the TPM works), no_tpm_evidence (no fault, and
+nothing proves the TPM works).
 
 Exit codes:
-  0  no open TPM problem (healthy, resolved, or no TPM lines)
+  0  no open TPM problem (healthy, resolved, or no TPM evidence)
   1  a TPM problem was found
-  2  usage error, bad rule/cause file, or none of the inputs could be read
-     (inputs that fail are reported on stderr; the others are still diagnosed)
+  2  usage error, bad rule/cause file, or an input not read to its end (each
+     is one line on stderr; the report of what was read is still printed,
+     marked INCOMPLETE)
 
 Limits (docs/limits.md): SIZE is bytes, or with K, M, G (1M = 1048576).
 
@@ -57,7 +60,7 @@ it, its role (symptom, context, benign, success), its decoded TPM return code
 and what it means. Use it to read a log line by line; use 'diagnose' for the
 verdict. Inputs as for 'tpmdiag diagnose'.
 
-Exit codes: 0 ok, 2 usage error or no input could be read.
+Exit codes: 0 ok, 2 usage error or an input not read to its end.
 
 Limits (docs/limits.md): SIZE is bytes, or with K, M, G (1M = 1048576).
 

@@ -20,7 +20,8 @@ Examples:
 Exit codes (all commands):
   0  no TPM problem found (healthy, resolved, or no TPM lines at all)
   1  a TPM problem was found: it needs attention (unlike grep, on purpose)
-  2  usage error, a bad rule/cause file, or no input could be read
+  2  usage error, a bad rule/cause file, or an input not read to its end
+     (the report of what was read is still printed)
 
 Run 'tpmdiag COMMAND --help' for a command's inputs, options and output.
 )";
