@@ -60,10 +60,14 @@ class StreamFramer {
   uint64_t cut_frames = 0;      // messages longer than max_frame, cut
   uint64_t partial_frames = 0;  // incomplete frames dropped at end of stream
 
- private:
-  // Result of looking at a frame start: octet count found, none, or need more bytes.
+  // Result of looking at a frame start: octet count found, none, or need more
+  // bytes. On yes, `header` is the count's length with its space, `len` the
+  // count. Counts above kMaxCountFactor x max_frame are not taken as counts.
   enum class Count { yes, no, more };
+  static constexpr size_t kMaxCountFactor = 16;
   Count parse_count(const char* p, size_t n, size_t& header, size_t& len) const;
+
+ private:
 
   template <class F>
   void emit(const char* p, size_t n, bool cut, F& on_msg) {

@@ -92,6 +92,22 @@ TEST_CASE("framing: invalid counts fall back to LF framing", "[live][framing]") 
   CHECK(fr.octet_frames == 0);
 }
 
+// Issue 20, point 12: an absurd count must not swallow the messages after it,
+// and a 10-digit count is a count.
+TEST_CASE("framing: an absurd octet count is an LF message; 10 digits are a count", "[live][framing]") {
+  StreamFramer tcp(StreamFramer::Mode::syslog_tcp, 64);
+  auto g = frame_all(tcp, "999999999 junk\n3 abc5 hello", 4);
+  REQUIRE(g.msgs.size() == 3);
+  CHECK(g.msgs[0] == "999999999 junk");
+  CHECK(g.msgs[1] == "abc");
+  CHECK(g.msgs[2] == "hello");
+  size_t header = 0, len = 0;
+  StreamFramer big(StreamFramer::Mode::syslog_tcp, size_t{1} << 30);
+  CHECK(big.parse_count("1000000000 x", 12, header, len) == StreamFramer::Count::yes);
+  CHECK(header == 11);
+  CHECK(big.parse_count("10000000000 x", 13, header, len) == StreamFramer::Count::no);  // 11 digits
+}
+
 TEST_CASE("framing: over-long frames are cut, the rest skipped", "[live][framing]") {
   StreamFramer fr(StreamFramer::Mode::syslog_tcp, 16);
   std::string big(40, 'x');
