@@ -2,9 +2,36 @@
 
 #include <set>
 
+#include "common/embedded.h"
+#include "common/json_read.h"
 #include "kb/rc_fact.h"
 
+#include <re2/re2.h>
+
 namespace tpmdiag {
+
+namespace {
+
+// rules/prefilter/common-text.json: text and key shapes the prefilter avoids.
+Status avoid_common_keys(Matcher& m) {
+  const std::string path = "rules/prefilter/common-text.json";
+  simdjson::dom::parser parser;
+  auto doc = parse_json(parser, path, std::string(find_embedded(path)));
+  if (!doc) return doc.error();
+  simdjson::dom::object o;
+  if ((*doc).get(o)) return make_error(path + ": not a JSON object");
+  JsonFields f{path};
+  if (auto s = f.only_keys(o, {"about", "text", "key_patterns"}); !s) return s;
+  std::vector<std::string> text, patterns;
+  if (auto s = f.opt_strings(o, "text", text); !s) return s;
+  if (auto s = f.opt_strings(o, "key_patterns", patterns); !s) return s;
+  for (const auto& p : patterns)
+    if (!RE2(p, RE2::Quiet).ok()) return f.err("key_patterns", "invalid RE2 pattern '" + p + "'");
+  m.avoid_keys_in(std::move(text), patterns);
+  return ok_status();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
   auto format_files = collect_data_files("parsers/formats/", {});
@@ -30,6 +57,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
   auto causes = load_causes(*cause_files, std::vector<std::string>(facts.begin(), facts.end()));
   if (!causes) return causes.error();
 
+  if (auto s = avoid_common_keys(*matcher); !s) return s.error();
   std::unique_ptr<Engine> e(new Engine(std::move(*formats), std::move(*matcher)));
   e->causes_ = std::move(*causes);
   return e;

@@ -25,6 +25,24 @@ size_t split_point(const char* data, size_t at, size_t size) {
   return size;
 }
 
+// Text to choose prefilter keys by: slices from across the file, not only its
+// start (a log's first boot lines differ from what fills the rest of it).
+std::string spread_sample(const char* data, size_t size) {
+  constexpr size_t kSlices = 8, kSlice = 64 << 10;
+  if (size <= kSlices * kSlice) return std::string(data, size);
+  std::string out;
+  for (size_t k = 0; k < kSlices; ++k) {
+    size_t at = size / kSlices * k;
+    const char* nl = k ? static_cast<const char*>(std::memchr(data + at, '\n', size - at)) : data - 1;
+    if (!nl) break;
+    size_t from = static_cast<size_t>(nl - data) + 1;
+    size_t to = std::min(size, from + kSlice);
+    const void* end = memrchr(data + from, '\n', to - from);
+    if (end) out.append(data + from, static_cast<const char*>(end) + 1);
+  }
+  return out;
+}
+
 void add_stats(InputReport& ir, const InputStats& st) {
   ir.bytes += st.bytes;
   ir.lines += st.lines;
@@ -50,7 +68,7 @@ bool Run::scan_mapped(const StreamInfo& info, ByteSource& src) {
 
   // Keys are chosen once, on the start of the first large input (the same
   // whichever thread gets there first).
-  (void)engine_.matcher().compile(std::string_view(data, std::min<size_t>(size, 1 << 20)));
+  (void)engine_.matcher().compile(spread_sample(data, size));
   // Parts several per thread, taken in turn, so no thread idles at the end.
   unsigned jobs = opts_.jobs ? opts_.jobs : std::max(1u, std::thread::hardware_concurrency());
   if (size < opts_.split_min) jobs = 1;

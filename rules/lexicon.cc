@@ -45,7 +45,8 @@ Status parse_terms(simdjson::dom::object root, const char* key, const JsonFields
       t.text.assign(sv);
     } else if (!item.get(o)) {
       JsonFields tf = f.nested(field);
-      if (auto s = tf.only_keys(o, {"text", "match", "case", "note"}); !s) return s;
+      if (auto s = tf.only_keys(o, {"text", "match", "case", "prefilter", "note"}); !s) return s;
+      if (auto s = tf.opt_bool(o, "prefilter", t.prefilter); !s) return s;
       std::string match = "word", cs = "any";
       if (auto s = tf.req_string(o, "text", t.text); !s) return s;
       if (auto s = tf.opt_string(o, "match", match); !s) return s;
@@ -113,10 +114,15 @@ std::string lexicon_pattern(const std::vector<LexiconTerm>& terms) {
 std::vector<std::string> Lexicon::prefilter_terms() const {
   std::vector<std::string> out;
   for (const auto& t : tpm_)
-    if (!t.exact_case && t.text.size() >= 3) out.push_back(ascii_lower(t.text));
+    if (t.prefilter && !t.exact_case && t.text.size() >= 3) out.push_back(ascii_lower(t.text));
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  // A term holding another ("hosttpm" holds "tpm") adds nothing to a substring search.
+  std::vector<std::string> kept;
+  for (const auto& t : out)
+    if (std::none_of(out.begin(), out.end(), [&](const std::string& o) { return o != t && t.find(o) != std::string::npos; }))
+      kept.push_back(t);
+  return kept;
 }
 
 bool Lexicon::mentions_tpm(std::string_view text) const { return RE2::PartialMatch(text, *tpm_re_); }

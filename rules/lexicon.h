@@ -34,7 +34,8 @@
 //                 "tpm": true, "failure": true}, ...]}       expected answers
 //   TERM: "text" (a whole word, any letter case) or
 //         {"text": "EK", "match": "word|prefix|anywhere", "case": "any|exact",
-//          "note": "why"}
+//          "prefilter": true, "note": "why"}
+//     prefilter a term the prefilter searches for (see prefilter_terms())
 //     word      the text is a whole word: no letter or digit right before or
 //               after it ('_', '.', '-', ':' and spaces are boundaries, so
 //               "VMB_TPM" holds the word TPM, "texture" does not hold TXT)
@@ -70,6 +71,7 @@ struct LexiconTerm {
   std::string text;
   Match match = Match::word;
   bool exact_case = false;
+  bool prefilter = false;  // searched for to find lines no rule's literal brings in
   std::string file;  // where it was loaded from
 };
 
@@ -97,10 +99,11 @@ class Lexicon {
   std::vector<std::string> self_test() const;
 
   const std::vector<LexiconTerm>& tpm_terms() const { return tpm_; }
-  // The TPM terms a prefilter can search for, lower case: those of 3 or more
-  // characters and any letter case (EK, TXT, ACM stay out: as caseless
-  // literals they are in too many other words). A line that names the TPM
-  // only by such a short word is not found.
+  // The TPM terms the prefilter searches for, lower case: those marked
+  // "prefilter" (of 3+ characters, any case). Every such term is a key to
+  // search the whole input for, so only the few that name the TPM in most
+  // lines are marked (TPM itself, endorsement, attest...). A TPM line that
+  // names none of them and holds no rule's literal is not seen.
   std::vector<std::string> prefilter_terms() const;
   const std::vector<LexiconTerm>& failure_terms() const { return failure_; }
   const std::vector<LexiconSample>& samples() const { return samples_; }

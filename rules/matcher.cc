@@ -24,6 +24,7 @@
 namespace tpmdiag {
 
 using prefilter::compile_literals;
+using prefilter::choose_keys;
 using prefilter::CommonCheck;
 using prefilter::Requirement;
 using prefilter::kSampleBytes;
@@ -64,6 +65,13 @@ int on_atom(unsigned int id, unsigned long long /*from*/, unsigned long long /*t
 }
 
 }  // namespace
+
+void Matcher::avoid_keys_in(std::vector<std::string> text, const std::vector<std::string>& patterns) {
+  for (auto& t : text) t = ascii_lower(t);
+  common_text_ = std::move(text);
+  common_keys_.clear();
+  for (const auto& p : patterns) common_keys_.push_back(std::make_shared<const RE2>(p));
+}
 
 Matcher::Matcher() = default;
 Matcher::Matcher(Matcher&&) noexcept = default;
@@ -199,7 +207,15 @@ const Matcher::Lazy& Matcher::compiled(std::string_view sample) const {
     Result<hs_database_t*> atoms = make_error("");
     std::thread other([&] { atoms = compile_literals(l.atom_list); });
     CommonCheck common(sample.substr(0, kSampleBytes));
-    l.key_list = choose_keys(all, std::cref(common));
+    // Keys in text known to fill ordinary logs are avoided too: the input's
+    // start may lack what fills the rest of it.
+    l.key_list = choose_keys(all, [&](const std::string& key) {
+      for (const auto& t : common_text_)
+        if (t.find(key) != std::string::npos) return true;
+      for (const auto& re : common_keys_)
+        if (RE2::FullMatch(key, *re)) return true;
+      return common(key);
+    });
     Result<hs_database_t*> keys = nullptr;
     if (auto engine = KeyFilter::best())
       l.fast_keys = std::make_unique<KeyFilter>(l.key_list, common.text(), *engine);

@@ -40,6 +40,7 @@
 
 namespace re2 {
 class FilteredRE2;
+class RE2;
 }
 struct hs_database;
 struct hs_scratch;
@@ -91,6 +92,11 @@ class Matcher {
 
   const std::vector<Rule>& rules() const { return rules_; }
   const Lexicon* lexicon() const { return lexicon_.get(); }
+  // Text that fills ordinary logs (lower case): no prefilter key is taken
+  // from inside it. Set before the first use; keys decide speed, never what
+  // is found.
+  // `patterns` (RE2, whole key): keys of these shapes are avoided too ("0x1").
+  void avoid_keys_in(std::vector<std::string> text, const std::vector<std::string>& patterns);
   const std::vector<std::string>& atoms() const { return compiled().atom_list; }
   const std::vector<std::string>& keys() const { return compiled().key_list; }
   // The level-1 search when this CPU runs it (else Vectorscan does); its keys are keys().
@@ -121,6 +127,8 @@ class Matcher {
   std::vector<Rule> rules_;
   RcDecoder decode_rc_;
   std::unique_ptr<Lexicon> lexicon_;
+  std::vector<std::string> common_text_;
+  std::vector<std::shared_ptr<const re2::RE2>> common_keys_;
   std::vector<std::unique_ptr<re2::FilteredRE2>> res_;  // per rule: its regex and literals
   // Per rule, its literal requirements (see requirements()).
   std::vector<std::vector<std::vector<std::string>>> rule_reqs_;
