@@ -731,17 +731,20 @@ sys.stdout.buffer.write(line * $n)")
   jq_true "[.hosts[].boots[].tpm_lines] | add == $n" "every line counted (tpm_lines == $n)" || return
   jq_true "[.inputs[0].repeated_facts] | add > 0" "identical lines folded" || return
   local same_rss=$rss_mb same_secs=$secs
-  # Distinct lines (each its own code): kept up to --max-facts, the rest counted.
+  # Distinct symptom lines (each its own code): kept up to 4 x --max-facts (what
+  # a verdict rests on), the rest counted; dropping symptoms makes the input
+  # incomplete (exit 2), so the cap never changes a verdict silently.
   run "$(cap_mb "$cap")" "$(tmo 120)" "$bin" diagnose --format json --max-facts 5000 - < <(python3 -c "
 import sys
 w = sys.stdout.write
 for i in range(200000):
     w('2024-05-01T10:00:00.000Z error hostd[2099349] [Originator@6876 sub=Libs] Tpm2Cmd: CreatePrimary: (0x%x) Unknown\n' % (0x900 + i))")
-  check_rc 1 || return
+  check_rc 2 || return
   check_json || return
   check_rss || return
   jq_true '.inputs[0].dropped_facts > 0' "facts over --max-facts counted as dropped" || return
-  ok "$n identical TPM lines on stdin: ${same_rss} MiB peak (cap ${run_cap}), ${same_secs}s, every line counted; 200000 distinct ones with --max-facts 5000: ${rss_mb} MiB peak, the rest counted as dropped"
+  jq_true '.incomplete and .verdict == "problem"' "symptoms dropped: incomplete, the problem still reported" || return
+  ok "$n identical TPM lines on stdin: ${same_rss} MiB peak (cap ${run_cap}), ${same_secs}s, every line counted; 200000 distinct ones with --max-facts 5000: ${rss_mb} MiB peak, the rest counted as dropped, input incomplete"
 }
 
 # 16. A missing input and a folder given as a file next to a good input.
