@@ -251,10 +251,15 @@ def main(argv=None):
             continue
         family = doc.get("family") or os.path.splitext(os.path.basename(path))[0]
         n_orig += len(doc["rules"])
+        # A fallback rule (rules/unexplained.json) fires only where no other rule
+        # does: there is one, and a copy of it is no rule the matcher scales with.
+        rules = [r for r in doc["rules"] if isinstance(r, dict) and "id" in r and not r.get("fallback")]
+        if not rules:
+            continue
         for k in range(1, args.factor):
             out = dict(doc)
             out["family"] = f"{family}_x10_{k}"
-            out["rules"] = [variant(rule, k) for rule in doc["rules"] if isinstance(rule, dict) and "id" in rule]
+            out["rules"] = [variant(rule, k) for rule in rules]
             n_var += len(out["rules"])
             for rule in out["rules"]:
                 rx = py_regex(rule.get("pattern", ""))
