@@ -22,24 +22,15 @@
 #include <sstream>
 
 #include "pipeline/run.h"
+#include "support.h"
 
 using namespace tpmdiag;
 namespace fs = std::filesystem;
 
 namespace {
 
-const Engine& engine() {
-  static auto e = Engine::load({});
-  REQUIRE(e);
-  return **e;
-}
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+const Engine& engine() { return testing::shared_engine(); }
+std::string read_all(const fs::path& p) { return testing::read_text(p); }
 
 std::string replace_all(std::string s, std::string_view from, std::string_view to) {
   for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);

@@ -10,24 +10,15 @@
 #include "parsers/bundle_layout.h"
 #include "pipeline/run.h"
 #include "store/batch.h"
+#include "support.h"
 
 using namespace tpmdiag;
 namespace fs = std::filesystem;
 
 namespace {
 
-const Engine& engine() {
-  static auto e = Engine::load({});
-  REQUIRE(e);
-  return **e;
-}
-
-std::string file_text(const std::string& rel) {
-  std::ifstream in(std::string(TPMDIAG_SOURCE_DIR) + "/" + rel, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+const Engine& engine() { return testing::shared_engine(); }
+std::string file_text(const std::string& rel) { return testing::read_text(std::string(TPMDIAG_SOURCE_DIR) + "/" + rel); }
 
 std::string seed() { return file_text("samples/seed-failing/vmkernel.log") + file_text("samples/seed-failing/hostd.log"); }
 
