@@ -341,7 +341,9 @@ void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scr
     out.push_back(std::move(f));
     where_from(out.back(), r, ev);
   }
-  // A line no rule explains, but that talks about the TPM and a failure.
+  // A line no rule explains, but that talks about the TPM and a failure. A
+  // pasted line of no known log shape must also match the rule's pattern (the
+  // shape of a log message, so that prose about the TPM is not taken for one).
   if (fallback && out.size() == before && lexicon_) {
     std::string text;
     if (!ev.component.empty()) (text.assign(ev.component) += ' ');
@@ -351,7 +353,7 @@ void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scr
     auto has_literal = [&](const std::string& l) { return icontains(ev.raw, l) || icontains(ev.message, l); };
     if (std::any_of(fallback->literals.begin(), fallback->literals.end(), has_literal) &&
         lexicon_->mentions_tpm(text) && lexicon_->failure_like(text, ev.severity) &&
-        match_rule(static_cast<size_t>(fallback - rules_.data()), ev.message, nullptr)) {
+        (ev.kind != SourceKind::unknown || match_rule(static_cast<size_t>(fallback - rules_.data()), ev.message, nullptr))) {
       out.emplace_back();
       where_from(out.back(), *fallback, ev);
     }

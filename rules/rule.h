@@ -26,7 +26,9 @@
 //                                                     ("boot") or service ("service") window
 //      "fallback": true,                              optional: fires only on a line no other
 //                                                     rule matched, when the lexicon reads it as
-//                                                     TPM + failure (rules/lexicon.h)
+//                                                     TPM + failure (rules/lexicon.h); its pattern
+//                                                     then applies only to pasted lines of no known
+//                                                     log shape (say what makes them a log message)
 //      "meaning": "what the line means, in our words",
 //      "samples": {"match": [{"line": "...", "captures": {"rc": "0x9a2"}}],
 //                  "nomatch": ["..."]}
