@@ -129,4 +129,13 @@ Result<simdjson::dom::element> parse_json(simdjson::dom::parser& parser, const s
   return doc;
 }
 
+Result<simdjson::dom::object> parse_json_object(simdjson::dom::parser& parser, const std::string& path,
+                                                const std::string& text) {
+  auto doc = parse_json(parser, path, text);
+  if (!doc) return doc.error();
+  simdjson::dom::object root;
+  if (doc->get(root)) return make_error(path + ": top level must be an object");
+  return root;
+}
+
 }  // namespace tpmdiag

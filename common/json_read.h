@@ -43,4 +43,8 @@ struct JsonFields {
 Result<simdjson::dom::element> parse_json(simdjson::dom::parser& parser, const std::string& path,
                                           const std::string& text);
 
+// The same for a data file whose top level must be an object.
+Result<simdjson::dom::object> parse_json_object(simdjson::dom::parser& parser, const std::string& path,
+                                                const std::string& text);
+
 }  // namespace tpmdiag

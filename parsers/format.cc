@@ -276,10 +276,9 @@ Result<FormatSet> load_formats(const std::vector<DataFile>& files) {
   FormatSet set;
   simdjson::dom::parser parser;
   for (const auto& file : files) {
-    auto doc = parse_json(parser, file.path, file.text);
-    if (!doc) return doc.error();
-    simdjson::dom::object root;
-    if (doc->get(root)) return make_error(file.path + ": top level must be an object");
+    auto parsed = parse_json_object(parser, file.path, file.text);
+    if (!parsed) return parsed.error();
+    simdjson::dom::object root = *parsed;
     JsonFields f{file.path};
     if (auto s = f.only_keys(root, {"description", "levels", "programs", "formats"}); !s) return s.error();
     std::map<std::string, std::string> levels, programs;

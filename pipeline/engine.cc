@@ -16,10 +16,9 @@ namespace {
 Status avoid_common_keys(Matcher& m) {
   const std::string path = "rules/prefilter/common-text.json";
   simdjson::dom::parser parser;
-  auto doc = parse_json(parser, path, std::string(find_embedded(path)));
-  if (!doc) return doc.error();
-  simdjson::dom::object o;
-  if ((*doc).get(o)) return make_error(path + ": not a JSON object");
+  auto parsed = parse_json_object(parser, path, std::string(find_embedded(path)));
+  if (!parsed) return parsed.error();
+  simdjson::dom::object o = *parsed;
   JsonFields f{path};
   if (auto s = f.only_keys(o, {"about", "text", "key_patterns"}); !s) return s;
   std::vector<std::string> text, patterns;
