@@ -66,6 +66,10 @@ void add_input_limit_options(po::options_description& d, LimitOptions& lim, RunO
            "SIZE: longer lines are cut here (matched on their start) and counted");
   lim.size(d, "max-decompressed", run.limits.max_decompressed, uint64_t{1} << 20, uint64_t{1} << 50,
            "SIZE: stop inflating a .gz input or an archive member past this size (gzip-bomb guard)");
+  lim.size(d, "max-total-decompressed", run.limits.max_total_decompressed, uint64_t{1} << 20, uint64_t{1} << 52,
+           "SIZE: stop inflating once a run (a scanned input, a serve request) has inflated this much in all "
+           "(default: 4 x --max-decompressed)",
+           "");
   lim.count(d, "max-depth", run.limits.max_depth, 1, 16,
             "N: open .gz files and archives nested up to N levels (a .tgz is one); deeper ones are an error");
   lim.size(d, "max-text-member", run.limits.max_text_member, 0, uint64_t{1} << 50,

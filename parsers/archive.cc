@@ -58,6 +58,11 @@ struct ArchiveReader::Callbacks {
       return n.error().kind == ErrorKind::limit ? -1 : 0;
     }
     // Compression libarchive undoes itself (bzip2, xz, ...): the bomb guard.
+    if (archive_filter_count(a) > 1 && !self->charge_filtered()) {
+      self->source_error_ = trimmed_line(strip_name(self->limits_.budget->error(self->name_).message, self->name_));
+      archive_set_error(a, EFBIG, "%s", self->source_error_.c_str());
+      return -1;
+    }
     if (archive_filter_count(a) > 1 &&
         static_cast<uint64_t>(archive_filter_bytes(a, 0)) > self->limits_.max_decompressed) {
       self->source_error_ = "decompressed size exceeds --max-decompressed (" +
@@ -87,6 +92,12 @@ class MemberSource : public ByteSource {
                         ErrorKind::truncated);
     }
     offset_ += static_cast<uint64_t>(n);
+    // A zip member is inflated by the format itself; tar and cpio members are
+    // slices of a stream already charged.
+    if (ar_.limits_.budget && ar_.compressed_members() && !ar_.limits_.budget->charge(static_cast<uint64_t>(n))) {
+      ar_.failed_ = true;
+      return ar_.limits_.budget->error(ar_.name_ + "!" + ar_.current_);
+    }
     if (offset_ > ar_.limits_.max_decompressed)
       return make_error(ar_.name_ + "!" + ar_.current_ + ": member larger than --max-decompressed (" +
                         std::to_string(ar_.limits_.max_decompressed) + " bytes)");
@@ -162,6 +173,18 @@ ArchiveReader::~ArchiveReader() {
 
 uint64_t ArchiveReader::raw_bytes() const { return src_ ? src_->raw_bytes() : 0; }
 
+bool ArchiveReader::charge_filtered() {
+  if (!limits_.budget) return true;
+  auto now = static_cast<uint64_t>(archive_filter_bytes(a_, 0));
+  uint64_t grew = now > filtered_ ? now - filtered_ : 0;
+  filtered_ = std::max(filtered_, now);
+  return limits_.budget->charge(grew);
+}
+
+bool ArchiveReader::compressed_members() const {
+  return (archive_format(a_) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP;
+}
+
 Result<std::optional<ArchiveMember>> ArchiveReader::next() {
   if (failed_) return make_error(name_ + ": archive already failed");
   struct archive_entry* e = nullptr;
@@ -169,7 +192,7 @@ Result<std::optional<ArchiveMember>> ArchiveReader::next() {
   if (r == ARCHIVE_EOF) return std::optional<ArchiveMember>{};
   if (r < ARCHIVE_WARN) {
     failed_ = true;
-    std::string why = why_of(a_, "read error");
+    std::string why = source_error_.empty() ? why_of(a_, "read error") : source_error_;
     std::string where = members_ == 0
                             ? "archive truncated or corrupt before its first member"
                             : "archive truncated or corrupt after member '" + current_ + "' (" +

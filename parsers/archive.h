@@ -82,6 +82,11 @@ class ArchiveReader {
   ArchiveReader() = default;
   friend class MemberSource;
   struct Callbacks;
+  // Charges limits_.budget with what libarchive's own filters (bzip2, xz, ...)
+  // produced since the last call; false once over.
+  bool charge_filtered();
+  // Whether members are compressed one by one (zip), not slices of the stream.
+  bool compressed_members() const;
 
   std::string name_;
   std::unique_ptr<ByteSource> src_;
@@ -91,6 +96,7 @@ class ArchiveReader {
   std::string source_error_;  // last error of src_, without the name prefix
   std::string current_;       // current member path
   uint64_t members_ = 0;
+  uint64_t filtered_ = 0;     // archive_filter_bytes already charged
   bool failed_ = false;
   bool raw_ = false;
 };

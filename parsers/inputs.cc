@@ -67,6 +67,10 @@ struct Walk {
       archive(name, std::move(src), depth, false, hint);
       return;
     }
+    if (limits.budget && limits.budget->exhausted()) {
+      on_error({name, limits.budget->error(name).message});
+      return;
+    }
     if (depth >= limits.max_depth) {
       on_error({name, name + ": compressed or archived more than " + std::to_string(limits.max_depth) +
                           (limits.max_depth == 1 ? " level" : " levels") + " deep (--max-depth); not read"});
@@ -106,8 +110,9 @@ struct Walk {
                role == MemberRole::command ? SourceKind::esxcli : SourceKind::unknown);
       }
       // A member that failed while read said so through its stream; the
-      // archive cannot go on past it.
-      if ((*ar)->failed()) return;
+      // archive cannot go on past it. Nor can it once the run's
+      // decompression budget is spent (the member that spent it said so).
+      if ((*ar)->failed() || (limits.budget && limits.budget->exhausted())) return;
     }
   }
 };

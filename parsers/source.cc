@@ -12,6 +12,12 @@
 
 namespace tpmdiag {
 
+Error DecompressionBudget::error(const std::string& name) const {
+  return make_error(name + ": decompressed data of this run exceeds --max-total-decompressed (" +
+                        std::to_string(limit_) + " bytes); not read further (possible decompression bomb)",
+                    ErrorKind::limit);
+}
+
 namespace {
 
 class FdSource : public ByteSource {
@@ -160,6 +166,7 @@ class GzipSource : public ByteSource {
     }
     size_t produced = static_cast<size_t>(reinterpret_cast<char*>(st_.next_out) - buf);
     out_ += produced;
+    if (limits_.budget && !limits_.budget->charge(produced)) return limits_.budget->error(name_);
     if (out_ > limits_.max_decompressed)
       return make_error(name_ + ": decompressed size exceeds --max-decompressed (" +
                             std::to_string(limits_.max_decompressed) + " bytes); possible gzip bomb",

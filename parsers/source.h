@@ -11,6 +11,7 @@
 //   for (;;) { auto n = (*src)->read(buf, sizeof buf); if (!n) fail; if (*n == 0) break; ... }
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,10 +39,35 @@ class ByteSource {
   virtual std::optional<FileRest> file_rest() const { return std::nullopt; }
 };
 
+// What all decompression of one run may produce together (one diagnose run,
+// one scanned input, one serve request): every level charges it — a .gz, the
+// stream of a .tgz, a zip member, a .gz inside a member — so a small archive
+// of many bombs stops here, not after each has filled max_decompressed.
+// Shared by the sources of a run, across threads.
+//
+//   limits.budget = std::make_shared<DecompressionBudget>(4ull << 30);
+//   if (!budget.charge(n)) return budget.error(name);   // over: stop reading
+class DecompressionBudget {
+ public:
+  explicit DecompressionBudget(uint64_t limit) : limit_(limit) {}
+  // Counts n more bytes; false once the total is over the limit.
+  bool charge(uint64_t n) { return used_.fetch_add(n, std::memory_order_relaxed) + n <= limit_; }
+  uint64_t limit() const { return limit_; }
+  bool exhausted() const { return used_.load(std::memory_order_relaxed) > limit_; }
+  // The one-line error for the stream `name` that went over.
+  Error error(const std::string& name) const;
+
+ private:
+  uint64_t limit_;
+  std::atomic<uint64_t> used_{0};
+};
+
 struct SourceLimits {
   uint64_t max_decompressed = 64ull << 30;  // per input; a gzip bomb stops here with an error
                                             // (for an archive: per member, and for the whole
                                             // uncompressed archive stream)
+  uint64_t max_total_decompressed = 0;      // all decompression of a run; 0: 4 x max_decompressed
+  std::shared_ptr<DecompressionBudget> budget;  // the run's (pipeline/run.h makes it); none if null
   int max_depth = 4;                        // archives/.gz nested deeper than this are an error
   uint64_t max_text_member = 256ull << 20;  // bundle members outside log folders (commands/*.txt)
                                             // larger than this are skipped

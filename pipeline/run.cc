@@ -11,7 +11,15 @@
 
 namespace tpmdiag {
 
-Run::Run(const Engine& engine, RunOptions opts) : engine_(engine), opts_(std::move(opts)) {}
+Run::Run(const Engine& engine, RunOptions opts) : engine_(engine), opts_(std::move(opts)) {
+  auto& lim = opts_.limits;
+  if (!lim.budget) {
+    uint64_t total = lim.max_total_decompressed ? lim.max_total_decompressed
+                                                : (lim.max_decompressed > UINT64_MAX / 4 ? UINT64_MAX
+                                                                                         : 4 * lim.max_decompressed);
+    lim.budget = std::make_shared<DecompressionBudget>(total);
+  }
+}
 
 namespace {
 

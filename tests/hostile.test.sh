@@ -320,6 +320,35 @@ PY
   ok "gzip bomb stops at --max-decompressed ($msg); inside a .tgz too; ${rss_mb} MiB peak, ${secs}s"
 }
 
+# 6b. Decompression amplification (issue 20 #3): a small .tgz of 100 gzip
+#    bombs, each under --max-decompressed, stops at the run's total
+#    (--max-total-decompressed, default 4 x --max-decompressed), not after 100.
+case_many_bombs() {
+  case_name=many-bombs
+  local b=esx-h3-2024-05-01--10.00-1 mb=32
+  python3 - "$T/bombs.tgz" "$b" "$mb" <<'PY'
+import gzip, io, sys, tarfile
+out, b, mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+bomb = gzip.compress(b"\n" * (mb << 20), compresslevel=1)
+with tarfile.open(out, "w:gz") as tf:
+    for i in range(100):
+        ti = tarfile.TarInfo("%s/var/run/log/vmkernel.%d.gz" % (b, i)); ti.size = len(bomb)
+        tf.addfile(ti, io.BytesIO(bomb))
+PY
+  local kb=$(( $(stat -c %s "$T/bombs.tgz") / 1024 ))
+  run "$(cap_mb 100)" "$(tmo 20)" "$bin" diagnose --format json --max-decompressed "${mb}M" "$T/bombs.tgz" "$good"
+  check_rc 2 || return
+  check_no_crash || return
+  check_rss || return
+  check_error_line "max-total-decompressed" || return
+  check_json || return
+  good_reported || return
+  local total=$(( 4 * mb << 20 )) read
+  read=$(jq "[.inputs[] | select(.name | startswith(\"$T/bombs.tgz\")) | .bytes] | add" "$R/out")
+  if [ "$read" -gt $(( total + (1 << 20) )) ]; then bad "inflated $read bytes, over the total $total"; return; fi
+  ok "a ${kb} KB .tgz of 100 bombs of ${mb} MiB stops at the run's total ($read bytes inflated of $((100 * mb)) MiB); ${rss_mb} MiB peak, ${secs}s"
+}
+
 # 7. Tar members named ../../x, absolute paths, symlinks and hard links: names
 #    only, nothing created outside, links never followed.
 case_tar_escape() {
@@ -900,7 +929,7 @@ case_depth_member_options() {
   ok "--max-depth 1: '$msg', siblings read; --max-text-member 4K skips a 5 KB command output; defaults read both"
 }
 
-all_cases="long-line nul-invalid-utf8 empty-input truncated-gz truncated-tgz gzip-bomb tar-escape
+all_cases="long-line nul-invalid-utf8 empty-input truncated-gz truncated-tgz gzip-bomb many-bombs tar-escape
 symlink-loop unreadable-file unreadable-subfolder many-files malformed-rules syslog-flood-rss half-frame-stall
 nesting-garbage many-tpm-lines missing-input hostile-name bad-limit-values size-suffixes depth-member-options max-line-option"
 pending_cases=""   # known failures, see each case; HOSTILE_PENDING=1 runs them

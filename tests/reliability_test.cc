@@ -81,3 +81,53 @@ TEST_CASE("scan finds compressed logs whatever their name: syslog.gz, messages-2
   CHECK(r.inputs.size() == 2);
   fs::remove_all(dir);
 }
+
+TEST_CASE("decompression: one budget per run stops an archive of many bombs", "[reliability][archive]") {
+  // 40 members, each a .gz of 4 MiB of newlines: every one is under the
+  // per-member limit (8 MiB), together 160 MiB. The run's total (16 MiB) stops them.
+  std::string lines(4u << 20, '\n');
+  std::string bomb = testing::gz(lines);
+  for (const char* format : {"tgz", "zip"}) {
+    std::vector<testing::Member> members;
+    for (int i = 0; i < 40; ++i) members.push_back({"b/var/run/log/vmkernel." + std::to_string(i) + ".gz", bomb});
+    // A zip also inflates its members itself: plain members of 4 MiB each.
+    if (std::string(format) == "zip")
+      for (int i = 0; i < 40; ++i) members.push_back({"b/var/run/log/hostd." + std::to_string(i) + ".log", lines});
+    std::string archive = testing::make_archive(members, format);
+    RunOptions o;
+    o.limits.max_decompressed = 8u << 20;
+    o.limits.max_total_decompressed = 16u << 20;
+    Run run(engine(), o);
+    run.add_source(std::string("bombs.") + format, memory_source(archive));
+    Report r = std::move(run).finish();
+    uint64_t bytes = 0;
+    std::string errors;
+    for (const auto& in : r.inputs) {
+      bytes += in.bytes;
+      errors += in.error;
+    }
+    INFO(format << ": " << errors);
+    CHECK(bytes <= (16u << 20) + (1u << 20));  // a read buffer past the limit at most
+    CHECK(errors.find("--max-total-decompressed") != std::string::npos);
+    CHECK(r.incomplete());
+  }
+}
+
+TEST_CASE("decompression: the default total is 4 x --max-decompressed, per run", "[reliability][archive]") {
+  std::string bomb = testing::gz(std::string(3u << 20, '\n'));
+  RunOptions o;
+  o.limits.max_decompressed = 4u << 20;  // each bomb fits; 4 x 4 MiB = 16 MiB in all: 5 fit
+  Run run(engine(), o);
+  std::vector<std::pair<std::string, std::string>> texts;
+  for (int i = 0; i < 8; ++i) texts.emplace_back("b" + std::to_string(i) + ".gz", bomb);
+  run.add_texts(std::move(texts));
+  Report r = std::move(run).finish();
+  int over = 0;
+  for (const auto& in : r.inputs) over += in.error.find("--max-total-decompressed") != std::string::npos;
+  CHECK(over >= 2);
+  CHECK(over <= 3);
+  // A new run has its own budget.
+  Run again(engine(), o);
+  again.add_texts({{"b.gz", bomb}});
+  CHECK_FALSE(std::move(again).finish().incomplete());
+}
