@@ -120,6 +120,7 @@ struct Summary {
   bool any_problem;
   uint64_t bytes;
   double secs;
+  size_t not_stored;  // counted in counts.failed too
 };
 
 void print_json(const Summary& s, const std::vector<Row>& rows, const std::vector<std::string>& error_lines) {
@@ -132,6 +133,7 @@ void print_json(const Summary& s, const std::vector<Row>& rows, const std::vecto
   w.key("stats").begin_object();
   w.key("inputs").integer(s.counts.total).key("scanned").integer(s.counts.scanned);
   w.key("unchanged").integer(s.counts.unchanged).key("errors").integer(s.counts.failed);
+  w.key("not_stored").integer(static_cast<int64_t>(s.not_stored));
   w.key("bytes").integer(static_cast<int64_t>(s.bytes));
   w.key("seconds").number(std::round(s.secs * 1000) / 1000);
   w.end_object();
@@ -178,10 +180,12 @@ void print_table(const Summary& s, std::vector<Row> rows) {
     if (r.confidence >= 0) std::snprintf(conf, sizeof conf, "%.2f", r.confidence);
     std::cout << pad(r.host.empty() ? "-" : r.host, hw) << "  " << pad(r.verdict, vw) << "  "
               << pad(r.cause.empty() ? "-" : r.cause, cw) << "  " << conf << "  " << r.input
-              << (r.scan == "unchanged" ? "  (unchanged)" : "") << "\n";
+              << (r.scan == "unchanged" || r.scan == "not stored" ? "  (" + r.scan + ")" : "") << "\n";
   }
   std::cout << s.counts.total << " inputs: " << s.counts.scanned << " scanned, " << s.counts.unchanged << " unchanged, "
-            << s.counts.failed << " errors; " << rows.size() << " hosts:";
+            << s.counts.failed << " errors";
+  if (s.not_stored) std::cout << " (" << s.not_stored << " not stored)";
+  std::cout << "; " << rows.size() << " hosts:";
   bool first = true;
   for (const auto& [v, n] : verdicts) {
     std::cout << (first ? " " : ", ") << n << " " << v;
@@ -302,27 +306,33 @@ int cmd_scan(const Args& args) {
   std::atomic<uint64_t> bytes_done{0};
   auto t0 = std::chrono::steady_clock::now();
   std::string store_error;
-  size_t done = 0;
+  size_t done = 0, not_stored = 0;
   batch::run_jobs(*engine, run, todo, jobs_n, bytes_done, [&](batch::JobResult&& res) {
     const batch::JobResult* r = &res;
     ++done;
     auto rec = batch::to_record(*r);
-    if (auto s = db.record(*scan_id, rec); !s && store_error.empty()) store_error = s.error().message;
-    if (r->report.any_input_read || r->report.inputs.empty()) ++readable;
-    if (rec.status == "error") {
-      ++counts.failed;
-      for (const auto& e : r->errors) error_lines.push_back(e);
-    } else {
-      ++counts.scanned;
+    // A write that fails (a full disk) loses this input's rows: it counts as
+    // an error, never as scanned; its diagnosis is still shown.
+    auto stored = db.record(*scan_id, rec);
+    if (!stored) {
+      ++not_stored;
+      if (store_error.empty()) store_error = stored.error().message;
     }
+    if (r->report.any_input_read || r->report.inputs.empty()) ++readable;
+    if (rec.status == "error" || !stored) ++counts.failed;
+    else ++counts.scanned;
+    if (rec.status == "error")
+      for (const auto& e : r->errors) error_lines.push_back(e);
+    std::string how = !stored ? "not stored" : rec.status == "error" ? "error" : "new";
     for (const auto& h : rec.hosts) {
-      Row row{h.host, h.verdict, "", r->job.name, rec.status == "error" ? "error" : "new"};
+      Row row{h.host, h.verdict, "", r->job.name, how};
       top_of(r->report, h.host, row);
       row.bundle = h.bundle;
       if (h.verdict == "problem") any_problem = true;
       rows.push_back(std::move(row));
     }
-    if (rec.hosts.empty()) rows.push_back({r->bundle_host, rec.status == "error" ? "error" : rec.verdict, "", r->job.name, "error"});
+    if (rec.hosts.empty())
+      rows.push_back({r->bundle_host, rec.status == "error" ? "error" : rec.verdict, "", r->job.name, stored ? "error" : how});
     progress.draw(done, bytes_done);
   }, [&] { progress.draw(done, bytes_done); });
   progress.clear();
@@ -345,8 +355,12 @@ int cmd_scan(const Args& args) {
   }
   if (auto s = db.end_scan(*scan_id, counts); !s && store_error.empty()) store_error = s.error().message;
 
+  if (not_stored > 0)
+    error_lines.push_back(db_path + ": " + std::to_string(not_stored) + " of " + std::to_string(done) +
+                          " inputs diagnosed but not stored: " + store_error);
+  else if (!store_error.empty())
+    error_lines.push_back(store_error);
   for (const auto& e : error_lines) print_error(e);
-  if (!store_error.empty()) print_error(store_error);
 
   std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     auto rank = [](const std::string& v) {
@@ -356,7 +370,7 @@ int cmd_scan(const Args& args) {
     return a.input < b.input;
   });
 
-  Summary sum{db_path, *scan_id, counts, any_problem, bytes_done.load(), secs};
+  Summary sum{db_path, *scan_id, counts, any_problem, bytes_done.load(), secs, not_stored};
   if (common.format == "json")
     print_json(sum, rows, error_lines);
   else

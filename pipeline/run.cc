@@ -51,6 +51,13 @@ std::string spread_sample(const char* data, size_t size) {
   return out;
 }
 
+// One input that runs out of memory (a line of up to --max-line held while
+// other jobs hold theirs) is that input's error, not the end of the run.
+std::string out_of_memory(const std::string& name) {
+  return name + ": out of memory while reading; not read further (each input being read may hold a line of up to "
+                "--max-line bytes: lower --max-line or --jobs)";
+}
+
 void add_stats(InputReport& ir, const InputStats& st) {
   ir.bytes += st.bytes;
   ir.lines += st.lines;
@@ -94,8 +101,9 @@ bool Run::scan_mapped(const StreamInfo& info, ByteSource& src) {
   if (so.host.empty()) so.host = info.host;
   so.kind_hint = info.kind_hint;
   std::atomic<size_t> next{0};
+  std::atomic<bool> no_memory{false};
   const MappedFile& m = **map;
-  auto run = [&] {
+  auto scan_parts = [&] {
     Scanner scanner(engine_.matcher(), engine_.formats(), so);
     for (size_t j; (j = next++) < nparts;) {
       const char* released = data + cuts[j];
@@ -106,6 +114,13 @@ bool Run::scan_mapped(const StreamInfo& info, ByteSource& src) {
                             released = upto;
                           });
       m.release(released, data + cuts[j + 1]);
+    }
+  };
+  auto run = [&] {
+    try {
+      scan_parts();
+    } catch (const std::bad_alloc&) {
+      no_memory = true;
     }
   };
   std::vector<std::thread> threads;
@@ -128,6 +143,7 @@ bool Run::scan_mapped(const StreamInfo& info, ByteSource& src) {
   }
   if ((*map)->shrank())
     ir.error = info.name + ": the file shrank while being read; what was past its new end was read as empty";
+  if (no_memory) ir.error = out_of_memory(info.name);
   any_read_ = true;
   inputs_.push_back(std::move(ir));
   return true;
@@ -142,7 +158,12 @@ void Run::scan(const StreamInfo& info, ByteSource& src) {
   so.kind_hint = info.kind_hint;
   Scanner scanner(engine_.matcher(), engine_.formats(), so);
   InputStats stats;
-  Status s = scanner.scan(src, info.name, static_cast<uint32_t>(info.order), facts_, stats);
+  Status s = ok_status();
+  try {
+    s = scanner.scan(src, info.name, static_cast<uint32_t>(info.order), facts_, stats);
+  } catch (const std::bad_alloc&) {
+    s = make_error(out_of_memory(info.name), ErrorKind::limit);
+  }
   add_stats(ir, stats);
   if (!s) ir.error = s.error().message;
   if (stats.bytes > 0 || s) any_read_ = true;

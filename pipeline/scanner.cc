@@ -450,9 +450,12 @@ void Scanner::scan_memory(const char* data, size_t n, const std::string& input, 
 Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_seq,
                      std::vector<Fact>& facts, InputStats& stats) {
   start_input(facts, stats);
-  buf_.resize(std::max(kChunk, opts_.max_line) * 2);
+  // The buffer grows only as long lines need it: a line of up to max_line
+  // plus a chunk. Allocated whole up front, --max-line 1G cost 2 GiB per input.
+  const size_t max_cap = std::max(kChunk, opts_.max_line) * 2;
+  if (buf_.size() < 2 * kChunk) buf_.resize(std::min(max_cap, 2 * kChunk));
   char* buf = buf_.data();
-  const size_t cap = buf_.size();
+  size_t cap = buf_.size();
   size_t fill = 0;
   bool skipping = false;  // inside the tail of a cut line
   uint64_t lines_done = 0;
@@ -460,6 +463,11 @@ Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_s
   bool started = false;  // lines handed on yet (until then, small input may switch paths)
   Status failed = ok_status();  // a read error ends the input like its end would: what was read counts
   for (;;) {
+    if (cap - fill < kChunk && cap < max_cap) {
+      buf_.resize(std::min(max_cap, std::max(cap * 2, fill + kChunk)));
+      buf = buf_.data();
+      cap = buf_.size();
+    }
     size_t got = 0;
     if (auto r = src.read(buf + fill, std::min(kChunk, cap - fill))) got = *r;
     else failed = r.error();

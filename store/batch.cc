@@ -183,7 +183,14 @@ void run_jobs(const Engine& engine, const RunOptions& opts, const std::vector<co
   for (unsigned w = 0; w < n; ++w)
     pool.emplace_back([&] {
       for (size_t i; (i = next++) < jobs.size();) {
-        auto r = run_job(engine, opts, *jobs[i], &progress);
+        JobResult r;
+        try {
+          r = run_job(engine, opts, *jobs[i], &progress);
+        } catch (const std::bad_alloc&) {  // past the per-input catch (pipeline/run.cc): this job only
+          r = JobResult{};
+          r.job = *jobs[i];
+          r.errors.push_back(jobs[i]->name + ": out of memory while diagnosing; not stored in full (lower --jobs)");
+        }
         std::lock_guard<std::mutex> lock(mu);
         results.push_back(std::move(r));
         cv.notify_one();

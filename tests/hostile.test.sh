@@ -349,6 +349,57 @@ PY
   ok "a ${kb} KB .tgz of 100 bombs of ${mb} MiB stops at the run's total ($read bytes inflated of $((100 * mb)) MiB); ${rss_mb} MiB peak, ${secs}s"
 }
 
+# 6c. scan under a memory limit (issue 20 #7): 8 bundles, each a .gz holding
+#    one 150 MiB line, scanned at once with --max-line 1G in 1.2 GiB of address
+#    space. Inputs that cannot get the memory are their own errors, the others
+#    are stored; never an abort (std::bad_alloc was exit 134). Not under ASan
+#    (its shadow memory needs terabytes of address space).
+case_scan_oom() {
+  case_name=scan-oom
+  if [ "$san" = 1 ]; then skipped "address-space limits do not apply to sanitizer builds"; return; fi
+  local i d
+  (head -c $((150 << 20)) /dev/zero | tr '\0' a; echo; cat samples/seed-failing/hostd.log) | gzip -1 > "$T/longline.gz"
+  for i in 1 2 3 4 5 6 7 8; do
+    d=$T/oom/esx-m$i-2024-01-01--10.00-1/var/run/log
+    mkdir -p "$d" && cp "$T/longline.gz" "$d/hostd.0.gz"
+  done
+  run "$(cap_mb 1300)" "$(tmo 60)" bash -c 'ulimit -v $((1200 * 1024)); exec "$@"' sh \
+    "$bin" scan --db "$T/oom.db" --format json --jobs 8 --max-line 1G "$T/oom"
+  check_rc 1 2 || return
+  check_no_crash || return
+  check_json || return
+  local n_err n_rows
+  n_err=$(grep -c -F 'out of memory while reading' "$R/err")
+  n_rows=$(sqlite3 "$T/oom.db" "select count(*) from inputs")
+  if [ "$n_rows" != 8 ]; then bad "$n_rows of 8 inputs stored"; return; fi
+  jq_true '.stats.inputs == 8 and (.stats.scanned + .stats.errors) == 8' "every input counted once" || return
+  ok "8 x 150 MiB lines in 1.2 GiB: $n_err inputs out of memory (one error line each), all 8 stored; ${secs}s"
+}
+
+# 6d. scan into a store that fills up (issue 20 #7): files may grow to 400 KiB
+#    (ulimit -f, SIGXFSZ ignored, so writes fail as on a full disk). Inputs whose
+#    rows could not be written are errors, "not stored", never "scanned".
+case_scan_full_disk() {
+  case_name=scan-full-disk
+  local i d
+  for i in $(seq 1 60); do
+    d=$T/full/esx-f$i-2024-01-01--10.00-1/var/run/log
+    mkdir -p "$d" && cp samples/seed-failing/*.log "$d/"
+  done
+  run "$(cap_mb 200)" "$(tmo 60)" bash -c "trap '' XFSZ; ulimit -f 400; exec \"\$@\"" sh \
+    "$bin" scan --db "$T/full.db" --format json "$T/full"
+  check_rc 2 || return
+  check_no_crash || return
+  check_json || return
+  local stored lost
+  stored=$(sqlite3 "$T/full.db" "select count(*) from inputs")
+  lost=$(jq .stats.not_stored "$R/out")
+  jq_true ".stats.inputs == 60 and .stats.scanned == $stored and .stats.errors == $lost and $lost > 0" \
+    "scanned = rows in the store ($stored), errors = not stored" || return
+  check_error_line "inputs diagnosed but not stored" || return
+  ok "store full after $stored of 60 inputs: $lost counted as not stored, one error line, exit 2"
+}
+
 # 7. Tar members named ../../x, absolute paths, symlinks and hard links: names
 #    only, nothing created outside, links never followed.
 case_tar_escape() {
@@ -929,7 +980,7 @@ case_depth_member_options() {
   ok "--max-depth 1: '$msg', siblings read; --max-text-member 4K skips a 5 KB command output; defaults read both"
 }
 
-all_cases="long-line nul-invalid-utf8 empty-input truncated-gz truncated-tgz gzip-bomb many-bombs tar-escape
+all_cases="long-line nul-invalid-utf8 empty-input truncated-gz truncated-tgz gzip-bomb many-bombs scan-oom scan-full-disk tar-escape
 symlink-loop unreadable-file unreadable-subfolder many-files malformed-rules syslog-flood-rss half-frame-stall
 nesting-garbage many-tpm-lines missing-input hostile-name bad-limit-values size-suffixes depth-member-options max-line-option"
 pending_cases=""   # known failures, see each case; HOSTILE_PENDING=1 runs them
