@@ -97,7 +97,7 @@ int cmd_db(const Args& args) {
     std::cerr << "tpmdiag db: error: no store: give --db FILE (or set TPMDIAG_DB)\n";
     return 2;
   }
-  auto st = store::Store::open(db_path, /*create=*/false);
+  auto st = store::Store::open(db_path, store::Store::Mode::read);
   if (!st) {
     print_error(st.error().message);
     return 2;
@@ -118,6 +118,7 @@ int cmd_db(const Args& args) {
       w.begin_object();
       w.key("schema_version").integer(kSchemaVersion);
       w.key("scans").integer(s->scans).key("last_scan").string(s->last_scan);
+      w.key("scans_running").integer(s->scans_running).key("scans_interrupted").integer(s->scans_interrupted);
       w.key("inputs").integer(s->inputs).key("inputs_error").integer(s->inputs_error);
       w.key("hosts").integer(s->hosts);
       w.key("host_verdicts").begin_object();
@@ -132,8 +133,11 @@ int cmd_db(const Args& args) {
       std::cout << "\n";
     } else {
       std::cout << "Store " << db_path << ": " << s->inputs << " inputs (" << s->inputs_error << " with errors), "
-                << s->hosts << " hosts, " << s->scans << " scans, last " << (s->last_scan.empty() ? "-" : s->last_scan)
-                << "\nHosts:";
+                << s->hosts << " hosts, " << s->scans << " scans";
+      if (s->scans_running) std::cout << " (" << s->scans_running << " running)";
+      if (s->scans_interrupted)
+        std::cout << " (" << s->scans_interrupted << " interrupted before they ended: scan again to finish)";
+      std::cout << ", last " << (s->last_scan.empty() ? "-" : s->last_scan) << "\nHosts:";
       for (const auto& [v, n] : s->host_verdicts) std::cout << " " << v << " " << n << ";";
       std::cout << "\n";
       std::vector<std::vector<std::string>> rows{{"CAUSE", "OPEN", "RESOLVED"}};

@@ -3,6 +3,10 @@
 #include <simdjson.h>
 #include <sqlite3.h>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <sstream>
@@ -106,6 +110,22 @@ CREATE VIEW bundles AS
   FROM hosts h JOIN inputs i ON i.id = h.input_id;
 )SQL";
 
+// Version 2: a scan row knows its process, so one killed before it ended
+// can be told from one still running.
+const char* kSchemaV2 = R"SQL(
+ALTER TABLE scans ADD COLUMN status TEXT NOT NULL DEFAULT 'finished'
+  CHECK (status IN ('running', 'finished', 'interrupted'));
+ALTER TABLE scans ADD COLUMN pid INTEGER;
+ALTER TABLE scans ADD COLUMN machine TEXT;
+UPDATE scans SET status = 'interrupted' WHERE finished_at IS NULL;
+)SQL";
+
+std::string machine_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
 class Stmt {
  public:
   Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
@@ -192,7 +212,7 @@ std::string now_iso8601() {
 }
 
 const std::vector<Migration>& Store::migrations() {
-  static const std::vector<Migration> m = {{1, kSchemaV1}};
+  static const std::vector<Migration> m = {{1, kSchemaV1}, {2, kSchemaV2}};
   return m;
 }
 
@@ -206,13 +226,21 @@ Status Store::exec(const std::string& sql) {
   return ok_status();
 }
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool create, const std::vector<Migration>* history) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode, const std::vector<Migration>* history) {
   std::unique_ptr<Store> s(new Store());
   s->path_ = path;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  if (mode == Mode::read) {
+    // The file must exist (SQLite would otherwise say "unable to open").
+    if (::access(path.c_str(), F_OK) != 0)
+      return make_error(path + ": cannot open the database: no such file (run 'tpmdiag scan --db " + path +
+                        " PATH...' first)");
+    if (auto st = s->open_for_reading(); !st) return st.error();
+    return s;
+  }
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (mode == Mode::create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &s->db_, flags, nullptr) != SQLITE_OK) {
     std::string msg = path + ": cannot open the database: " + (s->db_ ? sqlite3_errmsg(s->db_) : "out of memory");
-    if (!create) msg += " (run 'tpmdiag scan --db " + path + " PATH...' first)";
+    if (mode != Mode::create) msg += " (run 'tpmdiag scan --db " + path + " PATH...' first)";
     return make_error(msg);
   }
   sqlite3_busy_timeout(s->db_, 60000);
@@ -231,13 +259,53 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, bool create,
   return s;
 }
 
+// Read-only: a store on read-only media or in a folder we may not write. A
+// WAL database needs its -shm file; when it cannot be made, SQLite may still
+// read the file as immutable (nobody writes it while we read, which a
+// read-only file promises).
+Status Store::open_for_reading() {
+  for (const char* uri : {"file:%s?mode=ro", "file:%s?immutable=1"}) {
+    if (db_) sqlite3_close_v2(db_);
+    db_ = nullptr;
+    char* name = sqlite3_mprintf(uri, path_.c_str());
+    int rc = sqlite3_open_v2(name, &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr);
+    sqlite3_free(name);
+    if (rc != SQLITE_OK) continue;
+    sqlite3_busy_timeout(db_, 60000);
+    int v = schema_version();  // the first read: fails here if the file cannot be read this way
+    if (v < 0) continue;
+    int latest = migrations().back().version;
+    if (v > latest)
+      return make_error(path_ + ": the database has schema version " + std::to_string(v) +
+                        ", newer than this tpmdiag knows (" + std::to_string(latest) + "); use a newer tpmdiag");
+    if (v == 0) return make_error(path_ + ": not a tpmdiag database (no tpmdiag schema version)");
+    if (v < latest)
+      return make_error(path_ + ": the database has schema version " + std::to_string(v) +
+                        ", older than this tpmdiag reads (" + std::to_string(latest) +
+                        "); it is upgraded by the next 'tpmdiag scan --db " + path_ + "' (which needs write access)");
+    return ok_status();
+  }
+  return make_error(path_ + ": cannot read the database: " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
+}
+
 Store::~Store() {
   if (db_) sqlite3_close_v2(db_);
 }
 
 int Store::schema_version() {
   Stmt q(db_, "PRAGMA user_version");
-  return q.step() == SQLITE_ROW ? static_cast<int>(q.integer(0)) : -1;
+  return q.ok() && q.step() == SQLITE_ROW ? static_cast<int>(q.integer(0)) : -1;
+}
+
+std::vector<int64_t> Store::dead_scans() {
+  std::vector<int64_t> dead;
+  Stmt q(db_, "SELECT id, coalesce(pid, 0) FROM scans WHERE status = 'running' AND machine = ?");
+  q.bind(1, machine_name());
+  while (q.step() == SQLITE_ROW) {
+    auto pid = static_cast<pid_t>(q.integer(1));
+    if (pid <= 0 || (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH)) dead.push_back(q.integer(0));
+  }
+  return dead;
 }
 
 Status Store::migrate(const std::vector<Migration>& history) {
@@ -272,16 +340,24 @@ Status Store::migrate(const std::vector<Migration>& history) {
 }
 
 Result<int64_t> Store::begin_scan(const std::string& command) {
-  Stmt q(db_, "INSERT INTO scans(started_at, tool_version, command) VALUES (?, ?, ?)");
+  for (int64_t id : dead_scans()) {
+    Stmt u(db_, "UPDATE scans SET status = 'interrupted', finished_at = ? WHERE id = ? AND status = 'running'");
+    u.bind(1, now_iso8601()).bind(2, id);
+    (void)u.step();  // best effort: summary() counts a dead one the same either way
+  }
+  Stmt q(db_,
+         "INSERT INTO scans(started_at, tool_version, command, status, pid, machine) "
+         "VALUES (?, ?, ?, 'running', ?, ?)");
   q.bind(1, now_iso8601()).bind(2, std::string(TPMDIAG_VERSION)).bind(3, command);
+  q.bind(4, static_cast<int64_t>(::getpid())).bind(5, machine_name());
   if (q.step() != SQLITE_DONE) return make_error(path_ + ": cannot record the scan: " + sqlite3_errmsg(db_));
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
 Status Store::end_scan(int64_t scan_id, const ScanCounts& c) {
   Stmt q(db_,
-         "UPDATE scans SET finished_at = ?, inputs_total = ?, inputs_scanned = ?, inputs_unchanged = ?, "
-         "inputs_failed = ? WHERE id = ?");
+         "UPDATE scans SET finished_at = ?, status = 'finished', inputs_total = ?, inputs_scanned = ?, "
+         "inputs_unchanged = ?, inputs_failed = ? WHERE id = ?");
   q.bind(1, now_iso8601()).bind(2, c.total).bind(3, c.scanned).bind(4, c.unchanged).bind(5, c.failed).bind(6, scan_id);
   if (q.step() != SQLITE_DONE) return make_error(path_ + ": cannot finish the scan record: " + sqlite3_errmsg(db_));
   return ok_status();
@@ -448,6 +524,14 @@ Result<Summary> Store::summary() {
     s.inputs = q.integer(2);
     s.inputs_error = q.integer(3);
     s.hosts = q.integer(4);
+  }
+  {
+    auto dead = dead_scans();
+    s.scans_interrupted = static_cast<int64_t>(dead.size());
+    Stmt q(db_, "SELECT status, count(*) FROM scans WHERE status != 'finished' GROUP BY status");
+    while (q.step() == SQLITE_ROW)
+      (q.text(0) == "running" ? s.scans_running : s.scans_interrupted) += q.integer(1);
+    s.scans_running -= static_cast<int64_t>(dead.size());
   }
   {
     Stmt q(db_, "SELECT verdict, count(*) FROM hosts GROUP BY verdict");

@@ -97,6 +97,8 @@ struct Summary {
     int64_t open_hosts = 0, resolved_hosts = 0;
   };
   std::vector<Cause> causes;  // most open hosts first
+  int64_t scans_interrupted = 0;  // killed before they ended (their inputs up to then are kept)
+  int64_t scans_running = 0;
 };
 
 struct ScanCounts {
@@ -113,10 +115,12 @@ class Store {
   // The built-in schema history; the last entry's version is current.
   static const std::vector<Migration>& migrations();
 
-  // Opens (create = true: creates if missing) and migrates to the newest
-  // version of `history` (default: migrations()). Fails on a file that is not
-  // a tpmdiag store or whose schema is newer than this tpmdiag.
-  static Result<std::unique_ptr<Store>> open(const std::string& path, bool create = true,
+  // create: creates the file if missing; write: it must exist; both migrate
+  // it to the newest version of `history` (default: migrations()). read: only
+  // reads (a read-only file or folder is fine; nothing is migrated). Fails on a
+  // file that is not a tpmdiag store or whose schema is newer than this tpmdiag.
+  enum class Mode { create, write, read };
+  static Result<std::unique_ptr<Store>> open(const std::string& path, Mode mode = Mode::create,
                                              const std::vector<Migration>* history = nullptr);
   ~Store();
   Store(const Store&) = delete;
@@ -125,6 +129,10 @@ class Store {
   int schema_version();
   const std::string& path() const { return path_; }
 
+  // A scan row is 'running' from begin_scan to end_scan. A scan that died
+  // (kill -9, a crash, a power cut) never ends its row: the next begin_scan on
+  // the same machine marks the rows of scanners no longer alive 'interrupted',
+  // and summary() counts them so even when the store is read-only.
   Result<int64_t> begin_scan(const std::string& command);
   Status end_scan(int64_t scan_id, const ScanCounts& counts);
 
@@ -145,6 +153,9 @@ class Store {
   Store() = default;
   Status exec(const std::string& sql);
   Status migrate(const std::vector<Migration>& history);
+  Status open_for_reading();
+  // Ids of 'running' scans whose process is gone (started on this machine).
+  std::vector<int64_t> dead_scans();
   std::string path_;
   sqlite3* db_ = nullptr;
 };

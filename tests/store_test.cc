@@ -125,7 +125,7 @@ TEST_CASE("store: migrations run in order; a newer schema or a foreign database 
   std::vector<Migration> next = Store::migrations();
   next.push_back({next.back().version + 1, "ALTER TABLE hosts ADD COLUMN note TEXT;"});
   {
-    auto st = Store::open(t.path, true, &next);
+    auto st = Store::open(t.path, Store::Mode::create, &next);
     REQUIRE(st);
     CHECK((*st)->schema_version() == next.back().version);
     CHECK(count(**st, "SELECT count(*) FROM hosts WHERE note IS NULL") == 1);
@@ -146,7 +146,7 @@ TEST_CASE("store: migrations run in order; a newer schema or a foreign database 
   REQUIRE_FALSE(foreign);
   CHECK(foreign.error().message.find("not a tpmdiag database") != std::string::npos);
 
-  auto missing = Store::open((other.dir / "nope.db").string(), false);
+  auto missing = Store::open((other.dir / "nope.db").string(), Store::Mode::write);
   REQUIRE_FALSE(missing);
 }
 
