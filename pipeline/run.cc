@@ -23,14 +23,21 @@ Run::Run(const Engine& engine, RunOptions opts) : engine_(engine), opts_(std::mo
 
 namespace {
 
-// A split point near `at`: just after a newline that is followed by the start
-// of a record (not a continuation line), so no multi-line record is cut.
-size_t split_point(const char* data, size_t at, size_t size) {
-  for (; at + 1 < size; ++at) {
+// A split point within `window` bytes after `at`: just after a newline that is
+// followed by the start of a record (not a continuation line), so no
+// multi-line record is cut; `none` when there is none that near (a huge line:
+// the search must not touch, and make resident, the whole of it).
+size_t split_point(const char* data, size_t at, size_t size, size_t window, size_t none) {
+  size_t stop = std::min(size, at + window);
+  while (at + 1 < stop) {
+    const char* nl = static_cast<const char*>(std::memchr(data + at, '\n', stop - at - 1));
+    if (!nl) break;
+    at = static_cast<size_t>(nl - data);
     char next = data[at + 1];
-    if (data[at] == '\n' && ((next >= '0' && next <= '9') || next == '<' || next == '{')) return at + 1;
+    if ((next >= '0' && next <= '9') || next == '<' || next == '{') return at + 1;
+    ++at;
   }
-  return size;
+  return none;
 }
 
 // Text to choose prefilter keys by: slices from across the file, not only its
@@ -41,8 +48,8 @@ std::string spread_sample(const char* data, size_t size) {
   std::string out;
   for (size_t k = 0; k < kSlices; ++k) {
     size_t at = size / kSlices * k;
-    const char* nl = k ? static_cast<const char*>(std::memchr(data + at, '\n', size - at)) : data - 1;
-    if (!nl) break;
+    const char* nl = k ? static_cast<const char*>(std::memchr(data + at, '\n', std::min(size - at, kSlice))) : data - 1;
+    if (!nl) continue;  // inside a line longer than a slice
     size_t from = static_cast<size_t>(nl - data) + 1;
     size_t to = std::min(size, from + kSlice);
     const void* end = memrchr(data + from, '\n', to - from);
@@ -89,7 +96,10 @@ bool Run::scan_mapped(const StreamInfo& info, ByteSource& src) {
   if (size < opts_.split_min) jobs = 1;
   size_t nparts = jobs == 1 ? 1 : jobs * 8;
   std::vector<size_t> cuts{0};
-  for (size_t j = 1; j < nparts; ++j) cuts.push_back(std::max(cuts.back(), split_point(data, size / nparts * j, size)));
+  for (size_t j = 1; j < nparts; ++j) {
+    size_t at = std::max(cuts.back(), size / nparts * j);
+    cuts.push_back(at >= size ? size : split_point(data, at, size, 1 << 20, cuts.back()));
+  }
   cuts.push_back(size);
 
   struct Part {

@@ -425,14 +425,23 @@ void Scanner::scan_memory(const char* data, size_t n, const std::string& input, 
     } else if (last) {
       end = static_cast<size_t>(static_cast<const char*>(last) - data) + 1;
     } else {
-      // A line longer than a chunk: read its start, skip the rest.
-      size_t eol = line_end(data, n, pos);
-      size_t len = eol - pos;
-      if (len > opts_.max_line) {
+      // A line longer than a chunk: match its start; past max_line, look for
+      // its end a chunk at a time, letting `done` release what is passed, so
+      // a 300 MiB line is never resident at once.
+      size_t head = std::min(n - pos, opts_.max_line);
+      size_t eol = line_end(data, pos + head, pos);
+      if (eol < pos + head || pos + head == n) {
+        block(data + pos, eol - pos, lines_done + 1, input, input_seq, facts, stats);
+      } else {
         block(data + pos, opts_.max_line, lines_done + 1, input, input_seq, facts, stats);
         ++stats.cut_lines;
-      } else {
-        block(data + pos, len, lines_done + 1, input, input_seq, facts, stats);
+        for (size_t at = pos + head;;) {
+          size_t to = std::min(n, at + kChunk);
+          eol = line_end(data, to, at);
+          if (eol < to || to == n) break;
+          at = to;
+          if (done) done(data + at);
+        }
       }
       ++lines_done;
       pos = eol + 1;
