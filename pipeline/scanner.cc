@@ -277,12 +277,25 @@ void Scanner::record(const char* data, size_t n, const Cand& c, uint64_t number,
   if (f == nullptr || f->type != FormatType::json) {
     size_t parent;
     if (ev.continuation && find_parent(data, c.begin, ev, parent) && !in_list(emitted_, parent)) {
-      number -= count_newlines(data + parent, c.begin - parent);
-      first = parent;
-      first_end = line_end(data, n, parent);
-      formats_.parse(std::string_view(data + first, first_end - first), ev, head_, forced_);
+      uint64_t parent_number = number - count_newlines(data + parent, c.begin - parent);
+      size_t parent_end = line_end(data, n, parent);
+      Event p;
+      formats_.parse(std::string_view(data + parent, parent_end - parent), p, head_, forced_);
+      join_forward(data, n, parent_end, p);
+      emitted_.push_back(parent);
+      // The parent's record reaches this line: it is the record. If it does
+      // not (the line is past the look-ahead), the line is a record of its
+      // own, as the reference path (every line a candidate) reads it.
+      if (in_list(covered_, c.begin)) {
+        ev = p;
+        number = parent_number;
+        first = parent;
+      } else {
+        formats_.parse(text, ev, head_, forced_);  // p's parse reused head_, which ev's views point into
+      }
+    } else if (!ev.continuation) {
+      join_forward(data, n, first_end, ev);
     }
-    if (!ev.continuation) join_forward(data, n, first_end, ev);
   }
   emitted_.push_back(first);
   ev.line = number;
@@ -298,10 +311,12 @@ void Scanner::record(const char* data, size_t n, const Cand& c, uint64_t number,
                     cand_atoms_.begin() + static_cast<std::ptrdiff_t>(c.atoms_at + c.atoms_n));
     } else {
       // The rules see other text than the line the prefilter saw (joined or
-      // unescaped): find its atoms again.
+      // unescaped): find its atoms again, in the message and in the record's
+      // lines, as the reference path looks for the fallback rule's literals.
       atoms_.clear();
-      matcher_.prefilter(ev.message.data(), ev.message.size(), scratch_,
-                         [&](std::string_view, const std::vector<int>& a) { atoms_.insert(atoms_.end(), a.begin(), a.end()); });
+      auto add = [&](std::string_view, const std::vector<int>& a) { atoms_.insert(atoms_.end(), a.begin(), a.end()); };
+      matcher_.prefilter(ev.message.data(), ev.message.size(), scratch_, add);
+      if (ev.raw != ev.message) matcher_.prefilter(ev.raw.data(), ev.raw.size(), scratch_, add);
       if (atoms_.empty()) return;
       std::sort(atoms_.begin(), atoms_.end());
       atoms_.erase(std::unique(atoms_.begin(), atoms_.end()), atoms_.end());
@@ -459,27 +474,37 @@ void Scanner::scan_memory(const char* data, size_t n, const std::string& input, 
 Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_seq,
                      std::vector<Fact>& facts, InputStats& stats) {
   start_input(facts, stats);
-  // The buffer grows only as long lines need it: a line of up to max_line
-  // plus a chunk. Allocated whole up front, --max-line 1G cost 2 GiB per input.
+  // The buffer starts small and doubles while reads fill it (a large input:
+  // up to two chunks) or a long line needs room (up to max_line plus a
+  // chunk). Allocated whole up front, --max-line 1G cost 2 GiB per input and
+  // a pasted line 2 MiB.
   const size_t max_cap = std::max(kChunk, opts_.max_line) * 2;
-  if (buf_.size() < 2 * kChunk) buf_.resize(std::min(max_cap, 2 * kChunk));
-  char* buf = buf_.data();
-  size_t cap = buf_.size();
+  auto grow = [&](size_t want, size_t keep) {
+    auto bigger = std::make_unique_for_overwrite<char[]>(want);
+    if (keep) std::memcpy(bigger.get(), buf_.get(), keep);
+    buf_ = std::move(bigger);
+    buf_cap_ = want;
+  };
+  if (buf_cap_ < kSmallInput) grow(kSmallInput, 0);
+  char* buf = buf_.get();
+  size_t cap = buf_cap_;
   size_t fill = 0;
+  bool filled = false;  // the last read filled all it was offered
   bool skipping = false;  // inside the tail of a cut line
   uint64_t lines_done = 0;
   prefilter_ = opts_.prefilter;
   bool started = false;  // lines handed on yet (until then, small input may switch paths)
   Status failed = ok_status();  // a read error ends the input like its end would: what was read counts
   for (;;) {
-    if (cap - fill < kChunk && cap < max_cap) {
-      buf_.resize(std::min(max_cap, std::max(cap * 2, fill + kChunk)));
-      buf = buf_.data();
-      cap = buf_.size();
+    if (cap < max_cap && ((filled && cap < 2 * kChunk) || cap - fill < std::min(kChunk, cap / 2))) {
+      grow(std::min(max_cap, std::max(cap * 2, fill + std::min(kChunk, cap))), fill);
+      buf = buf_.get();
+      cap = buf_cap_;
     }
-    size_t got = 0;
-    if (auto r = src.read(buf + fill, std::min(kChunk, cap - fill))) got = *r;
+    size_t got = 0, offered = std::min(kChunk, cap - fill);
+    if (auto r = src.read(buf + fill, offered)) got = *r;
     else failed = r.error();
+    filled = got == offered;
     bool eof = got == 0;
     stats.bytes += got;
     fill += got;

@@ -48,6 +48,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -122,7 +123,8 @@ class Scanner {
   ScanOptions opts_;
   const Format* forced_ = nullptr;
   Matcher::Scratch scratch_;
-  std::vector<char> buf_;
+  std::unique_ptr<char[]> buf_;  // read buffer of scan(): grows, never zero-filled
+  size_t buf_cap_ = 0;
   bool prefilter_ = true;  // this scan uses the prefilter (not for tiny inputs)
   // Reused per block / per record (no per-line allocation once warm).
   ParseScratch head_, look_;

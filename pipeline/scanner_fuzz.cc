@@ -7,10 +7,12 @@
 // through a source that returns it in small uneven pieces. Checked: no crash,
 // no hang, no sanitizer report; with the prefilter on and off the same facts
 // are found when no line was cut (the differential property the prefilter
-// promises); facts name the input and a line inside it; scanning the bytes in
+// promises, checked with the prefilter forced on: these inputs are too small to
+// turn it on by themselves); facts name the input and a line inside it; scanning the bytes in
 // place (scan_memory, as for a mapped file) counts the same lines and cut lines.
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -71,6 +73,9 @@ std::vector<std::string> run(std::string_view stream, ScanOptions opts, size_t s
     check(f.line >= 1 && f.line <= lines);
     out.push_back(f.rule->id + "@" + std::to_string(f.line));
   }
+  // As a multiset: lines that need normalising are matched after the rest
+  // of their block, and blocks may end elsewhere on the two paths.
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -89,13 +94,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto& fs = e.formats().formats();
     if (!fs.empty()) opts.input_format = fs[(ctl >> 6) % fs.size()].name;
   }
+  // Inputs here are far below the size that turns the prefilter on by
+  // itself: force it, or both runs would take the reference path.
+  opts.force_prefilter = true;
   InputStats with, without;
   auto a = run(stream, opts, step, with);
   opts.prefilter = false;
   auto b = run(stream, opts, step, without);
-  (void)a;
-  (void)b;
   check(with.lines == without.lines);
+  if (with.cut_lines == 0) check(a == b);
   // Scanned in place (a mapped file): the same lines, and the same lines cut.
   opts.prefilter = true;
   Scanner sc(e.matcher(), e.formats(), opts);

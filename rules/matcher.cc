@@ -350,9 +350,11 @@ void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scr
     text += ev.message;
     // One of its literals must be in the line, as the prefilter requires, so
     // the reference path finds what the prefiltered one does.
+    // (Checked last: one RE2 pass each for the lexicon is cheaper than a
+    // caseless search per literal, and most lines fail it.)
     auto has_literal = [&](const std::string& l) { return icontains(ev.raw, l) || icontains(ev.message, l); };
-    if (std::any_of(fallback->literals.begin(), fallback->literals.end(), has_literal) &&
-        lexicon_->mentions_tpm(text) && lexicon_->failure_like(text, ev.severity) &&
+    if (lexicon_->mentions_tpm(text) && lexicon_->failure_like(text, ev.severity) &&
+        std::any_of(fallback->literals.begin(), fallback->literals.end(), has_literal) &&
         (ev.kind != SourceKind::unknown || match_rule(static_cast<size_t>(fallback - rules_.data()), ev.message, nullptr))) {
       out.emplace_back();
       where_from(out.back(), *fallback, ev);

@@ -116,6 +116,40 @@ TEST_CASE("prefiltered and reference paths agree on mutated lines", "[differenti
   std::filesystem::remove_all(dir);
 }
 
+// Inputs the scanner fuzz target found (it compared only line counts before,
+// and on inputs too small for the prefilter to run).
+TEST_CASE("prefiltered and reference paths agree on records the fuzzer found", "[differential]") {
+  auto engine = Engine::load({});
+  REQUIRE(engine.ok());
+  std::string filler;
+  for (int i = 0; i < 20; ++i) filler += "2025-12-11T16:43:23.320Z In(166) Hostd[170001]: [Originator@6876 sub=Default] idle\n";
+  const std::vector<std::pair<const char*, std::string>> cases = {
+      // A continuation line past the look-ahead of its parent, which holds no
+      // TPM word: a record of its own, not lost in the parent's.
+      {"far continuation",
+       "2025-12-11T16:43:23.320Z Er(163) Hostd[169797]: [Originator@6876 sub=Default] Task failed\n" + filler +
+           "2025-12-11T16:43:23.314Z In(166) Hostd[169797]: --> Tpm2Cmd: CreatePrimary: (0x9a2) Unknown\n"},
+      // A JSON record whose only TPM word is in the line's component, not its
+      // message: the fallback rule's literal is looked for in both.
+      {"json component",
+       "{\"date\":1635536489.399,\"log\":\"<163>2021-10-29T19:41:29.399Z esx-fluentbit Hostd: error "
+       "hostd[2099349] [Originator@6876 sub=Hostsvc.Tpm20Provider] Unable to provision default rsa endoremplate "
+       "is not present in NV memory.\"}\n"},
+  };
+  auto dir = std::filesystem::temp_directory_path() / ("tpmdiag-diff-fz-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  for (const auto& [what, text] : cases) {
+    INFO(what);
+    auto file = (dir / "case.log").string();
+    std::ofstream(file, std::ios::binary) << text;
+    auto fast = run(**engine, {file}, true);
+    auto slow = run(**engine, {file}, false);
+    CHECK(!slow.facts.empty());
+    CHECK(fact_keys(fast) == fact_keys(slow));
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("a file scanned in parallel ranges gives the facts of one sequential scan", "[differential]") {
   auto engine = Engine::load({});
   REQUIRE(engine.ok());
