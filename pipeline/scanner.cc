@@ -130,10 +130,13 @@ bool Scanner::find_parent(const char* data, size_t at, const Event& cont, size_t
     std::string_view line(data + start, pos - 1 - start);
     pos = start;
     if (bare) {
+      // The line before the `-->` lines, whatever its shape (a pasted line of
+      // no known format too): join_forward joins them to it from there, so
+      // the reference path, which starts a record at every line, does.
       if (bare_continuation(line)) continue;
       Event p;
       formats_.parse(line, p, look_, forced_);
-      if (p.kind == SourceKind::unknown || p.continuation) return false;
+      if (p.continuation) return false;
       parent = start;
       return true;
     }

@@ -135,6 +135,11 @@ TEST_CASE("prefiltered and reference paths agree on records the fuzzer found", "
        "{\"date\":1635536489.399,\"log\":\"<163>2021-10-29T19:41:29.399Z esx-fluentbit Hostd: error "
        "hostd[2099349] [Originator@6876 sub=Hostsvc.Tpm20Provider] Unable to provision default rsa endoremplate "
        "is not present in NV memory.\"}\n"},
+      // A bare `-->` line after a line of no known shape (here a hostd line
+      // whose sub= holds a stray byte): joined to it on both paths.
+      {"bare continuation after an unknown line",
+       "2021-10-29T19:41:29.398Z info hostd[2099349] [Originator@6876 sub=\xd4ibs] Provisioning the key :\n"
+       "  --> Unable to provision default rsa endorsement key.\n"},
   };
   auto dir = std::filesystem::temp_directory_path() / ("tpmdiag-diff-fz-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
