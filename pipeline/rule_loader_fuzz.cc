@@ -1,4 +1,5 @@
-// libFuzzer target: rule and cause file loading (rules/rule.h load_rules,
+// libFuzzer target (in pipeline/: it runs the rule self-tests, so it links that layer):
+// rule and cause file loading (rules/rule.h load_rules,
 // kb/cause.h load_causes) on fuzzed JSON text, as from --rules DIR / --kb DIR.
 //
 // The input is one file's text. It is loaded as a rule file after the
