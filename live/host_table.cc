@@ -1,6 +1,7 @@
 #include "live/host_table.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace tpmdiag::live {
 
@@ -17,6 +18,7 @@ void HostTable::add(Fact fact) {
       const std::string& victim = lru_.back();
       auto v = hosts_.find(victim);
       facts_ -= v->second.facts.size();
+      remember(victim, v->second.causes);
       if (dirty_set_.erase(victim))
         dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), victim), dirty_.end());
       hosts_.erase(v);
@@ -24,6 +26,7 @@ void HostTable::add(Fact fact) {
       ++evicted_hosts_;
     }
     it = hosts_.emplace(fact.host, Host{}).first;
+    restore(fact.host, it->second.causes);
     lru_.push_front(fact.host);
     it->second.lru = lru_.begin();
   } else if (it->second.lru != lru_.begin()) {
@@ -49,8 +52,40 @@ std::vector<std::string> HostTable::take_dirty() {
   return std::exchange(dirty_, {});
 }
 
+void HostTable::remember(const std::string& host, const std::map<std::string, CauseState, std::less<>>& causes) {
+  std::vector<uint16_t> open;
+  for (const auto& [id, cs] : causes)
+    if (cs.open)
+      for (size_t i = 0; i < causes_.size() && i <= UINT16_MAX; ++i)
+        if (causes_[i].id == id) open.push_back(static_cast<uint16_t>(i));
+  if (open.empty()) return;
+  size_t cap = std::min(limits_.kRememberFactor * limits_.max_hosts, limits_.kRememberMax);
+  while (evicted_.size() >= cap) {  // forget the longest evicted
+    auto old = evicted_.find(evicted_order_.back());
+    evicted_open_ -= old->second.open.size();
+    evicted_.erase(old);
+    evicted_order_.pop_back();
+  }
+  uint64_t key = std::hash<std::string>{}(host);
+  evicted_order_.push_front(key);
+  evicted_open_ += open.size();
+  evicted_[key] = {evicted_order_.begin(), std::move(open)};
+}
+
+void HostTable::restore(const std::string& host, std::map<std::string, CauseState, std::less<>>& causes) {
+  auto it = evicted_.find(std::hash<std::string>{}(host));
+  if (it == evicted_.end()) return;
+  for (uint16_t i : it->second.open) {
+    CauseState& cs = causes[causes_[i].id];
+    cs.open = cs.restored = true;
+  }
+  evicted_open_ -= it->second.open.size();
+  evicted_order_.erase(it->second.order);
+  evicted_.erase(it);
+}
+
 uint64_t HostTable::open_problems() const {
-  uint64_t n = 0;
+  uint64_t n = evicted_open_;
   for (const auto& [name, h] : hosts_)
     for (const auto& [id, cs] : h.causes) n += cs.open;
   return n;
@@ -85,7 +120,7 @@ HostUpdate HostTable::update(const std::string& host) {
     CauseState& cs = h.causes[fd.cause->id];
     bool seen = std::any_of(fd.evidence.begin(), fd.evidence.end(),
                             [&](const Fact* f) { return cs.reported.count(seq_of(f)) > 0; });
-    if (!seen) {
+    if (!seen && !std::exchange(cs.restored, false)) {
       // New: report it (even when the same batch already shows it fixed,
       // so that a consumer sees the finding before its resolution).
       u.changes.push_back({Change::Kind::finding, fd, rank_of(fd), {}});

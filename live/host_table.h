@@ -13,6 +13,11 @@
 //     record with the new ranking. Every finding carries its rank (1 = top).
 // Identity by evidence lines rather than by boot index keeps a finding from
 // being reported twice when evicting old facts renumbers the boot windows.
+// A host evicted (over max_hosts) with causes still open is remembered,
+// compactly and bounded: when it comes back, its next finding of such a cause
+// is taken as the one already reported (a flood of hosts cycling through a
+// small table would otherwise report the same findings over and over), and
+// the cause's resolution is still reported.
 //
 //   HostTable t(engine.causes(), {});
 //   t.add(std::move(fact));                 // any host; evicts when over the caps
@@ -36,6 +41,8 @@ struct HostLimits {
   size_t max_hosts = 4096;          // least recently active host evicted beyond this
   size_t max_facts_per_host = 256;  // oldest fact of the host evicted beyond this
   DiagnoseOptions diagnose;
+  // Evicted hosts with open causes remembered: kRememberFactor x max_hosts, at most kRememberMax.
+  static constexpr size_t kRememberFactor = 4, kRememberMax = size_t{1} << 20;
 };
 
 // What update() found; the Report owns the Finding's facts.
@@ -68,14 +75,22 @@ class HostTable {
   uint64_t facts() const { return facts_; }
   uint64_t evicted_hosts() const { return evicted_hosts_; }
   uint64_t evicted_facts() const { return evicted_facts_; }
-  // Causes reported as findings and not yet resolved, over all hosts.
+  // Causes reported as findings and not yet resolved, over all hosts (the
+  // evicted ones remembered too).
   uint64_t open_problems() const;
 
  private:
   struct CauseState {
     std::set<uint64_t> reported;  // arrival numbers of evidence lines already reported
     bool open = false;            // a finding was reported and not resolved since
+    bool restored = false;        // open before the host was evicted: its next finding was reported then
   };
+  struct Evicted {
+    std::list<uint64_t>::iterator order;
+    std::vector<uint16_t> open;  // indices in causes_ of the causes open at eviction
+  };
+  void remember(const std::string& host, const std::map<std::string, CauseState, std::less<>>& causes);
+  void restore(const std::string& host, std::map<std::string, CauseState, std::less<>>& causes);
   struct Host {
     std::deque<Fact> facts;
     std::deque<uint64_t> seq;  // arrival number of each fact
@@ -93,6 +108,9 @@ class HostTable {
   uint64_t next_seq_ = 1;
   uint64_t facts_ = 0;
   uint64_t evicted_hosts_ = 0, evicted_facts_ = 0;
+  std::unordered_map<uint64_t, Evicted> evicted_;  // by hash of the host name
+  std::list<uint64_t> evicted_order_;               // front = evicted most recently
+  uint64_t evicted_open_ = 0;                       // causes open over evicted_
 };
 
 }  // namespace tpmdiag::live

@@ -246,6 +246,61 @@ TEST_CASE("host table: caps on hosts and facts, evictions counted", "[live]") {
   CHECK(st[0].find("\"evictions\":{\"hosts\":2,") != std::string::npos);
 }
 
+// Issue 20, point 12: hosts cycling through a host table that is too small
+// must not have their findings reported again each time they come back (a
+// flood of 100 MB in gave 2.8 GB out); a cause still open when its host was
+// evicted is remembered, and its resolution is still reported.
+TEST_CASE("host table: an evicted host coming back does not report its findings again", "[live]") {
+  IngestCounters c;
+  BatchQueue q(1 << 20);
+  std::ostringstream out;
+  ProcessorOptions po;
+  po.limits.max_hosts = 2;
+  cli::JsonLinesSink sink(out);
+  Processor p(engine(), po, c, sink);
+  BatchBuilder b(q, c);
+  auto vmk = lines_of("samples/seed-failing/vmkernel.log");
+  auto hostd = lines_of("samples/seed-failing/hostd.log");
+  size_t in_bytes = 0;
+  uint64_t id = 0;
+  auto send = [&](const std::string& host, const std::vector<std::string>& lines) {
+    b.source(++id, "hostd.log", host);
+    for (const auto& l : lines) {
+      b.message(id, l);
+      in_bytes += l.size() + 1;
+    }
+    b.close_source(id);
+    b.flush();
+    while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
+  };
+  for (int round = 0; round < 10; ++round)
+    for (int h = 0; h < 5; ++h) {
+      send("esx-" + std::to_string(h), vmk);
+      send("esx-" + std::to_string(h), hostd);
+    }
+  CHECK(p.hosts().evicted_hosts() >= 45);
+  auto findings = records(out.str(), "finding");
+  auto top = std::count_if(findings.begin(), findings.end(), [](const std::string& r) {
+    return r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos;
+  });
+  CHECK(top == 5);  // once per host
+  CHECK(out.str().size() < in_bytes);
+  // esx-0 was evicted with its cause open: back with its failing boot and a
+  // fixed one, the cause is not reported again but its resolution is.
+  send("esx-0", vmk);
+  send("esx-0", hostd);
+  send("esx-0", lines_of("samples/seed-fixed/hostd.log"));
+  findings = records(out.str(), "finding");
+  CHECK(std::count_if(findings.begin(), findings.end(), [](const std::string& r) {
+          return r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos;
+        }) == 5);
+  auto res = records(out.str(), "resolved");
+  CHECK(std::count_if(res.begin(), res.end(), [](const std::string& r) {
+          return r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos &&
+                 r.find("\"host\":\"esx-0\"") != std::string::npos;
+        }) == 1);
+}
+
 TEST_CASE("listener: a stalled client does not stall others; idle timeout", "[live][net]") {
   IngestCounters c;
   BatchQueue q(1 << 20);
