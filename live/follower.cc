@@ -17,6 +17,17 @@ namespace tpmdiag::live {
 namespace {
 constexpr size_t kReadChunk = 256 * 1024;
 constexpr size_t kMaxPerTurn = 8u << 20;  // bytes read from one file before looking at the others
+// The start of a followed file, kept to see a copytruncate that was refilled
+// past the read offset between two looks (the size alone cannot show it).
+constexpr size_t kHead = 1024;
+
+const char* file_kind(mode_t m) {
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m) || S_ISBLK(m)) return "a device";
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a regular file";
+}
 }  // namespace
 
 struct Follower::Impl {
@@ -29,8 +40,9 @@ struct Follower::Impl {
     uint64_t id = 0;
     std::unique_ptr<StreamFramer> framer;
     std::string pending;
+    std::string head;  // the file's first bytes as read (up to kHead)
     bool stdin_ = false, eof = false;
-    bool reported_missing = false;
+    bool reported = false;  // why it cannot be followed was said (once until it can)
     bool first_open = true;
   };
 
@@ -87,37 +99,55 @@ struct Follower::Impl {
       builder.message(f.id, m);
     };
     uint64_t l0 = f.framer->lf_frames;
-    if (f.pending.empty()) {
-      size_t used = f.framer->feed(data, n, on);
-      f.pending.assign(data + used, n - used);
-    } else {
-      f.pending.append(data, n);
-      size_t used = f.framer->feed(f.pending.data(), f.pending.size(), on);
-      f.pending.erase(0, used);
-    }
+    feed_pending(*f.framer, f.pending, data, n, on);
     c.lf_frames.fetch_add(f.framer->lf_frames - l0, std::memory_order_relaxed);
     c.bytes.fetch_add(n, std::memory_order_relaxed);
   }
 
+  void report_once(File& f, const std::string& why) {
+    if (!f.reported) builder.error(f.path + ": " + why);
+    f.reported = true;
+    f.first_open = false;
+  }
+
+  // Only regular files are followed: a FIFO would block open() (and a signal
+  // could not stop it) and a device such as /dev/zero never ends. O_NONBLOCK
+  // keeps open() itself from blocking on a FIFO; fstat then tells.
   bool try_open(File& f) {
-    int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
-      if (!f.reported_missing) {
-        builder.error(f.path + ": cannot open (" + std::strerror(errno) + "); waiting for it to appear");
-        f.reported_missing = true;
-      }
-      f.first_open = false;
+      report_once(f, std::string("cannot open (") + std::strerror(errno) + "); waiting for it to appear");
       return false;
     }
     struct stat st {};
-    fstat(fd, &st);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      report_once(f, std::string(file_kind(st.st_mode)) +
+                         ", not a regular file: not followed (waiting for a regular file there)");
+      return false;
+    }
     f.fd = fd;
     f.dev = st.st_dev;
     f.ino = st.st_ino;
     f.offset = (f.first_open && opts.from_end) ? st.st_size : 0;
+    f.head.clear();
     f.first_open = false;
-    f.reported_missing = false;
+    f.reported = false;
     start_source(f);
+    return true;
+  }
+
+  // Keeps the file's first bytes (as far as read); says whether the file
+  // still starts with them.
+  bool same_head(File& f) {
+    char buf[kHead];
+    size_t want = static_cast<size_t>(std::min<off_t>(f.offset, static_cast<off_t>(kHead)));
+    if (want == 0) return true;
+    ssize_t n = ::pread(f.fd, buf, want, 0);
+    if (n < 0) return true;  // cannot tell
+    size_t got = static_cast<size_t>(n);
+    if (std::memcmp(buf, f.head.data(), std::min(got, f.head.size())) != 0) return false;
+    if (got > f.head.size()) f.head.append(buf + f.head.size(), got - f.head.size());
     return true;
   }
 
@@ -138,6 +168,7 @@ struct Follower::Impl {
   // One look at a file: read, then detect rotation and truncation at EOF.
   size_t check_file(File& f) {
     if (f.fd < 0 && !try_open(f)) return 0;
+    if (!same_head(f)) return restart(f);  // truncated and refilled since the last look
     size_t got = read_file(f);
     if (got > 0) return got;
     struct stat now {};
@@ -150,14 +181,17 @@ struct Follower::Impl {
       if (try_open(f)) return read_file(f) + 1;
       return 0;
     }
-    if (now.st_size < f.offset) {
-      // Truncated (copytruncate): start again at the beginning.
-      end_source(f, false);
-      f.offset = 0;
-      start_source(f);
-      return read_file(f) + 1;
-    }
+    if (now.st_size < f.offset) return restart(f);  // truncated (copytruncate)
     return 0;
+  }
+
+  // The file was truncated: start again at its beginning.
+  size_t restart(File& f) {
+    end_source(f, false);
+    f.offset = 0;
+    f.head.clear();
+    start_source(f);
+    return read_file(f) + 1;
   }
 
   size_t read_stdin(File& f) {

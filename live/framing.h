@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace tpmdiag::live {
@@ -166,6 +167,20 @@ void StreamFramer::finish(const char* data, size_t n, F&& on_msg) {
   }
   ++lf_frames;
   emit(p, rest, false, on_msg);
+}
+
+// A stream reader's step: frames what arrived after the incomplete frame kept
+// in `pending`, and keeps the new incomplete frame there.
+template <class F>
+void feed_pending(StreamFramer& fr, std::string& pending, const char* data, size_t n, F&& on_msg) {
+  if (pending.empty()) {
+    size_t used = fr.feed(data, n, on_msg);
+    pending.assign(data + used, n - used);
+  } else {
+    pending.append(data, n);
+    size_t used = fr.feed(pending.data(), pending.size(), on_msg);
+    pending.erase(0, used);
+  }
 }
 
 }  // namespace tpmdiag::live
