@@ -29,11 +29,15 @@ ADDR:PORT defaults to address 127.0.0.1 when only PORT is given; use
 port; the bound addresses are printed on stderr ("listening on udp ...").
 Without --udp/--tcp: --udp 127.0.0.1:5514 --tcp 127.0.0.1:5514.
 
-SIGINT/SIGTERM: stop accepting, process what was received and what the
-sockets still hold (for up to --drain-timeout), write the final stats record
-(what was left unread is counted in it), exit 0.
+SIGINT/SIGTERM/SIGHUP: stop accepting, process what was received and what
+the sockets still hold for up to --drain-timeout, write the final stats record
+(what was not processed is counted in it), exit 0 (within --drain-timeout + 1 s).
 
-Exit codes: 0 clean shutdown, 2 usage error or a socket could not be bound.
+TCP connections are capped below the open-file limit (ulimit -n): those over
+the cap are closed at once, what they had sent counted in the stats.
+
+Exit codes: 0 clean shutdown, 2 usage error, a socket could not be bound, or
+stdout closed or blocked (nobody reading it) at shutdown.
 
 Limits (docs/limits.md): SIZE is bytes, or with K, M, G (64K = 65536).
 
@@ -53,8 +57,8 @@ int cmd_listen(const Args& args) {
       ("idle-timeout", po::value(&lo.idle_timeout)->default_value(lo.idle_timeout),
        "SECONDS: close a TCP connection silent this long (0 = never)")
       ("drain-timeout", po::value(&lo.drain_timeout)->default_value(lo.drain_timeout, "0.8"),
-       "SECONDS: at SIGINT/SIGTERM, read what the sockets still hold for this long; what is "
-       "left is counted in stats drop_detail.shutdown_unread_*");
+       "SECONDS: at SIGINT/SIGTERM/SIGHUP, read and process what the sockets still hold for this "
+       "long; what is left is counted in stats drop_detail.shutdown_*");
   LimitOptions lim;
   lim.size(d, "max-frame", lo.max_frame, 64, uint64_t{1} << 30,
            "SIZE: longer messages are cut here (counted in stats `cut`)");
@@ -102,18 +106,24 @@ int cmd_listen(const Args& args) {
   }
   live::Listener& listener = **l;
   for (const auto& a : listener.bound()) std::cerr << "tpmdiag listen: listening on " << a << '\n';
-  live::install_stop_signals(listener.stop_fd());
+  if (listener.max_connections() < lo.max_connections)
+    std::cerr << "tpmdiag listen: at most " << listener.max_connections()
+              << " TCP connections (--max-connections " << lo.max_connections
+              << " is above what the open-file limit, ulimit -n, leaves)\n";
+  live::install_stop_signals(listener);
   po_.on_output_error = [&] { listener.stop(); };
   JsonLinesSink sink(std::cout);
   live::Processor proc(*engine, po_, counters, sink);
-  // SIGINT/SIGTERM are handled on the receiving thread only: its epoll_wait
+  // The stop signals are handled on the receiving thread only: its epoll_wait
   // then returns at once and the stop is seen before anything else is read
   // (drain() alone reads after it, within --drain-timeout).
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  StopWatchdog watchdog("listen", counters);
   std::thread io([&] {
     pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
     listener.run();

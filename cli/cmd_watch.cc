@@ -25,11 +25,16 @@ and cause, `resolved` when a later line shows it fixed, `stats` every
 Files are read from their beginning (the current boot's TPM lines are usually
 near the top of vmkernel.log); --from-end skips what they hold at start.
 
-Ends on SIGINT/SIGTERM, or when stdin ends if stdin is the only input; the
-final stats record is written either way.
+Only regular files are followed: a FIFO or a device at a path gets one error
+record and is not read (a FIFO: pipe it into '-').
+
+Ends on SIGINT/SIGTERM/SIGHUP (what was read is processed for up to 0.8 s,
+the rest counted), or when stdin ends if stdin is the only input; the final
+stats record is written either way.
 
 Exit codes: 0 ended cleanly (signal), or stdin ended with no open problem;
-1 stdin ended with a TPM problem open; 2 usage error.
+1 stdin ended with a TPM problem open; 2 usage error, or stdout closed or
+blocked (nobody reading it) at shutdown.
 
 Limits (docs/limits.md): SIZE is bytes, or with K, M, G (64K = 65536).
 
@@ -93,10 +98,11 @@ int cmd_watch(const Args& args) {
   live::IngestCounters counters;
   live::BatchQueue queue(32u << 20);
   live::Follower follower(wo, counters, queue);
-  live::install_stop_signals(follower.stop_fd());
+  live::install_stop_signals(follower);
   po_.on_output_error = [&] { follower.stop(); };
   JsonLinesSink sink(std::cout);
   live::Processor proc(*engine, po_, counters, sink);
+  StopWatchdog watchdog("watch", counters);
   std::thread io([&] {
     follower.run();
     queue.close();

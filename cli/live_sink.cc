@@ -1,7 +1,10 @@
 #include "cli/live_sink.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 
 #include "cli/render.h"
 #include "common/json_writer.h"
@@ -99,15 +102,17 @@ void JsonLinesSink::stats(const live::Stats& s) {
   w.key("resolved").integer(n(s.resolved));
   w.key("open_problems").integer(n(s.open_problems));
   w.key("errors").integer(n(s.errors));
-  // TCP bytes left unread cannot be counted as messages without framing
-  // them, so `drops` (messages) adds only the UDP datagrams.
-  w.key("drops").integer(n(s.udp_kernel + s.partial_frames + s.shutdown_unread_datagrams));
+  w.key("drops").integer(n(s.drops()));
   w.key("drop_detail").begin_object();
   w.key("udp_kernel").integer(n(s.udp_kernel));
   w.key("partial_frames").integer(n(s.partial_frames));
+  w.key("refused_connections").integer(n(s.refused_messages));
+  w.key("shutdown_unprocessed").integer(n(s.shutdown_unprocessed));
   w.key("shutdown_unread_datagrams").integer(n(s.shutdown_unread_datagrams));
+  w.key("shutdown_unread_frames").integer(n(s.shutdown_unread_frames));
   w.key("shutdown_unread_bytes").integer(n(s.shutdown_unread_bytes));
   w.end_object();
+  w.key("unsettled_hosts").integer(n(s.unsettled_hosts));
   w.key("cut").integer(n(s.cut));
   w.key("evictions").begin_object();
   w.key("hosts").integer(n(s.evicted_hosts));
@@ -117,6 +122,7 @@ void JsonLinesSink::stats(const live::Stats& s) {
   w.key("open").integer(n(s.conn_open));
   w.key("total").integer(n(s.conn_total));
   w.key("rejected").integer(n(s.conn_rejected));
+  w.key("max").integer(n(s.conn_max));
   w.key("idle_timeouts").integer(n(s.idle_timeouts));
   w.end_object();
   w.key("framing").begin_object();
@@ -126,6 +132,29 @@ void JsonLinesSink::stats(const live::Stats& s) {
   w.end_object();
   out_ << '\n';
   out_.flush();
+}
+
+StopWatchdog::StopWatchdog(std::string command, const live::IngestCounters& c)
+    : command_(std::move(command)), c_(c) {
+  t_ = std::thread([this] {
+    std::unique_lock<std::mutex> lk(mu_);
+    while (!cv_.wait_for(lk, std::chrono::milliseconds(50), [&] { return done_; })) {
+      if (!c_.stopping() || std::chrono::steady_clock::now() < c_.deadline() + std::chrono::milliseconds(950)) continue;
+      std::string m = "tpmdiag " + command_ + ": error: stdout is not being read; exiting without the final stats record\n";
+      ssize_t r = ::write(STDERR_FILENO, m.data(), m.size());
+      (void)r;
+      std::_Exit(2);
+    }
+  });
+}
+
+StopWatchdog::~StopWatchdog() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  t_.join();
 }
 
 }  // namespace tpmdiag::cli

@@ -5,8 +5,13 @@
 //   live::Processor proc(engine, opts, counters, sink);
 #pragma once
 
+#include <condition_variable>
+#include <mutex>
 #include <ostream>
+#include <string>
+#include <thread>
 
+#include "live/processor.h"
 #include "live/sink.h"
 
 namespace tpmdiag::cli {
@@ -23,6 +28,25 @@ class JsonLinesSink : public live::Sink {
 
  private:
   std::ostream& out_;
+};
+
+// After a stop, the final stats record is due within the drain time + 1 s. A
+// stdout that nobody reads would block its writing for ever: then one line on
+// stderr and exit 2 (as for a closed stdout) rather than hang.
+//
+//   StopWatchdog w("listen", counters);   // until the end of the scope
+class StopWatchdog {
+ public:
+  StopWatchdog(std::string command, const live::IngestCounters& c);
+  ~StopWatchdog();
+
+ private:
+  std::string command_;
+  const live::IngestCounters& c_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread t_;
 };
 
 }  // namespace tpmdiag::cli

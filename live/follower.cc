@@ -263,11 +263,11 @@ Follower::Follower(const WatchOptions& opts, IngestCounters& c, BatchQueue& q)
 Follower::~Follower() = default;
 void Follower::run() { impl_->run(); }
 void Follower::stop() {
+  impl_->c.request_stop(impl_->opts.drain_timeout);
   uint64_t one = 1;
   ssize_t r = ::write(impl_->efd, &one, sizeof one);
   (void)r;
 }
-int Follower::stop_fd() const { return impl_->efd; }
 bool Follower::stopped() const { return impl_->signalled; }
 
 }  // namespace tpmdiag::live
@@ -277,24 +277,27 @@ bool Follower::stopped() const { return impl_->signalled; }
 namespace tpmdiag::live {
 
 namespace {
-volatile sig_atomic_t g_stop_fd = -1;
+// Set before the handlers are installed, read only by them.
+void (*g_stop)(void*) = nullptr;
+void* g_stop_arg = nullptr;
 extern "C" void on_stop_signal(int) {
-  int fd = g_stop_fd;
-  if (fd < 0) return;
-  uint64_t one = 1;
-  ssize_t r = ::write(fd, &one, sizeof one);
-  (void)r;
+  if (g_stop) g_stop(g_stop_arg);
 }
 }  // namespace
 
-void install_stop_signals(int fd) {
-  g_stop_fd = fd;
+void install_stop_signals(void (*stop)(void*), void* arg) {
+  g_stop = stop;
+  g_stop_arg = arg;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // SIGHUP (the terminal went away, or a supervisor's "reload"): a clean stop
+  // with the final stats too, unless it was ignored at start (nohup).
+  struct sigaction old {};
+  if (sigaction(SIGHUP, nullptr, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
 

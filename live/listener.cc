@@ -1,11 +1,14 @@
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +29,43 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kReadChunk = 256 * 1024;
 constexpr unsigned kUdpBatch = 64;
 constexpr uint64_t kStopTag = ~0ull;
+// Descriptors kept free beyond the connection cap: stdio, the reserve, what
+// libraries open later.
+constexpr size_t kFdReserve = 16;
+// What is read from a refused connection to count its messages.
+constexpr size_t kRefuseBudget = 1u << 20;
+// After the drain, what the kernel still holds is read and counted, not
+// processed, for this long at most (a sender that never stops cannot hold the exit).
+constexpr auto kCountTime = std::chrono::milliseconds(100);
+
+// Descriptors open in this process now.
+size_t open_fds() {
+  size_t n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    closedir(d);
+    return n - 1;  // the directory's own
+  }
+  return 64;  // no /proc: a guess on the safe side
+}
+
+// The connection cap: --max-connections, but below the open-file limit
+// (raised to its hard limit first when allowed), so that accept() does not
+// run out of descriptors in normal operation.
+size_t connection_cap(size_t wanted) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit up = rl;
+    up.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+  }
+  if (rl.rlim_cur == RLIM_INFINITY) return wanted;
+  size_t used = open_fds() + kFdReserve;
+  size_t room = rl.rlim_cur > used ? static_cast<size_t>(rl.rlim_cur) - used : 1;
+  return std::max<size_t>(1, std::min(wanted, room));
+}
 
 std::string addr_text(const sockaddr_storage& ss, bool with_port) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -79,7 +119,7 @@ struct Listener::Impl {
     int fd = -1;
     bool tcp = false;
     std::string name;
-    uint32_t last_ovfl = 0;
+    uint32_t drops = 0;  // the kernel's drop count for the socket, as last seen
   };
   struct Conn {
     int fd = -1;
@@ -95,6 +135,10 @@ struct Listener::Impl {
   BatchQueue& q;
   BatchBuilder builder;
   int ep = -1, efd = -1;
+  int reserve_fd = -1;  // given up to accept() when out of descriptors
+  size_t cap = 0;       // connections at most
+  bool accept_paused = false;
+  Clock::time_point resume_accept;
   std::vector<Socket> sockets;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns;  // by id (epoll tag)
   std::unordered_map<std::string, uint64_t> udp_peers;        // peer address -> source id
@@ -114,6 +158,7 @@ struct Listener::Impl {
     for (auto& s : sockets) ::close(s.fd);
     if (ep >= 0) ::close(ep);
     if (efd >= 0) ::close(efd);
+    if (reserve_fd >= 0) ::close(reserve_fd);
   }
 
   Status bind_one(const std::string& spec, bool tcp) {
@@ -170,6 +215,9 @@ struct Listener::Impl {
     msgs.resize(kUdpBatch);
     iovs.resize(kUdpBatch);
     peers.resize(kUdpBatch);
+    reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    cap = connection_cap(opts.max_connections);
+    c.conn_max.store(cap);
     return ok_status();
   }
 
@@ -180,10 +228,14 @@ struct Listener::Impl {
       sockaddr_storage peer{};
       socklen_t pl = sizeof peer;
       int fd = accept4(s.fd, reinterpret_cast<sockaddr*>(&peer), &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE...): try next turn
-      if (conns.size() >= opts.max_connections) {
-        ::close(fd);
-        c.conn_rejected.fetch_add(1);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) && refuse_without_fd(s))
+          continue;
+        return;  // EAGAIN, or accepting is paused
+      }
+      if (conns.size() >= cap) {
+        refuse(fd, c.refused);
         continue;
       }
       auto cn = std::make_unique<Conn>(opts.max_frame);
@@ -201,20 +253,85 @@ struct Listener::Impl {
     }
   }
 
+  // Reads what the kernel holds for a stream (up to `budget` bytes) and frames
+  // it only to count the messages; returns them. At the end of the stream the
+  // last unterminated line counts too; `eof` tells.
+  uint64_t count_stream(int fd, StreamFramer& fr, std::string& pending, size_t budget, bool& eof) {
+    uint64_t n = 0;
+    auto on = [&](std::string_view, bool) { ++n; };
+    eof = false;
+    while (budget > 0) {
+      ssize_t got = ::read(fd, scratch.data(), std::min(scratch.size(), budget));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        eof = got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+        break;
+      }
+      c.bytes.fetch_add(static_cast<uint64_t>(got), std::memory_order_relaxed);
+      budget -= static_cast<size_t>(got);
+      feed_pending(fr, pending, scratch.data(), static_cast<size_t>(got), on);
+    }
+    if (eof) {
+      fr.finish(pending.data(), pending.size(), on);
+      c.partial.fetch_add(fr.partial_frames, std::memory_order_relaxed);
+      pending.clear();
+    }
+    return n;
+  }
+
+  // A connection not taken (over the cap, or at stop): what it already sent
+  // is read and its messages counted in `counter`; a half-sent frame counts as
+  // one. Closed with nothing unread, so the peer sees an orderly close.
+  void refuse(int fd, std::atomic<uint64_t>& counter) {
+    StreamFramer fr(StreamFramer::Mode::syslog_tcp, opts.max_frame);
+    std::string pending;
+    bool eof = false;
+    uint64_t n = count_stream(fd, fr, pending, kRefuseBudget, eof);
+    if (!eof && !pending.empty()) ++n;
+    counter.fetch_add(n, std::memory_order_relaxed);
+    c.unread_bytes.fetch_add(queued_bytes(fd), std::memory_order_relaxed);
+    c.conn_rejected.fetch_add(1);
+    ::close(fd);
+  }
+
+  // Out of descriptors, accept() fails with the connection left in the
+  // backlog, and the listening socket stays readable: epoll would wake at once,
+  // for ever (a spin). The classic way out: give the reserve descriptor up,
+  // accept, refuse, take the reserve back. When even that fails (the whole
+  // system is out of files), accepting is paused for 100 ms.
+  bool refuse_without_fd(Socket& s) {
+    if (reserve_fd >= 0) {
+      ::close(reserve_fd);
+      int fd = accept4(s.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0) refuse(fd, c.refused);
+      reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd >= 0 && reserve_fd >= 0) return true;
+    }
+    for (auto& l : sockets)
+      if (l.tcp) epoll_ctl(ep, EPOLL_CTL_DEL, l.fd, nullptr);
+    accept_paused = true;
+    resume_accept = Clock::now() + std::chrono::milliseconds(100);
+    return false;
+  }
+
+  void resume_accepting() {
+    accept_paused = false;
+    for (size_t i = 0; i < sockets.size(); ++i)
+      if (sockets[i].tcp) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = i;
+        epoll_ctl(ep, EPOLL_CTL_ADD, sockets[i].fd, &ev);
+      }
+  }
+
   void frame(Conn& cn, const char* data, size_t n) {
     auto on = [&](std::string_view m, bool cut) {
       if (cut) c.cut.fetch_add(1, std::memory_order_relaxed);
       builder.message(cn.id, m);
     };
     uint64_t o0 = cn.framer.octet_frames, l0 = cn.framer.lf_frames;
-    if (cn.pending.empty()) {
-      size_t used = cn.framer.feed(data, n, on);
-      cn.pending.assign(data + used, n - used);
-    } else {
-      cn.pending.append(data, n);
-      size_t used = cn.framer.feed(cn.pending.data(), cn.pending.size(), on);
-      cn.pending.erase(0, used);
-    }
+    feed_pending(cn.framer, cn.pending, data, n, on);
     if (cn.pending.capacity() > 4 * kReadChunk && cn.pending.size() < kReadChunk) cn.pending.shrink_to_fit();
     c.octet_frames.fetch_add(cn.framer.octet_frames - o0, std::memory_order_relaxed);
     c.lf_frames.fetch_add(cn.framer.lf_frames - l0, std::memory_order_relaxed);
@@ -242,7 +359,7 @@ struct Listener::Impl {
     c.conn_open.fetch_sub(1);
   }
 
-  // One read; returns false when the connection was closed.
+  // One read; returns whether bytes came (the connection may be closed after).
   bool read_conn(Conn& cn) {
     ssize_t n = ::read(cn.fd, scratch.data(), scratch.size());
     if (n > 0) {
@@ -251,9 +368,26 @@ struct Listener::Impl {
       frame(cn, scratch.data(), static_cast<size_t>(n));
       return true;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
     close_conn(cn.id, n == 0);
     return false;
+  }
+
+  // The kernel's drop count for a UDP socket (sk_drops) comes with each
+  // datagram read (SO_RXQ_OVFL), as it was when that datagram was queued:
+  // drops after the last one queued are seen only by asking (SO_MEMINFO).
+  void note_drops(Socket& s, uint32_t total) {
+    if (total > s.drops) c.udp_drops.fetch_add(total - s.drops);
+    s.drops = std::max(s.drops, total);
+  }
+  void ask_drops() {
+    for (auto& s : sockets)
+      if (!s.tcp && s.fd >= 0) {
+        uint32_t mem[SK_MEMINFO_VARS] = {};
+        socklen_t len = sizeof mem;
+        if (getsockopt(s.fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 && len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+          note_drops(s, mem[SK_MEMINFO_DROPS]);
+      }
   }
 
   // Reads up to `rounds` recvmmsg batches; returns datagrams read. With
@@ -279,13 +413,12 @@ struct Listener::Impl {
           if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
             uint32_t v;
             std::memcpy(&v, CMSG_DATA(cm), sizeof v);
-            if (v != s.last_ovfl) c.udp_drops.fetch_add(v - s.last_ovfl);
-            s.last_ovfl = v;
+            note_drops(s, v);
           }
         }
         if (discard) {
           c.unread_datagrams.fetch_add(1, std::memory_order_relaxed);
-          c.unread_bytes.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
+          c.bytes.fetch_add(msgs[i].msg_len, std::memory_order_relaxed);
           continue;
         }
         size_t len = msgs[i].msg_len;
@@ -334,67 +467,59 @@ struct Listener::Impl {
     return ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? static_cast<uint64_t>(n) : 0;
   }
 
-  // At stop: read what the kernel already holds, bounded by
-  // opts.drain_timeout and 16 MiB per connection; count what is left.
+  // At stop: until the drain deadline, read what the kernel already holds and
+  // have it processed; then, for kCountTime at most, read the rest only to
+  // count it; what is left after that is counted in bytes. Connections still
+  // in the accept backlog are refused, their messages counted.
   void drain() {
-    auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(opts.drain_timeout));
-    // Stop accepting. Connections still in the accept backlog would be reset
-    // by the close with what they sent: count those bytes as unread.
+    auto deadline = c.deadline();
     for (auto& s : sockets)
       if (s.tcp) {
-        for (int i = 0; i < 4096; ++i) {
+        for (int i = 0; i < 65536; ++i) {
           int fd = accept4(s.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (fd < 0 && (errno == EMFILE || errno == ENFILE) && reserve_fd >= 0) {
+            ::close(std::exchange(reserve_fd, -1));
+            continue;
+          }
           if (fd < 0) break;
-          c.unread_bytes.fetch_add(queued_bytes(fd));
-          ::close(fd);
+          refuse(fd, c.unread_frames);
         }
         ::close(s.fd);
         s.fd = -1;
       }
-    for (auto& s : sockets)
-      if (!s.tcp) {
-        while (Clock::now() < deadline && read_udp(s, 16) > 0) builder.flush();
-      }
-    // What the kernel already holds for each connection, bounded in bytes and time.
-    std::vector<uint64_t> ids;
-    for (auto& [id, cn] : conns) ids.push_back(id);
-    for (uint64_t id : ids) {
-      size_t budget = 16u << 20;
-      // Each connection gets one read even past the deadline (a UDP flood may
-      // have used it up), unless the drain is off (--drain-timeout 0).
-      bool first = opts.drain_timeout > 0;
-      for (;;) {
+    // Round robin until the deadline: each UDP socket and each connection
+    // one read a turn, so that a flood on one does not starve the others.
+    for (bool more = true; more && Clock::now() < deadline;) {
+      more = false;
+      for (auto& s : sockets)
+        if (!s.tcp) more = read_udp(s, 4) > 0 || more;
+      std::vector<uint64_t> ids;
+      for (auto& [id, cn] : conns) ids.push_back(id);
+      for (uint64_t id : ids) {
         auto it = conns.find(id);
-        if (it == conns.end()) break;
-        Conn& cn = *it->second;
-        if (budget == 0 || (Clock::now() >= deadline && !std::exchange(first, false))) {
-          c.unread_bytes.fetch_add(queued_bytes(cn.fd));
-          close_conn(id, false);
-          break;
-        }
-        ssize_t n = ::read(cn.fd, scratch.data(), std::min(scratch.size(), budget));
-        if (n > 0) {
-          c.bytes.fetch_add(static_cast<uint64_t>(n));
-          frame(cn, scratch.data(), static_cast<size_t>(n));
-          builder.flush();
-          budget -= static_cast<size_t>(n);
-          first = false;
-          continue;
-        }
-        close_conn(id, n == 0);
-        break;
+        if (it != conns.end() && Clock::now() < deadline) more = read_conn(*it->second) || more;
       }
+      builder.flush();
     }
-    // Datagrams still queued are counted, not processed: reading is cheap,
-    // processing is what the deadline bounds. 100 ms at most, so that a
-    // sender that never stops cannot hold the shutdown.
-    auto count_until = Clock::now() + std::chrono::milliseconds(100);
+    // Past the deadline: count what is still there. Reading a connection lets
+    // its sender's kernel send what it still held, so each is read until dry.
+    auto count_until = Clock::now() + kCountTime;
     for (auto& s : sockets)
       if (!s.tcp) {
         while (Clock::now() < count_until && read_udp(s, 16, true) > 0) {
         }
       }
+    std::vector<uint64_t> ids;
+    for (auto& [id, cn] : conns) ids.push_back(id);
+    for (uint64_t id : ids) {
+      Conn& cn = *conns.at(id);
+      bool eof = false;
+      if (Clock::now() < count_until)
+        c.unread_frames.fetch_add(count_stream(cn.fd, cn.framer, cn.pending, 16u << 20, eof));
+      if (!eof) c.unread_bytes.fetch_add(queued_bytes(cn.fd));
+      close_conn(id, false);
+    }
+    ask_drops();  // every drop until now, including those after the last datagram read
     for (auto& s : sockets)
       if (s.fd >= 0) {
         ::close(s.fd);
@@ -408,8 +533,9 @@ struct Listener::Impl {
     auto next_idle = Clock::now() + std::chrono::seconds(1);
     bool stopping = false;
     while (!stopping) {
+      auto wake = accept_paused ? std::min(next_idle, resume_accept) : next_idle;
       int timeout = static_cast<int>(
-          std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_idle - Clock::now()).count()));
+          std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count()));
       int n = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), timeout);
       if (n < 0 && errno != EINTR) break;
       // A stop is seen before the other events of the same turn: from then
@@ -429,7 +555,9 @@ struct Listener::Impl {
         if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_conn(*it->second);
       }
       builder.flush();
+      if (accept_paused && Clock::now() >= resume_accept) resume_accepting();
       if (Clock::now() >= next_idle) {
+        ask_drops();
         expire_idle();
         builder.flush();
         next_idle = Clock::now() + std::chrono::seconds(1);
@@ -456,12 +584,14 @@ std::vector<std::string> Listener::bound() const {
 
 void Listener::run() { impl_->run(); }
 
+size_t Listener::max_connections() const { return impl_->cap; }
+
 void Listener::stop() {
+  impl_->c.request_stop(impl_->opts.drain_timeout);
   uint64_t one = 1;
   ssize_t r = ::write(impl_->efd, &one, sizeof one);
   (void)r;
 }
 
-int Listener::stop_fd() const { return impl_->efd; }
 
 }  // namespace tpmdiag::live

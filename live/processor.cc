@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 
 #include "pipeline/scanner.h"
 
@@ -27,7 +28,31 @@ class ViewSource : public ByteSource {
   size_t n_, pos_ = 0;
 };
 
+int64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe, unlike std::chrono's now()
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 }  // namespace
+
+void IngestCounters::request_stop(double drain_seconds) {
+  int64_t none = 0;
+  deadline_ns.compare_exchange_strong(none, monotonic_ns() + static_cast<int64_t>(drain_seconds * 1e9));
+}
+
+bool IngestCounters::past_deadline() const {
+  int64_t d = deadline_ns.load();
+  return d != 0 && monotonic_ns() >= d;
+}
+
+std::chrono::steady_clock::time_point IngestCounters::deadline() const {
+  int64_t d = deadline_ns.load();
+  if (d == 0) return std::chrono::steady_clock::time_point::max();
+  // steady_clock is CLOCK_MONOTONIC; the offset keeps that an assumption-free conversion
+  auto now = std::chrono::steady_clock::now();
+  return now + std::chrono::nanoseconds(d - monotonic_ns());
+}
 
 void Batch::clear() {
   buf.clear();
@@ -40,12 +65,17 @@ void Batch::clear() {
 
 // ---- BatchQueue ----
 
-void BatchQueue::push(std::unique_ptr<Batch> b) {
+bool BatchQueue::push(std::unique_ptr<Batch>& b, const IngestCounters& c) {
   std::unique_lock<std::mutex> lk(mu_);
-  not_full_.wait(lk, [&] { return bytes_ < max_bytes_ || q_.empty(); });
+  // A stop comes from a signal handler, which cannot notify: look every 20 ms.
+  while (!(bytes_ < max_bytes_ || q_.empty())) {
+    if (c.past_deadline()) return false;
+    not_full_.wait_for(lk, std::chrono::milliseconds(20));
+  }
   bytes_ += b->buf.size();
   q_.push_back(std::move(b));
   not_empty_.notify_one();
+  return true;
 }
 
 std::unique_ptr<Batch> BatchQueue::pop(std::chrono::steady_clock::time_point deadline) {
@@ -127,7 +157,11 @@ void BatchBuilder::error(std::string message) { b_->errors.push_back(std::move(m
 void BatchBuilder::flush() {
   Batch& b = *b_;
   if (b.messages == 0 && b.sources.empty() && b.closed.empty() && b.errors.empty()) return;
-  q_.push(std::move(b_));
+  if (!q_.push(b_, c_)) {
+    c_.unprocessed.fetch_add(b.messages, std::memory_order_relaxed);
+    b.clear();
+    return;
+  }
   b_ = q_.recycled();
 }
 
@@ -193,10 +227,15 @@ void Processor::process(Batch& b) {
   for (uint64_t id : b.closed) sources_.erase(id);
 }
 
-void Processor::report_settled(bool all) {
+void Processor::report_settled(bool all, std::chrono::steady_clock::time_point until) {
   auto now = std::chrono::steady_clock::now();
   auto settle = std::chrono::duration<double>(opts_.settle);
   for (auto it = settling_.begin(); it != settling_.end();) {
+    if (std::chrono::steady_clock::now() >= until) {
+      unsettled_ += settling_.size();
+      settling_.clear();
+      break;
+    }
     if (!all && now - it->second < settle) {
       ++it;
       continue;
@@ -257,13 +296,18 @@ void Processor::write_stats(bool final) {
   st.udp_kernel = c_.udp_drops.load();
   st.partial_frames = c_.partial.load();
   st.shutdown_unread_datagrams = c_.unread_datagrams.load();
+  st.shutdown_unread_frames = c_.unread_frames.load();
   st.shutdown_unread_bytes = c_.unread_bytes.load();
+  st.shutdown_unprocessed = c_.unprocessed.load();
+  st.refused_messages = c_.refused.load();
+  st.unsettled_hosts = unsettled_;
   st.cut = c_.cut.load();
   st.evicted_hosts = table_.evicted_hosts();
   st.evicted_facts = table_.evicted_facts();
   st.conn_open = c_.conn_open.load();
   st.conn_total = c_.conn_total.load();
   st.conn_rejected = c_.conn_rejected.load();
+  st.conn_max = c_.conn_max.load();
   st.idle_timeouts = c_.idle_timeouts.load();
   st.octet_frames = c_.octet_frames.load();
   st.lf_frames = c_.lf_frames.load();
@@ -276,11 +320,16 @@ bool Processor::run(BatchQueue& q) {
       std::chrono::duration<double>(opts_.stats_interval > 0 ? opts_.stats_interval : 1.0));
   auto next_stats = start_ + period;
   for (;;) {
-    auto b = q.pop(std::min(next_stats, next_settle()));
-    if (b) {
+    bool late = c_.past_deadline();
+    auto b = q.pop(late ? next_stats : std::min({next_stats, next_settle(), c_.deadline()}));
+    if (b && (late || c_.past_deadline())) {
+      // The drain time is over: what is still queued is counted, not scanned.
+      c_.unprocessed.fetch_add(b->messages, std::memory_order_relaxed);
+      q.recycle(std::move(b));
+    } else if (b) {
       process(*b);
       q.recycle(std::move(b));
-    } else {
+    } else if (!late) {
       report_settled(false);
     }
     if (ok && !sink_.ok()) {
@@ -294,7 +343,11 @@ bool Processor::run(BatchQueue& q) {
     }
     if (!b && q.closed_and_empty()) break;
   }
-  report_settled(true);  // the input ended: nothing more will come to change it
+  // The input ended: nothing more will come to change the hosts still
+  // settling. After a stop, this too must end soon after the drain time.
+  report_settled(true, c_.stopping() ? std::max(c_.deadline(), std::chrono::steady_clock::now()) +
+                                           std::chrono::milliseconds(500)
+                                     : std::chrono::steady_clock::time_point::max());
   write_stats(true);
   return ok && sink_.ok();
 }

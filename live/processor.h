@@ -68,23 +68,37 @@ struct IngestCounters {
   std::atomic<uint64_t> messages{0};       // messages framed (processed ones: see stats)
   std::atomic<uint64_t> cut{0};            // messages cut at --max-frame
   std::atomic<uint64_t> partial{0};        // incomplete frames dropped (peer closed, timeout, shutdown)
-  std::atomic<uint64_t> udp_drops{0};      // datagrams the kernel dropped on our sockets (SO_RXQ_OVFL)
-  std::atomic<uint64_t> unread_datagrams{0};  // UDP datagrams still queued when the drain at stop ended
-  std::atomic<uint64_t> unread_bytes{0};      // their bytes + TCP bytes still queued (connections and
-                                              // accept backlog) when the drain at stop ended
+  std::atomic<uint64_t> udp_drops{0};      // datagrams the kernel dropped on our sockets (SO_RXQ_OVFL, SO_MEMINFO)
+  std::atomic<uint64_t> unread_datagrams{0};  // UDP datagrams read and discarded after the drain at stop
+  std::atomic<uint64_t> unread_frames{0};     // TCP messages read and discarded after the drain at stop
+  std::atomic<uint64_t> unread_bytes{0};      // bytes the kernel still held when even that ended
+  std::atomic<uint64_t> unprocessed{0};    // messages received but not processed when the drain ended
+  std::atomic<uint64_t> refused{0};        // messages sent on connections refused (read and discarded)
   std::atomic<uint64_t> conn_open{0};
   std::atomic<uint64_t> conn_total{0};
-  std::atomic<uint64_t> conn_rejected{0};  // over --max-connections
+  std::atomic<uint64_t> conn_rejected{0};  // over the connection cap, or not yet accepted at stop
+  std::atomic<uint64_t> conn_max{0};       // the connection cap in force (below the open-file limit)
   std::atomic<uint64_t> idle_timeouts{0};
   std::atomic<uint64_t> octet_frames{0};   // TCP messages framed by octet count
   std::atomic<uint64_t> lf_frames{0};      // TCP/file messages framed by LF
+
+  // Shutdown. 0 while running; then the CLOCK_MONOTONIC time (ns) after which
+  // nothing more is processed: messages still queued are counted in
+  // `unprocessed`. Set from a signal handler, so async-signal-safe; the first
+  // call wins.
+  std::atomic<int64_t> deadline_ns{0};
+  void request_stop(double drain_seconds);
+  bool stopping() const { return deadline_ns.load() != 0; }
+  bool past_deadline() const;
+  std::chrono::steady_clock::time_point deadline() const;  // max() while running
 };
 
 class BatchQueue {
  public:
   explicit BatchQueue(size_t max_bytes) : max_bytes_(max_bytes) {}
-  // Blocks while the queue holds more than max_bytes (backpressure).
-  void push(std::unique_ptr<Batch> b);
+  // Blocks while the queue holds more than max_bytes (backpressure), but not
+  // past the drain deadline: then returns false and the batch is not queued.
+  bool push(std::unique_ptr<Batch>& b, const IngestCounters& c);
   // Waits until a batch arrives, the queue is closed and empty (returns null),
   // or the deadline passes (returns null, closed() false).
   std::unique_ptr<Batch> pop(std::chrono::steady_clock::time_point deadline);
@@ -110,7 +124,9 @@ class BatchBuilder {
   void close_source(uint64_t id);
   void message(uint64_t id, std::string_view text);
   void error(std::string message);
-  void flush();  // hands the current batch over, if it holds anything
+  // Hands the current batch over, if it holds anything; past the drain
+  // deadline its messages are counted as unprocessed instead.
+  void flush();
 
  private:
   BatchQueue& q_;
@@ -144,8 +160,9 @@ class Processor {
   // Processes one batch (tests call this directly); hosts quiet for
   // `settle` seconds are reported.
   void process(Batch& b);
-  // Reports the hosts that have settled, or all of them.
-  void report_settled(bool all);
+  // Reports the hosts that have settled, or all of them (until `until`: the
+  // hosts left are counted in stats `unsettled_hosts`).
+  void report_settled(bool all, std::chrono::steady_clock::time_point until = std::chrono::steady_clock::time_point::max());
   void write_stats(bool final);
 
   uint64_t messages() const { return messages_; }
@@ -170,6 +187,7 @@ class Processor {
   std::chrono::steady_clock::time_point next_settle() const;
   std::vector<Fact> facts_;
   uint64_t messages_ = 0, facts_total_ = 0, facts_dropped_ = 0, findings_ = 0, resolved_ = 0, errors_ = 0;
+  uint64_t unsettled_ = 0;
   uint64_t last_messages_ = 0;
   std::chrono::steady_clock::time_point start_, last_stats_;
 };

@@ -48,9 +48,13 @@ class Listener {
   ~Listener();
   // "udp 127.0.0.1:5514", "tcp 127.0.0.1:6514": the bound addresses (port 0 resolved).
   std::vector<std::string> bound() const;
+  // The connection cap in force: --max-connections, lowered to stay below the
+  // open-file limit (ulimit -n, raised to its hard limit when allowed).
+  size_t max_connections() const;
   void run();
-  void stop();          // async-signal-safe
-  int stop_fd() const;  // eventfd written by stop()
+  // Async-signal-safe: sets the drain deadline (IngestCounters::request_stop)
+  // and wakes run(), which reads what the sockets hold until then.
+  void stop();
 
   struct Impl;
 
@@ -65,6 +69,7 @@ struct WatchOptions {
   double poll_interval = 0.2;      // seconds between checks of idle files
   bool from_end = false;           // skip what the files hold at start (tail -F); default: read it all
   std::string host;                // host for lines that do not name one (else: from the path)
+  double drain_timeout = 0.8;      // seconds spent at stop() processing what was read
 };
 
 class Follower {
@@ -73,8 +78,7 @@ class Follower {
   ~Follower();
   // Until stop(), or until stdin ends when stdin is the only input.
   void run();
-  void stop();  // async-signal-safe
-  int stop_fd() const;
+  void stop();  // async-signal-safe, as Listener::stop()
   bool stopped() const;  // run() ended because of stop(), not end of input
 
   struct Impl;
@@ -83,9 +87,14 @@ class Follower {
   std::unique_ptr<Impl> impl_;
 };
 
-// SIGINT and SIGTERM write to `fd` (an eventfd: a receiver's stop_fd()), so
-// that the receiver stops cleanly; SIGPIPE is ignored (a closed stdout is seen
-// as a write error and also stops the receiver).
-void install_stop_signals(int fd);
+// SIGINT, SIGTERM and SIGHUP (unless ignored at start, as under nohup) call
+// the receiver's stop(), so that it stops cleanly and the final stats are
+// written; SIGPIPE is ignored (a closed stdout is seen as a write error and
+// also stops the receiver).
+void install_stop_signals(void (*stop)(void*), void* arg);
+template <class Receiver>
+void install_stop_signals(Receiver& r) {
+  install_stop_signals([](void* p) { static_cast<Receiver*>(p)->stop(); }, &r);
+}
 
 }  // namespace tpmdiag::live

@@ -23,9 +23,15 @@ struct Stats {
   int64_t lines_per_s = 0;
   uint64_t messages = 0, bytes = 0, hosts = 0, facts = 0, facts_total = 0, facts_dropped = 0;
   uint64_t findings = 0, resolved = 0, open_problems = 0, errors = 0;
-  uint64_t udp_kernel = 0, partial_frames = 0, shutdown_unread_datagrams = 0, shutdown_unread_bytes = 0;
+  uint64_t udp_kernel = 0, partial_frames = 0, shutdown_unread_datagrams = 0, shutdown_unread_frames = 0;
+  uint64_t shutdown_unread_bytes = 0, shutdown_unprocessed = 0, refused_messages = 0, unsettled_hosts = 0;
   uint64_t cut = 0, evicted_hosts = 0, evicted_facts = 0;
-  uint64_t conn_open = 0, conn_total = 0, conn_rejected = 0, idle_timeouts = 0;
+  uint64_t conn_open = 0, conn_total = 0, conn_rejected = 0, conn_max = 0, idle_timeouts = 0;
+  // Messages received and not processed, each counted once: the `drops` field.
+  uint64_t drops() const {
+    return udp_kernel + partial_frames + shutdown_unread_datagrams + shutdown_unread_frames + shutdown_unprocessed +
+           refused_messages;
+  }
   uint64_t octet_frames = 0, lf_frames = 0;
 };
 

@@ -120,8 +120,9 @@ n=$(final tcp-rfc5424-lf .framing.lf)
 # Shutdown with messages still in the kernel's socket buffers: the final stats
 # record counts them. Deterministic: the listener is stopped (SIGSTOP) while
 # 300 datagrams, 300 TCP lines and a never-accepted connection arrive; SIGTERM
-# is queued before SIGCONT, and --drain-timeout 0 reads nothing more, so all
-# of it must be counted as unread, to the byte.
+# is queued before SIGCONT, and --drain-timeout 0 processes nothing more, so
+# all of it must be read and counted as unread messages, to the byte: 300
+# datagrams, 300 TCP lines and the half line of the connection never accepted.
 unread_case() {
   local name=unread
   if ! start_listen "$name" --drain-timeout 0; then bad "$name: listen did not start"; return; fi
@@ -130,7 +131,8 @@ unread_case() {
 import json, os, signal, socket, sys, time
 uport, tport, pid, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 t = socket.create_connection(("127.0.0.1", tport))
-t.sendall(b"<11>1 2024-05-01T10:00:00.000Z h1 Hostd 1 - - before the stop\n")
+first = b"<11>1 2024-05-01T10:00:00.000Z h1 Hostd 1 - - before the stop\n"
+t.sendall(first)
 for _ in range(100):  # accepted and processed: a stats record counts it
     if any(json.loads(l).get("messages", 0) >= 1 for l in open(out) if '"stats"' in l): break
     time.sleep(0.1)
@@ -149,14 +151,14 @@ late = socket.create_connection(("127.0.0.1", tport))  # left in the accept back
 late.sendall(b"x" * 1000); nbytes += 1000
 time.sleep(0.3)
 os.kill(pid, signal.SIGTERM); os.kill(pid, signal.SIGCONT)
-print(nbytes)
+print(len(first) + nbytes)
 PY
 )
   stop_listen "$name"
-  local got
-  got=$(final "$name" '"\(.messages) \(.drops) \(.drop_detail.shutdown_unread_datagrams) \(.drop_detail.shutdown_unread_bytes)"')
-  [ "$got" = "1 300 300 $want" ] && ok "$name: 300 datagrams and $want bytes left unread at SIGTERM are counted" \
-    || bad "$name: final stats 'messages drops unread_datagrams unread_bytes' = '$got', expected '1 300 300 $want'"
+  local got expect="1 601 300 301 0 $want"
+  got=$(final "$name" '"\(.messages) \(.drops) \(.drop_detail.shutdown_unread_datagrams) \(.drop_detail.shutdown_unread_frames) \(.drop_detail.shutdown_unread_bytes) \(.bytes)"')
+  [ "$got" = "$expect" ] && ok "$name: 300 datagrams, 301 TCP frames ($want bytes in all) left at SIGTERM are counted" \
+    || bad "$name: final stats 'messages drops unread_datagrams unread_frames unread_bytes bytes' = '$got', expected '$expect'"
 }
 unread_case
 

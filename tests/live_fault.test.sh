@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Live mode under faults (issue 20), each case bounded in time:
 #   watch: a FIFO, a log replaced by a symlink to /dev/zero, copytruncate
-#     followed by a quick refill.
+#     followed by a quick refill, SIGHUP.
 #   tests/live_fault.test.sh build/tpmdiag
 set -u
 bin=$(realpath "${1:?usage: live_fault.test.sh PATH-TO-tpmdiag}")
@@ -80,6 +80,12 @@ sleep 2.2
 stop_watch "watch copytruncate" "$T/ct.out"
 n=$(final "$T/ct.out" .messages)
 [ "$n" = 50 ] && ok "watch copytruncate + quick refill: 20 + 30 lines" || bad "watch copytruncate + quick refill: $n lines, expected 50"
+
+# SIGHUP ends watch like SIGTERM, with the final stats.
+printf 'a line\n' > "$T/hup.log"
+start_watch "$T/hup.out" "$T/hup.log"
+sleep 0.5
+stop_watch "watch SIGHUP" "$T/hup.out" HUP
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -3,6 +3,7 @@
 // client. End-to-end tests with logger and rsyslog: tests/live.test.sh.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -301,6 +302,88 @@ TEST_CASE("host table: an evicted host coming back does not report its findings 
         }) == 1);
 }
 
+namespace {
+
+int connect_port(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+
+int port_of(const Listener& l) {
+  auto bound = l.bound();
+  REQUIRE(!bound.empty());
+  return std::stoi(bound[0].substr(bound[0].rfind(':') + 1));
+}
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+}  // namespace
+
+// Issue 20, point 9: out of file descriptors (EMFILE), accept() fails with the
+// connection still in the backlog; the loop spun at 100 % CPU and the
+// connection and its messages were lost uncounted. The file limit is lowered
+// under the listener's feet, so the EMFILE path itself is exercised.
+TEST_CASE("listener: out of file descriptors, connections are refused and counted, no spin", "[live][net]") {
+  IngestCounters c;
+  BatchQueue q(1 << 20);
+  ListenOptions lo;
+  lo.tcp = {"127.0.0.1:0"};
+  auto l = Listener::open(lo, c, q);
+  REQUIRE(l.ok());
+  int port = port_of(**l);
+  std::thread io([&] {
+    (*l)->run();
+    q.close();
+  });
+  rlimit saved{};
+  getrlimit(RLIMIT_NOFILE, &saved);
+  std::vector<int> clients;
+  int probe = dup(0);  // the lowest free descriptor: the limit goes just above it
+  close(probe);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(probe + 24);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  for (int i = 0; i < 40; ++i) {  // opened while the listener may already be out of descriptors
+    int fd = -1;
+    {
+      rlimit mine = saved;  // the test's own sockets: allowed past the lowered limit
+      setrlimit(RLIMIT_NOFILE, &mine);
+      fd = connect_port(port);
+      setrlimit(RLIMIT_NOFILE, &low);
+    }
+    std::string m = "msg from client " + std::to_string(i) + "\n";
+    REQUIRE(write(fd, m.data(), m.size()) == static_cast<ssize_t>(m.size()));
+    clients.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  double c0 = cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  double busy = cpu_seconds() - c0;
+  setrlimit(RLIMIT_NOFILE, &saved);
+  CHECK(busy < 0.35);
+  (*l)->stop();
+  uint64_t got = 0;
+  while (auto b = q.pop(std::chrono::steady_clock::now() + std::chrono::seconds(5))) {
+    got += b->messages;
+    q.recycle(std::move(b));
+  }
+  io.join();
+  for (int fd : clients) close(fd);
+  CHECK(c.conn_rejected.load() > 0);
+  CHECK(c.conn_total.load() + c.conn_rejected.load() == 40);
+  CHECK(got + c.refused.load() == 40);  // every message processed or counted
+}
+
 TEST_CASE("listener: a stalled client does not stall others; idle timeout", "[live][net]") {
   IngestCounters c;
   BatchQueue q(1 << 20);
@@ -309,22 +392,12 @@ TEST_CASE("listener: a stalled client does not stall others; idle timeout", "[li
   lo.idle_timeout = 1;
   auto l = Listener::open(lo, c, q);
   REQUIRE(l.ok());
-  auto bound = (*l)->bound();
-  REQUIRE(bound.size() == 1);
-  int port = std::stoi(bound[0].substr(bound[0].rfind(':') + 1));
+  int port = port_of(**l);
   std::thread io([&] {
     (*l)->run();
     q.close();
   });
-  auto connect_to = [&] {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    return fd;
-  };
+  auto connect_to = [&] { return connect_port(port); };
   int slow = connect_to();
   std::string half = "100 only part of a frame";
   REQUIRE(write(slow, half.data(), half.size()) == static_cast<ssize_t>(half.size()));
