@@ -64,6 +64,21 @@ std::vector<std::string> records(const std::string& out, const std::string& type
   return r;
 }
 
+// A processor writing JSON Lines into a string, fed through a batch builder.
+struct Rig {
+  IngestCounters c;
+  BatchQueue q{1 << 20};
+  std::ostringstream out;
+  cli::JsonLinesSink sink{out};
+  Processor p;
+  BatchBuilder b{q, c};
+  explicit Rig(ProcessorOptions po) : p(engine(), std::move(po), c, sink) {}
+  void pump() {
+    b.flush();
+    while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("framing: octet counting and LF, detected per frame", "[live][framing]") {
@@ -221,21 +236,16 @@ TEST_CASE("processor: lines one by one are ranked as diagnose ranks them", "[liv
 }
 
 TEST_CASE("host table: caps on hosts and facts, evictions counted", "[live]") {
-  IngestCounters c;
-  BatchQueue q(1 << 20);
-  std::ostringstream out;
   ProcessorOptions po;
   po.limits.max_hosts = 3;
   po.limits.max_facts_per_host = 4;
-  cli::JsonLinesSink sink(out);
-  Processor p(engine(), po, c, sink);
-  BatchBuilder b(q, c);
+  Rig r(po);
+  auto& [c, q, out, sink, p, b] = r;
   auto hostd = lines_of("samples/seed-failing/hostd.log");
   for (int h = 0; h < 5; ++h) {
     b.source(static_cast<uint64_t>(h + 1), "hostd.log", "esx-" + std::to_string(h));
     for (const auto& l : hostd) b.message(static_cast<uint64_t>(h + 1), l);
-    b.flush();
-    while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
+    r.pump();
   }
   CHECK(p.hosts().hosts() == 3);
   CHECK(p.hosts().evicted_hosts() == 2);
@@ -252,14 +262,10 @@ TEST_CASE("host table: caps on hosts and facts, evictions counted", "[live]") {
 // flood of 100 MB in gave 2.8 GB out); a cause still open when its host was
 // evicted is remembered, and its resolution is still reported.
 TEST_CASE("host table: an evicted host coming back does not report its findings again", "[live]") {
-  IngestCounters c;
-  BatchQueue q(1 << 20);
-  std::ostringstream out;
   ProcessorOptions po;
   po.limits.max_hosts = 2;
-  cli::JsonLinesSink sink(out);
-  Processor p(engine(), po, c, sink);
-  BatchBuilder b(q, c);
+  Rig r(po);
+  auto& [c, q, out, sink, p, b] = r;
   auto vmk = lines_of("samples/seed-failing/vmkernel.log");
   auto hostd = lines_of("samples/seed-failing/hostd.log");
   size_t in_bytes = 0;
@@ -271,8 +277,7 @@ TEST_CASE("host table: an evicted host coming back does not report its findings 
       in_bytes += l.size() + 1;
     }
     b.close_source(id);
-    b.flush();
-    while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
+    r.pump();
   };
   for (int round = 0; round < 10; ++round)
     for (int h = 0; h < 5; ++h) {
