@@ -131,7 +131,7 @@ int cmd_listen(const Args& args) {
   });
   bool ok = proc.run(queue);
   io.join();
-  return ok ? 0 : 2;
+  return exit_after_stop(ok ? 0 : 2, counters);
 }
 
 TPMDIAG_COMMAND("listen", "[--udp|--tcp A:P]", "syslog receiver: findings as JSON Lines as they happen", cmd_listen, 27)

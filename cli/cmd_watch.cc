@@ -109,10 +109,10 @@ int cmd_watch(const Args& args) {
   });
   bool ok = proc.run(queue);
   io.join();
-  if (!ok) return 2;
+  if (!ok) return exit_after_stop(2, counters);
   bool only_stdin = wo.paths.size() == 1 && wo.paths[0] == "-";
   if (only_stdin && !follower.stopped() && proc.hosts().open_problems() > 0) return 1;
-  return 0;
+  return exit_after_stop(0, counters);
 }
 
 TPMDIAG_COMMAND("watch", "[FILE...|-]", "follow logs (tail -F) or stdin: findings as JSON Lines", cmd_watch, 26)

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <iostream>
 
 #include "cli/render.h"
 #include "common/json_writer.h"
@@ -132,6 +133,13 @@ void JsonLinesSink::stats(const live::Stats& s) {
   w.end_object();
   out_ << '\n';
   out_.flush();
+}
+
+int exit_after_stop(int code, const live::IngestCounters& c) {
+  if (!c.stopping()) return code;
+  std::cout.flush();
+  std::cerr.flush();
+  std::_Exit(code);
 }
 
 StopWatchdog::StopWatchdog(std::string command, const live::IngestCounters& c)

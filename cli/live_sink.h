@@ -30,6 +30,12 @@ class JsonLinesSink : public live::Sink {
   std::ostream& out_;
 };
 
+// After a stop, returns only if there was none; else exits with `code` at
+// once, the final record written: freeing the per-host facts one by one
+// (hundreds of MB under a many-host load) took a good part of the second the
+// exit is due in.
+int exit_after_stop(int code, const live::IngestCounters& c);
+
 // After a stop, the final stats record is due within the drain time + 1 s. A
 // stdout that nobody reads would block its writing for ever: then one line on
 // stderr and exit 2 (as for a closed stdout) rather than hang.

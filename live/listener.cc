@@ -35,8 +35,11 @@ constexpr size_t kFdReserve = 16;
 // What is read from a refused connection to count its messages.
 constexpr size_t kRefuseBudget = 1u << 20;
 // After the drain, what the kernel still holds is read and counted, not
-// processed, for this long at most (a sender that never stops cannot hold the exit).
-constexpr auto kCountTime = std::chrono::milliseconds(100);
+// processed, for this long at most (a sender that never stops cannot hold
+// the exit). Enough to frame the socket buffers of a few busy connections
+// (6 MiB each, and as much again from the sender's) on a loaded machine.
+constexpr auto kCountTime = std::chrono::milliseconds(300);
+constexpr auto kQuiet = std::chrono::milliseconds(30);
 
 // Descriptors open in this process now.
 size_t open_fds() {
@@ -253,14 +256,15 @@ struct Listener::Impl {
     }
   }
 
-  // Reads what the kernel holds for a stream (up to `budget` bytes) and frames
-  // it only to count the messages; returns them. At the end of the stream the
-  // last unterminated line counts too; `eof` tells.
-  uint64_t count_stream(int fd, StreamFramer& fr, std::string& pending, size_t budget, bool& eof) {
+  // Reads what the kernel holds for a stream (up to `budget` bytes, until
+  // `until`) and frames it only to count the messages; returns them. At the
+  // end of the stream the last unterminated line counts too; `eof` tells.
+  uint64_t count_stream(int fd, StreamFramer& fr, std::string& pending, size_t budget, bool& eof,
+                        Clock::time_point until = Clock::time_point::max()) {
     uint64_t n = 0;
     auto on = [&](std::string_view, bool) { ++n; };
     eof = false;
-    while (budget > 0) {
+    while (budget > 0 && Clock::now() < until) {
       ssize_t got = ::read(fd, scratch.data(), std::min(scratch.size(), budget));
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
@@ -472,10 +476,12 @@ struct Listener::Impl {
   // count it; what is left after that is counted in bytes. Connections still
   // in the accept backlog are refused, their messages counted.
   void drain() {
+    epoll_ctl(ep, EPOLL_CTL_DEL, efd, nullptr);  // stays readable: it would wake every wait below
     auto deadline = c.deadline();
+    auto backlog_until = std::max(deadline, Clock::now()) + kCountTime;
     for (auto& s : sockets)
       if (s.tcp) {
-        for (int i = 0; i < 65536; ++i) {
+        while (Clock::now() < backlog_until) {
           int fd = accept4(s.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
           if (fd < 0 && (errno == EMFILE || errno == ENFILE) && reserve_fd >= 0) {
             ::close(std::exchange(reserve_fd, -1));
@@ -502,23 +508,39 @@ struct Listener::Impl {
       builder.flush();
     }
     // Past the deadline: count what is still there. Reading a connection lets
-    // its sender's kernel send what it still held, so each is read until dry.
+    // its sender's kernel send what it still held, which comes a moment
+    // later: every socket is read dry, then again as more comes, until none
+    // has had anything for kQuiet.
     auto count_until = Clock::now() + kCountTime;
-    for (auto& s : sockets)
-      if (!s.tcp) {
-        while (Clock::now() < count_until && read_udp(s, 16, true) > 0) {
-        }
+    auto count = [&](uint64_t tag) {
+      if (tag < kConnBase) {
+        if (!sockets[tag].tcp) read_udp(sockets[tag], 16, true);
+        return;
       }
+      auto it = conns.find(tag);
+      if (it == conns.end()) return;
+      bool eof = false;
+      Conn& cn = *it->second;
+      c.unread_frames.fetch_add(count_stream(cn.fd, cn.framer, cn.pending, 16u << 20, eof, count_until));
+      if (eof) close_conn(tag, false);
+    };
+    for (size_t i = 0; i < sockets.size(); ++i) count(i);
     std::vector<uint64_t> ids;
     for (auto& [id, cn] : conns) ids.push_back(id);
-    for (uint64_t id : ids) {
-      Conn& cn = *conns.at(id);
-      bool eof = false;
-      if (Clock::now() < count_until)
-        c.unread_frames.fetch_add(count_stream(cn.fd, cn.framer, cn.pending, 16u << 20, eof));
-      if (!eof) c.unread_bytes.fetch_add(queued_bytes(cn.fd));
-      close_conn(id, false);
+    for (uint64_t id : ids) count(id);
+    std::vector<epoll_event> evs(256);
+    for (auto now = Clock::now(); now < count_until; now = Clock::now()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(count_until - now).count();
+      int n = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()),
+                         static_cast<int>(std::min<int64_t>(kQuiet.count(), left + 1)));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      for (int i = 0; i < n; ++i) count(evs[i].data.u64);
     }
+    for (auto& [id, cn] : conns) c.unread_bytes.fetch_add(queued_bytes(cn->fd));
+    ids.clear();
+    for (auto& [id, cn] : conns) ids.push_back(id);
+    for (uint64_t id : ids) close_conn(id, false);
     ask_drops();  // every drop until now, including those after the last datagram read
     for (auto& s : sockets)
       if (s.fd >= 0) {

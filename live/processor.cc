@@ -28,6 +28,9 @@ class ViewSource : public ByteSource {
   size_t n_, pos_ = 0;
 };
 
+// Messages are scanned in slices of about this many bytes (see process()).
+constexpr size_t kSlice = 64 * 1024;
+
 int64_t monotonic_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe, unlike std::chrono's now()
@@ -194,18 +197,29 @@ Processor::~Processor() = default;
 void Processor::process(Batch& b) {
   for (auto& s : b.sources) sources_[s.id] = {std::move(s.name), std::move(s.fallback_host), next_seq_++};
   for (const auto& e : b.errors) write_error(e);
-  if (b.messages > 0) {
+  // In slices, so that a stop is seen within one slice's time, not a whole
+  // batch's (a second and more under a sanitizer).
+  uint64_t first = 0;  // first message of the slice, in the batch
+  for (size_t pos = 0; pos < b.buf.size() && first < b.messages;) {
+    if (c_.past_deadline()) {
+      c_.unprocessed.fetch_add(b.messages - first, std::memory_order_relaxed);
+      break;
+    }
+    size_t end = std::min(pos + kSlice, b.buf.size());
+    if (const void* lf = std::memchr(b.buf.data() + end - 1, '\n', b.buf.size() - end + 1))
+      end = static_cast<size_t>(static_cast<const char*>(lf) - b.buf.data()) + 1;
+    auto n = static_cast<uint64_t>(std::count(b.buf.data() + pos, b.buf.data() + end, '\n'));
     facts_.clear();
-    ViewSource src(b.buf.data(), b.buf.size());
+    ViewSource src(b.buf.data() + pos, end - pos);
     InputStats st;
     static const std::string kInput = "live";
     Status s = scanner_->scanner.scan(src, kInput, 0, facts_, st);
     (void)s;  // a memory view cannot fail
-    messages_ += b.messages;
+    messages_ += n;
     facts_dropped_ += st.dropped_facts;
     for (Fact& f : facts_) {
       // Batch line -> source and line within it.
-      uint64_t idx = f.line - 1;
+      uint64_t idx = first + f.line - 1;
       auto it = std::upper_bound(b.segments.begin(), b.segments.end(), idx,
                                  [](uint64_t i, const Segment& sg) { return i < sg.first_message; });
       if (it == b.segments.begin()) continue;
@@ -222,8 +236,10 @@ void Processor::process(Batch& b) {
     }
     auto now = std::chrono::steady_clock::now();
     for (auto& host : table_.take_dirty()) settling_[std::move(host)] = now;
+    first += n;
+    pos = end;
   }
-  report_settled(false);
+  report_settled(false, c_.deadline());
   for (uint64_t id : b.closed) sources_.erase(id);
 }
 
@@ -232,8 +248,10 @@ void Processor::report_settled(bool all, std::chrono::steady_clock::time_point u
   auto settle = std::chrono::duration<double>(opts_.settle);
   for (auto it = settling_.begin(); it != settling_.end();) {
     if (std::chrono::steady_clock::now() >= until) {
-      unsettled_ += settling_.size();
-      settling_.clear();
+      if (all) {  // the last call: they will not be diagnosed
+        unsettled_ += settling_.size();
+        settling_.clear();
+      }
       break;
     }
     if (!all && now - it->second < settle) {
@@ -344,9 +362,10 @@ bool Processor::run(BatchQueue& q) {
     if (!b && q.closed_and_empty()) break;
   }
   // The input ended: nothing more will come to change the hosts still
-  // settling. After a stop, this too must end soon after the drain time.
-  report_settled(true, c_.stopping() ? std::max(c_.deadline(), std::chrono::steady_clock::now()) +
-                                           std::chrono::milliseconds(500)
+  // settling. After a stop, this too must end soon after the drain time
+  // (the receiver counts what is left for up to 300 ms of it first).
+  report_settled(true, c_.stopping() ? std::max(c_.deadline() + std::chrono::milliseconds(500),
+                                                std::chrono::steady_clock::now() + std::chrono::milliseconds(200))
                                      : std::chrono::steady_clock::time_point::max());
   write_stats(true);
   return ok && sink_.ok();

@@ -160,8 +160,8 @@ class Processor {
   // Processes one batch (tests call this directly); hosts quiet for
   // `settle` seconds are reported.
   void process(Batch& b);
-  // Reports the hosts that have settled, or all of them (until `until`: the
-  // hosts left are counted in stats `unsettled_hosts`).
+  // Reports the hosts that have settled, or all of them, until `until` (for
+  // all: the hosts left then are counted in stats `unsettled_hosts`).
   void report_settled(bool all, std::chrono::steady_clock::time_point until = std::chrono::steady_clock::time_point::max());
   void write_stats(bool final);
 
