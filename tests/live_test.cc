@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 
@@ -336,8 +337,9 @@ double cpu_seconds() {
 
 // Issue 20, point 9: out of file descriptors (EMFILE), accept() fails with the
 // connection still in the backlog; the loop spun at 100 % CPU and the
-// connection and its messages were lost uncounted. The file limit is lowered
-// under the listener's feet, so the EMFILE path itself is exercised.
+// connection and its messages were lost uncounted. The connections wait in
+// the backlog, their message sent, before the listener runs; then the file
+// limit is lowered so that no descriptor is free: the EMFILE path itself.
 TEST_CASE("listener: out of file descriptors, connections are refused and counted, no spin", "[live][net]") {
   IngestCounters c;
   BatchQueue q(1 << 20);
@@ -346,30 +348,29 @@ TEST_CASE("listener: out of file descriptors, connections are refused and counte
   auto l = Listener::open(lo, c, q);
   REQUIRE(l.ok());
   int port = port_of(**l);
-  std::thread io([&] {
+  // The thread starts before the limit is lowered (UBSan's check of its start
+  // needs a descriptor) and runs the listener only after.
+  std::promise<void> go;
+  std::thread io([&, ready = go.get_future()] {
+    ready.wait();
     (*l)->run();
     q.close();
   });
-  rlimit saved{};
-  getrlimit(RLIMIT_NOFILE, &saved);
   std::vector<int> clients;
-  int probe = dup(0);  // the lowest free descriptor: the limit goes just above it
-  close(probe);
-  rlimit low = saved;
-  low.rlim_cur = static_cast<rlim_t>(probe + 24);
-  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
-  for (int i = 0; i < 40; ++i) {  // opened while the listener may already be out of descriptors
-    int fd = -1;
-    {
-      rlimit mine = saved;  // the test's own sockets: allowed past the lowered limit
-      setrlimit(RLIMIT_NOFILE, &mine);
-      fd = connect_port(port);
-      setrlimit(RLIMIT_NOFILE, &low);
-    }
+  for (int i = 0; i < 40; ++i) {
+    int fd = connect_port(port);
     std::string m = "msg from client " + std::to_string(i) + "\n";
     REQUIRE(write(fd, m.data(), m.size()) == static_cast<ssize_t>(m.size()));
     clients.push_back(fd);
   }
+  rlimit saved{};
+  getrlimit(RLIMIT_NOFILE, &saved);
+  int lowest_free = dup(0);
+  close(lowest_free);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(lowest_free);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  go.set_value();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   double c0 = cpu_seconds();
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
