@@ -146,9 +146,12 @@ StopWatchdog::StopWatchdog(std::string command, const live::IngestCounters& c)
     : command_(std::move(command)), c_(c) {
   t_ = std::thread([this] {
     std::unique_lock<std::mutex> lk(mu_);
-    while (!cv_.wait_for(lk, std::chrono::milliseconds(50), [&] { return done_; })) {
-      if (!c_.stopping() || std::chrono::steady_clock::now() < c_.deadline() + std::chrono::milliseconds(950)) continue;
-      std::string m = "tpmdiag " + command_ + ": error: stdout is not being read; exiting without the final stats record\n";
+    // Looks 4 times a second until a stop (a signal handler cannot notify), then closely.
+    while (!cv_.wait_for(lk, std::chrono::milliseconds(c_.stopping() ? 20 : 250), [&] { return done_; })) {
+      if (!c_.stopping() || std::chrono::steady_clock::now() < c_.deadline() + std::chrono::milliseconds(900)) continue;
+      std::string m = "tpmdiag " + command_ +
+                      ": error: the final stats record could not be written within 0.9 s of the drain time "
+                      "(is stdout being read?); exiting without it\n";
       ssize_t r = ::write(STDERR_FILENO, m.data(), m.size());
       (void)r;
       std::_Exit(2);

@@ -238,7 +238,7 @@ struct Listener::Impl {
         return;  // EAGAIN, or accepting is paused
       }
       if (conns.size() >= cap) {
-        refuse(fd, c.refused);
+        refuse(fd, false);
         continue;
       }
       auto cn = std::make_unique<Conn>(opts.max_frame);
@@ -283,17 +283,18 @@ struct Listener::Impl {
     return n;
   }
 
-  // A connection not taken (over the cap, or at stop): what it already sent
-  // is read and its messages counted in `counter`; a half-sent frame counts as
-  // one. Closed with nothing unread, so the peer sees an orderly close.
-  void refuse(int fd, std::atomic<uint64_t>& counter) {
+  // A connection not taken (over the cap, or still in the backlog at stop):
+  // what it already sent is read and its messages counted (refused, or
+  // shutdown_unread_frames); a half-sent frame counts as one. Closed with
+  // nothing unread, so the peer sees an orderly close.
+  void refuse(int fd, bool at_stop) {
     StreamFramer fr(StreamFramer::Mode::syslog_tcp, opts.max_frame);
     std::string pending;
     bool eof = false;
     uint64_t n = count_stream(fd, fr, pending, kRefuseBudget, eof);
     if (!eof && !pending.empty()) ++n;
-    counter.fetch_add(n, std::memory_order_relaxed);
-    c.unread_bytes.fetch_add(queued_bytes(fd), std::memory_order_relaxed);
+    (at_stop ? c.unread_frames : c.refused).fetch_add(n, std::memory_order_relaxed);
+    if (at_stop) c.unread_bytes.fetch_add(queued_bytes(fd), std::memory_order_relaxed);
     c.conn_rejected.fetch_add(1);
     ::close(fd);
   }
@@ -307,7 +308,7 @@ struct Listener::Impl {
     if (reserve_fd >= 0) {
       ::close(reserve_fd);
       int fd = accept4(s.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd >= 0) refuse(fd, c.refused);
+      if (fd >= 0) refuse(fd, false);
       reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       if (fd >= 0 && reserve_fd >= 0) return true;
     }
@@ -488,7 +489,7 @@ struct Listener::Impl {
             continue;
           }
           if (fd < 0) break;
-          refuse(fd, c.unread_frames);
+          refuse(fd, true);
         }
         ::close(s.fd);
         s.fd = -1;

@@ -52,7 +52,7 @@ bool IngestCounters::past_deadline() const {
 std::chrono::steady_clock::time_point IngestCounters::deadline() const {
   int64_t d = deadline_ns.load();
   if (d == 0) return std::chrono::steady_clock::time_point::max();
-  // steady_clock is CLOCK_MONOTONIC; the offset keeps that an assumption-free conversion
+  // By the offset from now: no reliance on steady_clock being CLOCK_MONOTONIC.
   auto now = std::chrono::steady_clock::now();
   return now + std::chrono::nanoseconds(d - monotonic_ns());
 }

@@ -13,10 +13,14 @@
 //   appear later; polled every poll_interval) and a never-ending stdin.
 //
 // Both hand messages to a BatchBuilder and stop when stop() is called (safe
-// from a signal handler): stop accepting, read what the kernel already holds
-// (bounded), hand the last batch over, return from run(). The Listener counts
-// what it leaves unread in the kernel's socket buffers (IngestCounters
-// unread_*): UDP datagrams (read and discarded), TCP bytes (FIONREAD).
+// from a signal handler): it sets the drain deadline shared with the
+// processor; the receiver stops accepting, reads what the kernel already
+// holds until then, hands the last batch over and returns from run(). The
+// Listener counts what it does not hand over (IngestCounters): what the
+// kernel still holds after the deadline is read and framed only to be counted
+// (unread_datagrams, unread_frames; bytes left even then: unread_bytes), and
+// the messages of connections refused over its cap (refused). The cap stays
+// below the open-file limit, and running out of descriptors does not spin.
 //
 //   auto l = Listener::open(opts, counters, queue);   // binds; Result<...>
 //   for (auto& a : (*l)->bound()) std::cerr << a << '\n';

@@ -31,6 +31,27 @@ while IFS= read -r line; do
   esac
 done < <(python3 bench/fault_listen.py --bin "$bin" --seconds 8 --check 2>&1)
 
+# A stdout nobody reads blocks the records: SIGTERM must still end listen
+# (exit 2, one line on stderr) in time, not hang.
+mkfifo "$T/blocked"
+exec 3<>"$T/blocked"  # held open, never read
+"$bin" listen --tcp 127.0.0.1:0 --udp 127.0.0.1:0 --stats-interval 0.01 >"$T/blocked" 2>"$T/blocked.err" &
+LPID=$!; pids+=("$LPID")
+for _ in $(seq 100); do grep -q 'listening on tcp' "$T/blocked.err" && break; sleep 0.1; done
+sleep 1.5  # stats records every 10 ms fill the 64 KiB pipe
+t0=$(date +%s%N)
+kill -TERM "$LPID"
+for _ in $(seq 200); do kill -0 "$LPID" 2>/dev/null || break; sleep 0.02; done
+if kill -0 "$LPID" 2>/dev/null; then
+  bad "listen, stdout not read: still running 4 s after SIGTERM"; kill -KILL "$LPID"; wait "$LPID"
+else
+  wait "$LPID"; rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  if [ "$rc" = 2 ] && [ "$ms" -lt 1800 ] && grep -q 'final stats record could not be written' "$T/blocked.err"; then
+    ok "listen, stdout not read: SIGTERM -> exit 2 in $ms ms, said on stderr"
+  else bad "listen, stdout not read: SIGTERM -> exit $rc in $ms ms"; cat "$T/blocked.err"; fi
+fi
+exec 3>&-
+
 # ---- watch ----
 final() { jq -r "select(.type==\"stats\" and .final) | $2" "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
