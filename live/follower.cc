@@ -26,7 +26,7 @@ const char* file_kind(mode_t m) {
   if (S_ISCHR(m) || S_ISBLK(m)) return "a device";
   if (S_ISDIR(m)) return "a directory";
   if (S_ISSOCK(m)) return "a socket";
-  return "not a regular file";
+  return "of an unknown kind";
 }
 }  // namespace
 
@@ -122,8 +122,8 @@ struct Follower::Impl {
     struct stat st {};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       ::close(fd);
-      report_once(f, std::string(file_kind(st.st_mode)) +
-                         ", not a regular file: not followed (waiting for a regular file there)");
+      report_once(f, std::string("not a regular file (") + file_kind(st.st_mode) +
+                         "): not followed; waiting for a regular file there");
       return false;
     }
     f.fd = fd;
