@@ -26,9 +26,10 @@ took to exit after the signal. Attacks:
                the signal comes while the queue and socket buffers are full.
                The exit must come within --drain-timeout (0.8 s) + 1 s.
 
-Senders stop before the signal (and a TCP sender always ends on a frame
-boundary), so every message sent is in the kernel's buffers or beyond: the
-equation must hold exactly. With --check, the exit status is 1 when it does
+Senders stop before the signal (a TCP sender on a frame boundary, or, held
+by backpressure, with its half-sent frame counted as sent: the listener counts
+it as a partial frame), so every message sent is in the kernel's buffers or
+beyond: the equation must hold exactly. With --check, the exit status is 1 when it does
 not, when the exit takes longer than 1.8 s, or when the listener spins.
 Python 3 standard library only.
 """
