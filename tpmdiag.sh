@@ -8,8 +8,9 @@ cd "$(dirname "$0")"
 # Debian packages: build tools, the chosen libraries, and what the tests drive.
 PACKAGES=(
   cmake ninja-build g++ pkg-config
-  libre2-dev libsimdjson-dev libboost-program-options-dev catch2
-  libvectorscan-dev zlib1g-dev libisal-dev libarchive-dev libsqlite3-dev libcpp-httplib-dev
+  libre2-dev libsimdjson-dev catch2
+  libboost-program-options-dev      # also brings Boost's headers: Asio and Beast (tpmdiag serve)
+  libvectorscan-dev zlib1g-dev libisal-dev libarchive-dev libsqlite3-dev
   tpm2-tools libtss2-dev            # tests: reference decoder for TPM response codes
 )
 # Only the test command needs these: real syslog clients, a browser, a fuzzing compiler.

@@ -1,17 +1,16 @@
 // tpmdiag serve: a web page to paste logs into, and its JSON API (issue 10).
-// The HTTP routes live in cli/serve_app.{h,cc}; this file is the command:
-// options, binding, and a clean stop on SIGINT/SIGTERM.
-#include <httplib.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/socket.h>
+// The HTTP routes live in cli/serve_app.{h,cc}, the server (deadlines,
+// limits, the worker pool) in cli/http_server.{h,cc}; this file is the
+// command: options, binding, the access log, and the stop.
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <cctype>
-#include <mutex>
-#include <thread>
+#include <cstdlib>
 
 #include "cli/common.h"
 #include "cli/serve_app.h"
+#include "common/text.h"
 
 namespace tpmdiag::cli {
 
@@ -47,17 +46,28 @@ and a part named "text" is pasted text. Each input may be plain text, a .gz,
 or an archive (.tgz, .tar, .zip: a vm-support bundle), told apart by its
 first bytes; archive members show as "bundle.tgz!var/run/log/hostd.log".
 Errors are JSON {"error", "status"}: 400 empty or unreadable input or a bad
-code, 403 a cross-site request from a browser, 408 body too slow, 413 body
-over --max-body. See docs/web.md.
+code, 403 a cross-site request from a browser, 405 another method on a known
+path, 408 header or body too slow, 413 body over --max-body, 421 a Host that
+does not name this server, 431 header over --max-header-size or
+--max-headers, 503 every worker busy for --timeout. See docs/web.md.
 
 Safety: logs are untrusted text. The page shows every piece of it as text
 (never as HTML) and the server sends a Content-Security-Policy that allows
 only its own script. Uploads are processed in memory and dropped with the
 response: nothing is written to disk or kept. There is no login and no TLS,
 so the default address is 127.0.0.1 (this machine only); bind another
-address only on a network you trust.
+address only on a network you trust. A request must name the server in its
+Host header (127.0.0.1, localhost or [::1] with the port, the bound address,
+or a name given with --allow-host), so a web page cannot reach it through DNS
+rebinding.
 
-SIGINT/SIGTERM (Ctrl+C) stop the server: exit 0.
+Slow or hostile clients: a connection must send each request header within
+--header-timeout and its body within --timeout; past --max-connections the
+connection idle the longest is closed to make room. The page, /api/rc and
+/healthz never wait for diagnoses (--threads of them run at once).
+
+SIGINT/SIGTERM (Ctrl+C) stop the server at once: connections are closed, a
+diagnosis still running after 0.5 s is abandoned; exit 0.
 Exit codes: 0 stopped cleanly, 2 usage error, bad rule/cause file, or the
 address could not be bound.
 
@@ -102,6 +112,34 @@ bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
+// A Host name or address, with an optional port: no spaces, controls or paths.
+bool plausible_host(const std::string& h) {
+  return !h.empty() && std::none_of(h.begin(), h.end(), [](unsigned char c) {
+    return c <= ' ' || c == 0x7f || c == '/' || c == '?' || c == '#' || c == '@';
+  });
+}
+
+// Each connection is a descriptor: keep --max-connections under the limit on
+// open files (raising it if allowed), with room for the listener, stdio and
+// the engine's files; else accept() fails and room cannot be made.
+void fit_open_files(unsigned& max_connections) {
+  constexpr rlim_t kReserve = 64;
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t need = rlim_t{max_connections} + kReserve;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : std::min(need, rl.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    unsigned fit = rl.rlim_cur > kReserve + 1 ? static_cast<unsigned>(rl.rlim_cur - kReserve) : 1;
+    std::cerr << "tpmdiag serve: warning: --max-connections " << max_connections << " is above the open-file limit ("
+              << rl.rlim_cur << ", ulimit -n); using " << fit << '\n';
+    max_connections = fit;
+  }
+}
+
 }  // namespace
 
 int cmd_serve(const Args& args) {
@@ -109,18 +147,31 @@ int cmd_serve(const Args& args) {
   ServeOptions so;
   so.run.limits.max_decompressed = uint64_t{1} << 30;
   std::string listen = "127.0.0.1:8080";
-  unsigned threads = 4;
   bool quiet = false;
+  auto& http = so.http;
   po::options_description d(kServeHelp);
   d.add_options()
       ("listen", po::value(&listen)->default_value(listen),
        "HOST:PORT to serve on; PORT alone means 127.0.0.1:PORT; port 0 picks a free one")
-      ("timeout", po::value(&so.timeout_sec)->default_value(so.timeout_sec),
-       "SECONDS: a read may stall this long and a request body must arrive within it; else 408");
+      ("allow-host", po::value(&http.allow_hosts)->value_name("NAME"),
+       "NAME: also answer requests whose Host is NAME (any port) or NAME:PORT, e.g. the name a reverse "
+       "proxy or DNS gives the server; repeatable")
+      ("header-timeout", po::value(&http.header_timeout_sec)->default_value(http.header_timeout_sec),
+       "SECONDS: each request header must arrive within this (from the connection's start or the previous "
+       "answer); else 408, or the connection is closed if it sent nothing")
+      ("timeout", po::value(&http.body_timeout_sec)->default_value(http.body_timeout_sec),
+       "SECONDS: each request body must arrive within this, and the answer be taken; else 408");
   LimitOptions lim;
-  lim.size(d, "max-body", so.max_body, 1 << 10, uint64_t{16} << 30,
-           "SIZE: largest request body; larger requests get 413", "32MiB");
-  lim.count(d, "threads", threads, 1, 256, "N: requests handled at once (each may hold up to --max-body in memory)");
+  lim.size(d, "max-body", http.max_body, 1 << 10, uint64_t{16} << 30,
+           "SIZE: largest request body; a larger Content-Length gets 413 at once, a chunked body when it passes",
+           "32MiB");
+  lim.size(d, "max-header-size", http.max_header_bytes, 1 << 10, 1 << 20,
+           "SIZE: request line and header fields together; more gets 431", "16KiB");
+  lim.count(d, "max-headers", http.max_headers, 1, 10000, "N: header fields per request; more gets 431");
+  lim.count(d, "max-connections", http.max_connections, 1, 1 << 20,
+            "N: connections open at once; past it the one idle the longest is closed, or the new one");
+  lim.count(d, "threads", http.threads, 1, 256,
+            "N: diagnoses run at once; 2 x N requests may hold a body (up to --max-body each), others wait");
   add_input_limit_options(d, lim, so.run);
   d.add_options()
       ("min-confidence", po::value(&so.run.diagnose.min_confidence)->default_value(0.2, "0.2"),
@@ -142,63 +193,52 @@ int cmd_serve(const Args& args) {
   std::string err;
   if (!lim.apply("serve", vm) || !check_min_confidence("serve", so.run.diagnose.min_confidence)) return 2;
   if (!parse_listen(listen, where, err)) return usage(err);
-  if (so.timeout_sec < 1) return usage("--timeout must be at least 1 second");
+  if (http.header_timeout_sec < 1 || http.header_timeout_sec > 86400)
+    return usage("--header-timeout must be 1 to 86400 seconds");
+  if (http.body_timeout_sec < 1 || http.body_timeout_sec > 86400)
+    return usage("--timeout must be 1 to 86400 seconds");
+  for (const auto& h : http.allow_hosts)
+    if (!plausible_host(h)) return usage("--allow-host '" + visible(h) + "': expected a host name or address, e.g. tpm.example.com");
+  fit_open_files(http.max_connections);
 
   auto engine = load_engine(common);  // once: every request shares it (read-only)
   if (!engine) return 2;
 
-  // Signals go to one thread that stops the server; block them everywhere
-  // else (the pool threads inherit this mask).
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-  httplib::Server svr;
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  // httplib's default also sets SO_REUSEPORT, which lets a second server bind
-  // the same port and take half the connections; keep only SO_REUSEADDR.
-  svr.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  install_routes(svr, *engine, so);
-  std::mutex log_mutex;
   if (!quiet)
-    svr.set_logger([&log_mutex](const httplib::Request& req, const httplib::Response& res) {
-      std::lock_guard<std::mutex> lock(log_mutex);
-      // Never the content: logs may hold host names and secrets.
-      std::string in = req.has_header("Content-Length") ? req.get_header_value("Content-Length") : "0";
-      std::cerr << "tpmdiag serve: " << req.remote_addr << " " << req.method << " " << req.path << " "
-                << res.status << " (" << in << " bytes in, " << res.body.size() << " out)\n";
-    });
-
-  int port = where.port;
-  if (port == 0) port = svr.bind_to_any_port(where.host);
-  else if (!svr.bind_to_port(where.host, port)) port = -1;
-  if (port <= 0) {
-    std::cerr << "tpmdiag serve: error: cannot listen on " << listen
-              << ": address in use or not available (try another port, or port 0 for any free one)\n";
+    http.log = [](const HttpRequest& req, const HttpResponse& res) {
+      // Never the content: logs may hold host names and secrets. The path is
+      // decoded, so escaped: %0A must not start a forged line, nor %1b reach
+      // the terminal.
+      auto shown = [](const std::string& s) { return s.empty() ? std::string("-") : visible(s); };
+      std::cerr << "tpmdiag serve: " << shown(req.remote) << " " << shown(req.method) << " " << shown(req.path) << " "
+                << res.status << " (" << req.body_bytes << " bytes in, " << res.body.size() << " out)\n";
+    };
+  HttpServer srv(http);
+  install_routes(srv, *engine, so);
+  auto port = srv.bind(where.host, where.port);
+  if (!port) {
+    std::cerr << "tpmdiag serve: error: cannot listen on " << visible(listen) << ": " << port.error().message
+              << " (try another port, or port 0 for any free one)\n";
     return 2;
   }
   std::string shown = where.host.find(':') != std::string::npos ? "[" + where.host + "]" : where.host;
-  std::cerr << "tpmdiag serve: listening on http://" << shown << ":" << port << "/ (Ctrl+C to stop)\n";
+  std::cerr << "tpmdiag serve: listening on http://" << shown << ":" << *port << "/ (Ctrl+C to stop)\n";
   if (!is_loopback(where.host))
     std::cerr << "tpmdiag serve: warning: " << where.host
-              << " is reachable from other machines; there is no login and no TLS\n";
+              << " is reachable from other machines; there is no login and no TLS. Clients must use a Host the "
+                 "server knows: the bound address, or a name given with --allow-host\n";
 
-  std::thread stopper([&svr, &stop_signals] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    svr.stop();
-  });
-  bool ok = svr.listen_after_bind();
-  // listen_after_bind returns on stop(); if it returned on its own, wake the stopper.
-  pthread_kill(stopper.native_handle(), SIGTERM);
-  stopper.join();
-  std::cerr << "tpmdiag serve: stopped\n";
-  return ok ? 0 : 2;
+  size_t running = srv.run();
+  auto st = srv.stats();
+  std::cerr << "tpmdiag serve: stopped (" << st.requests << " answers; connections refused at --max-connections "
+            << st.refused << ", closed to make room " << st.evicted << "; header timeouts " << st.header_timeouts
+            << ", body timeouts " << st.body_timeouts << ")\n";
+  if (running > 0) {
+    // A diagnosis cannot be interrupted; end the process instead of waiting.
+    std::cerr << "tpmdiag serve: " << running << " diagnoses still running were abandoned\n";
+    std::_Exit(0);
+  }
+  return 0;
 }
 
 TPMDIAG_COMMAND("serve", "[--listen H:P]", "web page to paste logs into, and a JSON API", cmd_serve, 28)

@@ -1,11 +1,12 @@
-// The HTTP side of `tpmdiag serve` (issue 10): the paste-your-logs page and
-// its JSON API, on cpp-httplib.
+// The routes of `tpmdiag serve` (issues 10, 20): the paste-your-logs page and
+// its JSON API, on the small server of cli/http_server.h.
 //
 //   auto engine = Engine::load({});                // once, at start
-//   httplib::Server svr;
-//   ServeOptions opts;                             // limits: body size, time
-//   install_routes(svr, **engine, opts);           // engine must outlive svr
-//   svr.listen("127.0.0.1", 8080);
+//   ServeOptions opts;                             // limits: body, header, time, connections
+//   HttpServer srv(opts.http);
+//   install_routes(srv, **engine, opts);           // engine must outlive srv
+//   srv.bind("127.0.0.1", 8080);
+//   srv.run();
 //
 // Routes:
 //   GET  /                  web/index.html (embedded in the binary)
@@ -17,11 +18,15 @@
 //                           the verdict (header X-Tpmdiag-Verdict carries it)
 //   GET  /api/rc/CODE       JSON of `tpmdiag rc --format json CODE`
 //                           (?command=CreatePrimary narrows the ESXi context)
-//   GET  /healthz           {"status": "ok", ...}
+//   GET  /healthz           {"status": "ok", ...} with the server's counters
+// HEAD works wherever GET does. The page, /api/rc and /healthz are answered
+// on the server's I/O thread at once; only diagnoses wait for a worker.
 //
 // Errors are JSON: {"error": "one line that says what and how to fix", "status": N}
 // with 400 (bad code, empty or unreadable input), 403 (cross-origin POST),
-// 404, 408 (body too slow), 413 (body over max_body), 500.
+// 404, 405 (a known path, another method), 408 (header or body too slow),
+// 413 (body over max_body), 421 (Host not this server), 431 (header too
+// large), 500, 503 (every worker busy for too long).
 //
 // Safety: every response carries a Content-Security-Policy that allows only
 // this origin's own script and style (no inline script, no external source),
@@ -35,20 +40,15 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/run.h"
+#include "cli/http_server.h"
 #include "kb/rc.h"
-
-namespace httplib {
-class Server;
-}
+#include "pipeline/run.h"
 
 namespace tpmdiag::cli {
 
 struct ServeOptions {
-  size_t max_body = size_t{32} << 20;  // bytes of request body; more is refused with 413
-  int timeout_sec = 30;                // a read may stall this long, and the whole body
-                                       // must arrive within it; then 408
-  RunOptions run;                      // scan, diagnose and decompression limits
+  HttpServer::Options http;  // body size, deadlines, header limits, connections, threads, hosts
+  RunOptions run;            // scan, diagnose and decompression limits
 };
 
 // The JSON of `tpmdiag rc --format json [--command COMMAND] CODE` for one code;
@@ -58,6 +58,6 @@ std::string rc_json(uint32_t code, const std::vector<rc::Context>& context, cons
 // {"error": message, "status": status}
 std::string error_json(const std::string& message, int status);
 
-void install_routes(httplib::Server& svr, const Engine& engine, const ServeOptions& opts);
+void install_routes(HttpServer& srv, const Engine& engine, const ServeOptions& opts);
 
 }  // namespace tpmdiag::cli

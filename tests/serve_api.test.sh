@@ -109,6 +109,13 @@ req rc-big "${url}api/rc/0x1ffffffff"
 expect "/api/rc/0x1ffffffff (too big)" 400 '"status":400'
 req health "${url}healthz"
 expect "/healthz" 200 '"status":"ok"'
+req head -I "${url}healthz"
+if [ "$code" = 200 ] && grep -qi '^Content-Length: [1-9]' "$last"; then ok "HEAD /healthz: headers only"; else bad "HEAD /healthz: HTTP $code"; fi
+req post-health -X POST "${url}healthz"
+expect "POST /healthz" 405 'method not allowed: POST /healthz'
+curl -sS -v -o /dev/null -o /dev/null "${url}healthz" "${url}app.js" 2>"$tmp/reuse.err"
+grep -qi 're-using existing connection' "$tmp/reuse.err" && ok "keep-alive: two requests on one connection" \
+  || bad "keep-alive: connection not reused: $(grep -i 'connect' "$tmp/reuse.err" | head -3)"
 
 # --- the page itself ---------------------------------------------------------------
 req index -D "$tmp/index.headers" "$url"
@@ -123,8 +130,9 @@ if grep -qE '\.(inner|outer)HTML *[+]?=|insertAdjacentHTML|document\.write|eval\
 start small --max-body 1K --timeout 1 --quiet || true
 req small-ok --data-binary @$seed/hostd.log "${url}api/diagnose"
 expect "--max-body 1K: 1.5 KB refused" 413 'the limit is 1 KiB'
-exec 3<>"/dev/tcp/127.0.0.1/$(echo "$url" | sed 's#.*:\([0-9]*\)/#\1#')"
-printf 'POST /api/diagnose HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part of it' >&3
+small_port=$(echo "$url" | sed 's#.*:\([0-9]*\)/#\1#')
+exec 3<>"/dev/tcp/127.0.0.1/$small_port"
+printf 'POST /api/diagnose HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nContent-Length: 100\r\n\r\nonly part of it' "$small_port" >&3
 timeout 15 sed -n '1p; /"status"/{p;q}' <&3 > "$tmp/slow.body"; exec 3<&-
 last=$tmp/slow.body; code=$(head -1 "$last" | awk '{print $2}')
 expect "body slower than --timeout 1" 408 'not received within 1 s'
