@@ -201,9 +201,6 @@ int cmd_serve(const Args& args) {
     if (!plausible_host(h)) return usage("--allow-host '" + visible(h) + "': expected a host name or address, e.g. tpm.example.com");
   fit_open_files(http.max_connections);
 
-  auto engine = load_engine(common);  // once: every request shares it (read-only)
-  if (!engine) return 2;
-
   if (!quiet)
     http.log = [](const HttpRequest& req, const HttpResponse& res) {
       // Never the content: logs may hold host names and secrets. The path is
@@ -213,7 +210,11 @@ int cmd_serve(const Args& args) {
       std::cerr << "tpmdiag serve: " << shown(req.remote) << " " << shown(req.method) << " " << shown(req.path) << " "
                 << res.status << " (" << req.body_bytes << " bytes in, " << res.body.size() << " out)\n";
     };
+  // First, so that SIGINT/SIGTERM while the engine loads stop the server
+  // cleanly once it runs, rather than kill it.
   HttpServer srv(http);
+  auto engine = load_engine(common);  // once: every request shares it (read-only)
+  if (!engine) return 2;
   install_routes(srv, *engine, so);
   auto port = srv.bind(where.host, where.port);
   if (!port) {
