@@ -126,6 +126,27 @@ req js "${url}app.js"
 expect "GET /app.js" 200 "'use strict'"
 if grep -qE '\.(inner|outer)HTML *[+]?=|insertAdjacentHTML|document\.write|eval\(|new Function' web/app.js; then bad "app.js uses an HTML sink"; else ok "app.js builds the DOM with text only (no innerHTML)"; fi
 
+# --- one decompression budget per request (issue 20 #3) ----------------------
+# A 40 KB .tgz of 100 gzip bombs of 16 MiB, each under --max-decompressed
+# 32M: the request stops at its total (4 x 32M) at once, and the next request
+# has a budget of its own.
+python3 - "$tmp/bombs.tgz" <<'PY'
+import gzip, io, sys, tarfile
+bomb = gzip.compress(b"\n" * (16 << 20), compresslevel=1)
+with tarfile.open(sys.argv[1], "w:gz") as tf:
+    for i in range(100):
+        ti = tarfile.TarInfo("esx-h9-2024-01-01--10.00-1/var/run/log/vmkernel.%d.gz" % i); ti.size = len(bomb)
+        tf.addfile(ti, io.BytesIO(bomb))
+PY
+start budget --max-decompressed 32M --quiet || true
+t0=$(date +%s%N)
+req bombs --data-binary @"$tmp/bombs.tgz" "${url}api/diagnose?name=bombs.tgz"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "a .tgz of 100 bombs stops at the request's --max-total-decompressed (${ms} ms)" 200 'max-total-decompressed (134217728 bytes)'
+[ "$ms" -lt 10000 ] && ok "the bomb request is answered in ${ms} ms" || bad "the bomb request took ${ms} ms"
+req after-bombs --data-binary @"$tmp/seed.txt" "${url}api/diagnose"
+expect "the next request has its own budget" 200 '"cause": "tpm_firmware_outdated"'
+
 # --- a small --max-body and a short --timeout ---------------------------------------
 start small --max-body 1K --timeout 1 --quiet || true
 req small-ok --data-binary @$seed/hostd.log "${url}api/diagnose"
