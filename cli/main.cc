@@ -1,10 +1,13 @@
 // tpmdiag: root-cause analysis of TPM / host-attestation failures on ESXi.
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
 
 #include "cli/commands.h"
+#include "common/text.h"
 
 namespace {
 
@@ -23,7 +26,8 @@ Exit codes (all commands):
   2  usage error, a bad rule/cause file, or an input not read to its end
      (the report of what was read is still printed)
 
-Run 'tpmdiag COMMAND --help' for a command's inputs, options and output.
+Run 'tpmdiag help COMMAND' (or 'tpmdiag COMMAND --help') for a command's
+inputs, options and output.
 )";
 
 void help(std::ostream& out) {
@@ -38,22 +42,62 @@ void help(std::ostream& out) {
   out << kOutro;
 }
 
-}  // namespace
+const tpmdiag::cli::Command* find(const std::string& name) {
+  static const auto all = tpmdiag::cli::commands();
+  for (const auto& c : all)
+    if (name == c.name) return &c;
+  return nullptr;
+}
 
-int main(int argc, char** argv) {
-  std::ios::sync_with_stdio(false);
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
-      !std::strcmp(argv[1], "help")) {
+int unknown(const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& c : tpmdiag::cli::commands()) names.push_back(c.name);
+  std::string near = tpmdiag::nearest(name, names);
+  std::cerr << "tpmdiag: error: unknown command '" << tpmdiag::visible(name) << "'"
+            << (near.empty() ? "" : "; did you mean '" + near + "'?") << " (see 'tpmdiag --help')\n";
+  return 2;
+}
+
+// What a command printed must have reached stdout: a full disk or a closed
+// file is one line and exit 2, as git does; a closed pipe (`| head`) ends the
+// process quietly by SIGPIPE before this.
+int finish(int rc) {
+  std::cout.flush();
+  bool failed = !std::cout.good() || std::fflush(stdout) != 0 || std::ferror(stdout);
+  int err = errno;
+  if (!failed) return rc;
+  if (err == EPIPE) return rc;
+  std::cerr << "tpmdiag: error: cannot write the output: " << (err ? std::strerror(err) : "write error") << "\n";
+  return 2;
+}
+
+int run(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     help(argc < 2 ? std::cerr : std::cout);
     return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "help")) {
+    if (argc < 3) {
+      help(std::cout);
+      return 0;
+    }
+    // `tpmdiag help diagnose` is `tpmdiag diagnose --help`.
+    const auto* c = find(argv[2]);
+    return c ? c->run({"--help"}) : unknown(argv[2]);
   }
   if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "-V")) {
     std::cout << "tpmdiag " << TPMDIAG_VERSION << "\n";
     return 0;
   }
   tpmdiag::cli::Args args(argv + 2, argv + argc);
-  for (const auto& c : tpmdiag::cli::commands())
-    if (argv[1] == std::string(c.name)) return c.run(args);
-  std::cerr << "tpmdiag: error: unknown command '" << argv[1] << "' (see 'tpmdiag --help')\n";
-  return 2;
+  if (const auto* c = find(argv[1])) return c->run(args);
+  return unknown(argv[1]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  errno = 0;
+  return finish(run(argc, argv));
 }

@@ -62,4 +62,39 @@ std::vector<std::string_view> path_segments(std::string_view path, std::string_v
   return out;
 }
 
+namespace {
+
+// Optimal string alignment distance, ASCII case folded.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = ascii_lower(a[i - 1]) == ascii_lower(b[j - 1]) ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && ascii_lower(a[i - 1]) == ascii_lower(b[j - 2]) &&
+          ascii_lower(a[i - 2]) == ascii_lower(b[j - 1]))
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+std::string nearest(std::string_view word, const std::vector<std::string>& candidates) {
+  if (word.size() > 256) return "";
+  std::string best;
+  size_t best_d = std::max<size_t>(1, (word.size() + 2) / 3) + 1;
+  for (const auto& c : candidates) {
+    if (c.size() > 256) continue;
+    size_t d = edit_distance(word, c);
+    // A prefix of a long name is a near miss too ("diag" for "diagnose").
+    if (c.size() > word.size() && word.size() >= 3 && iequals(std::string_view(c).substr(0, word.size()), word))
+      d = std::min<size_t>(d, 1);
+    if (d < best_d) best_d = d, best = c;
+  }
+  return best;
+}
+
 }  // namespace tpmdiag

@@ -40,4 +40,9 @@ std::string visible(std::string_view s);
 // The non-empty segments of a path between any of `separators`, "." dropped.
 std::vector<std::string_view> path_segments(std::string_view path, std::string_view separators = "/");
 
+// The candidate closest to `word` for a "did you mean" hint (git's and
+// cargo's: case-insensitive edit distance, a swap of neighbours counting
+// one), or "" when none is within about a third of its length.
+std::string nearest(std::string_view word, const std::vector<std::string>& candidates);
+
 }  // namespace tpmdiag

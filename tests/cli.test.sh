@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The command line as a new user meets it (issue 19): help that teaches, "did
+# you mean", and output that cannot fail silently.
+#   tests/cli.test.sh build/tpmdiag
+set -u
+bin=$(realpath "${1:?usage: cli.test.sh PATH-TO-tpmdiag}")
+cd "$(dirname "$0")/.." || exit 2
+export NO_COLOR=1
+pass=0 fail=0
+ok() { echo "ok   $*"; pass=$((pass+1)); }
+bad() { echo "FAIL $*"; fail=$((fail+1)); }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# help CMD is CMD --help
+"$bin" help diagnose > "$tmp/a"; rc=$?
+"$bin" diagnose --help > "$tmp/b"
+[ "$rc" = 0 ] && cmp -s "$tmp/a" "$tmp/b" && ok "'help diagnose' = 'diagnose --help'" || bad "'help diagnose' differs from 'diagnose --help' (exit $rc)"
+"$bin" help > "$tmp/a"; rc=$?
+[ "$rc" = 0 ] && grep -q "tpmdiag diagnose" "$tmp/a" && ok "'help' lists the commands" || bad "'help' (exit $rc)"
+
+# did you mean
+"$bin" diagnos x 2> "$tmp/err"; rc=$?
+[ "$rc" = 2 ] && grep -q "did you mean 'diagnose'" "$tmp/err" && ok "a typo of a command suggests it" || bad "typo: exit $rc: $(cat "$tmp/err")"
+"$bin" help dagnose 2> "$tmp/err"; rc=$?
+[ "$rc" = 2 ] && grep -q "did you mean 'diagnose'" "$tmp/err" && ok "'help' with a typo suggests it" || bad "help typo: exit $rc: $(cat "$tmp/err")"
+"$bin" frobnicate 2> "$tmp/err"; rc=$?
+[ "$rc" = 2 ] && ! grep -q "did you mean" "$tmp/err" && ok "no suggestion for a word like no command" || bad "frobnicate: $(cat "$tmp/err")"
+"$bin" $'bad\x1b[31mname' 2> "$tmp/err"
+grep -q $'\x1b' "$tmp/err" && bad "an escape in the command name reached the terminal" || ok "the command name is shown escaped"
+
+# a write error on stdout: one line, exit 2 (a full disk); a closed pipe: quiet
+for cmd in "diagnose samples/seed-failing" "kb list" "rc 0x9a2" "diagnose --format json samples/seed-failing"; do
+  # shellcheck disable=SC2086
+  "$bin" $cmd > /dev/full 2> "$tmp/err"; rc=$?
+  if [ "$rc" = 2 ] && [ "$(wc -l < "$tmp/err")" = 1 ] && grep -q "cannot write the output" "$tmp/err"; then
+    ok "'$cmd > /dev/full': one line, exit 2"
+  else bad "'$cmd > /dev/full': exit $rc: $(cat "$tmp/err")"; fi
+done
+for i in $(seq 1 40); do cat samples/seed-failing/hostd.log; done > "$tmp/big.log"
+"$bin" diagnose --format json "$tmp/big.log" 2> "$tmp/err" | head -c 10 > /dev/null
+[ ! -s "$tmp/err" ] && ok "a closed pipe (| head) is quiet" || bad "closed pipe: $(cat "$tmp/err")"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" = 0 ]
