@@ -27,12 +27,15 @@ parameter the code is about), what it means and, when tpmdiag knows it, what
 the code usually means on ESXi (with the kb cause id).
 
 CODE is hex with 0x (0x9a2, 0X9A2), decimal (2466), or either in parentheses
-as hostd prints it ((0x9a2)). TSS codes with a layer in bits 16-23 work too
+as hostd prints it ((0x9a2)); or a TCG name (TPM_RC_LOCKOUT, lockout).
+Digits without 0x are decimal: when they also read as a known hex code, a
+note on stderr says so ('921' -> did you mean 0x921, TPM_RC_LOCKOUT?). TSS codes with a layer in bits 16-23 work too
 (0x000b0921 = rmt layer, 0x0008000b = sys layer). TPM 1.2 codes are shown as
 such; vendor-defined codes say so.
 
 Example:
   tpmdiag rc 0x18b 0x9a2 0x921
+  tpmdiag rc TPM_RC_LOCKOUT
   tpmdiag rc --command CreatePrimary --format json 0x9a2
 
 Exit codes: 0 all codes decoded; 2 bad input (a code that is not a number or
@@ -72,6 +75,22 @@ void print_text(const std::vector<Row>& rows) {
     std::cout << line << '\n';
     for (const rc::Context* c : r.ctx) std::cout << std::string(w_raw + 2, ' ') << context_line(*c) << '\n';
   }
+}
+
+// ESXi logs codes in hex; "921" typed from a log line almost always means
+// 0x921. When the same digits read as hex name a TPM code (or one the
+// knowledge base knows), say so: the decimal reading is still what is shown.
+std::string decimal_hint(const std::string& text, uint32_t value, const std::vector<rc::Context>& context) {
+  std::string digits(text);
+  digits.erase(std::remove_if(digits.begin(), digits.end(), [](char c) { return c == '(' || c == ')' || c == ' '; }),
+               digits.end());
+  if (digits.empty() || digits.size() > 8 || digits.find_first_not_of("0123456789") != std::string::npos) return "";
+  uint32_t hex = static_cast<uint32_t>(std::stoul(digits, nullptr, 16));
+  rc::Decoded d = rc::decode(hex);
+  bool known = !rc::find_context(context, hex, "").empty();
+  if (d.name.empty() && !known) return "";
+  return "'" + text + "' was read as decimal (" + rc::format_code(value) + "); did you mean 0x" + digits +
+         (d.name.empty() ? "" : " (" + d.name + ")") + "? ESXi logs response codes in hex";
 }
 
 void print_json(const std::vector<Row>& rows) {
@@ -161,8 +180,16 @@ int cmd_rc(const Args& args) {
   for (const std::string& text : codes) {
     auto code = rc::parse_code(text);
     if (!code) {
-      status = error(code.error().message);
-      continue;
+      // A TCG name: "TPM_RC_LOCKOUT", or just "lockout".
+      auto named = rc::code_from_name(text);
+      if (!named) named = rc::code_from_name("TPM_RC_" + text);
+      if (!named) {
+        status = error(code.error().message + " (nor a TCG name such as TPM_RC_LOCKOUT)");
+        continue;
+      }
+      code = *named;
+    } else if (auto hint = decimal_hint(text, *code, context); !hint.empty()) {
+      std::cerr << "tpmdiag rc: note: " << hint << '\n';
     }
     rows.push_back({rc::decode(*code), rc::find_context(context, *code, command)});
   }

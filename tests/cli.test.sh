@@ -41,5 +41,21 @@ for i in $(seq 1 40); do cat samples/seed-failing/hostd.log; done > "$tmp/big.lo
 "$bin" diagnose --format json "$tmp/big.log" 2> "$tmp/err" | head -c 10 > /dev/null
 [ ! -s "$tmp/err" ] && ok "a closed pipe (| head) is quiet" || bad "closed pipe: $(cat "$tmp/err")"
 
+# rc for people: decimal digits that read as a known hex code get a hint;
+# names are looked up; codes the knowledge base names link to their cause
+"$bin" rc 921 > "$tmp/out" 2> "$tmp/err"; rc=$?
+[ "$rc" = 0 ] && grep -q "did you mean 0x921 (TPM_RC_LOCKOUT)" "$tmp/err" && grep -q '^0x399' "$tmp/out" \
+  && ok "rc 921: decoded as decimal, with 'did you mean 0x921 (TPM_RC_LOCKOUT)?' on stderr" || bad "rc 921: exit $rc: $(cat "$tmp/err")"
+"$bin" rc 2466 2> "$tmp/err" > /dev/null
+[ ! -s "$tmp/err" ] && ok "rc 2466 (0x9a2 in decimal): no hint" || bad "rc 2466 hints: $(cat "$tmp/err")"
+for name in TPM_RC_LOCKOUT lockout tpm2_rc_lockout; do
+  "$bin" rc "$name" > "$tmp/out" 2>&1; rc=$?
+  [ "$rc" = 0 ] && grep -q '^0x921  TPM_RC_LOCKOUT' "$tmp/out" && ok "rc $name is 0x921" || bad "rc $name: exit $rc: $(head -2 "$tmp/out")"
+done
+"$bin" rc 0xE0295507 > "$tmp/out" 2>&1
+grep -q 'cause: tpm_firmware_update_blocked' "$tmp/out" && ok "rc 0xE0295507 links to tpm_firmware_update_blocked" || bad "rc 0xE0295507: $(cat "$tmp/out")"
+"$bin" rc nosuchname 2> "$tmp/err"; rc=$?
+[ "$rc" = 2 ] && grep -q "nor a TCG name" "$tmp/err" && ok "rc with an unknown word: exit 2, one line" || bad "rc nosuchname: exit $rc"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
