@@ -12,7 +12,7 @@ namespace tpmdiag::cli {
 
 namespace {
 
-const char* kWatchHelp = R"(Usage: tpmdiag watch [OPTIONS] [FILE...|-]
+const char* kWatchHelp = R"(Usage: tpmdiag watch [OPTIONS] [FILE...|FOLDER...|-]
 
 Follows log files like `tail -F` (a file renamed away by rotation is read to
 its end, then the new file is followed; a truncated file is read again from
@@ -25,6 +25,10 @@ and cause, `resolved` when a later line shows it fixed, `stats` every
 Files are read from their beginning (the current boot's TPM lines are usually
 near the top of vmkernel.log); --from-end skips what they hold at start.
 
+A FOLDER (e.g. /var/run/log, or an extracted vm-support bundle) is watched
+for its log files (*.log and the bundle's log names, in subfolders too), and
+those that appear later are followed from their start; rotated .gz files are
+not followed (they do not grow: 'tpmdiag diagnose' reads them).
 Only regular files are followed: a FIFO or a device at a path gets one error
 record and is not read (a FIFO: pipe it into '-').
 
@@ -115,6 +119,6 @@ int cmd_watch(const Args& args) {
   return exit_after_stop(0, counters);
 }
 
-TPMDIAG_COMMAND("watch", "[FILE...|-]", "follow logs (tail -F) or stdin: findings as JSON Lines", cmd_watch, 26)
+TPMDIAG_COMMAND("watch", "[FILE...|FOLDER...|-]", "follow logs (tail -F) or stdin: findings as JSON Lines", cmd_watch, 26)
 
 }  // namespace tpmdiag::cli

@@ -8,8 +8,12 @@
 #include <chrono>
 #include <cstring>
 
+#include <filesystem>
+
+#include "common/text.h"
 #include "live/framing.h"
 #include "live/receivers.h"
+#include "parsers/bundle_layout.h"
 #include "parsers/inputs.h"
 
 namespace tpmdiag::live {
@@ -46,8 +50,16 @@ struct Follower::Impl {
     bool first_open = true;
   };
 
+  // A folder named on the command line: its log files are followed, those
+  // that appear later too (looked for once a second).
+  struct Folder {
+    std::string path;
+    std::chrono::steady_clock::time_point next_look{};
+  };
+
   WatchOptions opts;
   IngestCounters& c;
+  std::vector<Folder> folders;
   BatchBuilder builder;
   int efd = -1;
   std::vector<File> files;
@@ -59,6 +71,11 @@ struct Follower::Impl {
     efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     scratch.resize(kReadChunk);
     for (const auto& p : opts.paths) {
+      struct stat st {};
+      if (p != "-" && ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        folders.push_back({p});
+        continue;
+      }
       File f;
       f.path = p;
       f.stdin_ = p == "-";
@@ -207,9 +224,39 @@ struct Follower::Impl {
     return static_cast<size_t>(n);
   }
 
+  // New log files in the folders: plain logs only (rotated .gz files do not
+  // grow; `diagnose` reads those), as the bundle layout names them.
+  void look_in_folders(bool at_start) {
+    auto now = std::chrono::steady_clock::now();
+    for (auto& d : folders) {
+      if (!at_start && now < d.next_look) continue;
+      d.next_look = now + std::chrono::seconds(1);
+      SourceLimits limits;
+      walk_folder(
+          d.path,
+          [&](const std::filesystem::path& path, uint64_t size) {
+            std::string name = path.string();
+            if (is_archive_name(ascii_lower(path.filename().string())) || ends_with(ascii_lower(name), ".gz")) return;
+            if (classify_member(name, size, limits) != MemberRole::scan) return;
+            for (const auto& f : files)
+              if (f.path == name) return;
+            File f;
+            f.path = name;
+            f.first_open = at_start;  // a file that appears later is read from its start
+            files.push_back(std::move(f));
+          },
+          [&](const InputError& e) {
+            if (at_start) builder.error(e.message);
+          });
+    }
+  }
+
   void run() {
     bool stopping = false, busy = false;
-    bool have_files = false, have_stdin = false;
+    bool have_files = !folders.empty(), have_stdin = false;
+    look_in_folders(true);
+    if (!folders.empty() && files.empty())
+      for (const auto& d : folders) builder.error(d.path + ": no log files in the folder yet; waiting for them");
     for (auto& f : files) (f.stdin_ ? have_stdin : have_files) = true;
     while (!stopping) {
       pollfd pf[2];
@@ -230,6 +277,7 @@ struct Follower::Impl {
       if (in && npf > 1 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR))) {
         progress += read_stdin(*in);  // one read: poll said it will not block
       }
+      look_in_folders(false);
       for (auto& f : files)
         if (!f.stdin_) progress += check_file(f);
       busy = progress > 0;

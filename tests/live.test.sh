@@ -228,6 +228,24 @@ watch_case() {
 }
 watch_case
 
+# watch FOLDER: its log files are followed, one that appears later too
+# (issue 19: 'watch DIR' watched nothing before).
+folder_case() {
+  local name=watch-folder d=$T/wfolder
+  mkdir -p "$d/var/run/log"
+  cat $failing/hostd.log > "$d/var/run/log/hostd.log"
+  "$bin" watch --stats-interval 0 "$d" > "$T/$name.out" 2> "$T/$name.err" &
+  LPID=$!; pids+=("$LPID")
+  sleep 1
+  cat $failing/vmkernel.log > "$d/var/run/log/vmkernel.log"   # appears after the start
+  gzip -c $failing/vmkernel.log > "$d/var/run/log/vmkernel.0.gz"  # rotated: not followed
+  sleep 2
+  stop_listen "$name"
+  local n want; n=$(final "$name" .messages); want=$(( $(grep -c . $failing/hostd.log) + $(grep -c . $failing/vmkernel.log) ))
+  [ "$n" = "$want" ] && ok "$name: $n lines from the folder's logs, the later one too" || bad "$name: $n lines, expected $want"
+}
+folder_case
+
 # watch -: stdin to its end (exit 1: the problem is still open at the end).
 out=$(cat $failing/vmkernel.log $failing/hostd.log | "$bin" watch --host esx-s1 --stats-interval 0 -); rc=$?
 if [ "$rc" = 1 ] && printf '%s\n' "$out" | jq -c 'select(.type=="finding" and .cause=="tpm_firmware_outdated" and .host=="esx-s1")' | grep -q .; then
