@@ -97,4 +97,26 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
   return best;
 }
 
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
+size_t utf8_len(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+  if (n == 2 && c < 0xC2) return 0;                                  // overlong
+  if (n == 3) {
+    unsigned c1 = b(i + 1);
+    if (c == 0xE0 && c1 < 0xA0) return 0;                            // overlong
+    if (c == 0xED && c1 >= 0xA0) return 0;                           // surrogate
+  }
+  if (n == 4) {
+    unsigned c1 = b(i + 1);
+    if (c == 0xF0 && c1 < 0x90) return 0;                            // overlong
+    if (c > 0xF4 || (c == 0xF4 && c1 >= 0x90)) return 0;             // > U+10FFFF
+  }
+  return n;
+}
+
 }  // namespace tpmdiag

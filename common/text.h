@@ -37,6 +37,10 @@ std::string one_line(std::string_view s);
 // not tab) as \xNN, so a hostile line cannot move the cursor or recolour.
 std::string visible(std::string_view s);
 
+// Length of the valid UTF-8 sequence starting at s[i] (1 for ASCII), or 0
+// if it is not one (overlong, surrogate, cut, beyond U+10FFFF).
+size_t utf8_len(std::string_view s, size_t i);
+
 // The non-empty segments of a path between any of `separators`, "." dropped.
 std::vector<std::string_view> path_segments(std::string_view path, std::string_view separators = "/");
 
