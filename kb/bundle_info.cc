@@ -302,12 +302,20 @@ void BundleInfo::add_text(const std::string& name, std::string_view text) {
 }
 
 void BundleInfo::add_facts(const std::vector<Fact>& facts) {
+  std::vector<const Fact*> all;
+  all.reserve(facts.size());
+  for (const auto& f : facts) all.push_back(&f);
+  add_facts(all);
+}
+
+void BundleInfo::add_facts(const std::vector<const Fact*>& facts) {
   for (const auto& f : spec_.fields())
     for (size_t i = 0; i < f.sources.size(); ++i) {
       const auto& s = f.sources[i];
       if (s.fact.empty()) continue;
       const Fact* best = nullptr;
-      for (const auto& fact : facts) {
+      for (const Fact* fp : facts) {
+        const Fact& fact = *fp;
         if (!fact.rule || fact.rule->fact != s.fact || fact.field(s.capture).empty()) continue;
         if (!best || std::tie(fact.input_seq, fact.line) > std::tie(best->input_seq, best->line)) best = &fact;
       }

@@ -84,6 +84,8 @@ class BundleInfo {
   void add_text(const std::string& name, std::string_view text);
   // Fact sources: the last matching fact (in input_seq, line order) wins.
   void add_facts(const std::vector<Fact>& facts);
+  void add_facts(const std::vector<const Fact*>& facts);  // (one host's facts)
+  const BundleSpec& spec() const { return spec_; }
 
   // Field name -> value, for the fields found.
   std::map<std::string, std::string> fields() const;

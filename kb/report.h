@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +55,10 @@ struct HostReport {
   std::string host;     // "" when no input named it
   Verdict verdict = Verdict::no_tpm_evidence;
   std::vector<Window> boots;
+  // What the host's bundle files and lines say about it: ESXi version and
+  // build, server model, BIOS, TPM vendor and firmware (kb/bundle-metadata.json
+  // field -> value; pipeline/run.h fills it).
+  std::map<std::string, std::string> bundle;
 };
 
 struct InputReport {

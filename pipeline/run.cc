@@ -1,12 +1,15 @@
 #include "pipeline/run.h"
 
 #include "kb/bundle_info.h"
+#include "parsers/bundle_layout.h"
 #include "parsers/mapped.h"
+#include "pipeline/redact.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <thread>
 
 namespace tpmdiag {
@@ -19,7 +22,10 @@ Run::Run(const Engine& engine, RunOptions opts) : engine_(engine), opts_(std::mo
                                                                                          : 4 * lim.max_decompressed);
     lim.budget = std::make_shared<DecompressionBudget>(total);
   }
+  if (opts_.redactor) opts_.scan.host = opts_.redactor->host(opts_.scan.host);
 }
+
+Run::~Run() = default;
 
 namespace {
 
@@ -182,9 +188,65 @@ void Run::scan(const StreamInfo& info, ByteSource& src) {
 
 void Run::add_error(const InputError& e) {
   InputReport ir;
-  ir.name = e.input;
-  ir.error = e.message;
+  ir.name = redacted(e.input);
+  ir.error = redacted(e.message, e.input);
   inputs_.push_back(std::move(ir));
+}
+
+std::string Run::redacted(const std::string& text, const std::string& path) const {
+  if (!opts_.redactor) return text;
+  return opts_.redactor->name(text, host_from_path(path.empty() ? text : path));
+}
+
+// The stream as the stages after reading see it: redacted (name, host and
+// lines), then watched for bundle metadata, then scanned.
+void Run::read_stream(const StreamInfo& info, ByteSource& src, BundleInfo* bundle) {
+  StreamInfo in = info;
+  std::unique_ptr<ByteSource> redacted_src, watched;
+  ByteSource* s = &src;
+  if (opts_.redactor) {
+    in.name = opts_.redactor->name(info.name, info.host);
+    in.host = opts_.redactor->host(info.host);
+    redacted_src = opts_.redactor->source(src);
+    s = redacted_src.get();
+  }
+  if (first_host_.empty()) first_host_ = in.host;
+  if (bundle) {
+    watched = bundle->watch(in.name, *s);
+    s = watched.get();
+  }
+  size_t before = inputs_.size();
+  scan(in, *s);
+  // A read error names the stream as the source below the redaction knew it.
+  if (opts_.redactor)
+    for (size_t i = before; i < inputs_.size(); ++i) inputs_[i].error = redacted(inputs_[i].error, info.name);
+}
+
+// Each host gets what the groups that hold its lines say: a group's bundle
+// files when the group is of that host alone, and its own lines' facts
+// (tpm_vendor from "Vendor ID: IFX") in any case.
+void Run::host_facts(Report& r) const {
+  if (group_bundles_.empty()) return;
+  std::map<uint32_t, std::map<std::string, std::vector<const Fact*>>> by_group;
+  for (const auto& f : r.facts) by_group[f.input_seq >> 20][f.host].push_back(&f);
+  std::map<std::string, std::map<std::string, std::string>> found;
+  for (uint32_t g = 0; g < group_bundles_.size(); ++g) {
+    if (!group_bundles_[g]) continue;
+    const BundleInfo& info = *group_bundles_[g];
+    auto it = by_group.find(g);
+    if (it == by_group.end()) {  // no TPM line: its files speak for the only host, if there is one
+      if (r.hosts.size() == 1)
+        for (auto& [k, v] : info.fields()) found[r.hosts[0].host][k] = v;
+      continue;
+    }
+    for (const auto& [host, list] : it->second) {
+      BundleInfo per = it->second.size() == 1 ? info : BundleInfo(info.spec());
+      per.add_facts(list);
+      for (auto& [k, v] : per.fields()) found[host][k] = v;
+    }
+  }
+  for (auto& h : r.hosts)
+    if (auto it = found.find(h.host); it != found.end()) h.bundle = std::move(it->second);
 }
 
 Report Run::finish() && {
@@ -192,26 +254,28 @@ Report Run::finish() && {
   r.inputs = std::move(inputs_);
   r.skipped = std::move(skipped_);
   r.any_input_read = any_read_;
+  host_facts(r);
   return r;
 }
 
 template <typename Walk>
 void Run::group(Walk&& walk) {
-  TimelineOrder timeline;
+  TimelineOrder timeline;  // by the names as read: redaction must not reorder streams
   size_t first = facts_.size();
+  BundleInfo* bundle = bundle_;
+  if (!bundle) {
+    auto spec = BundleSpec::builtin();
+    group_bundles_.push_back(spec ? std::make_unique<BundleInfo>(**spec) : nullptr);
+    bundle = group_bundles_.back().get();
+  }
   walk(
       [&](const StreamInfo& info, ByteSource& src) {
         timeline.add(info);
         ++streams_;
-        if (first_host_.empty()) first_host_ = info.host;
-        if (bundle_) {
-          auto watched = bundle_->watch(info.name, src);
-          scan(info, *watched);
-        } else {
-          scan(info, src);
-        }
+        read_stream(info, src, bundle);
       },
-      [&](const InputError& e) { add_error(e); }, [&](const std::string& name) { skipped_.push_back(name); });
+      [&](const InputError& e) { add_error(e); },
+      [&](const std::string& name) { skipped_.push_back(redacted(name)); });
   auto rank = timeline.ranks();
   uint32_t g = groups_++;
   for (size_t i = first; i < facts_.size(); ++i) {

@@ -34,6 +34,7 @@
 namespace tpmdiag {
 
 class BundleInfo;
+class Redactor;
 
 struct RunOptions {
   unsigned jobs = 0;                 // threads for one large plain file (0: one per core)
@@ -42,11 +43,15 @@ struct RunOptions {
   ScanOptions scan;
   DiagnoseOptions diagnose;
   SourceLimits limits;
+  // When set, every stream, input name and host name is redacted as it is
+  // read (pipeline/redact.h); the caller keeps it for the token map.
+  std::shared_ptr<Redactor> redactor;
 };
 
 class Run {
  public:
   Run(const Engine& engine, RunOptions opts);
+  ~Run();  // (BundleInfo is complete in run.cc)
 
   // A file, folder, archive, or "-" for stdin.
   void add_path(const std::string& path);
@@ -58,7 +63,9 @@ class Run {
   void add_error(const InputError& e);
 
   // Every stream is also read through `info` (vm-support metadata,
-  // kb/bundle_info.h); it must outlive the adds.
+  // kb/bundle_info.h); it must outlive the adds. Without it, each group gets
+  // its own, and finish() gives each host what its groups say
+  // (HostReport::bundle).
   void watch_bundle(BundleInfo* info) { bundle_ = info; }
 
   uint64_t streams() const { return streams_; }
@@ -73,6 +80,10 @@ class Run {
   template <typename Walk>
   void group(Walk&& walk);
   void scan(const StreamInfo& info, ByteSource& src);
+  void read_stream(const StreamInfo& info, ByteSource& src, BundleInfo* bundle);
+  void host_facts(Report& r) const;
+  // A name or message, redacted when the run redacts (path: the input it names).
+  std::string redacted(const std::string& text, const std::string& path = "") const;
   // Maps a plain regular file (or its rest) and scans it in place, in
   // parallel byte ranges when large; false if the stream is not one.
   bool scan_mapped(const StreamInfo& info, ByteSource& src);
@@ -80,6 +91,7 @@ class Run {
   const Engine& engine_;
   RunOptions opts_;
   BundleInfo* bundle_ = nullptr;
+  std::vector<std::unique_ptr<BundleInfo>> group_bundles_;  // per group, when bundle_ is not set
   std::vector<Fact> facts_;
   std::vector<InputReport> inputs_;
   std::vector<std::string> skipped_;
