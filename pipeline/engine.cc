@@ -1,5 +1,6 @@
 #include "pipeline/engine.h"
 
+#include <cstdio>
 #include <set>
 
 #include "common/embedded.h"
@@ -30,6 +31,23 @@ Status avoid_common_keys(Matcher& m) {
   return ok_status();
 }
 
+// FNV-1a over the files' names and texts, 48 bits shown.
+std::string fingerprint(const std::vector<const std::vector<DataFile>*>& sets) {
+  uint64_t h = 14695981039346656037ull;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  };
+  for (const auto* set : sets)
+    for (const auto& f : *set) {
+      mix(f.path);
+      mix(f.text);
+    }
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%012llx", static_cast<unsigned long long>(h & 0xffffffffffffull));
+  return buf;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
@@ -48,6 +66,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
   if (!lexicon) return lexicon.error();
   std::set<std::string> facts;
   for (const auto& r : *rules) facts.insert(r.fact);
+  size_t rule_count = rules->size();
   auto matcher = Matcher::build(std::move(*rules), rc::fact_decoder(), std::make_unique<Lexicon>(std::move(*lexicon)));
   if (!matcher) return matcher.error();
 
@@ -59,6 +78,8 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
   if (auto s = avoid_common_keys(*matcher); !s) return s.error();
   std::unique_ptr<Engine> e(new Engine(std::move(*formats), std::move(*matcher)));
   e->causes_ = std::move(*causes);
+  e->knowledge_ = "kb " + fingerprint({&*format_files, &*rule_files, &*lexicon_files, &*cause_files}) + " (" +
+                  std::to_string(rule_count) + " rules, " + std::to_string(e->causes_.size()) + " causes)";
   return e;
 }
 

@@ -30,12 +30,18 @@ class Engine {
   const Matcher& matcher() const { return matcher_; }
   const std::vector<Cause>& causes() const { return causes_; }
   const Cause* cause(std::string_view id) const;
+  // Which knowledge this is, for a report to name: "kb 1a2b3c4d5e6f (57 rules,
+  // 23 causes)"; the hex is a fingerprint of the rule, cause and format files
+  // loaded (--rules/--kb included), so two reports made with the same knowledge
+  // say the same.
+  const std::string& knowledge() const { return knowledge_; }
 
  private:
   Engine(FormatSet f, Matcher m) : formats_(std::move(f)), matcher_(std::move(m)) {}
   FormatSet formats_;
   Matcher matcher_;
   std::vector<Cause> causes_;
+  std::string knowledge_;
 };
 
 }  // namespace tpmdiag
