@@ -114,4 +114,72 @@ Timeline build_timeline(std::vector<Fact>& facts) {
   return tl;
 }
 
+std::string_view marker_name(Marker m) {
+  switch (m) {
+    case Marker::symptom: return "symptom";
+    case Marker::unexplained: return "unexplained";
+    case Marker::harmless: return "harmless";
+    case Marker::success: return "success";
+    case Marker::context: break;
+  }
+  return "context";
+}
+
+namespace {
+
+// One lane per source; vmkwarning repeats vmkernel, pasted text has none.
+constexpr std::string_view kLanes[] = {"vmkernel", "hostd", "vpxa", "vobd", "vpxd", "syslog",
+                                       "esxcli",   "bmc",   "ui",   "psod", "pasted"};
+
+std::string_view lane_of(SourceKind k) {
+  if (k == SourceKind::vmkwarning) return "vmkernel";
+  if (k == SourceKind::unknown) return "pasted";
+  for (std::string_view l : kLanes)
+    if (l == kind_name(k)) return l;
+  return "pasted";
+}
+
+Marker marker_of(const Fact& f) {
+  if (f.rule->fallback) return Marker::unexplained;
+  switch (f.rule->role) {
+    case RuleRole::symptom: return Marker::symptom;
+    case RuleRole::benign: return Marker::harmless;
+    case RuleRole::success: return Marker::success;
+    case RuleRole::context: break;
+  }
+  return Marker::context;
+}
+
+}  // namespace
+
+std::vector<HostTimeline> timeline_view(const Report& r) {
+  std::set<const Fact*> proof;
+  for (const auto& f : r.findings) proof.insert(f.resolved_by.begin(), f.resolved_by.end());
+  std::vector<HostTimeline> out;
+  for (const auto& h : r.hosts) {
+    HostTimeline ht{&h, nullptr, {}, {}};
+    for (const auto& f : r.findings)
+      if (f.host == h.host) {
+        ht.top = &f;
+        break;
+      }
+    std::set<const Fact*> top;
+    if (ht.top) top.insert(ht.top->evidence.begin(), ht.top->evidence.end());
+    std::set<std::string_view> used;
+    for (const auto& b : h.boots) {
+      BootTimeline bt{&b, {}};
+      for (const Fact* f : b.facts) {
+        TimelineLine l{f, marker_of(*f), lane_of(f->kind), top.count(f) > 0, proof.count(f) > 0};
+        used.insert(l.lane);
+        bt.lines.push_back(l);
+      }
+      ht.boots.push_back(std::move(bt));
+    }
+    for (std::string_view l : kLanes)
+      if (used.count(l)) ht.lanes.push_back(l);
+    out.push_back(std::move(ht));
+  }
+  return out;
+}
+
 }  // namespace tpmdiag

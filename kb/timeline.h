@@ -16,6 +16,7 @@
 // vmkernel.log: the same rule, timestamp and fields count once.
 #pragma once
 
+#include <string_view>
 #include <vector>
 
 #include "kb/report.h"
@@ -39,5 +40,33 @@ struct Timeline {
 
 // The facts must not move while the timeline is in use.
 Timeline build_timeline(std::vector<Fact>& facts);
+
+// The timeline as a report shows it (diagnose --timeline, HTML, Markdown):
+// per host and boot, each TPM line with its marker, on the lane of its source.
+//
+//   for (const HostTimeline& h : timeline_view(report))
+//     for (const BootTimeline& b : h.boots)
+//       for (const TimelineLine& l : b.lines) ... l.marker, l.lane, l.top_evidence, l.proof
+enum class Marker { symptom, unexplained, harmless, success, context };
+std::string_view marker_name(Marker m);  // "symptom", "unexplained", "harmless", "success", "context"
+
+struct TimelineLine {
+  const Fact* fact;
+  Marker marker;
+  std::string_view lane;     // vmkernel (with vmkwarning), hostd, vpxa, vobd, vpxd, esxcli, ...
+  bool top_evidence = false; // evidence of the host's top finding
+  bool proof = false;        // a line that proves a finding's fix (Finding::resolved_by)
+};
+struct BootTimeline {
+  const Window* boot;
+  std::vector<TimelineLine> lines;  // in timeline order
+};
+struct HostTimeline {
+  const HostReport* host;
+  const Finding* top = nullptr;         // the host's first finding, if any
+  std::vector<std::string_view> lanes;  // the lanes that have lines, in a fixed order
+  std::vector<BootTimeline> boots;
+};
+std::vector<HostTimeline> timeline_view(const Report& r);
 
 }  // namespace tpmdiag
