@@ -1,11 +1,11 @@
 // tpmdiag diagnose / explain: the paste and file modes of DESIGN.md §1.
 #include <unistd.h>
 
-#include <map>
+#include <sstream>
 
 #include "cli/common.h"
 #include "cli/render.h"
-#include "parsers/timestamp.h"
+#include "pipeline/redact.h"
 
 namespace tpmdiag::cli {
 
@@ -33,9 +33,19 @@ Examples:
   xclip -o | tpmdiag diagnose -
   tpmdiag diagnose --format json esx-host1-2024-01-01--10.00-123/ | jq '.findings[0]'
 
-Output: text for people (default), or --format json: one JSON document with
+Output: text for people (default); --format json: one JSON document with
 schema_version, verdict, hosts[], findings[] (best first), context[],
-inputs[] -- documented in docs/json-report.md.
+inputs[] -- documented in docs/json-report.md; --format html: a case report
+in one self-contained file (inline CSS and SVG, no script, nothing loaded
+from outside) to attach to a ticket; --format md: the same as Markdown.
+--timeline prints the per-boot timeline as text. -o FILE writes to FILE.
+--redact replaces host names, addresses, serial numbers, UUIDs, user and
+vCenter names by tokens (host-1, ip-1, ...) as the logs are read, in every
+format; --redact-map FILE keeps the token -> value map (docs/report.md).
+
+Examples of a case report:
+  tpmdiag diagnose --format html -o case-1234.html bundle.tgz
+  tpmdiag diagnose --format md --redact --redact-map case-1234.map.json bundle.tgz
 
 Verdicts: problem (a TPM fault is open, or a TPM line reads like a failure
 that no rule explains), resolved (a later boot shows it fixed), healthy (no
@@ -60,6 +70,10 @@ it, its role (symptom, context, benign, success), its decoded TPM return code
 and what it means. Use it to read a log line by line; use 'diagnose' for the
 verdict. Inputs as for 'tpmdiag diagnose'.
 
+Output: text (default), --format json (the lines as JSON), or --format html
+or md: the case report of 'tpmdiag diagnose', whose timeline lists every line.
+-o FILE, --redact and --redact-map as for 'tpmdiag diagnose'.
+
 Exit codes: 0 ok, 2 usage error or an input not read to its end.
 
 Limits (docs/limits.md): SIZE is bytes, or with K, M, G (1M = 1048576).
@@ -70,14 +84,25 @@ struct Parsed {
   CommonOptions common;
   RunOptions run;
   std::vector<std::string> paths;
+  OutputFile out;
+  std::string redact_map;
+  bool redact = false;
   bool reference = false;
   bool verbose = false;
+  bool timeline = false;
 };
 
 int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed& p,
               const char* formats) {
   po::options_description d(help);
   add_output_options(d, p.common, formats);
+  add_output_file_option(d, p.out.path);
+  d.add_options()
+      ("redact", po::bool_switch(&p.redact),
+       "replace host names, IP and MAC addresses, serial numbers, UUIDs, user and vCenter names by tokens "
+       "(host-1, ip-1, ...) as the logs are read; the diagnosis is the same")
+      ("redact-map", po::value(&p.redact_map),
+       "FILE: with --redact (implied), write the token -> value map to FILE (JSON, readable by you only)");
   d.add_options()
       ("host", po::value(&p.run.scan.host), "NAME: host name for lines that do not carry one")
       ("input-format", po::value(&p.run.scan.input_format),
@@ -88,6 +113,8 @@ int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed
   d.add_options()
       ("min-confidence", po::value(&p.run.diagnose.min_confidence)->default_value(0.2, "0.2"),
        "X: report findings with confidence >= X (0..1)")
+      ("timeline", po::bool_switch(&p.timeline),
+       "print the per-boot timeline: per host and boot, one line per TPM line with its marker")
       ("verbose,v", po::bool_switch(&p.verbose),
        "also show the fix steps of an uncertain cause, and name the files not read")
       ("reference", po::bool_switch(&p.reference),
@@ -107,6 +134,18 @@ int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed
   // Limits out of range would abort on allocation or silently mean "none".
   if (!lim.apply(cmd, vm) || !check_min_confidence(cmd, p.run.diagnose.min_confidence)) return 2;
   p.run.scan.prefilter = !p.reference;
+  if (!check_format(cmd, p.common.format, {"text", "json", "html", "md"}) ||
+      !check_choice(cmd, "color", p.common.color, {"auto", "always", "never"}))
+    return 2;
+  if (!p.redact_map.empty()) p.redact = true;
+  if (p.redact) {
+    auto spec = RedactSpec::builtin();
+    if (!spec) {
+      print_error(spec.error().message);
+      return 2;
+    }
+    p.run.redactor = std::make_shared<Redactor>(**spec);
+  }
   if (p.paths.empty()) {
     if (isatty(STDIN_FILENO)) {
       std::cerr << "tpmdiag " << cmd << ": error: no input: name log files or folders, or pipe logs into '-' "
@@ -133,74 +172,85 @@ void report_input_errors(const Report& r) {
     if (!in.error.empty()) print_error(in.error);
 }
 
+ReportMeta meta_of(const Engine& engine, const Parsed& p) {
+  ReportMeta m{engine.knowledge(), report_time(), p.run.redactor != nullptr, {}};
+  if (p.run.redactor) m.redactions = p.run.redactor->counts();
+  return m;
+}
+
+// The case report, in either markup.
+void render_case(const std::string& format, const Report& r, std::ostream& out, const ReportMeta& meta) {
+  if (format == "html") render_html(r, out, meta);
+  else render_md(r, out, meta);
+}
+
+// --redact-map FILE: token -> value, by kind then number.
+bool write_redact_map(const std::string& cmd, const Parsed& p) {
+  if (p.redact_map.empty()) return true;
+  std::ostringstream text;
+  JsonWriter w(text, 2);
+  w.begin_object();
+  for (const auto& [token, value] : p.run.redactor->map()) w.key(token).string(value);
+  w.end_object();
+  text << '\n';
+  return write_private_file(cmd, p.redact_map, text.str());
+}
+
+// Writes the output (stdout or -o FILE) with `render`; false after one error line.
+template <class Render>
+bool write_output(const std::string& cmd, Parsed& p, Render&& render) {
+  if (!p.out.open(cmd)) return false;
+  render(p.out.stream());
+  return p.out.close(cmd) && write_redact_map(cmd, p);
+}
+
+bool colour(const Parsed& p) { return want_color(p.common.color) && (p.common.color == "always" || p.out.to_stdout()); }
+
 }  // namespace
 
 int cmd_diagnose(const Args& args) {
   Parsed p;
-  if (int rc = parse_run("diagnose", args, kDiagnoseHelp, p, "text|json: report format"); rc >= 0) return rc;
-  if (!check_format("diagnose", p.common.format, {"text", "json"})) return 2;
+  if (int rc = parse_run("diagnose", args, kDiagnoseHelp, p, "text|json|html|md: report format"); rc >= 0) return rc;
+  if (p.timeline && p.common.format != "text") {
+    std::cerr << "tpmdiag diagnose: error: --timeline is text; the html and md reports hold the timeline already\n";
+    return 2;
+  }
   auto engine = load_engine(p.common);
   if (!engine) return 2;
   if (!check_input_format("diagnose", *engine, p.run.scan.input_format)) return 2;
   Report r = run_inputs(*engine, p.paths, p.run);
   report_input_errors(r);
   if (!r.any_input_read && !r.inputs.empty()) return 2;  // nothing to report but the errors above
-  if (p.common.format == "json") render_json(r, std::cout, true);
-  else render_text(r, std::cout, {want_color(p.common.color), 100, p.verbose});
-  std::cout.flush();
+  const std::string& fmt = p.common.format;
+  bool ok = write_output("diagnose", p, [&](std::ostream& out) {
+    if (fmt == "json") render_json(r, out, true, p.redact);
+    else if (fmt == "html" || fmt == "md") render_case(fmt, r, out, meta_of(*engine, p));
+    else if (p.timeline) render_timeline(r, out, {colour(p), 100, p.verbose});
+    else render_text(r, out, {colour(p), 100, p.verbose});
+  });
+  if (!ok) return 2;
   return exit_code(r);
 }
 
 int cmd_explain(const Args& args) {
   Parsed p;
-  if (int rc = parse_run("explain", args, kExplainHelp, p, "text|json: output format"); rc >= 0) return rc;
-  if (!check_format("explain", p.common.format, {"text", "json"})) return 2;
+  if (int rc = parse_run("explain", args, kExplainHelp, p, "text|json|html|md: output format"); rc >= 0) return rc;
+  if (p.timeline) {
+    std::cerr << "tpmdiag explain: error: --timeline is an option of 'tpmdiag diagnose'\n";
+    return 2;
+  }
   auto engine = load_engine(p.common);
   if (!engine) return 2;
   if (!check_input_format("explain", *engine, p.run.scan.input_format)) return 2;
   Report r = run_inputs(*engine, p.paths, p.run);
   report_input_errors(r);
-  bool color = want_color(p.common.color);
-  std::map<const Fact*, std::vector<std::string>> evidence_of;
-  for (const auto& f : r.findings)
-    for (const Fact* e : f.evidence) evidence_of[e].push_back(f.cause->id);
-  if (p.common.format == "json") {
-    JsonWriter w(std::cout, 2);
-    w.begin_array();
-    for (const auto& h : r.hosts)
-      for (const auto& b : h.boots)
-        for (const Fact* f : b.facts) {
-          write_fact(w, *f);
-        }
-    w.end_array();
-  } else {
-    for (const auto& h : r.hosts) {
-      for (const auto& b : h.boots) {
-        std::cout << "== host " << (h.host.empty() ? "(not named)" : visible(h.host)) << ", boot " << b.index << " ==\n";
-        for (const Fact* f : b.facts) {
-          std::string loc = visible(f->input) + ":" + std::to_string(f->line);
-          std::cout << (color ? "\x1b[36m" + loc + "\x1b[0m" : loc) << "  " << visible(f->text) << "\n";
-          std::cout << "    rule " << f->rule->id << " (" << role_name(f->rule->role) << "): " << f->rule->meaning << "\n";
-          if (!f->field("rc").empty()) {
-            static const DecodedRc kNone;
-            const DecodedRc& d = f->rc ? *f->rc : kNone;
-            // Streamed piece by piece: `" " + std::string(...)` trips GCC 12's
-            // -Wrestrict false positive at -O3 (-Werror in CI).
-            std::cout << "    rc " << f->field("rc") << " = " << d.name << " (" << d.kind;
-            if (f->rc && d.index != 0) std::cout << ' ' << d.index;
-            std::cout << "): " << d.description << "\n";
-          }
-          auto it = evidence_of.find(f);
-          if (it != evidence_of.end()) {
-            std::string ids;
-            for (const auto& id : it->second) ids += (ids.empty() ? "" : ", ") + id;
-            std::cout << "    evidence for: " << ids << "\n";
-          }
-        }
-      }
-    }
-    if (r.hosts.empty()) std::cout << "No TPM-related lines found.\n";
-  }
+  const std::string& fmt = p.common.format;
+  bool ok = write_output("explain", p, [&](std::ostream& out) {
+    if (fmt == "json") render_explain_json(r, out);
+    else if (fmt == "html" || fmt == "md") render_case(fmt, r, out, meta_of(*engine, p));
+    else render_explain(r, out, colour(p));
+  });
+  if (!ok) return 2;
   return exit_code(r) == 2 ? 2 : 0;
 }
 

@@ -123,8 +123,9 @@ struct Summary {
   size_t not_stored;  // counted in counts.failed too
 };
 
-void print_json(const Summary& s, const std::vector<Row>& rows, const std::vector<std::string>& error_lines) {
-  JsonWriter w(std::cout, 2);
+void print_json(std::ostream& out, const Summary& s, const std::vector<Row>& rows,
+                const std::vector<std::string>& error_lines) {
+  JsonWriter w(out, 2);
   w.begin_object();
   w.key("schema_version").integer(kSchemaVersion);
   w.key("db").string(s.db_path);
@@ -157,10 +158,10 @@ void print_json(const Summary& s, const std::vector<Row>& rows, const std::vecto
   for (const auto& e : error_lines) w.string(e);
   w.end_array();
   w.end_object();
-  std::cout << '\n';
+  out << '\n';
 }
 
-void print_table(const Summary& s, std::vector<Row> rows) {
+void print_table(std::ostream& out, const Summary& s, std::vector<Row> rows) {
   std::map<std::string, int> verdicts;
   for (const auto& r : rows) ++verdicts[r.verdict];
   for (auto& r : rows) r.host = visible(r.host), r.input = visible(r.input);  // names from bundles
@@ -174,27 +175,27 @@ void print_table(const Summary& s, std::vector<Row> rows) {
     t.resize(std::max(t.size(), w), ' ');
     return t;
   };
-  std::cout << pad("HOST", hw) << "  " << pad("VERDICT", vw) << "  " << pad("TOP CAUSE", cw) << "  CONF  INPUT\n";
+  out << pad("HOST", hw) << "  " << pad("VERDICT", vw) << "  " << pad("TOP CAUSE", cw) << "  CONF  INPUT\n";
   for (const auto& r : rows) {
     char conf[16] = "   -";
     if (r.confidence >= 0) std::snprintf(conf, sizeof conf, "%.2f", r.confidence);
-    std::cout << pad(r.host.empty() ? "-" : r.host, hw) << "  " << pad(r.verdict, vw) << "  "
+    out << pad(r.host.empty() ? "-" : r.host, hw) << "  " << pad(r.verdict, vw) << "  "
               << pad(r.cause.empty() ? "-" : r.cause, cw) << "  " << conf << "  " << r.input
               << (r.scan == "unchanged" || r.scan == "not stored" ? "  (" + r.scan + ")" : "") << "\n";
   }
-  std::cout << s.counts.total << " inputs: " << s.counts.scanned << " scanned, " << s.counts.unchanged << " unchanged, "
+  out << s.counts.total << " inputs: " << s.counts.scanned << " scanned, " << s.counts.unchanged << " unchanged, "
             << s.counts.failed << " errors";
-  if (s.not_stored) std::cout << " (" << s.not_stored << " not stored)";
-  std::cout << "; " << rows.size() << " hosts:";
+  if (s.not_stored) out << " (" << s.not_stored << " not stored)";
+  out << "; " << rows.size() << " hosts:";
   bool first = true;
   for (const auto& [v, n] : verdicts) {
-    std::cout << (first ? " " : ", ") << n << " " << v;
+    out << (first ? " " : ", ") << n << " " << v;
     first = false;
   }
   char tail[96];
   std::snprintf(tail, sizeof tail, "; %.1f MB in %.2f s (%s)", static_cast<double>(s.bytes) / 1e6, s.secs,
                 fmt_bytes_rate(static_cast<double>(s.bytes), s.secs).c_str());
-  std::cout << tail << "; store " << s.db_path << "\n";
+  out << tail << "; store " << s.db_path << "\n";
 }
 
 }  // namespace
@@ -208,6 +209,8 @@ int cmd_scan(const Args& args) {
   std::vector<std::string> paths;
   po::options_description d(kScanHelp);
   add_output_options(d, common, "text|json: summary format");
+  OutputFile out;
+  add_output_file_option(d, out.path);
   d.add_options()
       ("db", po::value(&db_path), "FILE: the SQLite store (created if missing; default $TPMDIAG_DB)")
       ("force", po::bool_switch(&force), "scan inputs again even if unchanged since the last scan");
@@ -242,6 +245,7 @@ int cmd_scan(const Args& args) {
     std::cerr << "tpmdiag scan: error: no input: name bundles, folders or log files (see 'tpmdiag scan --help')\n";
     return 2;
   }
+  if (!out.open("scan")) return 2;  // before any work: a bad -o FILE fails at once
   if (jobs_n == 0) jobs_n = std::max(1u, std::thread::hardware_concurrency());
 
   auto engine = load_engine(common);
@@ -372,10 +376,10 @@ int cmd_scan(const Args& args) {
 
   Summary sum{db_path, *scan_id, counts, any_problem, bytes_done.load(), secs, not_stored};
   if (common.format == "json")
-    print_json(sum, rows, error_lines);
+    print_json(out.stream(), sum, rows, error_lines);
   else
-    print_table(sum, rows);
-  std::cout.flush();
+    print_table(out.stream(), sum, rows);
+  if (!out.close("scan")) return 2;
   if (!store_error.empty()) return 2;
   if (any_problem) return 1;
   if (readable == 0) return 2;

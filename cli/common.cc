@@ -1,6 +1,11 @@
 #include "cli/common.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include "common/text.h"
 
 namespace tpmdiag::cli {
@@ -129,14 +134,72 @@ std::unique_ptr<Engine> load_engine(const CommonOptions& o) {
   return std::move(*e);
 }
 
-bool check_format(const std::string& cmd, const std::string& format,
+bool check_choice(const std::string& cmd, const std::string& option, const std::string& value,
                   std::initializer_list<const char*> allowed) {
   for (const char* a : allowed)
-    if (format == a) return true;
+    if (value == a) return true;
   std::string list;
   for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-  std::cerr << "tpmdiag " << cmd << ": error: unknown --format '" << format << "' (use " << list << ")\n";
+  std::cerr << "tpmdiag " << cmd << ": error: unknown --" << option << " '" << visible(value) << "' (use " << list
+            << ")\n";
   return false;
+}
+
+bool check_format(const std::string& cmd, const std::string& format, std::initializer_list<const char*> allowed) {
+  return check_choice(cmd, "format", format, allowed);
+}
+
+void add_output_file_option(po::options_description& d, std::string& path) {
+  d.add_options()("output,o", po::value(&path), "FILE: write the output to FILE ('-': standard output)");
+}
+
+namespace {
+
+bool write_failed(const std::string& cmd, const std::string& path, int err) {
+  std::cerr << "tpmdiag " << cmd << ": error: cannot write " << visible(path) << ": "
+            << (err ? std::strerror(err) : "write error") << '\n';
+  return false;
+}
+
+}  // namespace
+
+bool OutputFile::open(const std::string& cmd) {
+  if (path.empty() || path == "-") return true;
+  errno = 0;
+  file_ = std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc);
+  if (!*file_) return write_failed(cmd, path, errno);
+  return true;
+}
+
+bool OutputFile::close(const std::string& cmd) {
+  if (!file_) {
+    std::cout.flush();
+    return true;
+  }
+  errno = 0;
+  file_->flush();
+  int err = errno;
+  file_->close();
+  if (file_->fail()) return write_failed(cmd, path, err ? err : errno);
+  return true;
+}
+
+bool write_private_file(const std::string& cmd, const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return write_failed(cmd, path, errno);
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      ::close(fd);
+      return write_failed(cmd, path, err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return write_failed(cmd, path, errno);
+  return true;
 }
 
 // Messages name files and members, which may hold escape sequences or a

@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 #include <cstdint>
 #include <deque>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -94,8 +95,35 @@ bool parse_args(const std::string& cmd, const Args& args, const po::options_desc
 // Loads the engine or prints the one-line error; nullptr means exit 2.
 std::unique_ptr<Engine> load_engine(const CommonOptions& o);
 
+// -o FILE: where the output goes ("-" or none: standard output).
+//   OutputFile out;
+//   add_output_file_option(d, out.path);
+//   if (!out.open("diagnose")) return 2;        // one line on stderr
+//   render_text(r, out.stream(), style);
+//   if (!out.close("diagnose")) return 2;       // a write error (a full disk): one line
+class OutputFile {
+ public:
+  std::string path;
+  bool open(const std::string& cmd);
+  std::ostream& stream() { return file_ ? *file_ : std::cout; }
+  bool to_stdout() const { return path.empty() || path == "-"; }
+  bool close(const std::string& cmd);
+
+ private:
+  std::unique_ptr<std::ofstream> file_;
+};
+void add_output_file_option(po::options_description& d, std::string& path);
+
+// Writes text to a file created for the owner only (a redaction map holds the
+// originals); false after printing one line.
+bool write_private_file(const std::string& cmd, const std::string& path, const std::string& text);
+
 // Fails (prints, returns false) when `format` is not one of the allowed.
 bool check_format(const std::string& cmd, const std::string& format, std::initializer_list<const char*> allowed);
+
+// The same for any option with a fixed set of values (--color).
+bool check_choice(const std::string& cmd, const std::string& option, const std::string& value,
+                  std::initializer_list<const char*> allowed);
 
 // Prints "tpmdiag: error: <message>" on stderr.
 void print_error(const std::string& message);

@@ -1,9 +1,11 @@
-// Renderers: the report for people (text) and for programs (JSON, JSON Lines).
+// Renderers: the report for people (text, HTML, Markdown) and for programs
+// (JSON, JSON Lines).
 // The JSON shape is documented in docs/json-report.md; keep it backward compatible.
 #pragma once
 
 #include <ostream>
 
+#include "cli/report_parts.h"
 #include "common/json_writer.h"
 #include "kb/diagnose.h"
 #include "pipeline/run.h"
@@ -23,8 +25,20 @@ struct TextStyle {
 };
 
 void render_text(const Report& r, std::ostream& out, const TextStyle& style);
+// diagnose --timeline: per host and boot, one line per TPM line with its marker.
+void render_timeline(const Report& r, std::ostream& out, const TextStyle& style);
+// explain: every TPM line with its rule, decoded code and meaning.
+void render_explain(const Report& r, std::ostream& out, bool color);
+void render_explain_json(const Report& r, std::ostream& out);
 
-void render_json(const Report& r, std::ostream& out, bool pretty);
+// The case report (docs/report.md): one self-contained HTML file (inline CSS
+// and SVG, no script, nothing loaded from outside), and the same content as
+// Markdown for a ticket. All log text is escaped.
+void render_html(const Report& r, std::ostream& out, const ReportMeta& meta);
+void render_md(const Report& r, std::ostream& out, const ReportMeta& meta);
+
+// redacted: the run was redacted (--redact), said in the report.
+void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted = false);
 
 // One entry of findings[] (also the body of a JSON Lines "finding" record).
 void write_finding(JsonWriter& w, const Finding& f);

@@ -149,18 +149,22 @@ void write_cause(JsonWriter& w, const Cause& c, bool with_evidence_model) {
   w.end_object();
 }
 
-void render_json(const Report& r, std::ostream& out, bool pretty) {
+void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted) {
   JsonWriter w(out, pretty ? 2 : 0);
   w.begin_object();
   w.key("schema_version").integer(kSchemaVersion);
   w.key("tool").begin_object().key("name").string("tpmdiag").key("version").string(TPMDIAG_VERSION).end_object();
   w.key("verdict").string(name(r.verdict));
   w.key("incomplete").boolean(r.incomplete());
+  w.key("redacted").boolean(redacted);
   w.key("hosts").begin_array();
   for (const auto& h : r.hosts) {
     w.begin_object();
     w.key("host").string(h.host);
     w.key("verdict").string(name(h.verdict));
+    w.key("bundle").begin_object();
+    for (const auto& [k, v] : h.bundle) w.key(k).string(v);
+    w.end_object();
     w.key("boots").begin_array();
     for (const auto& b : h.boots) {
       w.begin_object();

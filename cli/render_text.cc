@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "cli/render.h"
+#include "cli/report_parts.h"
+#include "kb/timeline.h"
 #include "parsers/timestamp.h"
 
 namespace tpmdiag::cli {
@@ -46,13 +48,8 @@ void wrap(std::ostream& out, std::string_view text, size_t indent, size_t width)
 }
 
 std::string verdict_word(Verdict v, const Paint& p) {
-  switch (v) {
-    case Verdict::problem: return p("1;31", "PROBLEM");
-    case Verdict::resolved: return p("1;33", "RESOLVED");
-    case Verdict::healthy: return p("1;32", "HEALTHY");
-    case Verdict::no_tpm_evidence: break;
-  }
-  return p("1", "NO TPM EVIDENCE");
+  const char* code = v == Verdict::problem ? "1;31" : v == Verdict::resolved ? "1;33" : v == Verdict::healthy ? "1;32" : "1";
+  return p(code, verdict_words(v));
 }
 
 std::string host_label(const std::string& h) { return h.empty() ? "(host not named in the input)" : visible(h); }
@@ -76,15 +73,7 @@ void evidence_line(std::ostream& out, const Fact& f, const Paint& p, size_t widt
   out << "      " << p("36", where(f)) << '\n';
   out << "        " << shown_text(f) << '\n';
   if (!f.field("rc").empty()) {
-    static const DecodedRc kNone;
-    const DecodedRc& d = f.rc ? *f.rc : kNone;  // a capture that is no code: shown as written
-    // A code quoted by name ("failed with TPM_RC_LOCKOUT") is shown by number.
-    std::string_view written = f.field("rc");
-    if (f.rc && written.substr(0, 3) != "0x" && written.substr(0, 1) != "(" && iequals(written, d.name)) written = d.hex;
-    std::string rc = std::string(written) + " = " + (d.name.empty() ? "(no name)" : d.name);
-    if (d.kind == "handle" || d.kind == "session" || d.kind == "parameter") rc += ", " + d.kind + " " + std::to_string(d.index);
-    else if (!d.kind.empty()) rc += ", " + d.kind;
-    rc += ": " + d.description;
+    std::string rc = rc_text(f);
     out << "        " << p("33", "decoded: ") ;
     std::ostringstream tmp;
     wrap(tmp, rc, 0, width > 20 ? width - 17 : width);
@@ -93,10 +82,10 @@ void evidence_line(std::ostream& out, const Fact& f, const Paint& p, size_t widt
     size_t nl = s.find('\n');
     out << s.substr(0, nl) << '\n';
     if (nl != std::string::npos && nl + 1 < s.size()) wrap(out, s.substr(nl + 1), 17, width);
-    if (!d.context.empty()) {
+    if (f.rc && !f.rc->context.empty()) {
       out << "        " << p("33", "on ESXi: ");
       std::ostringstream ctx;
-      wrap(ctx, d.context, 17, width);
+      wrap(ctx, f.rc->context, 17, width);
       std::string c = ctx.str();
       out << c.substr(17);
     }
@@ -132,24 +121,12 @@ void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, co
   }
   out << "\n    " << p("1", "Evidence") << "\n";
   // Copies of one line (same rule and fields) are shown once, with a count.
-  for (size_t i = 0; i < f.evidence.size();) {
-    const Fact& e = *f.evidence[i];
-    size_t j = i + 1;
-    uint64_t more = e.repeats;
-    auto end_of = [](const Fact* x) { return std::make_pair(x->input_seq, x->repeats ? x->last_line : x->line); };
-    const Fact* last = &e;
-    for (; j < f.evidence.size() && !e.rule->fallback && f.evidence[j]->rule == e.rule &&
-           f.evidence[j]->fields == e.fields;
-         ++j) {
-      more += 1 + f.evidence[j]->repeats;
-      if (end_of(f.evidence[j]) > end_of(last)) last = f.evidence[j];
-    }
-    evidence_line(out, e, p, width);
-    if (more > 0)
-      out << "        " << p("2", "... and " + std::to_string(more) + " more line" + (more == 1 ? "" : "s") +
-                                     " like it, the last at " + visible(last->input) + ":" + std::to_string(end_of(last).second))
+  for (const EvidenceRun& run : fold_evidence(f.evidence)) {
+    evidence_line(out, *run.fact, p, width);
+    if (run.more > 0)
+      out << "        " << p("2", "... and " + std::to_string(run.more) + " more line" + (run.more == 1 ? "" : "s") +
+                                     " like it, the last at " + visible(run.last->input) + ":" + std::to_string(run.last_line))
           << "\n";
-    i = j;
   }
   proof_lines(out, f, p, width);
   out << "\n    " << p("1", "What it means") << "\n";
@@ -251,14 +228,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
     }
     out << "\n";
     // One block per cause; the same cause in other boots is listed, not repeated.
-    std::vector<std::vector<const Finding*>> groups;
-    for (const auto& f : r.findings) {
-      if (f.host != h.host) continue;
-      auto g = std::find_if(groups.begin(), groups.end(),
-                            [&](const auto& list) { return list.front()->cause == f.cause; });
-      if (g == groups.end()) groups.push_back({&f});
-      else g->push_back(&f);
-    }
+    auto groups = findings_by_cause(r, h.host);
     int n = 0;
     for (const auto& g : groups) {
       ++n;
@@ -280,35 +250,21 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
   // shown whole, never summarised away.
   if (!r.unexplained.empty()) {
     out << p("1;31", "Lines no rule explains") << "\n";
-    wrap(out,
-         "These lines talk about the TPM and read like failures, but tpmdiag has no rule for them. "
-         "Read them yourself; search their exact text in the VMware/Broadcom knowledge base and the "
-         "server vendor's documentation.",
-         2, width);
+    wrap(out, kUnexplainedIntro, 2, width);
     for (const Fact* f : r.unexplained) out << "  " << p("36", where(*f)) << "\n      " << shown_text(*f) << "\n";
     out << "\n";
   }
 
   // Harmless lines that look alarming are explained one by one, so nobody
   // chases them; the many normal lines are only counted (see `tpmdiag explain`).
-  std::map<std::string, std::vector<const Fact*>> benign;
-  std::vector<std::string> order;
   size_t normal = 0;
-  for (const Fact* f : r.context) {
-    if (f->rule->role != RuleRole::benign) {
-      ++normal;
-      continue;
-    }
-    if (!benign.count(f->rule->id)) order.push_back(f->rule->id);
-    benign[f->rule->id].push_back(f);
-  }
-  if (!order.empty()) {
+  auto harmless = harmless_groups(r, &normal);
+  if (!harmless.empty()) {
     out << p("1", "Harmless lines: seen on healthy hosts too, do not chase them") << "\n";
-    for (const auto& id : order) {
-      const auto& list = benign[id];
-      const Fact& first = *list.front();
+    for (const auto& g : harmless) {
+      const Fact& first = *g.lines.front();
       out << "  " << p("36", where(first));
-      if (list.size() > 1) out << " (and " << list.size() - 1 << " more like it)";
+      if (g.lines.size() > 1) out << " (and " << g.lines.size() - 1 << " more like it)";
       out << "\n      " << shown_text(first) << "\n";
       wrap(out, first.rule->meaning, 6, width);
     }
@@ -343,6 +299,91 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
                          " TPM lines not kept (over --max-facts); the diagnosis may miss them")
           << "\n";
   }
+}
+
+namespace {
+
+// A line of the timeline: its first line when a record was joined from several.
+std::string one_record_line(const Fact& f) {
+  std::string t = shown_text(f);
+  size_t nl = t.find('\n');
+  return nl == std::string::npos ? t : t.substr(0, nl) + " ...";
+}
+
+}  // namespace
+
+void render_timeline(const Report& r, std::ostream& out, const TextStyle& style) {
+  Paint p{style.color};
+  out << "tpmdiag: " << verdict_word(r.verdict, p) << " — " << verdict_summary(r) << "\n";
+  out << p("2", "Markers: ! symptom, ? no rule explains it, ~ harmless, + success, . context; "
+                "* evidence of the top finding, FIX proves the fix")
+      << "\n";
+  static const std::map<Marker, std::pair<const char*, const char*>> kSign = {
+      {Marker::symptom, {"!", "31"}}, {Marker::unexplained, {"?", "31"}}, {Marker::harmless, {"~", "2"}},
+      {Marker::success, {"+", "32"}}, {Marker::context, {".", "0"}}};
+  for (const auto& h : timeline_view(r)) {
+    out << "\n" << p("1", visible(host_title(h.host->host))) << ": " << verdict_word(h.host->verdict, p) << "\n";
+    for (const auto& b : h.boots) {
+      out << "  " << p("1", "boot " + std::to_string(b.boot->index)) << "  ";
+      if (b.boot->first_ts) out << format_iso8601(*b.boot->first_ts) << " .. " << format_iso8601(*b.boot->last_ts);
+      else out << "no timestamps";
+      out << "  " << verdict_word(b.boot->verdict, p) << "\n";
+      for (const auto& l : b.lines) {
+        const auto& [sign, code] = kSign.at(l.marker);
+        std::string mark = std::string(sign) + (l.top_evidence ? "*" : " ") + (l.proof ? " FIX" : "    ");
+        std::string time = l.fact->ts_ms ? format_iso8601(*l.fact->ts_ms) : "-";
+        time.resize(std::max<size_t>(time.size(), 24), ' ');
+        std::string lane(l.lane);
+        lane.resize(std::max<size_t>(lane.size(), 8), ' ');
+        out << "    " << p(code, mark) << " " << time << " " << lane << " " << p("36", where(*l.fact)) << "  "
+            << one_record_line(*l.fact);
+        if (l.fact->repeats) out << p("2", " (and " + std::to_string(l.fact->repeats) + " more like it)");
+        out << "\n";
+      }
+    }
+  }
+  if (r.hosts.empty()) out << "\nNo TPM-related lines found.\n";
+}
+
+void render_explain(const Report& r, std::ostream& out, bool color) {
+  Paint p{color};
+  std::map<const Fact*, std::vector<std::string>> evidence_of;
+  for (const auto& f : r.findings)
+    for (const Fact* e : f.evidence) evidence_of[e].push_back(f.cause->id);
+  for (const auto& h : r.hosts) {
+    for (const auto& b : h.boots) {
+      out << "== host " << (h.host.empty() ? "(not named)" : visible(h.host)) << ", boot " << b.index << " ==\n";
+      for (const Fact* f : b.facts) {
+        out << p("36", where(*f)) << "  " << visible(f->text) << "\n";
+        out << "    rule " << f->rule->id << " (" << role_name(f->rule->role) << "): " << f->rule->meaning << "\n";
+        if (!f->field("rc").empty()) {
+          static const DecodedRc kNone;
+          const DecodedRc& d = f->rc ? *f->rc : kNone;
+          // Streamed piece by piece: `" " + std::string(...)` trips GCC 12's
+          // -Wrestrict false positive at -O3 (-Werror in CI).
+          out << "    rc " << f->field("rc") << " = " << d.name << " (" << d.kind;
+          if (f->rc && d.index != 0) out << ' ' << d.index;
+          out << "): " << d.description << "\n";
+        }
+        auto it = evidence_of.find(f);
+        if (it != evidence_of.end()) {
+          std::string ids;
+          for (const auto& id : it->second) ids += (ids.empty() ? "" : ", ") + id;
+          out << "    evidence for: " << ids << "\n";
+        }
+      }
+    }
+  }
+  if (r.hosts.empty()) out << "No TPM-related lines found.\n";
+}
+
+void render_explain_json(const Report& r, std::ostream& out) {
+  JsonWriter w(out, 2);
+  w.begin_array();
+  for (const auto& h : r.hosts)
+    for (const auto& b : h.boots)
+      for (const Fact* f : b.facts) write_fact(w, *f);
+  w.end_array();
 }
 
 }  // namespace tpmdiag::cli

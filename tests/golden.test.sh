@@ -6,6 +6,10 @@ set -u
 bin=$(realpath "${1:?usage: golden.sh PATH-TO-tpmdiag}")
 cd "$(dirname "$0")/.." || exit 2
 export NO_COLOR=1
+# Case reports name the time they were made and the knowledge that made them:
+# a fixed time, and the knowledge fingerprint (any data file edit changes it) as KB.
+export SOURCE_DATE_EPOCH=1700000000
+kb_filter() { sed -E 's/kb [0-9a-f]{12} \([0-9]+ rules, [0-9]+ causes\)/KB/g'; }
 pass=0 fail=0
 note() { echo "$*" >&2; }
 
@@ -15,6 +19,7 @@ case_() {
   local out rc
   if [ -n "${STDIN:-}" ]; then out=$("$bin" "$@" < "$STDIN" 2>/tmp/golden.err.$$); rc=$?
   else out=$("$bin" "$@" 2>/tmp/golden.err.$$ < /dev/null); rc=$?; fi
+  out=$(printf '%s\n' "$out" | kb_filter)
   local file=tests/golden/$name
   if [ "${UPDATE:-}" = 1 ]; then printf '%s\n' "$out" > "$file"; fi
   if [ "$rc" != "$want" ]; then
@@ -47,6 +52,13 @@ case_ seed-resolved.json 0 diagnose --format json samples/seed-failing samples/s
 case_ seed-paste.txt 1 diagnose samples/seed-paste/pasted.txt
 case_ seed-explain.txt 0 explain samples/seed-failing
 STDIN=samples/seed-failing/hostd.log case_ seed-stdin.json 1 diagnose --format json -
+# The case report (docs/report.md) and the timeline, failing then fixed.
+case_ seed-resolved.html 0 diagnose --format html samples/seed-failing samples/seed-fixed
+case_ seed-resolved.md 0 diagnose --format md samples/seed-failing samples/seed-fixed
+case_ seed-failing.md 1 diagnose --format md samples/seed-failing
+case_ seed-resolved-timeline.txt 0 diagnose --timeline samples/seed-failing samples/seed-fixed
+case_ formats-mixed-redacted-timeline.txt 1 diagnose --timeline --redact samples/formats/mixed
+case_ formats-rfc5424-redacted.md 1 diagnose --format md --redact samples/formats/rfc5424
 case_ rc-seed.txt 0 rc 0x9a2 '(0x921)' 395
 case_ help.txt 0 --help
 case_ diagnose-help.txt 0 diagnose --help
