@@ -228,6 +228,13 @@ std::string Redactor::line(std::string_view text) {
   return apply(text, spans);
 }
 
+std::string Redactor::again(std::string_view text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Span> spans;
+  known_words(text, spans);
+  return apply(text, spans);
+}
+
 std::string Redactor::host(std::string_view h) {
   if (h.empty() || spec_.keep(h)) return std::string(h);
   std::lock_guard<std::mutex> lock(mu_);

@@ -15,8 +15,10 @@
 // Tokens are stable within one Redactor: the same value always gives the same
 // token, and different values different tokens, so hosts, boots and findings
 // come out as without redaction. A value once found is replaced wherever it
-// appears as a whole word later in the run; an earlier bare mention that no
-// pattern recognises is not (docs/report.md "Limits").
+// appears as a whole word later in the run, and, in what the report keeps
+// (evidence, names, fix steps), also before: Run sweeps them again at the end.
+// A bare mention of a value that no pattern ever recognises stays
+// (docs/report.md "Limits").
 // Thread-safe: the sources of one run may be read from several threads.
 #pragma once
 
@@ -75,6 +77,9 @@ class Redactor {
   // An input name (a path, archive!member): the host a bundle's name carries
   // and every value found so far, plus what the patterns find in it.
   std::string name(std::string_view path, std::string_view host_in_path);
+  // Text already redacted, swept again for the values found since (a host
+  // name a later line revealed): for what a report keeps, at the end of a run.
+  std::string again(std::string_view text);
   // A host name given as such (--host, a bundle's name): its token.
   std::string host(std::string_view host);
   // A source that yields src's lines redacted; src must outlive it.

@@ -249,12 +249,39 @@ void Run::host_facts(Report& r) const {
     if (auto it = found.find(h.host); it != found.end()) h.bundle = std::move(it->second);
 }
 
+// What the report keeps, swept again with every value the run found: a line
+// or name read before the line that showed a value to be a host name.
+void Run::redact_again(Report& r) const {
+  Redactor& red = *opts_.redactor;
+  std::map<std::string, std::string> names;  // inputs repeat across facts
+  auto name = [&](std::string& s) {
+    auto it = names.find(s);
+    if (it == names.end()) it = names.emplace(s, red.again(s)).first;
+    s = it->second;
+  };
+  for (auto& f : r.facts) {
+    name(f.input);
+    f.text = red.again(f.text);
+    for (auto& kv : f.fields) kv.second = red.again(kv.second);
+  }
+  for (auto& f : r.findings)
+    for (auto& step : f.fix) step = red.again(step);
+  for (auto& in : r.inputs) {
+    name(in.name);
+    in.error = red.again(in.error);
+  }
+  for (auto& s : r.skipped) name(s);
+  for (auto& h : r.hosts)
+    for (auto& kv : h.bundle) kv.second = red.again(kv.second);
+}
+
 Report Run::finish() && {
   Report r = diagnose(std::move(facts_), engine_.causes(), opts_.diagnose);
   r.inputs = std::move(inputs_);
   r.skipped = std::move(skipped_);
   r.any_input_read = any_read_;
   host_facts(r);
+  if (opts_.redactor) redact_again(r);
   return r;
 }
 

@@ -82,6 +82,7 @@ class Run {
   void scan(const StreamInfo& info, ByteSource& src);
   void read_stream(const StreamInfo& info, ByteSource& src, BundleInfo* bundle);
   void host_facts(Report& r) const;
+  void redact_again(Report& r) const;
   // A name or message, redacted when the run redacts (path: the input it names).
   std::string redacted(const std::string& text, const std::string& path = "") const;
   // Maps a plain regular file (or its rest) and scans it in place, in
