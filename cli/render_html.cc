@@ -300,8 +300,8 @@ void inputs_html(std::ostream& out, const Report& r) {
 void render_html(const Report& r, std::ostream& out, const ReportMeta& meta) {
   std::string top = r.findings.empty() ? "" : " — " + r.findings.front().cause->id;
   out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-      << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-         "img-src data:\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       << "<meta name=\"generator\" content=\"tpmdiag " << TPMDIAG_VERSION << "\">\n"
       << "<title>tpmdiag: " << verdict_words(r.verdict) << esc(top) << "</title>\n<style>" << kStyle
       << "</style>\n</head>\n<body>\n";
