@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "cli/render.h"
+#include "kb/timeline.h"
 #include "parsers/timestamp.h"
 
 namespace tpmdiag::cli {
@@ -158,7 +159,9 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted)
   w.key("incomplete").boolean(r.incomplete());
   w.key("redacted").boolean(redacted);
   w.key("hosts").begin_array();
-  for (const auto& h : r.hosts) {
+  auto view = timeline_view(r);  // the same order as r.hosts
+  for (size_t hi = 0; hi < r.hosts.size(); ++hi) {
+    const auto& h = r.hosts[hi];
     w.begin_object();
     w.key("host").string(h.host);
     w.key("verdict").string(name(h.verdict));
@@ -166,13 +169,27 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted)
     for (const auto& [k, v] : h.bundle) w.key(k).string(v);
     w.end_object();
     w.key("boots").begin_array();
-    for (const auto& b : h.boots) {
+    for (size_t bi = 0; bi < h.boots.size(); ++bi) {
+      const auto& b = h.boots[bi];
       w.begin_object();
       w.key("boot").integer(b.index);
       if (b.first_ts) w.key("first").string(format_iso8601(*b.first_ts)); else w.key("first").null();
       if (b.last_ts) w.key("last").string(format_iso8601(*b.last_ts)); else w.key("last").null();
       w.key("verdict").string(name(b.verdict));
       w.key("tpm_lines").integer(static_cast<int64_t>(line_count(b.facts)));
+      w.key("timeline").begin_array();
+      for (const auto& l : view[hi].boots[bi].lines) {
+        w.begin_object();
+        w.key("input").string(l.fact->input);
+        w.key("line").integer(static_cast<int64_t>(l.fact->line));
+        if (l.fact->ts_ms) w.key("timestamp").string(format_iso8601(*l.fact->ts_ms)); else w.key("timestamp").null();
+        w.key("lane").string(l.lane);
+        w.key("marker").string(marker_name(l.marker));
+        w.key("top_evidence").boolean(l.top_evidence);
+        w.key("proof").boolean(l.proof);
+        w.end_object();
+      }
+      w.end_array();
       w.end_object();
     }
     w.end_array();
