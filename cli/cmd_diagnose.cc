@@ -172,11 +172,7 @@ void report_input_errors(const Report& r) {
     if (!in.error.empty()) print_error(in.error);
 }
 
-ReportMeta meta_of(const Engine& engine, const Parsed& p) {
-  ReportMeta m{engine.knowledge(), report_time(), p.run.redactor != nullptr, {}};
-  if (p.run.redactor) m.redactions = p.run.redactor->counts();
-  return m;
-}
+ReportMeta meta_of(const Engine& engine, const Parsed& p) { return report_meta(engine.knowledge(), p.run.redactor.get()); }
 
 // The case report, in either markup.
 void render_case(const std::string& format, const Report& r, std::ostream& out, const ReportMeta& meta) {

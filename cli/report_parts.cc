@@ -8,8 +8,15 @@
 #include "common/text.h"
 #include "kb/bundle_info.h"
 #include "parsers/timestamp.h"
+#include "pipeline/redact.h"
 
 namespace tpmdiag::cli {
+
+ReportMeta report_meta(const std::string& knowledge, const Redactor* red) {
+  ReportMeta m{knowledge, report_time(), red != nullptr, {}};
+  if (red) m.redactions = red->counts();
+  return m;
+}
 
 std::string report_time() {
   if (const char* e = std::getenv("SOURCE_DATE_EPOCH"); e && *e) {

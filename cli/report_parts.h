@@ -10,6 +10,10 @@
 
 #include "kb/report.h"
 
+namespace tpmdiag {
+class Redactor;
+}
+
 namespace tpmdiag::cli {
 
 // What a case report says about itself (HTML, Markdown footer).
@@ -19,6 +23,10 @@ struct ReportMeta {
   bool redacted = false;
   std::map<std::string, size_t> redactions;  // kind -> values replaced
 };
+
+// The meta of a report made now with this knowledge (Engine::knowledge()),
+// redacted by `red` when it is set.
+ReportMeta report_meta(const std::string& knowledge, const Redactor* red);
 
 // Now, or $SOURCE_DATE_EPOCH when set (reproducible reports, golden tests).
 std::string report_time();

@@ -8,6 +8,7 @@
 
 #include "cli/http_multipart.h"
 #include "cli/render.h"
+#include "cli/report_request.h"
 #include "common/embedded.h"
 #include "common/json_writer.h"
 
@@ -152,6 +153,9 @@ std::optional<std::vector<std::pair<std::string, std::string>>> uploads_of(HttpR
 }
 
 HttpResponse diagnose(const Engine& engine, const ServeOptions& opts, HttpRequest& req) {
+  // ?format=html: the case report file; ?redact=1: as --redact (cli/report_request.h).
+  ReportRequest rq = report_request(std::string(req.param("format")), std::string(req.param("redact")));
+  if (!rq.error.empty()) return error(400, rq.error);
   std::string err;
   auto uploads = uploads_of(req, err);
   if (!uploads) return error(400, "could not read the request body: " + err);
@@ -159,7 +163,7 @@ HttpResponse diagnose(const Engine& engine, const ServeOptions& opts, HttpReques
     return error(400, "nothing to diagnose: send log lines as the body, or files as multipart/form-data");
   // Diagnosed together, as `tpmdiag diagnose` does a folder: each upload is
   // sniffed by its first bytes (text, .gz, .tgz/.tar/.zip), all in memory.
-  Run run(engine, opts.run);
+  Run run(engine, rq.run_options(opts.run));
   run.add_texts(std::move(*uploads));
   Report r = std::move(run).finish();
   if (!r.any_input_read) {
@@ -168,10 +172,11 @@ HttpResponse diagnose(const Engine& engine, const ServeOptions& opts, HttpReques
       if (!in.error.empty()) why += (why.empty() ? "" : "; ") + in.error;
     return error(400, "no input could be read: " + why);
   }
-  std::ostringstream out;
-  render_json(r, out, true);
-  HttpResponse res = json(200, out.str());
+  ReportBody body = report_body(rq, r, engine);
+  HttpResponse res{200, body.content_type, std::move(body.text), {}};
   res.headers.emplace_back("X-Tpmdiag-Verdict", std::string(name(r.verdict)));
+  if (!body.filename.empty())
+    res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + body.filename + "\"");
   return res;
 }
 
