@@ -34,6 +34,8 @@ if [ ! -d tests/web/node_modules/playwright-core ]; then
 fi
 
 log=$(mktemp)
+# A fixed report time, so the downloaded HTML report equals the CLI's (e2e-report.mjs).
+export SOURCE_DATE_EPOCH=1700000000
 "$bin" serve --listen 127.0.0.1:0 --quiet 2>"$log" &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -f "$log"' EXIT
@@ -57,6 +59,15 @@ e2e_pass=$(printf '%s\n' "$out" | grep -c '^ok ')
 e2e_fail=$(printf '%s\n' "$out" | grep -c '^FAIL ')
 pass=$((pass + e2e_pass)); fail=$((fail + e2e_fail))
 if [ "$rc" != 0 ] && [ "$e2e_fail" = 0 ]; then bad "e2e.mjs exited $rc: $(printf '%s\n' "$out" | tail -5)"; fi
+
+# The page's case-report parts: timeline strip, Redact, Download report (HTML), print.
+out=$(CHROMIUM=$chromium timeout 90 node tests/web/e2e-report.mjs "$url" "$bin" 2>&1)
+rc=$?
+printf '%s\n' "$out" | grep -v '^e2e-report: '
+e2e_pass=$(printf '%s\n' "$out" | grep -c '^ok ')
+e2e_fail=$(printf '%s\n' "$out" | grep -c '^FAIL ')
+pass=$((pass + e2e_pass)); fail=$((fail + e2e_fail))
+if [ "$rc" != 0 ] && [ "$e2e_fail" = 0 ]; then bad "e2e-report.mjs exited $rc: $(printf '%s\n' "$out" | tail -5)"; fi
 
 # The server is still up and answering after the run, then stops cleanly.
 if curl -fsS "${url}healthz" >/dev/null; then ok "server healthy after the run"; else bad "server not answering after the run"; fi

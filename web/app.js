@@ -1,5 +1,7 @@
 // tpmdiag web page: paste logs or drop files, POST them to /api/diagnose, show
-// the JSON report (docs/json-report.md) as cause cards.
+// the JSON report (docs/json-report.md) as a timeline strip and cause cards;
+// "Download report (HTML)" asks the server for the case report file
+// (docs/report.md), "Redact" for a redacted run.
 //
 // Logs are untrusted. Every piece of text from a report is put on the page with
 // textContent (el() below); nothing is ever assigned to innerHTML, and links are
@@ -22,7 +24,9 @@
   let files = [];            // File objects chosen or dropped
   let maxBody = 32 << 20;    // refreshed from /healthz
   let jsonUrl = null;        // object URL of the last report, for "Download JSON"
+  let shown = null;          // what the shown report was made from: {text, files, redact}, for "Download report (HTML)"
   let busy = false;
+  const redactSwitch = $('redact');
 
   const VERDICTS = {
     problem: { label: 'Problem found', text: 'A TPM fault is open: see the causes below, best first.' },
@@ -157,22 +161,14 @@
         '. Choose fewer files, or run \u201ctpmdiag diagnose\u201d on them.');
       return;
     }
-    let body;
-    let headers = {};
-    if (files.length) {
-      body = new FormData();
-      for (const f of files) body.append('file', f, f.name);
-      if (text.trim()) body.append('text', text);
-    } else {
-      body = text;
-      headers = { 'Content-Type': 'text/plain; charset=utf-8' };
-    }
+    const request = { text, files: files.slice(), redact: redactSwitch.checked };
+    const { body, headers } = requestBody(request);
     busy = true;
     button.disabled = true;
     results.setAttribute('aria-busy', 'true');
     setStatus('busy', 'Diagnosing\u2026');
     try {
-      const res = await fetch('api/diagnose', { method: 'POST', body, headers });
+      const res = await fetch('api/diagnose' + (request.redact ? '?redact=1' : ''), { method: 'POST', body, headers });
       const raw = await res.text();
       let data = null;
       try { data = JSON.parse(raw); } catch (e) { /* shown below */ }
@@ -182,6 +178,7 @@
         return;
       }
       setStatus('', '');
+      shown = request;
       renderReport(data, raw);
       const heading = $('verdict-heading');
       if (heading) heading.focus();
@@ -191,6 +188,42 @@
       busy = false;
       button.disabled = false;
       results.removeAttribute('aria-busy');
+    }
+  }
+
+  // The body of POST /api/diagnose: the text alone, or files (and the text) as multipart.
+  function requestBody(request) {
+    if (!request.files.length) return { body: request.text, headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
+    const body = new FormData();
+    for (const f of request.files) body.append('file', f, f.name);
+    if (request.text.trim()) body.append('text', request.text);
+    return { body, headers: {} };
+  }
+
+  // "Download report (HTML)": the same inputs again, as the case report file
+  // that `tpmdiag diagnose --format html` writes (one self-contained file).
+  async function downloadReport(buttonNode) {
+    if (!shown) return;
+    const { body, headers } = requestBody(shown);
+    buttonNode.disabled = true;
+    try {
+      const res = await fetch('api/diagnose?format=html' + (shown.redact ? '&redact=1' : ''), { method: 'POST', body, headers });
+      if (!res.ok) {
+        let msg = 'HTTP ' + res.status;
+        try { msg = (await res.json()).error || msg; } catch (e) { /* keep the status */ }
+        setStatus('error', 'Could not make the report: ' + msg);
+        return;
+      }
+      const url = URL.createObjectURL(await res.blob());
+      const a = el('a', { href: url, download: 'tpmdiag-report.html', class: 'visually-hidden' });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    } catch (e) {
+      setStatus('error', 'Could not reach the tpmdiag server (' + e.message + ').');
+    } finally {
+      buttonNode.disabled = false;
     }
   }
 
@@ -220,7 +253,10 @@
         (top.ambiguous ? 'is not the only one these lines fit' : 'has a confidence below 60 %') +
         '. Do the check under \u201cCheck this first\u201d before any fix.'));
     }
+    if (r.redacted) report.appendChild(el('div', { class: 'notice notice-info', role: 'note' },
+      'Redacted: host names, addresses, serial numbers, UUIDs, user and vCenter names are replaced by tokens (host-1, ip-1, \u2026).'));
     if ((r.hosts || []).length > 1 || (r.hosts || []).some((h) => (h.boots || []).length > 1)) report.appendChild(hostTable(r.hosts));
+    if ((r.hosts || []).length) report.appendChild(timelineSection(r));
 
     if (findings.length) {
       const firstOf = {};
@@ -262,6 +298,8 @@
       d.scrollIntoView({ block: 'start' });
       d.querySelector('summary').focus();
     });
+    const htmlButton = el('button', { type: 'button', class: 'button quiet small', id: 'download-html' }, 'Download report (HTML)');
+    htmlButton.addEventListener('click', () => downloadReport(htmlButton));
     return el('div', { class: 'verdict verdict-' + safeId(r.verdict), id: 'verdict' },
       el('div', { class: 'verdict-main' },
         el('h2', { class: 'verdict-label', id: 'verdict-heading', tabindex: '-1' },
@@ -269,8 +307,82 @@
         el('p', { class: 'verdict-text' }, v.text),
         el('p', { class: 'verdict-facts' }, facts.join(' \u00b7 '))),
       el('div', { class: 'verdict-actions' },
+        htmlButton,
         rawButton,
         el('a', { class: 'button quiet small', href: jsonUrl, download: 'tpmdiag-report.json' }, 'Download JSON')));
+  }
+
+  // ---- timeline strip (hosts[].boots[].timeline, as the HTML report draws it) --
+  const SVG = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    return append(node, children);
+  }
+  const LANES = ['vmkernel', 'hostd', 'vpxa', 'vobd', 'vpxd', 'syslog', 'esxcli', 'bmc', 'ui', 'psod', 'pasted'];
+  const MARKER_LABEL = { symptom: 'symptom', unexplained: 'no rule explains it', harmless: 'harmless', success: 'success', context: 'context' };
+  function markerShape(marker, x, y) {
+    const cls = 'mark mark-' + marker;
+    if (marker === 'symptom') return svg('circle', { cx: x, cy: y, r: 5.5, class: cls });
+    if (marker === 'unexplained') return svg('rect', { x: x - 5, y: y - 5, width: 10, height: 10, class: cls });
+    if (marker === 'harmless') return svg('polygon', { points: `${x},${y - 6} ${x + 6},${y} ${x},${y + 6} ${x - 6},${y}`, class: cls });
+    if (marker === 'success') return svg('polygon', { points: `${x},${y - 6} ${x + 6},${y + 5} ${x - 6},${y + 5}`, class: cls });
+    return svg('circle', { cx: x, cy: y, r: 3, class: cls });
+  }
+  function timelineSection(r) {
+    const text = {};  // "input:line" -> the line, from wherever the report holds it
+    const put = (e) => { text[e.input + ':' + e.line] = e.text; };
+    for (const f of r.findings || []) { (f.evidence || []).forEach(put); (f.resolved_by || []).forEach(put); }
+    (r.context || []).forEach(put);
+    (r.unexplained || []).forEach(put);
+    const hosts = (r.hosts || []).map((h) => {
+      const facts = Object.entries(h.bundle || {});
+      return el('div', { class: 'timeline-host' },
+        el('h3', { class: 'timeline-title' }, h.host ? 'Host ' + h.host : 'Host (not named in the input)'),
+        facts.length ? el('dl', { class: 'host-facts' }, facts.map(([k, v]) => [el('dt', null, k.replace(/_/g, ' ')), el('dd', null, v)])) : null,
+        timelineSvg(h, text));
+    });
+    const legend = el('p', { class: 'timeline-legend' }, Object.entries(MARKER_LABEL).map(([m, label]) =>
+      el('span', { class: 'legend-item' }, svg('svg', { width: 14, height: 14, viewBox: '0 0 14 14', 'aria-hidden': 'true' }, markerShape(m, 7, 8)), ' ' + label)),
+      el('span', { class: 'legend-item' }, el('span', { class: 'legend-ring', 'aria-hidden': 'true' }), ' evidence of the top cause'),
+      el('span', { class: 'legend-item' }, el('span', { class: 'legend-proof', 'aria-hidden': 'true' }), ' proves the fix'));
+    return section('Timeline', 'timeline-heading', hosts, legend);
+  }
+  function timelineSvg(h, text) {
+    const boots = h.boots || [];
+    const used = new Set();
+    boots.forEach((b) => (b.timeline || []).forEach((l) => used.add(l.lane)));
+    const lanes = LANES.filter((l) => used.has(l));
+    const W = 1000, left = 84, top = 34, laneH = 24, H = top + laneH * lanes.length + 12;
+    const seg = (W - left - 12) / Math.max(1, boots.length);
+    const root = svg('svg', { class: 'timeline-strip', viewBox: `0 0 ${W} ${H}`, role: 'img',
+      'aria-label': 'Timeline of ' + (h.host || 'the host') + ': ' + boots.length + ' boot windows' });
+    lanes.forEach((lane, i) => {
+      const y = top + laneH * (i + 0.5);
+      root.appendChild(svg('text', { x: 6, y: y + 4, class: 'lane-label' }, lane));
+      root.appendChild(svg('line', { x1: left, x2: W - 12, y1: y, y2: y, class: 'lane-line' }));
+    });
+    boots.forEach((b, bi) => {
+      const x0 = left + seg * bi, lines = b.timeline || [];
+      root.appendChild(svg('line', { x1: x0, x2: x0, y1: 4, y2: H - 4, class: 'boot-line' }));
+      root.appendChild(svg('text', { x: x0 + 6, y: 16, class: 'boot-label boot-' + safeId(b.verdict) }, 'boot ' + b.boot + ' \u00b7 ' + b.verdict));
+      lines.forEach((l, i) => {
+        const x = x0 + 12 + (seg - 24) * (i + 0.5) / lines.length;
+        const y = top + laneH * (lanes.indexOf(l.lane) + 0.5);
+        const g = svg('g', { class: 'mark-group' + (l.proof ? ' is-proof' : '') + (l.top_evidence ? ' is-top' : '') },
+          svg('title', null, [l.timestamp || 'no timestamp', l.lane, MARKER_LABEL[l.marker] || l.marker,
+            l.top_evidence ? 'evidence of the top cause' : '', l.proof ? 'proves the fix' : ''].filter(Boolean).join(' \u00b7 ') +
+            '\n' + l.input + ':' + l.line + '\n' + (text[l.input + ':' + l.line] || '')));
+        if (l.top_evidence) g.appendChild(svg('circle', { cx: x, cy: y, r: 10, class: 'ring-top' }));
+        if (l.proof) {
+          g.appendChild(svg('circle', { cx: x, cy: y, r: 11, class: 'ring-proof' }));
+          g.appendChild(svg('text', { x, y: y - 14, class: 'proof-label', 'text-anchor': 'middle' }, 'fix proven'));
+        }
+        g.appendChild(markerShape(l.marker, x, y));
+        root.appendChild(g);
+      });
+    });
+    return el('div', { class: 'timeline-wrap' }, root);
   }
 
   function hostTable(hosts) {
