@@ -52,22 +52,20 @@ if [ -z "$url" ]; then
 fi
 ok "server listening on $url"
 
-out=$(CHROMIUM=$chromium timeout 90 node tests/web/e2e.mjs "$url" "$build" docs/web-seed.png 2>&1)
-rc=$?
-printf '%s\n' "$out" | grep -v '^e2e: '
-e2e_pass=$(printf '%s\n' "$out" | grep -c '^ok ')
-e2e_fail=$(printf '%s\n' "$out" | grep -c '^FAIL ')
-pass=$((pass + e2e_pass)); fail=$((fail + e2e_fail))
-if [ "$rc" != 0 ] && [ "$e2e_fail" = 0 ]; then bad "e2e.mjs exited $rc: $(printf '%s\n' "$out" | tail -5)"; fi
-
+# run_node SCRIPT ARGS...: a browser test's ok/FAIL lines counted here.
+run_node() {
+  local script=$1 out rc n_pass n_fail; shift
+  out=$(CHROMIUM=$chromium timeout 90 node "$script" "$@" 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | grep -Ev '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed'
+  n_pass=$(printf '%s\n' "$out" | grep -c '^ok ')
+  n_fail=$(printf '%s\n' "$out" | grep -c '^FAIL ')
+  pass=$((pass + n_pass)); fail=$((fail + n_fail))
+  if [ "$rc" != 0 ] && [ "$n_fail" = 0 ]; then bad "$script exited $rc: $(printf '%s\n' "$out" | tail -5)"; fi
+}
+run_node tests/web/e2e.mjs "$url" "$build" docs/web-seed.png
 # The page's case-report parts: timeline strip, Redact, Download report (HTML), print.
-out=$(CHROMIUM=$chromium timeout 90 node tests/web/e2e-report.mjs "$url" "$bin" 2>&1)
-rc=$?
-printf '%s\n' "$out" | grep -v '^e2e-report: '
-e2e_pass=$(printf '%s\n' "$out" | grep -c '^ok ')
-e2e_fail=$(printf '%s\n' "$out" | grep -c '^FAIL ')
-pass=$((pass + e2e_pass)); fail=$((fail + e2e_fail))
-if [ "$rc" != 0 ] && [ "$e2e_fail" = 0 ]; then bad "e2e-report.mjs exited $rc: $(printf '%s\n' "$out" | tail -5)"; fi
+run_node tests/web/e2e-report.mjs "$url" "$bin"
 
 # The server is still up and answering after the run, then stops cleanly.
 if curl -fsS "${url}healthz" >/dev/null; then ok "server healthy after the run"; else bad "server not answering after the run"; fi

@@ -7,7 +7,7 @@
 // The server must run with the SOURCE_DATE_EPOCH this script is given, so
 // that both reports name the same time. Run from the source root;
 // tests/web.test.sh runs it after e2e.mjs.
-import { chromium } from 'playwright-core';
+import { checker, launch } from './harness.mjs';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,33 +18,18 @@ if (!base || !bin) {
   console.error('usage: node e2e-report.mjs BASE_URL PATH-TO-tpmdiag');
   process.exit(2);
 }
-let passed = 0, failed = 0;
-function check(name, cond, detail) {
-  if (cond) { passed++; console.log('ok   ' + name); }
-  else { failed++; console.log('FAIL ' + name + (detail !== undefined ? ': ' + detail : '')); }
-}
+const t = checker('e2e-report');
+const check = t.check;
 const PROOF = 'Successfully provisioned endorsement key';
 const resolvedText = ['samples/seed-failing/vmkernel.log', 'samples/seed-failing/hostd.log', 'samples/seed-fixed/hostd.log']
   .map((f) => readFileSync(f, 'utf8')).join('');
 const namedText = readFileSync('samples/formats/rfc5424/messages.log', 'utf8');  // host esx01.lab in every header
 
 const work = mkdtempSync(join(tmpdir(), 'tpmdiag-e2e-report-'));
-let context;
-try {
-  context = await chromium.launchPersistentContext(join(work, 'profile'), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    acceptDownloads: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1366, height: 900 },
-    colorScheme: 'light',
-  });
-} catch (e) {
-  console.log('FAIL cannot start Chromium: ' + e.message.split('\n')[0]);
-  console.log('e2e-report: 0 passed, 1 failed');
+const context = await launch(t, join(work, 'profile'), { acceptDownloads: true, viewport: { width: 1366, height: 900 } });
+if (!context) {
   rmSync(work, { recursive: true, force: true });
-  process.exit(1);
+  t.done();
 }
 
 async function diagnose(page, text, redact) {
@@ -109,5 +94,4 @@ try {
   await context.close();
   rmSync(work, { recursive: true, force: true });
 }
-console.log('e2e-report: ' + passed + ' passed, ' + failed + ' failed');
-process.exit(failed ? 1 : 0);
+t.done();

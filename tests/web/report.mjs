@@ -6,7 +6,7 @@
 // DIR holds seed.html (failing + fixed seed), xss.html (hostile lines),
 // md/NAME.md with md/NAME.json for every scenario. Prints one "ok"/"FAIL"
 // line per check; exits 1 on any failure.
-import { chromium } from 'playwright-core';
+import { checker, launch } from './harness.mjs';
 import MarkdownIt from 'markdown-it';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,11 +18,8 @@ if (!dir) {
   console.error('usage: node report.mjs DIR [DOCS_SHOT]');
   process.exit(2);
 }
-let passed = 0, failed = 0;
-function check(name, cond, detail) {
-  if (cond) { passed++; console.log('ok   ' + name); }
-  else { failed++; console.log('FAIL ' + name + (detail !== undefined ? ': ' + detail : '')); }
-}
+const t = checker('report');
+const check = t.check;
 const PROOF = 'Successfully provisioned endorsement key';
 
 // --- Markdown: every scenario parses, holds its top cause and evidence ------
@@ -79,22 +76,10 @@ check('seed Markdown: RESOLVED, the proof line in the timeline table and under t
 
 // --- HTML in Chromium -------------------------------------------------------
 const userDataDir = mkdtempSync(join(tmpdir(), 'tpmdiag-report-'));
-let context;
-try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1200, height: 900 },
-    deviceScaleFactor: 1,
-    colorScheme: 'light',
-  });
-} catch (e) {
-  check('Chromium starts', false, e.message.split('\n')[0]);
-  console.log('report: ' + passed + ' passed, ' + failed + ' failed');
+const context = await launch(t, userDataDir, { viewport: { width: 1200, height: 900 }, deviceScaleFactor: 1 });
+if (!context) {
   rmSync(userDataDir, { recursive: true, force: true });
-  process.exit(1);
+  t.done();
 }
 try {
   const page = context.pages()[0] || await context.newPage();
@@ -144,5 +129,4 @@ try {
   await context.close();
   rmSync(userDataDir, { recursive: true, force: true });
 }
-console.log('report: ' + passed + ' passed, ' + failed + ' failed');
-process.exit(failed ? 1 : 0);
+t.done();
