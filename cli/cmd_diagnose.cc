@@ -192,10 +192,10 @@ bool write_redact_map(const std::string& cmd, const Parsed& p) {
   return write_private_file(cmd, p.redact_map, text.str());
 }
 
-// Writes the output (stdout or -o FILE) with `render`; false after one error line.
+// Writes the output (stdout or -o FILE, opened before the run so that a bad
+// path fails at once) with `render`; false after one error line.
 template <class Render>
 bool write_output(const std::string& cmd, Parsed& p, Render&& render) {
-  if (!p.out.open(cmd)) return false;
   render(p.out.stream());
   return p.out.close(cmd) && write_redact_map(cmd, p);
 }
@@ -213,7 +213,7 @@ int cmd_diagnose(const Args& args) {
   }
   auto engine = load_engine(p.common);
   if (!engine) return 2;
-  if (!check_input_format("diagnose", *engine, p.run.scan.input_format)) return 2;
+  if (!check_input_format("diagnose", *engine, p.run.scan.input_format) || !p.out.open("diagnose", p.paths)) return 2;
   Report r = run_inputs(*engine, p.paths, p.run);
   report_input_errors(r);
   if (!r.any_input_read && !r.inputs.empty()) return 2;  // nothing to report but the errors above
@@ -237,7 +237,7 @@ int cmd_explain(const Args& args) {
   }
   auto engine = load_engine(p.common);
   if (!engine) return 2;
-  if (!check_input_format("explain", *engine, p.run.scan.input_format)) return 2;
+  if (!check_input_format("explain", *engine, p.run.scan.input_format) || !p.out.open("explain", p.paths)) return 2;
   Report r = run_inputs(*engine, p.paths, p.run);
   report_input_errors(r);
   const std::string& fmt = p.common.format;

@@ -245,7 +245,7 @@ int cmd_scan(const Args& args) {
     std::cerr << "tpmdiag scan: error: no input: name bundles, folders or log files (see 'tpmdiag scan --help')\n";
     return 2;
   }
-  if (!out.open("scan")) return 2;  // before any work: a bad -o FILE fails at once
+  if (!out.open("scan", paths)) return 2;  // before any work: a bad -o FILE fails at once
   if (jobs_n == 0) jobs_n = std::max(1u, std::thread::hardware_concurrency());
 
   auto engine = load_engine(common);

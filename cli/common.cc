@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include "common/text.h"
 
 namespace tpmdiag::cli {
@@ -163,8 +164,15 @@ bool write_failed(const std::string& cmd, const std::string& path, int err) {
 
 }  // namespace
 
-bool OutputFile::open(const std::string& cmd) {
+bool OutputFile::open(const std::string& cmd, const std::vector<std::string>& inputs) {
   if (path.empty() || path == "-") return true;
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    if (in != "-" && std::filesystem::equivalent(path, in, ec)) {
+      std::cerr << "tpmdiag " << cmd << ": error: -o " << visible(path) << " is an input; write the output elsewhere\n";
+      return false;
+    }
+  }
   errno = 0;
   file_ = std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc);
   if (!*file_) return write_failed(cmd, path, errno);

@@ -104,7 +104,9 @@ std::unique_ptr<Engine> load_engine(const CommonOptions& o);
 class OutputFile {
  public:
   std::string path;
-  bool open(const std::string& cmd);
+  // Refuses (one line, false) a FILE that is one of `inputs`: truncating it
+  // would destroy what is about to be read.
+  bool open(const std::string& cmd, const std::vector<std::string>& inputs = {});
   std::ostream& stream() { return file_ ? *file_ : std::cout; }
   bool to_stdout() const { return path.empty() || path == "-"; }
   bool close(const std::string& cmd);

@@ -53,6 +53,9 @@ expect_error "-o in a missing folder" diagnose --format html -o "$tmp/no/such/di
 expect_error "scan -o on a full disk" scan --db "$tmp/fleet2.db" -o /dev/full samples/seed-failing
 expect_error "explain -o on a full disk" explain -o /dev/full samples/seed-failing
 expect_error "--redact-map on a full disk" diagnose --redact-map /dev/full samples/seed-failing
+cp samples/seed-failing/hostd.log "$tmp/in.log"
+expect_error "-o naming an input" diagnose -o "$tmp/in.log" "$tmp/in.log"
+if cmp -s "$tmp/in.log" samples/seed-failing/hostd.log; then ok "... and the input is left whole"; else bad "-o truncated its input"; fi
 expect_error "unknown --format" diagnose --format xml samples/seed-failing
 expect_error "unknown --color" diagnose --color sometimes samples/seed-failing
 expect_error "--timeline is text only" diagnose --timeline --format json samples/seed-failing
