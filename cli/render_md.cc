@@ -77,8 +77,9 @@ void evidence_md(std::ostream& out, const Fact& f) {
   out << md_code(loc(f)) << "\n\n" << md_block(f.text);
   std::string rc = rc_text(f);
   if (!rc.empty()) {
-    out << "\n*decoded:* " << md_text(rc) << "\n";
-    if (f.rc && !f.rc->context.empty()) out << "*on ESXi:* " << md_text(f.rc->context) << "\n";
+    out << "\n*decoded:* " << md_text(rc);
+    if (f.rc && !f.rc->context.empty()) out << "\\\n*on ESXi:* " << md_text(f.rc->context);  // "\": a line break
+    out << "\n";
   }
   out << "\n";
 }
