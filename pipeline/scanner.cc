@@ -278,8 +278,12 @@ void Scanner::record(const char* data, size_t n, const Cand& c, uint64_t number,
   const Format* f = formats_.parse(text, ev, head_, forced_);
   size_t first = c.begin, first_end = c.end;
   if (f == nullptr || f->type != FormatType::json) {
+    // A `-->` line continues the record before it whatever its bytes, as
+    // join_forward reads it; the parser leaves one it cannot parse (bytes
+    // that are not UTF-8, a forced format) a line of its own.
+    const bool cont = ev.continuation || bare_continuation(text);
     size_t parent;
-    if (ev.continuation && find_parent(data, c.begin, ev, parent) && !in_list(emitted_, parent)) {
+    if (cont && find_parent(data, c.begin, ev, parent) && !in_list(emitted_, parent)) {
       uint64_t parent_number = number - count_newlines(data + parent, c.begin - parent);
       size_t parent_end = line_end(data, n, parent);
       Event p;
@@ -296,7 +300,7 @@ void Scanner::record(const char* data, size_t n, const Cand& c, uint64_t number,
       } else {
         formats_.parse(text, ev, head_, forced_);  // p's parse reused head_, which ev's views point into
       }
-    } else if (!ev.continuation) {
+    } else if (!cont) {
       join_forward(data, n, first_end, ev);
     }
   }

@@ -140,6 +140,12 @@ TEST_CASE("prefiltered and reference paths agree on records the fuzzer found", "
       {"bare continuation after an unknown line",
        "2021-10-29T19:41:29.398Z info hostd[2099349] [Originator@6876 sub=\xd4ibs] Provisioning the key :\n"
        "  --> Unable to provision default rsa endorsement key.\n"},
+      // A bare `-->` line holding a byte that is not UTF-8 (Latin-1 text):
+      // no format parses it, but it continues the line before as any `-->`
+      // line does, on both paths.
+      {"bare continuation that is not UTF-8",
+       "2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Provisioning the key:\n"
+       "  --> Unable to read the TPM quote of h\xf4te-3\n"},
   };
   auto dir = std::filesystem::temp_directory_path() / ("tpmdiag-diff-fz-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
