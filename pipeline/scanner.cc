@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 
 #include "common/cpu.h"
 #include "common/normalize.h"
@@ -106,7 +107,12 @@ bool names_writer(std::string_view line, const Event& ev) {
   return false;
 }
 
-bool in_list(const std::vector<size_t>& v, size_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+// Line starts kept sorted: a block's reference path marks every line.
+bool marked(const std::vector<size_t>& v, size_t x) { return std::binary_search(v.begin(), v.end(), x); }
+void mark(std::vector<size_t>& v, size_t x) {
+  auto it = std::lower_bound(v.begin(), v.end(), x);
+  if (it == v.end() || *it != x) v.insert(it, x);
+}
 
 // Start of the line that ends just before `at` (at > 0 and data[at - 1] == '\n').
 size_t prev_line_start(const char* data, size_t at) {
@@ -122,12 +128,18 @@ size_t line_end(const char* data, size_t n, size_t at) {
 
 }  // namespace
 
+const Format* Scanner::parse_line(std::string_view raw, Event& ev, ParseScratch& scratch, std::string& buf) {
+  const Format* f = formats_.parse(normalize_text(raw, buf), ev, scratch, forced_);
+  ev.raw = raw;
+  return f;
+}
+
 bool Scanner::find_parent(const char* data, size_t at, const Event& cont, size_t& parent) {
   bool bare = cont.program.empty();
   size_t pos = at;
   for (int k = 0; k < kLookback && pos > 0; ++k) {
     size_t start = prev_line_start(data, pos);
-    std::string_view line(data + start, pos - 1 - start);
+    std::string_view line = normalize_text(std::string_view(data + start, pos - 1 - start), norm_look_);
     pos = start;
     if (bare) {
       // The line before the `-->` lines, whatever its shape (a pasted line of
@@ -155,9 +167,11 @@ void Scanner::join_forward(const char* data, size_t n, size_t parent_end, Event&
   const bool keyed = !ev.program.empty();
   bool adjacent = true, joined = false;
   int idle = 0, lines = 0;
+  joined_.clear();
   for (size_t pos = parent_end + 1; pos < n && idle < kLookahead && lines < kMaxJoinLines;) {
     size_t end = line_end(data, n, pos);
-    std::string_view line = rtrim(std::string_view(data + pos, end - pos));
+    std::string_view raw = rtrim(std::string_view(data + pos, end - pos));
+    std::string_view line = normalize_text(raw, norm_look_);
     size_t here = pos;
     pos = end + 1;
     Event c;
@@ -199,8 +213,8 @@ void Scanner::join_forward(const char* data, size_t n, size_t parent_end, Event&
     join_msg_ += '\n';
     join_msg_ += c.message;
     join_raw_ += '\n';
-    join_raw_ += line;
-    covered_.push_back(here);
+    join_raw_ += raw;
+    joined_.push_back(here);
     adjacent = true;
     idle = 0;
     ++lines;
@@ -271,40 +285,44 @@ void Scanner::keep_new(std::vector<Fact>& facts, size_t before) {
   facts.erase(facts.begin() + static_cast<std::ptrdiff_t>(out), facts.end());
 }
 
-void Scanner::record(const char* data, size_t n, const Cand& c, uint64_t number, const std::string& input,
+void Scanner::record(const char* data, size_t n, size_t begin, size_t end, std::string_view text,
+                     std::span<const int> line_atoms, uint64_t number, const std::string& input,
                      uint32_t input_seq, std::vector<Fact>& facts) {
-  std::string_view text(data + c.begin, c.end - c.begin);
+  std::string_view raw(data + begin, end - begin);
   Event ev;
   const Format* f = formats_.parse(text, ev, head_, forced_);
-  size_t first = c.begin, first_end = c.end;
+  ev.raw = raw;
+  size_t first = begin;
   if (f == nullptr || f->type != FormatType::json) {
     // A `-->` line continues the record before it whatever its bytes, as
     // join_forward reads it; the parser leaves one it cannot parse (bytes
     // that are not UTF-8, a forced format) a line of its own.
     const bool cont = ev.continuation || bare_continuation(text);
     size_t parent;
-    if (cont && find_parent(data, c.begin, ev, parent) && !in_list(emitted_, parent)) {
-      uint64_t parent_number = number - count_newlines(data + parent, c.begin - parent);
+    if (cont && find_parent(data, begin, ev, parent) && !marked(emitted_, parent)) {
       size_t parent_end = line_end(data, n, parent);
       Event p;
-      formats_.parse(std::string_view(data + parent, parent_end - parent), p, head_, forced_);
+      parse_line(std::string_view(data + parent, parent_end - parent), p, head_, norm_parent_);
       join_forward(data, n, parent_end, p);
-      emitted_.push_back(parent);
       // The parent's record reaches this line: it is the record. If it does
       // not (the line is past the look-ahead), the line is a record of its
-      // own, as the reference path (every line a candidate) reads it.
-      if (in_list(covered_, c.begin)) {
-        ev = p;
-        number = parent_number;
+      // own, as the reference path (every line a candidate) reads it, and the
+      // parent's record is left to a line it reaches.
+      if (std::binary_search(joined_.begin(), joined_.end(), begin)) {
+        for (size_t at : joined_) mark(covered_, at);
+        number -= count_newlines(data + parent, begin - parent);
         first = parent;
+        ev = p;
       } else {
         formats_.parse(text, ev, head_, forced_);  // p's parse reused head_, which ev's views point into
+        ev.raw = raw;
       }
     } else if (!cont) {
-      join_forward(data, n, first_end, ev);
+      join_forward(data, n, line_end(data, n, begin), ev);
+      for (size_t at : joined_) mark(covered_, at);
     }
   }
-  emitted_.push_back(first);
+  mark(emitted_, first);
   ev.line = number;
   // JSON's \u00a0 and the like become such characters only when unescaped.
   if (needs_normalize(ev.message)) ev.message = normalize_text(ev.message, norm_msg_);
@@ -312,10 +330,9 @@ void Scanner::record(const char* data, size_t n, const Cand& c, uint64_t number,
   const std::vector<int>* atoms = nullptr;
   if (prefilter_) {
     const char* m = ev.message.data();
-    bool inside = ev.message.empty() || (m >= data + c.begin && m + ev.message.size() <= data + c.end);
+    bool inside = ev.message.empty() || (m >= text.data() && m + ev.message.size() <= text.data() + text.size());
     if (inside) {
-      atoms_.assign(cand_atoms_.begin() + static_cast<std::ptrdiff_t>(c.atoms_at),
-                    cand_atoms_.begin() + static_cast<std::ptrdiff_t>(c.atoms_at + c.atoms_n));
+      atoms_.assign(line_atoms.begin(), line_atoms.end());
     } else {
       // The rules see other text than the line the prefilter saw (joined or
       // unescaped): find its atoms again, in the message and in the record's
@@ -383,17 +400,15 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
   for (const Cand& c : cands_) {
     number += count_newlines(data + counted, c.begin - counted, &high);
     counted = c.begin;
-    if (needs_normalize(std::string_view(data + c.begin, c.end - c.begin))) {
+    std::string_view text(data + c.begin, c.end - c.begin);
+    if (needs_normalize(text)) {
       high = 0x80;
       continue;  // read as its normalised text below
     }
     ++stats.candidates;
-    if (covered_.size() > 64)
-      covered_.erase(std::remove_if(covered_.begin(), covered_.end(), [&](size_t x) { return x < c.begin; }),
-                     covered_.end());
-    if (emitted_.size() > 256) emitted_.erase(emitted_.begin(), emitted_.begin() + 128);
-    if (in_list(covered_, c.begin)) continue;
-    record(data, n, c, number, input, input_seq, facts);
+    if (marked(covered_, c.begin)) continue;
+    record(data, n, c.begin, c.end, text,
+           std::span<const int>(cand_atoms_.data() + c.atoms_at, c.atoms_n), number, input, input_seq, facts);
   }
   uint64_t lines = number - first_line + count_newlines(data + counted, n - counted, &high);
   if (high) normalized_lines(data, n, first_line, input, input_seq, facts, stats);
@@ -402,32 +417,27 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
 
 // Lines that copying from a web page or mail changed (no-break spaces,
 // zero-width characters, curly quotes: common/normalize.h) are prefiltered,
-// parsed and matched as their normalised text; the evidence keeps the bytes
-// as read. Such a line is one record: it is not joined with continuations.
+// parsed and matched as their normalised text, after the rest of the block
+// (on both paths); the evidence keeps the bytes as read. Such a line joins
+// records as any other: a `-->` line continues the record before it.
 void Scanner::normalized_lines(const char* data, size_t n, uint64_t first_line, const std::string& input,
                                uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats) {
   uint64_t number = first_line;
   for (size_t pos = 0; pos < n; ++number) {
-    size_t end = std::min(line_end(data, n, pos), pos + opts_.max_line);
-    std::string_view raw(data + pos, end - pos);
-    size_t at = pos;
-    pos = line_end(data, n, pos) + 1;
-    if (!needs_normalize(raw) || in_list(covered_, at) || in_list(emitted_, at)) continue;
+    size_t eol = line_end(data, n, pos);
+    size_t at = pos, end = std::min(eol, pos + opts_.max_line);
+    pos = eol + 1;
+    std::string_view raw(data + at, end - at);
+    if (!needs_normalize(raw) || marked(covered_, at) || marked(emitted_, at)) continue;
     std::string_view text = normalize_text(raw, norm_);
-    const std::vector<int>* atoms = nullptr;
+    norm_atoms_.clear();
     if (prefilter_) {
-      atoms_.clear();
       matcher_.prefilter(text.data(), text.size(), scratch_,
-                         [&](std::string_view, const std::vector<int>& a) { atoms_.assign(a.begin(), a.end()); });
-      if (atoms_.empty()) continue;
-      atoms = &atoms_;
+                         [&](std::string_view, const std::vector<int>& a) { norm_atoms_.assign(a.begin(), a.end()); });
+      if (norm_atoms_.empty()) continue;
     }
     ++stats.candidates;
-    Event ev;
-    formats_.parse(text, ev, head_, forced_);
-    ev.raw = raw;
-    ev.line = number;
-    emit(ev, atoms, input, input_seq, facts);
+    record(data, n, at, end, text, norm_atoms_, number, input, input_seq, facts);
   }
 }
 

@@ -36,8 +36,9 @@
 // Text copied from web pages and mail (no-break spaces, zero-width
 // characters, curly quotes) is matched as its normalised text
 // (common/normalize.h); evidence keeps the bytes as read. Such a line is
-// found by a check fused into the newline count, prefiltered and parsed as
-// normalised text, and not joined with continuation lines.
+// found by a check fused into the newline count, prefiltered as normalised
+// text after the block's other lines, and joined into records as any line is
+// (multi-line joining reads every line as its normalised text).
 // JSON records are never joined (each is one record). Joined records, and
 // messages that are not a substring of the line (JSON-unescaped), are
 // prefiltered again on the text the rules will see.
@@ -49,6 +50,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -107,8 +109,13 @@ class Scanner {
   // Scans whole lines [data, data + n); returns the number of '\n' in them.
   uint64_t block(const char* data, size_t n, uint64_t first_line, const std::string& input,
              uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats);
-  void record(const char* data, size_t n, const Cand& c, uint64_t number, const std::string& input,
+  // One record from the line [begin, end) of the block, read as `text` (the
+  // line, or its normalised text) holding the atoms line_atoms.
+  void record(const char* data, size_t n, size_t begin, size_t end, std::string_view text,
+              std::span<const int> line_atoms, uint64_t number, const std::string& input,
               uint32_t input_seq, std::vector<Fact>& facts);
+  // Parses a line as its normalised text; ev.raw keeps the bytes.
+  const Format* parse_line(std::string_view raw, Event& ev, ParseScratch& scratch, std::string& buf);
   bool find_parent(const char* data, size_t at, const Event& cont, size_t& parent);
   void join_forward(const char* data, size_t n, size_t parent_end, Event& ev);
   void emit(Event& ev, const std::vector<int>* atoms, const std::string& input, uint32_t input_seq,
@@ -130,8 +137,12 @@ class Scanner {
   ParseScratch head_, look_;
   std::vector<Cand> cands_;
   std::vector<int> cand_atoms_, atoms_;
-  std::vector<size_t> covered_, emitted_;  // joined continuation lines / emitted first lines
-  std::string join_msg_, join_raw_, norm_, norm_msg_;
+  // Line starts in the block, sorted: continuation lines joined into an
+  // emitted record, first lines of emitted records; and the lines the last
+  // join_forward joined.
+  std::vector<size_t> covered_, emitted_, joined_;
+  std::vector<int> norm_atoms_;
+  std::string join_msg_, join_raw_, norm_, norm_parent_, norm_look_, norm_msg_;
   // Facts of the current input: identical ones seen in the current window
   // (signature -> index of the last kept copy, copies kept), and the count.
   std::unordered_map<std::string, std::pair<size_t, size_t>> same_;

@@ -146,6 +146,11 @@ TEST_CASE("prefiltered and reference paths agree on records the fuzzer found", "
       {"bare continuation that is not UTF-8",
        "2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Provisioning the key:\n"
        "  --> Unable to read the TPM quote of h\xf4te-3\n"},
+      // A bare `-->` line that needs normalising (curly quotes): read as its
+      // normalised text, and still the continuation of the line before.
+      {"bare continuation that needs normalising",
+       "2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Provisioning the key:\n"
+       "  --> Unable to read the TPM quote of \xe2\x80\x9chost-3\xe2\x80\x9d\n"},
   };
   auto dir = std::filesystem::temp_directory_path() / ("tpmdiag-diff-fz-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
