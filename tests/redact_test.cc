@@ -5,8 +5,8 @@
 // The planted corpus: per shape, 120 TPM lines (each a fact of its own) that
 // carry one identifier of every kind (short host name, FQDN, IPv4, IPv6, MAC,
 // serial number, UUID, user, vCenter), plus the seed's lines; syslog and JSON
-// shapes name another host in each header; bundles carry the host in their
-// name and in commands/. Without redaction every planted value is in the
+// shapes name another host in each header; bundles (.tgz and extracted
+// folders) carry the host in their name and in commands/. Without redaction every planted value is in the
 // JSON report (so the test is not passed by values that never show); with it,
 // none is in any format.
 #include <catch2/catch.hpp>
@@ -114,13 +114,13 @@ std::string planted_hostd(bool esxi8, Ids& ids) {
   return out;
 }
 
-// A vm-support bundle: the host in its name and in commands/.
-std::string bundle(const std::string& top, const std::string& host, Ids& ids) {
-  return testing::make_archive({
+// A vm-support bundle's files: the host in its name and in commands/.
+std::vector<testing::Member> bundle(const std::string& top, const std::string& host, Ids& ids) {
+  return {
       {top + "/var/run/log/vmkernel.log", planted_log(shapes()[1].second, ids, false)},
       {top + "/commands/uname_-a.txt", "VMkernel " + host + " 7.0.3 #1 SMP Release build-19193900 Jan 20 2022 x86_64 x86_64 x86_64 ESXi\n"},
       {top + "/commands/esxcli_system_hostname_get.txt", "   Domain Name: prod.acme-test.net\n   Fully Qualified Domain Name: " + host + ".prod.acme-test.net\n   Host Name: " + host + "\n"},
-  });
+  };
 }
 
 void write(const fs::path& p, const std::string& text) {
@@ -252,11 +252,17 @@ TEST_CASE("redaction: planted identifiers of every kind, in every log shape, are
   write(dir / "esxi8-hostd.log", planted_hostd(true, ids));
   paths.push_back((dir / "esxi7-hostd.log").string());
   paths.push_back((dir / "esxi8-hostd.log").string());
-  for (int b = 0; b < 3; ++b) {  // a .tgz bundle and an extracted one per host
+  for (int b = 0; b < 4; ++b) {  // .tgz bundles, and extracted ones (folders)
     std::string host = ids.header_host(700 + b), top = "esx-" + host + ".prod.acme-test.net-2024-01-01--10.00-12" + std::to_string(b);
     ids.all.push_back(host + ".prod.acme-test.net");
-    write(dir / (top + ".tgz"), bundle(top, host, ids));
-    paths.push_back((dir / (top + ".tgz")).string());
+    auto members = bundle(top, host, ids);
+    if (b % 2 == 0) {
+      write(dir / (top + ".tgz"), testing::make_archive(members));
+      paths.push_back((dir / (top + ".tgz")).string());
+    } else {
+      for (const auto& m : members) write(dir / m.path, m.data);
+      paths.push_back((dir / top).string());
+    }
   }
 
   Runs runs = run_both(paths, 100000);  // every planted line a fact of its own, so each shows unredacted
