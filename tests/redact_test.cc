@@ -300,6 +300,10 @@ TEST_CASE("redaction: planted identifiers of every kind, in every log shape, are
   CHECK(missing.empty());
   INFO("planted values left after --redact: " << left.size() << ", e.g. " << (left.empty() ? "" : *left.begin()));
   CHECK(left.empty());
+  std::cout << "redaction: " << ids.all.size() << " planted values in " << shapes().size() + 6
+            << " inputs; tokens given:";
+  for (const auto& [kind, n] : runs.counts) std::cout << " " << kind << " " << n;
+  std::cout << std::endl;
   for (const char* kind : {"host", "ip", "mac", "serial", "uuid", "user", "vc"}) {
     INFO("kind " << kind);
     CHECK(runs.counts[kind] >= 100);
