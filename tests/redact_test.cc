@@ -41,21 +41,21 @@ std::string fmt(const char* f, int a, int b = 0, int c = 0) {
 struct Ids {
   std::vector<std::string> all;  // every planted value
   std::string message(int i) {   // one of each kind, placed as logs place them
-    std::vector<std::string> v = {fmt("esxh%03d", i),
-                                  fmt("h%03dx.prod.acme-test.net", i),
-                                  fmt("172.20.%d.%d", i / 200, i % 200 + 1),
+    std::vector<std::string> v = {fmt("esxh%04d", i),
+                                  fmt("h%04dx.prod.acme-test.net", i),
+                                  fmt("172.20.%d.%d", i / 250, i % 250 + 1),
                                   fmt("fd00:%x::%x", i + 1, i + 7),
                                   fmt("00:50:56:%02x:%02x:%02x", i & 0xff, (i >> 8) & 0xff, 0x11),
                                   fmt("SN%06dQX", i),
                                   fmt("4c4c4544-%04x-3410-8051-b4c04f4a%04x", i, i + 1),
-                                  fmt("jdoe%03d", i),
-                                  fmt("vc%03d.mgmt.acme-test.net", i)};
+                                  fmt("jdoe%04d", i),
+                                  fmt("vc%04d.mgmt.acme-test.net", i)};
     all.insert(all.end(), v.begin(), v.end());
     return "host=" + v[0] + " node " + v[1] + " from " + v[2] + " via " + v[3] + " nic " + v[4] + " serial=" + v[5] +
            " uuid " + v[6] + " user=" + v[7] + " managed by vCenter " + v[8];
   }
   std::string header_host(int i) {
-    all.push_back(fmt("rack%03dh", i));
+    all.push_back(fmt("rack%04dh", i));
     return all.back();
   }
 };
@@ -92,32 +92,35 @@ const std::vector<std::pair<std::string, Shape>>& shapes() {
 }
 
 // The seed's vmkernel lines (the TPM's vendor, a boot) and the planted ones.
-std::string planted_log(const Shape& shape, Ids& ids, bool with_hosts) {
+// Values are numbered from `base`: each input has its own, so no value is
+// redacted only because an earlier input made it known.
+std::string planted_log(const Shape& shape, Ids& ids, bool with_hosts, int base) {
   std::string out;
-  const std::string first = with_hosts ? ids.header_host(999) : "";
+  const std::string first = with_hosts ? ids.header_host(base + 999) : "";
   for (const char* m : {"Loading module tpmdriver ...", "tpmDriver: Tpm2LogVendor:1828: Vendor ID: IFX"})
     out += shape(m, 0, first) + "\n";
   for (int i = 0; i < kPlanted; ++i) {
-    std::string host = with_hosts ? ids.header_host(i) : "";
-    out += shape("WARNING: Elf: 3110: Kernel based module load of tpmdriver failed: " + ids.message(i), i + 1, host) + "\n";
+    std::string host = with_hosts ? ids.header_host(base + i) : "";
+    out += shape("WARNING: Elf: 3110: Kernel based module load of tpmdriver failed: " + ids.message(base + i), i + 1, host) +
+           "\n";
   }
   return out;
 }
 
 // hostd lines (6.x/7.x and 8.x) no rule explains, each holding identifiers.
-std::string planted_hostd(bool esxi8, Ids& ids) {
+std::string planted_hostd(bool esxi8, Ids& ids, int base) {
   std::string out;
   for (int i = 0; i < kPlanted; ++i) {
     std::string head = esxi8 ? ts(i) + " Er(163) Hostd[2099349]: " : ts(i) + " error hostd[2099349] ";
-    out += head + "[Originator@6876 sub=Hostsvc.Tpm20Provider] TPM quote failed: " + ids.message(i + 500) + "\n";
+    out += head + "[Originator@6876 sub=Hostsvc.Tpm20Provider] TPM quote failed: " + ids.message(base + i) + "\n";
   }
   return out;
 }
 
 // A vm-support bundle's files: the host in its name and in commands/.
-std::vector<testing::Member> bundle(const std::string& top, const std::string& host, Ids& ids) {
+std::vector<testing::Member> bundle(const std::string& top, const std::string& host, Ids& ids, int base) {
   return {
-      {top + "/var/run/log/vmkernel.log", planted_log(shapes()[1].second, ids, false)},
+      {top + "/var/run/log/vmkernel.log", planted_log(shapes()[1].second, ids, false, base)},
       {top + "/commands/uname_-a.txt", "VMkernel " + host + " 7.0.3 #1 SMP Release build-19193900 Jan 20 2022 x86_64 x86_64 x86_64 ESXi\n"},
       {top + "/commands/esxcli_system_hostname_get.txt", "   Domain Name: prod.acme-test.net\n   Fully Qualified Domain Name: " + host + ".prod.acme-test.net\n   Host Name: " + host + "\n"},
   };
@@ -243,19 +246,20 @@ TEST_CASE("redaction: planted identifiers of every kind, in every log shape, are
   fs::remove_all(dir);
   Ids ids;
   std::vector<std::string> paths;
+  int base = 0;
   for (const auto& [file, shape] : shapes()) {
     bool hosts = file.find("esxi") == std::string::npos;  // native ESXi lines name no host
-    write(dir / file, planted_log(shape, ids, hosts));
+    write(dir / file, planted_log(shape, ids, hosts, base += 1000));
     paths.push_back((dir / file).string());
   }
-  write(dir / "esxi7-hostd.log", planted_hostd(false, ids));
-  write(dir / "esxi8-hostd.log", planted_hostd(true, ids));
+  write(dir / "esxi7-hostd.log", planted_hostd(false, ids, base += 1000));
+  write(dir / "esxi8-hostd.log", planted_hostd(true, ids, base += 1000));
   paths.push_back((dir / "esxi7-hostd.log").string());
   paths.push_back((dir / "esxi8-hostd.log").string());
   for (int b = 0; b < 4; ++b) {  // .tgz bundles, and extracted ones (folders)
-    std::string host = ids.header_host(700 + b), top = "esx-" + host + ".prod.acme-test.net-2024-01-01--10.00-12" + std::to_string(b);
+    std::string host = ids.header_host(base + 700 + b), top = "esx-" + host + ".prod.acme-test.net-2024-01-01--10.00-12" + std::to_string(b);
     ids.all.push_back(host + ".prod.acme-test.net");
-    auto members = bundle(top, host, ids);
+    auto members = bundle(top, host, ids, base += 1000);
     if (b % 2 == 0) {
       write(dir / (top + ".tgz"), testing::make_archive(members));
       paths.push_back((dir / (top + ".tgz")).string());
