@@ -82,10 +82,9 @@ int cmd_db(const Args& args) {
   po::variables_map vm;
   if (!parse_args("db", args, all, &pos, vm)) return 2;
   if (vm.count("help")) {
-    std::cout << d << '\n';
+    print_help(d);
     return 0;
   }
-  if (!check_format("db", common.format, {"text", "json"})) return 2;
   if (what != "summary" && what != "hosts" && what != "findings") {
     std::cerr << "tpmdiag db: error: " << (what.empty() ? "no question" : "unknown question '" + what + "'")
               << ": use summary, hosts or findings (see 'tpmdiag db --help')\n";

@@ -128,15 +128,12 @@ int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed
   po::variables_map vm;
   if (!parse_args(cmd, args, all, &pos, vm)) return 2;
   if (vm.count("help")) {
-    std::cout << d << '\n';
+    print_help(d);
     return 0;
   }
   // Limits out of range would abort on allocation or silently mean "none".
   if (!lim.apply(cmd, vm) || !check_min_confidence(cmd, p.run.diagnose.min_confidence)) return 2;
   p.run.scan.prefilter = !p.reference;
-  if (!check_format(cmd, p.common.format, {"text", "json", "html", "md"}) ||
-      !check_choice(cmd, "color", p.common.color, {"auto", "always", "never"}))
-    return 2;
   if (!p.redact_map.empty()) p.redact = true;
   if (p.redact) {
     auto spec = RedactSpec::builtin();

@@ -42,7 +42,7 @@ int cmd_kb(const Args& args) {
   CommonOptions o;
   std::vector<std::string> pos_args;
   po::options_description d(kHelp);
-  add_output_options(d, o, "text|json");
+  add_output_options(d, o, "text|json: output format");
   add_data_options(d, o);
   d.add_options()("help,h", "show this help");
   po::options_description all;
@@ -52,10 +52,9 @@ int cmd_kb(const Args& args) {
   po::variables_map vm;
   if (!parse_args("kb", args, all, &pos, vm)) return 2;
   if (vm.count("help") || pos_args.empty()) {
-    std::cout << d << '\n';
+    print_help(d);
     return vm.count("help") ? 0 : 2;
   }
-  if (!check_format("kb", o.format, {"text", "json"})) return 2;
   const std::string& action = pos_args[0];
   if (!(action == "list" && pos_args.size() == 1) && !(action == "show" && pos_args.size() == 2)) {
     std::cerr << "tpmdiag kb: error: use 'kb list' or 'kb show ID' (see 'tpmdiag kb --help')\n";
@@ -77,7 +76,11 @@ int cmd_kb(const Args& args) {
   }
   const Cause* c = engine->cause(pos_args[1]);
   if (!c) {
-    std::cerr << "tpmdiag kb: error: no cause with id '" << pos_args[1] << "' (see 'tpmdiag kb list')\n";
+    std::vector<std::string> ids;
+    for (const auto& cause : engine->causes()) ids.push_back(cause.id);
+    std::string near = nearest(pos_args[1], ids);
+    std::cerr << "tpmdiag kb: error: no cause with id '" << visible(pos_args[1]) << "'"
+              << (near.empty() ? "" : "; did you mean '" + near + "'?") << " (see 'tpmdiag kb list')\n";
     return 2;
   }
   if (o.format == "json") {

@@ -79,7 +79,7 @@ int cmd_listen(const Args& args) {
   po::variables_map vm;
   if (!parse_args("listen", args, d, nullptr, vm)) return 2;
   if (vm.count("help")) {
-    std::cout << d << '\n';
+    print_help(d);
     return 0;
   }
   if (!lim.apply("listen", vm) || !check_min_confidence("listen", po_.limits.diagnose.min_confidence)) return 2;

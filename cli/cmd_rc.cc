@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/render.h"
 #include "common/embedded.h"
 #include "common/json_writer.h"
@@ -151,18 +151,12 @@ int cmd_rc(const Args& args) {
   pos.add("code", -1);
 
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return error(std::string(e.what()) + " (see 'tpmdiag rc --help')");
-  }
+  if (!parse_args("rc", args, all, &pos, vm)) return 2;
   if (vm.count("help")) {
-    std::cout << opts;
+    print_help(opts);
     return 0;
   }
   const std::string format = vm["format"].as<std::string>();
-  if (format != "text" && format != "json") return error("--format must be text or json, not '" + format + "'");
   const std::string command = vm.count("command") ? vm["command"].as<std::string>() : "";
   const auto codes = vm.count("code") ? vm["code"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (codes.empty()) return error("no response code given (e.g. 'tpmdiag rc 0x9a2'; see --help)");

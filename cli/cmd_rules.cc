@@ -49,14 +49,13 @@ int cmd_rules(const Args& args) {
   po::variables_map vm;
   if (!parse_args("rules", args, all, &pos, vm)) return 2;
   if (vm.count("help") || action.empty()) {
-    std::cout << d << '\n';
+    print_help(d);
     return action.empty() && !vm.count("help") ? 2 : 0;
   }
   if (action != "list" && action != "test" && action != "prefilter") {
     std::cerr << "tpmdiag rules: error: unknown action '" << action << "' (use list, test or prefilter)\n";
     return 2;
   }
-  if (!check_format("rules", o.format, {"text", "json"})) return 2;
   auto engine = load_engine(o);
   if (!engine) return 2;
   const auto& rules = engine->matcher().rules();

@@ -182,7 +182,7 @@ int cmd_serve(const Args& args) {
   po::variables_map vm;
   if (!parse_args("serve", args, d, nullptr, vm)) return 2;
   if (vm.count("help")) {
-    std::cout << d << '\n';
+    print_help(d);
     return 0;
   }
   auto usage = [](const std::string& msg) {

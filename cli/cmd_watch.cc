@@ -77,7 +77,7 @@ int cmd_watch(const Args& args) {
   po::variables_map vm;
   if (!parse_args("watch", args, all, &pos, vm)) return 2;
   if (vm.count("help")) {
-    std::cout << d << '\n';
+    print_help(d);
     return 0;
   }
   if (!lim.apply("watch", vm) || !check_min_confidence("watch", po_.limits.diagnose.min_confidence)) return 2;

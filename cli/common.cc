@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include "cli/help.h"
 #include "common/text.h"
 
 namespace tpmdiag::cli {
@@ -112,18 +113,55 @@ void add_output_options(po::options_description& d, CommonOptions& o, const char
        "auto|always|never: colour text output (auto: only on a terminal, never if NO_COLOR is set)");
 }
 
-bool parse_args(const std::string& cmd, const Args& args, const po::options_description& visible,
+namespace {
+
+// "did you mean '--format'?" for an option that is not one of the command's.
+std::string option_hint(const std::string& given, const po::options_description& all,
+                        const po::positional_options_description* pos) {
+  std::vector<std::string> names;
+  for (const auto& o : all.options()) {
+    bool positional = false;  // a positional's name is no option a user can type
+    for (unsigned i = 0; pos && i < pos->max_total_count() && i < 64; ++i)
+      positional |= pos->name_for_position(i) == o->long_name();
+    if (!positional && !o->long_name().empty()) names.push_back("--" + o->long_name());
+  }
+  std::string word = given.substr(0, given.find('='));
+  std::string near = nearest(word, names);
+  return near.empty() ? "" : "; did you mean '" + near + "'?";
+}
+
+// The value of each enumerated option given must be one of its values.
+bool check_choices(const std::string& cmd, const po::options_description& all, const po::variables_map& vm) {
+  for (const auto& o : all.options()) {
+    OptionDoc doc = describe(*o);
+    if (doc.choices.empty() || !vm.count(doc.name) || vm[doc.name].defaulted()) continue;
+    const auto* value = boost::any_cast<std::string>(&vm[doc.name].value());
+    if (!value) continue;
+    std::vector<const char*> allowed;
+    for (const auto& c : doc.choices) allowed.push_back(c.c_str());
+    if (!check_choice(cmd, "--" + doc.name, *value, allowed)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool parse_args(const std::string& cmd, const Args& args, const po::options_description& options,
                 const po::positional_options_description* pos, po::variables_map& vm) {
   try {
-    auto parser = po::command_line_parser(args).options(visible);
+    auto parser = po::command_line_parser(args).options(options);
     if (pos) parser.positional(*pos);
     po::store(parser.run(), vm);
     po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    std::cerr << "tpmdiag " << cmd << ": error: unknown option '" << visible(e.get_option_name()) << "'"
+              << option_hint(e.get_option_name(), options, pos) << " (see 'tpmdiag " << cmd << " --help')\n";
+    return false;
   } catch (const po::error& e) {
     std::cerr << "tpmdiag " << cmd << ": error: " << e.what() << " (see 'tpmdiag " << cmd << " --help')\n";
     return false;
   }
-  return true;
+  return vm.count("help") || check_choices(cmd, options, vm);
 }
 
 std::unique_ptr<Engine> load_engine(const CommonOptions& o) {
@@ -135,19 +173,19 @@ std::unique_ptr<Engine> load_engine(const CommonOptions& o) {
   return std::move(*e);
 }
 
-bool check_choice(const std::string& cmd, const std::string& option, const std::string& value,
-                  std::initializer_list<const char*> allowed) {
-  for (const char* a : allowed)
+bool check_choice(const std::string& cmd, const std::string& what, const std::string& value,
+                  const std::vector<const char*>& allowed) {
+  std::vector<std::string> list;
+  for (const char* a : allowed) {
     if (value == a) return true;
-  std::string list;
-  for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-  std::cerr << "tpmdiag " << cmd << ": error: unknown --" << option << " '" << visible(value) << "' (use " << list
-            << ")\n";
+    list.emplace_back(a);
+  }
+  std::string near = nearest(value, list);
+  std::cerr << "tpmdiag " << cmd << ": error: unknown " << what << " '" << visible(value) << "'"
+            << (near.empty() ? "" : "; did you mean '" + near + "'?") << " (use ";
+  for (size_t i = 0; i < list.size(); ++i) std::cerr << (i ? ", " : "") << list[i];
+  std::cerr << ")\n";
   return false;
-}
-
-bool check_format(const std::string& cmd, const std::string& format, std::initializer_list<const char*> allowed) {
-  return check_choice(cmd, "format", format, allowed);
 }
 
 void add_output_file_option(po::options_description& d, std::string& path) {

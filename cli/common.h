@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "pipeline/run.h"
 #include "live/host_table.h"
 
@@ -30,6 +31,13 @@ struct CommonOptions {
 void add_data_options(po::options_description& d, CommonOptions& o);
 void add_output_options(po::options_description& d, CommonOptions& o, const char* formats);
 
+// "33554432", "512K", "32M", "32MiB", "1g" (binary units, case-insensitive);
+// false when malformed. Values over 2^64 - 1 give UINT64_MAX, so that they
+// fail a range check as "out of range" rather than as malformed.
+bool parse_size(std::string_view s, uint64_t& out);
+// 1073741824 -> "1G", 1536 -> "1536" (exact multiples only).
+std::string size_text(uint64_t bytes);
+
 // Limit options (issue 9, docs/limits.md). Sizes take bytes or K, M, G
 // (binary: 1M = 1048576); counts a whole number; each has a range. They are
 // read as text and parsed by one parser after the command line, so that a bad
@@ -45,7 +53,7 @@ class LimitOptions {
   template <class T>
   void size(po::options_description& d, const char* name, T& target, uint64_t min, uint64_t max,
             const char* help, const char* shown = nullptr) {
-    add(d, name, true, min, max, help, shown ? shown : std::to_string(target),
+    add(d, name, true, min, max, help, shown ? shown : size_text(target),
         [&target](uint64_t v) { target = static_cast<T>(v); });
   }
   template <class T>
@@ -70,13 +78,6 @@ class LimitOptions {
   std::deque<Opt> opts_;  // a deque: po keeps pointers to each Opt::text
 };
 
-// "33554432", "512K", "32M", "32MiB", "1g" (binary units, case-insensitive);
-// false when malformed. Values over 2^64 - 1 give UINT64_MAX, so that they
-// fail a range check as "out of range" rather than as malformed.
-bool parse_size(std::string_view s, uint64_t& out);
-// 1073741824 -> "1G", 1536 -> "1536" (exact multiples only).
-std::string size_text(uint64_t bytes);
-
 // --max-line, --max-decompressed, --max-depth, --max-text-member: the limits
 // on reading inputs, the same for diagnose, explain, scan and serve. Defaults
 // are the current values in `run`.
@@ -88,7 +89,9 @@ void add_host_limit_options(po::options_description& d, LimitOptions& lim, live:
 // Fails (prints "tpmdiag CMD: error: ...", returns false) unless 0 <= x <= 1.
 bool check_min_confidence(const std::string& cmd, double x);
 
-// Parses args; on a usage error prints "tpmdiag CMD: error: ..." and returns false.
+// Parses args; on a usage error prints "tpmdiag CMD: error: ..." and returns
+// false. An unknown option gets "did you mean"; an enumerated option (help
+// text "a|b|c: ...", cli/help.h) must have one of its values.
 bool parse_args(const std::string& cmd, const Args& args, const po::options_description& visible,
                 const po::positional_options_description* pos, po::variables_map& vm);
 
@@ -120,12 +123,10 @@ void add_output_file_option(po::options_description& d, std::string& path);
 // originals); false after printing one line.
 bool write_private_file(const std::string& cmd, const std::string& path, const std::string& text);
 
-// Fails (prints, returns false) when `format` is not one of the allowed.
-bool check_format(const std::string& cmd, const std::string& format, std::initializer_list<const char*> allowed);
-
-// The same for any option with a fixed set of values (--color).
-bool check_choice(const std::string& cmd, const std::string& option, const std::string& value,
-                  std::initializer_list<const char*> allowed);
+// Fails (prints "unknown WHAT 'x'; did you mean ...? (use a, b)", returns
+// false) unless `value` is one of `allowed`; `what`: "--color", "shell".
+bool check_choice(const std::string& cmd, const std::string& what, const std::string& value,
+                  const std::vector<const char*>& allowed);
 
 // Prints "tpmdiag: error: <message>" on stderr.
 void print_error(const std::string& message);

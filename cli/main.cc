@@ -7,40 +7,10 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "common/text.h"
 
 namespace {
-
-const char* kIntro = "tpmdiag — why does this ESXi host fail TPM attestation? Read its logs and say.\n\nUsage:\n";
-
-const char* kOutro = R"(
-Examples:
-  tpmdiag diagnose /var/run/log/vmkernel.log /var/run/log/hostd.log
-  xclip -o | tpmdiag diagnose -          (paste lines from a ticket or KB)
-  tpmdiag diagnose --format json bundle-folder/ | jq '.findings[0].cause'
-  tpmdiag rc 0x9a2
-
-Exit codes (all commands):
-  0  no TPM problem found (healthy, resolved, or no TPM lines at all)
-  1  a TPM problem was found: it needs attention (unlike grep, on purpose)
-  2  usage error, a bad rule/cause file, or an input not read to its end
-     (the report of what was read is still printed)
-
-Run 'tpmdiag help COMMAND' (or 'tpmdiag COMMAND --help') for a command's
-inputs, options and output.
-)";
-
-void help(std::ostream& out) {
-  out << kIntro;
-  size_t width = 0;
-  for (const auto& c : tpmdiag::cli::commands())
-    width = std::max(width, std::string("tpmdiag ").size() + std::strlen(c.name) + 1 + std::strlen(c.usage));
-  for (const auto& c : tpmdiag::cli::commands()) {
-    std::string left = std::string("tpmdiag ") + c.name + " " + c.usage;
-    out << "  " << left << std::string(width + 2 - left.size(), ' ') << c.summary << "\n";
-  }
-  out << kOutro;
-}
 
 const tpmdiag::cli::Command* find(const std::string& name) {
   static const auto all = tpmdiag::cli::commands();
@@ -73,12 +43,18 @@ int finish(int rc) {
 
 int run(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    help(argc < 2 ? std::cerr : std::cout);
+    tpmdiag::cli::print_general_help(argc < 2 ? std::cerr : std::cout);
     return argc < 2 ? 2 : 0;
   }
   if (!std::strcmp(argv[1], "help")) {
     if (argc < 3) {
-      help(std::cout);
+      tpmdiag::cli::print_general_help(std::cout);
+      return 0;
+    }
+    // The man page, made from the commands' own help at build time (not listed:
+    // 'man tpmdiag' is how users meet it).
+    if (!std::strcmp(argv[2], "--man")) {
+      std::cout << tpmdiag::cli::man_page();
       return 0;
     }
     // `tpmdiag help diagnose` is `tpmdiag diagnose --help`.

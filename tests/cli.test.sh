@@ -29,6 +29,35 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin" $'bad\x1b[31mname' 2> "$tmp/err"
 grep -q $'\x1b' "$tmp/err" && bad "an escape in the command name reached the terminal" || ok "the command name is shown escaped"
 
+# did you mean, for options and cause ids
+"$bin" diagnose --formt json samples/seed-failing > /dev/null 2> "$tmp/err"; rc=$?
+[ "$rc" = 2 ] && grep -q "unknown option '--formt'; did you mean '--format'?" "$tmp/err" \
+  && ok "an option typo suggests the option" || bad "option typo: exit $rc: $(cat "$tmp/err")"
+"$bin" kb show tpm_firmware_outdate > /dev/null 2> "$tmp/err"; rc=$?
+[ "$rc" = 2 ] && grep -q "did you mean 'tpm_firmware_outdated'" "$tmp/err" \
+  && ok "a cause id typo suggests the id" || bad "kb show typo: exit $rc: $(cat "$tmp/err")"
+
+# Every enumerated option of every command (its help shows '--NAME a|b|c')
+# refuses another value: exit 2, one line with the allowed values.
+cmds=$("$bin" --help | sed -n '/^Usage:/,/^$/s/^  tpmdiag \([a-z]*\) .*/\1/p')
+n=0
+for c in $cmds; do
+  while read -r opt values; do
+    n=$((n+1))
+    for v in sometimes bogus; do
+      timeout 10 "$bin" "$c" "$opt" "$v" < /dev/null > /dev/null 2> "$tmp/err"; rc=$?
+      want="unknown $opt '$v'"
+      if [ "$rc" = 2 ] && [ "$(wc -l < "$tmp/err")" = 1 ] && grep -qF "$want" "$tmp/err" && grep -qF "(use ${values//|/, })" "$tmp/err"; then :
+      else bad "'$c $opt $v': exit $rc: $(cat "$tmp/err")"; fi
+    done
+  done < <("$bin" "$c" --help | sed -n 's/^ *\(-., \)\{0,1\}\(--[a-z-]*\) \([a-z0-9]*|[a-z0-9|]*\).*/\2 \3/p')
+done
+[ "$n" -ge 10 ] && ok "$n enumerated options refuse other values (exit 2, allowed list)" || bad "only $n enumerated options found"
+"$bin" diagnose --color sometimes samples/seed-failing > /dev/null 2> "$tmp/err"; rc=$?
+[ "$rc" = 2 ] && grep -qF "unknown --color 'sometimes' (use auto, always, never)" "$tmp/err" && ok "--color sometimes: exit 2" || bad "--color sometimes: exit $rc"
+"$bin" diagnose --color always --format json samples/seed-failing > /dev/null 2>&1; rc=$?
+[ "$rc" = 1 ] && ok "allowed values still work" || bad "--color always --format json: exit $rc"
+
 # a write error on stdout: one line, exit 2 (a full disk); a closed pipe: quiet
 for cmd in "diagnose samples/seed-failing" "kb list" "rc 0x9a2" "diagnose --format json samples/seed-failing"; do
   # shellcheck disable=SC2086

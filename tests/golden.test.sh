@@ -61,7 +61,14 @@ case_ formats-mixed-redacted-timeline.txt 1 diagnose --timeline --redact samples
 case_ formats-rfc5424-redacted.md 1 diagnose --format md --redact samples/formats/rfc5424
 case_ rc-seed.txt 0 rc 0x9a2 '(0x921)' 395
 case_ help.txt 0 --help
-case_ diagnose-help.txt 0 diagnose --help
+# Each command's --help: a change in help is a reviewed change. Every command
+# has its golden (tests/golden/help/CMD.txt), and every golden a command.
+cmds=$("$bin" --help | sed -n '/^Usage:/,/^$/s/^  tpmdiag \([a-z]*\) .*/\1/p')
+for c in $cmds; do case_ "help/$c.txt" 0 "$c" --help; done
+for f in tests/golden/help/*.txt; do
+  c=$(basename "$f" .txt)
+  if ! grep -qx "$c" <<< "$cmds"; then note "FAIL $f: no command '$c' in 'tpmdiag --help'"; fail=$((fail+1)); fi
+done
 
 # Reading stdin gives the same report as reading the file (but for the input name).
 a=$("$bin" diagnose --format json samples/seed-failing/hostd.log | sed 's#samples/seed-failing/hostd.log#-#g')
