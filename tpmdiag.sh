@@ -2,6 +2,7 @@
 # The two commands of the README, for a fresh Debian 12 machine (idempotent):
 #   ./tpmdiag.sh demo   install what is missing, build, diagnose the bundled samples
 #   ./tpmdiag.sh test   install what is missing, build (plain, without x86 engines, ASan+UBSan), run every test
+#                       (the .deb too: built, installed, checked and removed again)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,6 +20,7 @@ TEST_PACKAGES=(
   ripgrep                                  # the benchmark's baseline (bench/run.py --quick)
   chromium                                 # web page end-to-end test (driven by playwright-core)
   clang libfuzzer-14-dev                   # libFuzzer targets (CI runs each briefly)
+  dpkg-dev file man-db                     # the .deb: cpack's Depends from the linked libraries; man -w
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -61,6 +63,8 @@ case "${1:-}" in
     build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
     log "tests"
     (cd build && ctest --output-on-failure)
+    log "the Debian package: cpack, dpkg -i, --version, man page, bash completion, dpkg -r"
+    tests/package.sh build
     log "benchmark smoke run: 64 MiB, checks findings only (the full run: BENCHMARKS.md)"
     python3 bench/run.py --tpmdiag build/tpmdiag --quick --rules-x10 auto --cache build/bench-cache
     # The portable build (as on aarch64): Vectorscan and plain loops, no AVX code.
