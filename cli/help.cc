@@ -207,7 +207,8 @@ std::string man_page() {
   m << ".SH COMMANDS\n";
   for (const auto& c : commands()) {
     CommandDoc doc = command_doc(c);
-    m << ".SS " << c.name << "\n.nf\n" << roff_lines(intro_body(doc.intro)) << ".fi\n";
+    // Laid out by hand for an 80-column terminal: indented little, not filled.
+    m << ".SS " << c.name << "\n.nf\n.in 2n\n" << roff_lines(intro_body(doc.intro)) << ".in\n.fi\n";
     if (doc.options.empty()) continue;
     m << ".PP\nOptions:\n";
     for (const auto& o : doc.options) {

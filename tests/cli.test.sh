@@ -58,6 +58,36 @@ done
 "$bin" diagnose --color always --format json samples/seed-failing > /dev/null 2>&1; rc=$?
 [ "$rc" = 1 ] && ok "allowed values still work" || bad "--color always --format json: exit $rc"
 
+# completions and the man page, made from the same help
+"$bin" completion bash > "$tmp/comp.bash"; rc=$?
+complete_bash() {  # complete_bash WORD... : what bash offers for the last word
+  bash --norc --noprofile -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+    _tpmdiag tpmdiag "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; echo "${COMPREPLY[*]}"' _ "$tmp/comp.bash" "$@"
+}
+[ "$rc" = 0 ] && [ "$(complete_bash tpmdiag dia)" = diagnose ] && ok "bash: 'tpmdiag dia' completes to diagnose" \
+  || bad "bash: 'tpmdiag dia' gives '$(complete_bash tpmdiag dia)' (exit $rc)"
+got=$(complete_bash tpmdiag diagnose --format '')
+[ "$got" = "text json html md" ] && ok "bash: diagnose --format offers its values" || bad "bash: diagnose --format offers '$got'"
+got=$(complete_bash tpmdiag kb s)
+[ "$got" = "show" ] && ok "bash: 'kb s' completes to show" || bad "bash: 'kb s' gives '$got'"
+got=$(complete_bash tpmdiag scan --max-de)
+[ "$got" = "--max-decompressed --max-depth" ] && ok "bash: options of scan" || bad "bash: 'scan --max-de' gives '$got'"
+got=$(complete_bash tpmdiag diagnose samples/seed-f)
+[[ "$got" == *samples/seed-failing* ]] && ok "bash: paths for diagnose" || bad "bash: 'diagnose samples/seed-f' gives '$got'"
+for sh in zsh fish; do
+  "$bin" completion $sh > "$tmp/comp.$sh" || bad "completion $sh"
+  if command -v $sh > /dev/null; then $sh -n "$tmp/comp.$sh" && ok "$sh -n accepts 'completion $sh'" || bad "$sh -n: 'completion $sh'"; fi
+done
+"$bin" completion bsh > /dev/null 2> "$tmp/err"; rc=$?
+[ "$rc" = 2 ] && grep -q "did you mean 'bash'" "$tmp/err" && ok "completion bsh: exit 2, did you mean" || bad "completion bsh: exit $rc"
+"$bin" help --man > "$tmp/tpmdiag.1"
+if command -v man > /dev/null; then
+  warnings=$(MANWIDTH=80 man --warnings -l "$tmp/tpmdiag.1" 2>&1 > "$tmp/man.txt")
+  missing=$(for c in $cmds; do grep -q "^   $c\$" "$tmp/man.txt" || echo "$c"; done)
+  [ -z "$warnings" ] && [ -z "$missing" ] && grep -q -- "--max-decompressed SIZE (default 64G)" "$tmp/man.txt" \
+    && ok "the man page renders without warnings, a section per command" || bad "man page: $warnings; no section for: $missing"
+fi
+
 # a write error on stdout: one line, exit 2 (a full disk); a closed pipe: quiet
 for cmd in "diagnose samples/seed-failing" "kb list" "rc 0x9a2" "diagnose --format json samples/seed-failing"; do
   # shellcheck disable=SC2086
