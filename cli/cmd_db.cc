@@ -104,6 +104,7 @@ int cmd_db(const Args& args) {
   store::Store& db = **st;
   bool json = common.format == "json";
   bool open_problem = false;
+  bool nothing = false;  // hosts or findings: no row
 
   if (what == "summary") {
     auto s = db.summary();
@@ -151,6 +152,7 @@ int cmd_db(const Args& args) {
       return 2;
     }
     for (const auto& h : *hs) open_problem = open_problem || h.verdict == "problem";
+    nothing = hs->empty();
     if (json) {
       JsonWriter w(std::cout, 2);
       w.begin_array();
@@ -189,6 +191,7 @@ int cmd_db(const Args& args) {
       return 2;
     }
     for (const auto& f : *fs) open_problem = open_problem || f.verdict == "problem";
+    nothing = fs->empty();
     if (json) {
       JsonWriter w(std::cout, 2);
       w.begin_array();
@@ -206,6 +209,7 @@ int cmd_db(const Args& args) {
       else print_table(rows);
     }
   }
+  if (!cause.empty() && nothing) hint_unknown_cause("db", cause);
   std::cout.flush();
   return open_problem ? 1 : 0;
 }

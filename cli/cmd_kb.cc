@@ -76,11 +76,8 @@ int cmd_kb(const Args& args) {
   }
   const Cause* c = engine->cause(pos_args[1]);
   if (!c) {
-    std::vector<std::string> ids;
-    for (const auto& cause : engine->causes()) ids.push_back(cause.id);
-    std::string near = nearest(pos_args[1], ids);
     std::cerr << "tpmdiag kb: error: no cause with id '" << visible(pos_args[1]) << "'"
-              << (near.empty() ? "" : "; did you mean '" + near + "'?") << " (see 'tpmdiag kb list')\n";
+              << did_you_mean(pos_args[1], cause_ids(*engine)) << " (see 'tpmdiag kb list')\n";
     return 2;
   }
   if (o.format == "json") {

@@ -125,9 +125,7 @@ std::string option_hint(const std::string& given, const po::options_description&
       positional |= pos->name_for_position(i) == o->long_name();
     if (!positional && !o->long_name().empty()) names.push_back("--" + o->long_name());
   }
-  std::string word = given.substr(0, given.find('='));
-  std::string near = nearest(word, names);
-  return near.empty() ? "" : "; did you mean '" + near + "'?";
+  return did_you_mean(given.substr(0, given.find('=')), names);
 }
 
 // The value of each enumerated option given must be one of its values.
@@ -180,9 +178,8 @@ bool check_choice(const std::string& cmd, const std::string& what, const std::st
     if (value == a) return true;
     list.emplace_back(a);
   }
-  std::string near = nearest(value, list);
   std::cerr << "tpmdiag " << cmd << ": error: unknown " << what << " '" << visible(value) << "'"
-            << (near.empty() ? "" : "; did you mean '" + near + "'?") << " (use ";
+            << did_you_mean(value, list) << " (use ";
   for (size_t i = 0; i < list.size(); ++i) std::cerr << (i ? ", " : "") << list[i];
   std::cerr << ")\n";
   return false;
@@ -246,6 +243,24 @@ bool write_private_file(const std::string& cmd, const std::string& path, const s
   }
   if (::close(fd) != 0) return write_failed(cmd, path, errno);
   return true;
+}
+
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string near = nearest(word, candidates);
+  return near.empty() ? "" : "; did you mean '" + near + "'?";
+}
+
+std::vector<std::string> cause_ids(const Engine& engine) {
+  std::vector<std::string> ids;
+  for (const auto& c : engine.causes()) ids.push_back(c.id);
+  return ids;
+}
+
+void hint_unknown_cause(const std::string& cmd, const std::string& id) {
+  auto engine = Engine::load({});
+  if (!engine || (*engine)->cause(id)) return;
+  if (std::string hint = did_you_mean(id, cause_ids(**engine)); !hint.empty())
+    std::cerr << "tpmdiag " << cmd << ": note: no built-in cause has the id '" << visible(id) << "'" << hint << '\n';
 }
 
 // Messages name files and members, which may hold escape sequences or a

@@ -128,6 +128,18 @@ bool write_private_file(const std::string& cmd, const std::string& path, const s
 bool check_choice(const std::string& cmd, const std::string& what, const std::string& value,
                   const std::vector<const char*>& allowed);
 
+// "; did you mean 'X'?" for the candidate nearest to `word` (common/text.h
+// nearest()), or "" when none is near.
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
+
+// The ids of the causes `engine` knows, for a "did you mean" on a cause id.
+std::vector<std::string> cause_ids(const Engine& engine);
+
+// A --cause ID that matched nothing: when it is a typo of a built-in cause id,
+// a note says which ("tpmdiag CMD: note: ..."). Not an error: a store scanned
+// with --kb DIR may hold ids of its own.
+void hint_unknown_cause(const std::string& cmd, const std::string& id);
+
 // Prints "tpmdiag: error: <message>" on stderr.
 void print_error(const std::string& message);
 

@@ -6,8 +6,7 @@
 #include <iostream>
 #include <string>
 
-#include "cli/commands.h"
-#include "cli/help.h"
+#include "cli/common.h"
 #include "common/text.h"
 
 namespace {
@@ -22,9 +21,8 @@ const tpmdiag::cli::Command* find(const std::string& name) {
 int unknown(const std::string& name) {
   std::vector<std::string> names;
   for (const auto& c : tpmdiag::cli::commands()) names.push_back(c.name);
-  std::string near = tpmdiag::nearest(name, names);
   std::cerr << "tpmdiag: error: unknown command '" << tpmdiag::visible(name) << "'"
-            << (near.empty() ? "" : "; did you mean '" + near + "'?") << " (see 'tpmdiag --help')\n";
+            << tpmdiag::cli::did_you_mean(name, names) << " (see 'tpmdiag --help')\n";
   return 2;
 }
 

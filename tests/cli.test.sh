@@ -37,6 +37,13 @@ grep -q $'\x1b' "$tmp/err" && bad "an escape in the command name reached the ter
 [ "$rc" = 2 ] && grep -q "did you mean 'tpm_firmware_outdated'" "$tmp/err" \
   && ok "a cause id typo suggests the id" || bad "kb show typo: exit $rc: $(cat "$tmp/err")"
 
+"$bin" scan --db "$tmp/fleet.db" samples/seed-failing > /dev/null 2>&1
+"$bin" db findings --db "$tmp/fleet.db" --cause pcr_bank_sha1_onl > /dev/null 2> "$tmp/err"; rc=$?
+[ "$rc" = 0 ] && grep -q "no built-in cause has the id 'pcr_bank_sha1_onl'; did you mean 'pcr_bank_sha1_only'?" "$tmp/err" \
+  && ok "db --cause with a typo: a note suggests the id" || bad "db --cause typo: exit $rc: $(cat "$tmp/err")"
+"$bin" db findings --db "$tmp/fleet.db" --cause pcr_bank_sha1_only > /dev/null 2> "$tmp/err"
+[ ! -s "$tmp/err" ] && ok "db --cause with a known id that matches nothing: no note" || bad "db --cause known id: $(cat "$tmp/err")"
+
 # Every enumerated option of every command (its help shows '--NAME a|b|c')
 # refuses another value: exit 2, one line with the allowed values.
 cmds=$("$bin" --help | sed -n '/^Usage:/,/^$/s/^  tpmdiag \([a-z]*\) .*/\1/p')
