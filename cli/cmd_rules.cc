@@ -37,7 +37,7 @@ int cmd_rules(const Args& args) {
   CommonOptions o;
   std::string action;
   po::options_description d(kHelp);
-  add_output_options(d, o, "text|json (list only)");
+  add_output_options(d, o, "text|json: output format (list only)");
   add_data_options(d, o);
   std::string sample_path;
   d.add_options()("sample", po::value(&sample_path), "LOG: prefilter only: choose the keys as for scanning LOG")(

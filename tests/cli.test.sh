@@ -75,6 +75,8 @@ complete_bash() {  # complete_bash WORD... : what bash offers for the last word
   || bad "bash: 'tpmdiag dia' gives '$(complete_bash tpmdiag dia)' (exit $rc)"
 got=$(complete_bash tpmdiag diagnose --format '')
 [ "$got" = "text json html md" ] && ok "bash: diagnose --format offers its values" || bad "bash: diagnose --format offers '$got'"
+got=$(complete_bash tpmdiag diagnose --color = a)
+[ "$got" = "auto always" ] && ok "bash: --color=a offers auto always" || bad "bash: --color=a offers '$got'"
 got=$(complete_bash tpmdiag kb s)
 [ "$got" = "show" ] && ok "bash: 'kb s' completes to show" || bad "bash: 'kb s' gives '$got'"
 got=$(complete_bash tpmdiag scan --max-de)
