@@ -86,8 +86,9 @@ int cmd_db(const Args& args) {
     return 0;
   }
   if (what != "summary" && what != "hosts" && what != "findings") {
-    std::cerr << "tpmdiag db: error: " << (what.empty() ? "no question" : "unknown question '" + what + "'")
-              << ": use summary, hosts or findings (see 'tpmdiag db --help')\n";
+    std::cerr << "tpmdiag db: error: " << (what.empty() ? "no question" : "unknown question '" + visible(what) + "'")
+              << ": use summary, hosts or findings" << did_you_mean(what, {"summary", "hosts", "findings"})
+              << " (see 'tpmdiag db --help')\n";
     return 2;
   }
   if (db_path.empty())

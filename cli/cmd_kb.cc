@@ -57,7 +57,8 @@ int cmd_kb(const Args& args) {
   }
   const std::string& action = pos_args[0];
   if (!(action == "list" && pos_args.size() == 1) && !(action == "show" && pos_args.size() == 2)) {
-    std::cerr << "tpmdiag kb: error: use 'kb list' or 'kb show ID' (see 'tpmdiag kb --help')\n";
+    std::cerr << "tpmdiag kb: error: use 'kb list' or 'kb show ID'" << did_you_mean(action, {"list", "show"})
+              << " (see 'tpmdiag kb --help')\n";
     return 2;
   }
   auto engine = load_engine(o);

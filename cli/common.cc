@@ -115,21 +115,25 @@ void add_output_options(po::options_description& d, CommonOptions& o, const char
 
 namespace {
 
+// A positional argument's "option" (e.g. diagnose's "path") is no option a user can type.
+bool is_positional(const std::string& name, const po::positional_options_description* pos) {
+  for (unsigned i = 0; pos && i < pos->max_total_count() && i < 64; ++i)
+    if (pos->name_for_position(i) == name) return true;
+  return false;
+}
+
 // "did you mean '--format'?" for an option that is not one of the command's.
 std::string option_hint(const std::string& given, const po::options_description& all,
                         const po::positional_options_description* pos) {
   std::vector<std::string> names;
-  for (const auto& o : all.options()) {
-    bool positional = false;  // a positional's name is no option a user can type
-    for (unsigned i = 0; pos && i < pos->max_total_count() && i < 64; ++i)
-      positional |= pos->name_for_position(i) == o->long_name();
-    if (!positional && !o->long_name().empty()) names.push_back("--" + o->long_name());
-  }
+  for (const auto& o : all.options())
+    if (!is_positional(o->long_name(), pos) && !o->long_name().empty()) names.push_back("--" + o->long_name());
   return did_you_mean(given.substr(0, given.find('=')), names);
 }
 
 // The value of each enumerated option given must be one of its values.
-bool check_choices(const std::string& cmd, const po::options_description& all, const po::variables_map& vm) {
+bool check_choices(const std::string& cmd, const po::options_description& all,
+                   const po::positional_options_description* pos, const po::variables_map& vm) {
   for (const auto& o : all.options()) {
     OptionDoc doc = describe(*o);
     if (doc.choices.empty() || !vm.count(doc.name) || vm[doc.name].defaulted()) continue;
@@ -137,7 +141,8 @@ bool check_choices(const std::string& cmd, const po::options_description& all, c
     if (!value) continue;
     std::vector<const char*> allowed;
     for (const auto& c : doc.choices) allowed.push_back(c.c_str());
-    if (!check_choice(cmd, "--" + doc.name, *value, allowed)) return false;
+    std::string what = is_positional(doc.name, pos) ? doc.name : "--" + doc.name;  // "action", "--color"
+    if (!check_choice(cmd, what, *value, allowed)) return false;
   }
   return true;
 }
@@ -159,7 +164,7 @@ bool parse_args(const std::string& cmd, const Args& args, const po::options_desc
     std::cerr << "tpmdiag " << cmd << ": error: " << e.what() << " (see 'tpmdiag " << cmd << " --help')\n";
     return false;
   }
-  return vm.count("help") || check_choices(cmd, options, vm);
+  return vm.count("help") || check_choices(cmd, options, pos, vm);
 }
 
 std::unique_ptr<Engine> load_engine(const CommonOptions& o) {

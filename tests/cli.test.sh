@@ -37,6 +37,12 @@ grep -q $'\x1b' "$tmp/err" && bad "an escape in the command name reached the ter
 [ "$rc" = 2 ] && grep -q "did you mean 'tpm_firmware_outdated'" "$tmp/err" \
   && ok "a cause id typo suggests the id" || bad "kb show typo: exit $rc: $(cat "$tmp/err")"
 
+for args in "rules lst:unknown action 'lst'; did you mean 'list'? (use list, test, prefilter)" \
+            "kb lst:did you mean 'list'?" "db sumary:did you mean 'summary'?"; do
+  # shellcheck disable=SC2086
+  "$bin" ${args%%:*} > /dev/null 2> "$tmp/err"; rc=$?
+  [ "$rc" = 2 ] && grep -qF "${args#*:}" "$tmp/err" && ok "'${args%%:*}': exit 2, ${args#*:}" || bad "'${args%%:*}': exit $rc: $(cat "$tmp/err")"
+done
 "$bin" scan --db "$tmp/fleet.db" samples/seed-failing > /dev/null 2>&1
 "$bin" db findings --db "$tmp/fleet.db" --cause pcr_bank_sha1_onl > /dev/null 2> "$tmp/err"; rc=$?
 [ "$rc" = 0 ] && grep -q "no built-in cause has the id 'pcr_bank_sha1_onl'; did you mean 'pcr_bank_sha1_only'?" "$tmp/err" \
