@@ -124,7 +124,7 @@ void print_help(const po::options_description& visible) {
     return;
   }
   std::ostream& out = std::cout;
-  out << doc.intro << ":\n";
+  if (!doc.intro.empty()) out << doc.intro << ":\n";
   for (const auto& o : doc.options) {
     std::string left = "  " + left_column(o);
     if (left.size() + 2 > kTextColumn) left += "\n" + std::string(kTextColumn, ' ');
