@@ -93,6 +93,10 @@ for sh in zsh fish; do
   "$bin" completion $sh > "$tmp/comp.$sh" || bad "completion $sh"
   if command -v $sh > /dev/null; then $sh -n "$tmp/comp.$sh" && ok "$sh -n accepts 'completion $sh'" || bad "$sh -n: 'completion $sh'"; fi
 done
+if command -v fish > /dev/null; then
+  got=$(fish --no-config -c "source $tmp/comp.fish; complete -C 'tpmdiag dia'; complete -C 'tpmdiag diagnose --color '" 2>&1 | cut -f1 | tr '\n' ' ')
+  [ "$got" = "diagnose always auto never " ] && ok "fish: 'tpmdiag dia' and --color complete" || bad "fish completes: '$got'"
+fi
 "$bin" completion bsh > /dev/null 2> "$tmp/err"; rc=$?
 [ "$rc" = 2 ] && grep -q "did you mean 'bash'" "$tmp/err" && ok "completion bsh: exit 2, did you mean" || bad "completion bsh: exit $rc"
 "$bin" help --man > "$tmp/tpmdiag.1"
