@@ -28,6 +28,10 @@ SelfTestResult test_rules(const Matcher& m, const FormatSet& formats) {
   SelfTestResult res;
   for (const auto& f : formats.self_test()) res.failures.push_back(f);
   for (const auto& fmt : formats.formats()) res.passed += fmt.samples.size();
+  if (const Lexicon* lex = m.lexicon()) {
+    for (const auto& f : lex->self_test()) res.failures.push_back(f);
+    res.passed += lex->samples().size();
+  }
   res.passed -= std::min(res.passed, res.failures.size());
 
   for (const auto& rule : m.rules()) {
