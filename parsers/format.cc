@@ -40,8 +40,10 @@ struct Groups {
 };
 
 bool match(const Format& f, std::string_view line, Groups& g) {
-  g.n = std::min(f.re->NumberOfCapturingGroups() + 1, kMaxGroups);
-  return f.re->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::ANCHOR_BOTH, g.g, g.n);
+  const RE2* re = f.compiled();
+  if (!re) return false;
+  g.n = std::min(re->NumberOfCapturingGroups() + 1, kMaxGroups);
+  return re->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::ANCHOR_BOTH, g.g, g.n);
 }
 
 void reset(Event& ev, std::string_view line) {
@@ -92,6 +94,39 @@ Severity FormatSet::level_of(std::string_view text) const {
 SourceKind FormatSet::kind_of_program(std::string_view program) const {
   auto it = programs_.find(program);
   return it == programs_.end() ? SourceKind::unknown : it->second;
+}
+
+const RE2* Format::compiled() const {
+  if (pattern.empty()) return nullptr;
+  std::call_once(*once, [this] {
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    auto r = std::make_unique<RE2>(pattern, opts);
+    if (!r->ok()) {
+      error = "invalid RE2 regex: " + r->error();
+      return;
+    }
+    if (r->NumberOfCapturingGroups() + 1 > kMaxGroups) {
+      error = "more than " + std::to_string(kMaxGroups - 1) + " capture groups";
+      return;
+    }
+    message = group_index(*r, "message");
+    if (type == FormatType::envelope && message < 0) {
+      error = "an envelope needs a (?P<message>...) capture: its payload";
+      return;
+    }
+    ts = group_index(*r, "ts");
+    level = group_index(*r, "level");
+    pri = group_index(*r, "pri");
+    program = group_index(*r, "program");
+    pid = group_index(*r, "pid");
+    host = group_index(*r, "host");
+    component = group_index(*r, "component");
+    sd = group_index(*r, "sd");
+    cont = group_index(*r, "cont");
+    re = std::move(r);
+  });
+  return re.get();
 }
 
 bool FormatSet::try_regex(const Format& f, std::string_view line, Event& ev, ParseScratch& s) const {
@@ -233,6 +268,10 @@ std::vector<std::string> FormatSet::self_test() const {
   std::vector<std::string> failures;
   ParseScratch scratch;
   for (const auto& f : formats_) {
+    if (!f.pattern.empty() && !f.compiled()) {
+      failures.push_back(f.file + ": format '" + f.name + "': field 'pattern': " + f.error);
+      continue;
+    }
     size_t n = 0;
     for (const auto& s : f.samples) {
       ++n;
@@ -334,24 +373,9 @@ Result<FormatSet> load_formats(const std::vector<DataFile>& files, bool check_sa
           return ff.err("pattern", "a json format has keys, not a pattern");
       } else {
         if (auto s = ff.req_string(o, "pattern", pattern); !s) return s.error();
-        RE2::Options opts;
-        opts.set_log_errors(false);
-        fmt.re = std::make_unique<RE2>(pattern, opts);
-        if (!fmt.re->ok()) return ff.err("pattern", "invalid RE2 regex: " + fmt.re->error());
-        if (fmt.re->NumberOfCapturingGroups() + 1 > kMaxGroups)
-          return ff.err("pattern", "more than " + std::to_string(kMaxGroups - 1) + " capture groups");
-        fmt.ts = group_index(*fmt.re, "ts");
-        fmt.level = group_index(*fmt.re, "level");
-        fmt.pri = group_index(*fmt.re, "pri");
-        fmt.program = group_index(*fmt.re, "program");
-        fmt.pid = group_index(*fmt.re, "pid");
-        fmt.host = group_index(*fmt.re, "host");
-        fmt.component = group_index(*fmt.re, "component");
-        fmt.sd = group_index(*fmt.re, "sd");
-        fmt.cont = group_index(*fmt.re, "cont");
-        fmt.message = group_index(*fmt.re, "message");
-        if (fmt.type == FormatType::envelope && fmt.message < 0)
-          return ff.err("pattern", "an envelope needs a (?P<message>...) capture: its payload");
+        fmt.pattern = pattern;
+        // Checked now when the samples are; else by `rules test` at build.
+        if (check_samples && !fmt.compiled()) return ff.err("pattern", fmt.error);
       }
       simdjson::dom::array samples;
       if (o["samples"].get(samples)) return ff.err("samples", "missing: every format ships sample lines");

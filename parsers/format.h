@@ -42,6 +42,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <re2/re2.h>
 #include <string>
 #include <vector>
@@ -67,11 +68,19 @@ struct Format {
   std::string file;
   FormatType type = FormatType::line;
   SourceKind kind = SourceKind::unknown;
-  std::unique_ptr<RE2> re;  // null for json
-  int ts = -1, level = -1, pri = -1, program = -1, pid = -1, host = -1, component = -1, sd = -1,
-      cont = -1, message = -1;  // capture indexes
-  JsonKeys keys;                 // json only
+  std::string pattern;      // empty for json
+  JsonKeys keys;            // json only
   std::vector<FormatSample> samples;
+
+  // The pattern, compiled on first use (a paste meets few of the formats);
+  // null if it does not compile, with `error` saying why. Then `re` and the
+  // capture indexes below are set, and stay so.
+  const RE2* compiled() const;
+  mutable std::unique_ptr<RE2> re;
+  mutable int ts = -1, level = -1, pri = -1, program = -1, pid = -1, host = -1, component = -1, sd = -1,
+      cont = -1, message = -1;  // capture indexes
+  mutable std::string error;
+  std::unique_ptr<std::once_flag> once = std::make_unique<std::once_flag>();
 };
 
 // Per-thread parse state: the JSON parser and buffers for text that must be

@@ -6,6 +6,7 @@
 #include "common/embedded.h"
 #include "common/json_read.h"
 #include "kb/rc_fact.h"
+#include "rules/rule_cache.h"
 
 #include <re2/re2.h>
 
@@ -71,7 +72,11 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
   std::set<std::string> facts;
   for (const auto& r : *rules) facts.insert(r.fact);
   size_t rule_count = rules->size();
-  auto matcher = Matcher::build(std::move(*rules), rc::fact_decoder(), std::make_unique<Lexicon>(std::move(*lexicon)));
+  // What compiling the rules taught a previous run (issue 21): their
+  // patterns then compile when a line first reaches them.
+  RuleCache cache = RuleCache::open(opts.rule_cache ? RuleCache::default_dir() : "", *rules);
+  auto matcher = Matcher::build(std::move(*rules), rc::fact_decoder(), std::make_unique<Lexicon>(std::move(*lexicon)),
+                                &cache);
   if (!matcher) return matcher.error();
 
   auto cause_files = collect_data_files("kb/causes/", opts.kb_dirs);

@@ -20,6 +20,7 @@ namespace tpmdiag {
 struct EngineOptions {
   std::vector<std::string> rules_dirs;  // extra rule files (override embedded ones by id)
   std::vector<std::string> kb_dirs;     // extra cause files (override embedded ones by id)
+  bool rule_cache = true;               // rules/rule_cache.h, in RuleCache::default_dir()
 };
 
 class Engine {

@@ -230,6 +230,16 @@ void Scanner::emit(Event& ev, const std::vector<int>* atoms, const std::string& 
   ev.input = input;
   if (ev.host.empty()) ev.host = opts_.host;
   if (ev.kind == SourceKind::unknown) ev.kind = opts_.kind_hint;
+  if (atoms == nullptr && opts_.prefilter) {
+    // An input too small for the literal databases: its atoms by a plain
+    // search, so only the rules they stand for are compiled and run (the
+    // reference path, prefilter off, runs every rule).
+    atoms_.clear();
+    matcher_.atoms_in(ev.message, scratch_, atoms_);
+    if (ev.raw != ev.message) matcher_.atoms_in(ev.raw, scratch_, atoms_);
+    if (atoms_.empty()) return;
+    atoms = &atoms_;
+  }
   size_t before = facts.size();
   matcher_.match(ev, atoms, scratch_, facts);
   for (size_t i = before; i < facts.size(); ++i) facts[i].input_seq = input_seq;

@@ -2,6 +2,7 @@
 #include "rules/lexicon.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include <re2/re2.h>
 
@@ -10,7 +11,31 @@
 
 namespace tpmdiag {
 
-Lexicon::Lexicon() = default;
+struct Lexicon::Regexes {
+  std::once_flag once;
+  std::unique_ptr<RE2> tpm, failure;
+  std::string error;
+};
+
+namespace {
+void compile_lists(const std::vector<LexiconTerm>& tpm, const std::vector<LexiconTerm>& failure,
+                   std::unique_ptr<RE2>& tpm_re, std::unique_ptr<RE2>& failure_re, std::string& error) {
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  opts.set_never_capture(true);
+  for (auto [terms, re] : {std::pair{&tpm, &tpm_re}, std::pair{&failure, &failure_re}}) {
+    *re = std::make_unique<RE2>(lexicon_pattern(*terms), opts);
+    if (!(*re)->ok() && error.empty()) error = "lexicon: terms do not compile: " + (*re)->error();
+  }
+}
+}  // namespace
+
+const Lexicon::Regexes& Lexicon::regexes() const {
+  std::call_once(re_->once, [this] { compile_lists(tpm_, failure_, re_->tpm, re_->failure, re_->error); });
+  return *re_;
+}
+
+Lexicon::Lexicon() : re_(std::make_unique<Regexes>()) {}
 Lexicon::Lexicon(Lexicon&&) noexcept = default;
 Lexicon& Lexicon::operator=(Lexicon&&) noexcept = default;
 Lexicon::~Lexicon() = default;
@@ -125,9 +150,11 @@ std::vector<std::string> Lexicon::prefilter_terms() const {
   return kept;
 }
 
-bool Lexicon::mentions_tpm(std::string_view text) const { return RE2::PartialMatch(text, *tpm_re_); }
+bool Lexicon::mentions_tpm(std::string_view text) const { return RE2::PartialMatch(text, *regexes().tpm); }
 
-bool Lexicon::has_failure_word(std::string_view text) const { return RE2::PartialMatch(text, *failure_re_); }
+bool Lexicon::has_failure_word(std::string_view text) const {
+  return RE2::PartialMatch(text, *regexes().failure);
+}
 
 bool Lexicon::failure_like(std::string_view text, Severity sev) const {
   return sev >= Severity::warning || has_failure_word(text);
@@ -170,14 +197,8 @@ Result<Lexicon> load_lexicon(const std::vector<DataFile>& files, bool check_samp
   if (lex.tpm_.empty()) return make_error("lexicon: no file lists a 'tpm' term");
   if (lex.failure_.empty()) return make_error("lexicon: no file lists a 'failure' term");
 
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  opts.set_never_capture(true);
-  for (auto [terms, re] : {std::pair{&lex.tpm_, &lex.tpm_re_}, std::pair{&lex.failure_, &lex.failure_re_}}) {
-    *re = std::make_unique<RE2>(lexicon_pattern(*terms), opts);
-    if (!(*re)->ok()) return make_error("lexicon: terms do not compile: " + (*re)->error());
-  }
-  if (!check_samples) return lex;
+  if (!check_samples) return lex;  // the regexes too compile on first use
+  if (const auto& re = lex.regexes(); !re.error.empty()) return make_error(re.error);
   if (auto failures = lex.self_test(); !failures.empty()) return make_error(failures.front());
   return lex;
 }

@@ -113,7 +113,11 @@ class Lexicon {
   friend Result<Lexicon> load_lexicon(const std::vector<DataFile>& files, bool check_samples);
   std::vector<LexiconTerm> tpm_, failure_;
   std::vector<LexiconSample> samples_;
-  std::unique_ptr<re2::RE2> tpm_re_, failure_re_;
+  // The two regexes, compiled on first use when the samples were not
+  // checked at load (a paste that needs no lexicon does not pay for them).
+  struct Regexes;
+  std::unique_ptr<Regexes> re_;
+  const Regexes& regexes() const;
 };
 
 // Parses lexicon files (see above), builds the two regexes, runs the samples.

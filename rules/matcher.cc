@@ -19,6 +19,7 @@
 #include "common/embedded.h"
 #include "rules/keyfilter.h"
 #include "rules/prefilter_build.h"
+#include "rules/rule_cache.h"
 #include "common/text.h"
 
 namespace tpmdiag {
@@ -81,18 +82,22 @@ void Matcher::DbFree::operator()(hs_database* db) const { hs_free_database(db); 
 
 namespace {
 
-// One rule compiled: its regex, named groups and prefilter requirements.
+RE2::Options rule_options() {
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  return opts;
+}
+
+// One rule compiled: its regex, and what the prefilter needs to know of it.
 struct Compiled {
   std::unique_ptr<re2::FilteredRE2> re;  // its one regex is the rule's (RE2 compiles once)
-  std::vector<std::pair<std::string, int>> groups;
-  std::vector<Requirement> reqs;  // all must be met
+  RuleAnalysis a;
   std::string error;
 };
 
 Compiled compile_rule(const Rule& r) {
   Compiled c;
-  RE2::Options opts;
-  opts.set_log_errors(false);
+  RE2::Options opts = rule_options();
   c.re = std::make_unique<re2::FilteredRE2>(kMinAtomLen);
   re2::FilteredRE2& filter = *c.re;
   int id = 0;
@@ -101,12 +106,13 @@ Compiled compile_rule(const Rule& r) {
     c.error = r.file + ": rule '" + r.id + "': field 'pattern': invalid RE2 regex: " + why;
     return c;
   }
-  if (filter.GetRE2(id).NumberOfCapturingGroups() > kMaxCaptures) {
+  c.a.captures = filter.GetRE2(id).NumberOfCapturingGroups();
+  if (c.a.captures > kMaxCaptures) {
     c.error = r.file + ": rule '" + r.id + "': field 'pattern': more than " + std::to_string(kMaxCaptures) +
               " capture groups (use (?:...) for groups that need no capture)";
     return c;
   }
-  for (const auto& [name, idx] : filter.GetRE2(id).NamedCapturingGroups()) c.groups.emplace_back(name, idx);
+  for (const auto& [name, idx] : filter.GetRE2(id).NamedCapturingGroups()) c.a.groups.emplace_back(name, idx);
 
   // The literals that stand for this rule in the prefilter.
   std::vector<std::string> atoms;
@@ -121,7 +127,7 @@ Compiled compile_rule(const Rule& r) {
       return c;
     }
     // Alternatives: a line the rule matches holds at least one of them.
-    for (const auto& l : r.literals) c.reqs.push_back({ascii_lower(l)});
+    for (const auto& l : r.literals) c.a.reqs.push_back({ascii_lower(l)});
     return c;
   }
   // An atom is necessary if the rule cannot pass without it: any one
@@ -136,16 +142,36 @@ Compiled compile_rule(const Rule& r) {
     if (passed.empty()) necessary.push_back(atoms[i]);
   }
   if (!necessary.empty()) {
-    c.reqs.push_back(necessary);
+    c.a.reqs.push_back(necessary);
   } else {
-    for (const auto& at : atoms) c.reqs.push_back({at});
+    for (const auto& at : atoms) c.a.reqs.push_back({at});
   }
   return c;
 }
 
 }  // namespace
 
-Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std::unique_ptr<Lexicon> lexicon) {
+struct Matcher::Regex {
+  std::unique_ptr<re2::FilteredRE2> filter;  // compiled at build: its one RE2
+  std::once_flag once;                       // else compiled on first use
+  std::unique_ptr<RE2> re;
+};
+
+const RE2& Matcher::regex(size_t i) const {
+  Regex& x = res_[i];
+  if (x.filter) return x.filter->GetRE2(0);
+  std::call_once(x.once, [&] { x.re = std::make_unique<RE2>(rules_[i].pattern, rule_options()); });
+  return *x.re;
+}
+
+size_t Matcher::compiled_rules() const {
+  size_t n = 0;
+  for (size_t i = 0; i < rules_.size(); ++i) n += res_[i].filter || res_[i].re;
+  return n;
+}
+
+Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std::unique_ptr<Lexicon> lexicon,
+                               RuleCache* cache) {
   Matcher m;
   m.rules_ = std::move(rules);
   m.decode_rc_ = std::move(decode_rc);
@@ -155,26 +181,66 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std
     if (!m.lexicon_) return make_error(r.file + ": rule '" + r.id + "': a fallback rule needs the lexicon (rules/lexicon/)");
     if (r.literals.empty()) r.literals = m.lexicon_->prefilter_terms();
   }
-  // Rules compile independently: on all cores when there are many (start-up
-  // time matters for a paste, and --rules folders can hold hundreds).
+  // Rules the cache knows wait for their first line; the others compile
+  // now, independently: on all cores when there are many (start-up time
+  // matters for a paste, and --rules folders can hold hundreds).
   std::vector<Compiled> done(m.rules_.size());
-  unsigned threads = m.rules_.size() < 64 ? 1u : std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < m.rules_.size(); ++i) {
+    if (const RuleAnalysis* a = cache ? cache->find(m.rules_[i]) : nullptr) done[i].a = *a;
+    else todo.push_back(i);
+  }
+  unsigned threads = todo.size() < 64 ? 1u : std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i; (i = next++) < done.size();) done[i] = compile_rule(m.rules_[i]);
+    for (size_t t; (t = next++) < todo.size();) done[todo[t]] = compile_rule(m.rules_[todo[t]]);
   };
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
-  for (auto& c : done) {
+  m.res_ = std::make_unique<Regex[]>(m.rules_.size());
+  for (size_t i = 0; i < done.size(); ++i) {
+    Compiled& c = done[i];
     if (!c.error.empty()) return make_error(c.error);  // the first bad rule in file order
-    m.res_.push_back(std::move(c.re));
-    m.groups_.push_back(std::move(c.groups));
-    m.rule_reqs_.push_back(std::move(c.reqs));
+    if (c.re && cache) cache->add(m.rules_[i], c.a);
+    m.res_[i].filter = std::move(c.re);
+    m.captures_.push_back(c.a.captures);
+    m.groups_.push_back(std::move(c.a.groups));
+    m.rule_reqs_.push_back(std::move(c.a.reqs));
+  }
+  if (cache) cache->save();
+  // Level-2 atoms: per requirement, its rarest atom (every atom of a
+  // requirement is in each line it stands for).
+  std::map<std::string, int> atom_ids;
+  for (size_t i = 0; i < m.rule_reqs_.size(); ++i) {
+    for (const auto& req : m.rule_reqs_[i]) {
+      const std::string* best = &req.front();
+      for (const auto& a : req)
+        if (rarity(a) > rarity(*best)) best = &a;
+      auto [it, fresh] = atom_ids.emplace(*best, static_cast<int>(m.atom_list_.size()));
+      if (fresh) {
+        m.atom_list_.push_back(*best);
+        m.atom_rules_.emplace_back();
+      }
+      auto& list = m.atom_rules_[static_cast<size_t>(it->second)];
+      if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
+    }
   }
   m.lazy_ = std::make_unique<Lazy>();
   return m;
+}
+
+void Matcher::atoms_in(std::string_view text, Scratch& scratch, std::vector<int>& out) const {
+  std::string& low = scratch.lower_;
+  low.assign(text);
+  for (char& ch : low) ch = ascii_lower(ch);
+  const size_t before = out.size();
+  for (size_t a = 0; a < atom_list_.size(); ++a)
+    if (low.find(atom_list_[a]) != std::string::npos) out.push_back(static_cast<int>(a));
+  if (before == 0) return;  // ids ascend: already sorted
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
 }
 
 // Keys, atoms and the literal databases are made on first use: a paste small
@@ -184,28 +250,11 @@ const Matcher::Lazy& Matcher::compiled(std::string_view sample) const {
     Lazy& l = *lazy_;
     std::vector<Requirement> all;
     for (const auto& rr : rule_reqs_) all.insert(all.end(), rr.begin(), rr.end());
-    // Level-2 atoms: per requirement, its rarest atom. Every atom of a
-    // requirement is in each line it stands for, and one of them holds a key,
-    // so the atoms need not wait for the keys: their database compiles while
-    // the keys are chosen.
-    std::map<std::string, int> atom_ids;
-    for (size_t i = 0; i < rule_reqs_.size(); ++i) {
-      for (const auto& req : rule_reqs_[i]) {
-        const std::string* best = &req.front();
-        for (const auto& a : req)
-          if (rarity(a) > rarity(*best)) best = &a;
-        auto [it, fresh] = atom_ids.emplace(*best, static_cast<int>(l.atom_list.size()));
-        if (fresh) {
-          l.atom_list.push_back(*best);
-          l.atom_rules.emplace_back();
-        }
-        auto& list = l.atom_rules[static_cast<size_t>(it->second)];
-        if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
-      }
-    }
-    if (l.atom_list.empty()) return;
+    // One of a requirement's atoms holds a key, so the atoms need not wait
+    // for the keys: their database compiles while the keys are chosen.
+    if (atom_list_.empty()) return;
     Result<hs_database_t*> atoms = make_error("");
-    std::thread other([&] { atoms = compile_literals(l.atom_list); });
+    std::thread other([&] { atoms = compile_literals(atom_list_); });
     CommonCheck common(sample.substr(0, kSampleBytes));
     // Keys in text known to fill ordinary logs are avoided too: the input's
     // start may lack what fills the rest of it.
@@ -248,7 +297,7 @@ Matcher::Scratch::~Scratch() {
 void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const {
   if (n == 0) return;
   const Lazy& db = compiled(std::string_view(data, n));
-  if (db.atom_list.empty()) return;
+  if (atom_list_.empty()) return;
   if (!db.keys && !db.fast_keys) {
     // Cannot happen with valid literals; say so once and find nothing rather than crash.
     static std::once_flag told;
@@ -280,9 +329,9 @@ void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const Cand
 
 bool Matcher::match_rule(size_t i, std::string_view msg,
                          std::vector<std::pair<std::string, std::string>>* fields) const {
-  const RE2& re = res_[i]->GetRE2(0);
+  const RE2& re = regex(i);
   re2::StringPiece groups[kMaxCaptures + 1];
-  int ngroups = std::min(re.NumberOfCapturingGroups() + 1, kMaxCaptures + 1);
+  int ngroups = std::min(captures_[i] + 1, kMaxCaptures + 1);
   if (!re.Match(re2::StringPiece(msg.data(), msg.size()), 0, msg.size(), RE2::UNANCHORED, groups,
                 ngroups))
     return false;
@@ -317,7 +366,7 @@ void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scr
     for (size_t i = 0; i < rules_.size(); ++i) cand.push_back(static_cast<int>(i));
   } else {
     for (int a : *atoms) {
-      const auto& rs = lazy_->atom_rules[static_cast<size_t>(a)];
+      const auto& rs = atom_rules_[static_cast<size_t>(a)];
       cand.insert(cand.end(), rs.begin(), rs.end());
     }
     std::sort(cand.begin(), cand.end());

@@ -48,6 +48,7 @@ struct hs_scratch;
 namespace tpmdiag {
 
 class KeyFilter;
+class RuleCache;
 
 using CandidateFn = std::function<void(std::string_view line, const std::vector<int>& atoms)>;
 
@@ -58,8 +59,12 @@ class Matcher {
   // prefilter on (and no "literals" declared). `decode_rc`, when given, decodes
   // each capture named `rc` into Fact::rc before `when`/`unless` are checked.
   // `lexicon` decides for "fallback" rules (rule.h), and is needed if any.
+  //
+  // With a cache (rules/rule_cache.h) that knows a rule, its pattern is not
+  // compiled here but when a line first reaches the rule (start-up that does
+  // not grow with the rule set); the rules compiled here are added to it.
   static Result<Matcher> build(std::vector<Rule> rules, RcDecoder decode_rc = {},
-                               std::unique_ptr<Lexicon> lexicon = nullptr);
+                               std::unique_ptr<Lexicon> lexicon = nullptr, RuleCache* cache = nullptr);
 
   Matcher(Matcher&&) noexcept;
   Matcher& operator=(Matcher&&) noexcept;
@@ -79,11 +84,18 @@ class Matcher {
     std::vector<int> atoms_;
     std::vector<int> potentials_;
     std::vector<LineSpan> lines_;
+    std::string lower_;
   };
 
   // Calls fn for each line of data[0..n) that contains an atom, in order, once
   // per line, with the ids of the atoms found in it. n must end at a line end.
   void prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const;
+
+  // The atoms in text, as prefilter() finds them in a line, by a plain
+  // search: for inputs too small to be worth the literal databases (a paste),
+  // so that only the rules of the atoms found are compiled and run. Appends
+  // to out, which stays sorted and without repeats.
+  void atoms_in(std::string_view text, Scratch& scratch, std::vector<int>& out) const;
 
   // Runs the rules that may match (all of them when atoms is null) on ev and
   // appends a Fact for each match. Facts get input/line/host/ts from ev.
@@ -97,11 +109,13 @@ class Matcher {
   // is found.
   // `patterns` (RE2, whole key): keys of these shapes are avoided too ("0x1").
   void avoid_keys_in(std::vector<std::string> text, const std::vector<std::string>& patterns);
-  const std::vector<std::string>& atoms() const { return compiled().atom_list; }
+  const std::vector<std::string>& atoms() const { return atom_list_; }
   const std::vector<std::string>& keys() const { return compiled().key_list; }
   // The level-1 search when this CPU runs it (else Vectorscan does); its keys are keys().
   const KeyFilter* key_filter() const { return compiled().fast_keys.get(); }
-  const std::vector<int>& atom_rules(size_t atom) const { return compiled().atom_rules[atom]; }
+  const std::vector<int>& atom_rules(size_t atom) const { return atom_rules_[atom]; }
+  // Rules whose pattern has been compiled (at build, or since by a line).
+  size_t compiled_rules() const;
   // Per rule, what the prefilter stands on: requirements, one of which every
   // line the rule matches meets; each is a list of atoms that are all in
   // every line meeting it, so any one of them can stand for it.
@@ -129,15 +143,18 @@ class Matcher {
   std::unique_ptr<Lexicon> lexicon_;
   std::vector<std::string> common_text_;
   std::vector<std::shared_ptr<const re2::RE2>> common_keys_;
-  std::vector<std::unique_ptr<re2::FilteredRE2>> res_;  // per rule: its regex and literals
+  struct Regex;                       // per rule: its RE2, compiled at build or on first use
+  std::unique_ptr<Regex[]> res_;
+  const re2::RE2& regex(size_t rule) const;
+  std::vector<int> captures_;         // per rule
   // Per rule, its literal requirements (see requirements()).
   std::vector<std::vector<std::vector<std::string>>> rule_reqs_;
   std::vector<std::vector<std::pair<std::string, int>>> groups_;  // per rule: named captures
+  std::vector<std::string> atom_list_;        // level-2 literals: distinct, lowercase
+  std::vector<std::vector<int>> atom_rules_;  // atom -> rules it stands for
   struct Lazy {
     std::once_flag once;
     std::vector<std::string> key_list;          // level-1 literals
-    std::vector<std::string> atom_list;         // level-2 literals: distinct, lowercase
-    std::vector<std::vector<int>> atom_rules;   // atom -> rules it stands for
     Db keys, atoms;                             // keys: unless fast_keys
     std::unique_ptr<KeyFilter> fast_keys;       // level 1 on AVX2 / AVX-512 VBMI
     std::string error;

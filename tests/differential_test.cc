@@ -12,20 +12,12 @@
 #include <unistd.h>
 
 #include "pipeline/run.h"
+#include "support.h"
 
 using namespace tpmdiag;
+using tpmdiag::testing::fact_keys;
 
 namespace {
-
-std::set<std::string> fact_keys(const Report& r) {
-  std::set<std::string> keys;
-  for (const auto& f : r.facts) {
-    std::string k = f.input + ":" + std::to_string(f.line) + " " + f.rule->id;
-    for (const auto& [name, value] : f.fields) k += " " + name + "=" + value;
-    keys.insert(k);
-  }
-  return keys;
-}
 
 // Lines per rule and fields, counting the identical lines folded into a fact
 // (where folding happens depends on how the input was cut into parts).

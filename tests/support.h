@@ -10,10 +10,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "kb/report.h"
 #include "pipeline/engine.h"
 
 namespace tpmdiag::testing {
@@ -22,6 +24,17 @@ inline const Engine& shared_engine() {
   static auto e = Engine::load({});
   REQUIRE(e);
   return **e;
+}
+
+// A run's facts as comparable text: where, which rule, what it captured.
+inline std::set<std::string> fact_keys(const Report& r) {
+  std::set<std::string> keys;
+  for (const auto& f : r.facts) {
+    std::string k = f.input + ":" + std::to_string(f.line) + " " + f.rule->id;
+    for (const auto& [name, value] : f.fields) k += " " + name + "=" + value;
+    keys.insert(k);
+  }
+  return keys;
 }
 
 inline std::string read_text(const std::filesystem::path& p) {
