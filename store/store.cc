@@ -4,12 +4,15 @@
 #include <sqlite3.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <sstream>
+#include <tuple>
+#include <algorithm>
 #include <thread>
 
 #include "common/json_writer.h"
@@ -120,6 +123,44 @@ ALTER TABLE scans ADD COLUMN machine TEXT;
 UPDATE scans SET status = 'interrupted' WHERE finished_at IS NULL;
 )SQL";
 
+// Version 3: host rows carry how much of their input was read and their boot
+// windows; findings their fix steps; rank is 1-based per host and boot; the
+// findings view gains boot and rank (columns are only added at the end).
+const char* kSchemaV3 = R"SQL(
+ALTER TABLE hosts ADD COLUMN status TEXT NOT NULL DEFAULT 'ok'
+  CHECK (status IN ('ok', 'incomplete', 'error'));
+ALTER TABLE hosts ADD COLUMN windows TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE finding ADD COLUMN fix TEXT NOT NULL DEFAULT '[]';
+UPDATE hosts SET status = CASE WHEN boots > 0 THEN 'incomplete' ELSE 'error' END
+  WHERE input_id IN (SELECT id FROM inputs WHERE status = 'error');
+CREATE TEMP TABLE v3_rank AS SELECT id, row_number() OVER
+  (PARTITION BY input_id, host, boot ORDER BY rank, id) AS r FROM finding;
+UPDATE finding SET rank = (SELECT r FROM v3_rank WHERE v3_rank.id = finding.id);
+DROP TABLE v3_rank;
+CREATE INDEX finding_host ON finding(host_id);
+DROP VIEW findings;
+CREATE VIEW findings AS
+  SELECT f.host AS host, f.cause AS cause, f.confidence AS confidence, f.status AS verdict,
+         i.path AS input, i.scanned_at AS scanned_at, f.boot AS boot, f.rank AS rank
+  FROM finding f JOIN inputs i ON i.id = f.input_id;
+)SQL";
+
+// A host's top finding: the best open one, else the best one (the report's order).
+const char* kTopOrder = "(f.status = 'problem') DESC, f.confidence DESC, f.rank, f.boot DESC";
+
+// Host row h (of input i) is its host's latest: no other input names the host
+// with a newer modification time (ties: the later stored). Unnamed hosts are
+// each their own.
+const char* kLatest =
+    "(coalesce(h.host, '') = '' OR NOT EXISTS (SELECT 1 FROM hosts h2 JOIN inputs i2 ON i2.id = h2.input_id "
+    "WHERE h2.host = h.host AND (i2.mtime_ns > i.mtime_ns OR (i2.mtime_ns = i.mtime_ns AND i2.id > i.id))))";
+
+// --host: a glob when it has glob characters, else a prefix.
+std::string host_glob(const std::string& h) {
+  if (h.empty() || h.find_first_of("*?[") != std::string::npos) return h;
+  return h + "*";
+}
+
 std::string machine_name() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0) return "";
@@ -184,6 +225,51 @@ std::string json_array(const std::vector<std::string>& v) {
   return out.str();
 }
 
+// Calls f on each element of a JSON array (a column the store wrote; anything
+// else reads as empty).
+template <class F>
+void each_element(const std::string& text, F f) {
+  simdjson::dom::parser p;
+  simdjson::dom::array a;
+  if (p.parse(text).get(a)) return;
+  for (auto v : a) f(v);
+}
+
+std::vector<std::string> parse_strings(const std::string& text) {
+  std::vector<std::string> out;
+  each_element(text, [&](simdjson::dom::element v) {
+    std::string_view s;
+    if (!v.get(s)) out.emplace_back(s);
+  });
+  return out;
+}
+
+std::string json_windows(const std::vector<HostRecord::Boot>& boots) {
+  std::ostringstream out;
+  JsonWriter w(out);
+  w.begin_array();
+  for (const auto& b : boots)
+    w.begin_object().key("boot").integer(b.index).key("first").string(b.first).key("last").string(b.last)
+        .key("verdict").string(b.verdict).end_object();
+  w.end_array();
+  return out.str();
+}
+
+std::vector<HostRecord::Boot> parse_windows(const std::string& text) {
+  std::vector<HostRecord::Boot> out;
+  each_element(text, [&](simdjson::dom::element v) {
+    HostRecord::Boot b;
+    int64_t i = 0;
+    std::string_view s;
+    if (!v["boot"].get(i)) b.index = static_cast<int>(i);
+    if (!v["first"].get(s)) b.first = s;
+    if (!v["last"].get(s)) b.last = s;
+    if (!v["verdict"].get(s)) b.verdict = s;
+    out.push_back(std::move(b));
+  });
+  return out;
+}
+
 std::map<std::string, std::string> parse_object(const std::string& text) {
   std::map<std::string, std::string> out;
   simdjson::dom::parser p;
@@ -212,7 +298,7 @@ std::string now_iso8601() {
 }
 
 const std::vector<Migration>& Store::migrations() {
-  static const std::vector<Migration> m = {{1, kSchemaV1}, {2, kSchemaV2}};
+  static const std::vector<Migration> m = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
   return m;
 }
 
@@ -393,7 +479,7 @@ Status Store::record(int64_t scan_id, const InputRecord& in) {
     (void)exec("ROLLBACK");
     return make_error(msg);
   };
-  std::string now = now_iso8601();
+  std::string now = in.scanned_at.empty() ? now_iso8601() : in.scanned_at;
   int64_t input_id = 0;
   {
     Stmt q(db_,
@@ -421,11 +507,11 @@ Status Store::record(int64_t scan_id, const InputRecord& in) {
   }
   std::map<std::string, int64_t> host_ids;
   {
-    Stmt q(db_, "INSERT INTO hosts(input_id, host, verdict, boots, bundle) VALUES (?,?,?,?,?)");
+    Stmt q(db_, "INSERT INTO hosts(input_id, host, verdict, boots, bundle, status, windows) VALUES (?,?,?,?,?,?,?)");
     for (const auto& h : in.hosts) {
       q.reset();
       q.bind(1, input_id).bind(2, h.host).bind(3, h.verdict).bind(4, static_cast<int64_t>(h.boots));
-      q.bind(5, json_object(h.bundle));
+      q.bind(5, json_object(h.bundle)).bind(6, h.status).bind(7, json_windows(h.windows));
       if (q.step() != SQLITE_DONE) return fail("hosts");
       host_ids[h.host] = sqlite3_last_insert_rowid(db_);
     }
@@ -433,7 +519,7 @@ Status Store::record(int64_t scan_id, const InputRecord& in) {
   {
     Stmt f(db_,
            "INSERT INTO finding(input_id, host_id, host, cause, title, confidence, status, boot, resolved_in, "
-           "ambiguous, alternatives, rank) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+           "ambiguous, alternatives, rank, fix) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
     Stmt e(db_,
            "INSERT INTO evidence(finding_id, seq, input, line, timestamp, rule, fact, text, fields) "
            "VALUES (?,?,?,?,?,?,?,?,?)");
@@ -446,7 +532,7 @@ Status Store::record(int64_t scan_id, const InputRecord& in) {
       f.bind(8, static_cast<int64_t>(fd.boot));
       if (fd.resolved_in) f.bind(9, static_cast<int64_t>(fd.resolved_in));
       f.bind(10, static_cast<int64_t>(fd.ambiguous)).bind(11, json_array(fd.alternatives));
-      f.bind(12, static_cast<int64_t>(fd.rank));
+      f.bind(12, static_cast<int64_t>(fd.rank)).bind(13, json_array(fd.fix));
       if (f.step() != SQLITE_DONE) return fail("finding");
       int64_t fid = sqlite3_last_insert_rowid(db_);
       int64_t seq = 0;
@@ -461,28 +547,31 @@ Status Store::record(int64_t scan_id, const InputRecord& in) {
   return exec("COMMIT");
 }
 
-Result<std::vector<HostRow>> Store::hosts(const std::string& cause, const std::vector<std::string>& inputs) {
+Result<std::vector<HostRow>> Store::hosts(const Filter& filter, const std::vector<std::string>& inputs) {
   std::string sql =
-      "SELECT h.id, h.host, h.verdict, i.path, i.status, i.scanned_at, h.bundle, "
-      " (SELECT cause || char(31) || confidence || char(31) || status FROM finding f WHERE f.host_id = h.id "
-      "  ORDER BY (status = 'problem') DESC, confidence DESC, rank LIMIT 1) "
-      "FROM hosts h JOIN inputs i ON i.id = h.input_id WHERE 1 ";
-  if (!cause.empty()) sql += " AND EXISTS (SELECT 1 FROM finding f WHERE f.host_id = h.id AND f.cause = ?1)";
-  sql += " ORDER BY (h.verdict = 'problem') DESC, h.host, i.path";
+      std::string("SELECT h.id, h.host, h.verdict, i.path, h.status, i.scanned_at, h.bundle, coalesce(i.error, ''), "
+                  " (SELECT cause || char(31) || confidence || char(31) || status FROM finding f WHERE f.host_id = h.id "
+                  "  ORDER BY ") + kTopOrder + " LIMIT 1) "
+      "FROM hosts h JOIN inputs i ON i.id = h.input_id "
+      "WHERE (?1 = '' OR EXISTS (SELECT 1 FROM finding f WHERE f.host_id = h.id AND f.cause = ?1)) "
+      "AND (?2 = '' OR h.host GLOB ?2) AND (?3 OR " + kLatest + ") "
+      "ORDER BY (h.verdict = 'problem') DESC, h.host, i.path";
   Stmt q(db_, sql.c_str());
   if (!q.ok()) return make_error(path_ + ": " + sqlite3_errmsg(db_));
-  if (!cause.empty()) q.bind(1, cause);
+  q.bind(1, filter.cause).bind(2, host_glob(filter.host)).bind(3, static_cast<int64_t>(filter.all || !inputs.empty()));
   std::vector<HostRow> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
     HostRow r;
+    r.id = q.integer(0);
     r.host = q.text(1);
     r.verdict = q.text(2);
     r.input = q.text(3);
     r.status = q.text(4);
     r.scanned_at = q.text(5);
     r.bundle = parse_object(q.text(6));
-    std::string top = q.text(7);
+    r.input_error = q.text(7);
+    std::string top = q.text(8);
     if (!top.empty()) {
       size_t a = top.find('\x1f'), b = top.rfind('\x1f');
       r.top_cause = top.substr(0, a);
@@ -496,34 +585,49 @@ Result<std::vector<HostRow>> Store::hosts(const std::string& cause, const std::v
   return out;
 }
 
-Result<std::vector<FindingRow>> Store::findings(const std::string& cause, const std::string& host) {
-  Stmt q(db_,
-         "SELECT host, cause, confidence, verdict, input, scanned_at FROM findings "
-         "WHERE (?1 = '' OR cause = ?1) AND (?2 = '' OR host = ?2) "
-         "ORDER BY (verdict = 'problem') DESC, confidence DESC, host, cause");
+Result<std::vector<FindingRow>> Store::findings(const Filter& filter) {
+  std::string sql =
+      std::string("SELECT f.host, f.cause, f.confidence, f.status, i.path, i.scanned_at, f.boot, f.rank "
+                  "FROM finding f JOIN inputs i ON i.id = f.input_id LEFT JOIN hosts h ON h.id = f.host_id "
+                  "WHERE (?1 = '' OR f.cause = ?1) AND (?2 = '' OR f.host GLOB ?2) AND (?3 OR ") + kLatest + ") "
+      "ORDER BY (f.status = 'problem') DESC, f.confidence DESC, f.host, f.cause, f.boot";
+  Stmt q(db_, sql.c_str());
   if (!q.ok()) return make_error(path_ + ": " + sqlite3_errmsg(db_));
-  q.bind(1, cause).bind(2, host);
+  q.bind(1, filter.cause).bind(2, host_glob(filter.host)).bind(3, static_cast<int64_t>(filter.all));
   std::vector<FindingRow> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW)
-    out.push_back({q.text(0), q.text(1), q.text(3), q.text(4), q.text(5), q.real(2)});
+    out.push_back({q.text(0), q.text(1), q.text(3), q.text(4), q.text(5), q.real(2), static_cast<int>(q.integer(6)),
+                   static_cast<int>(q.integer(7))});
   if (rc != SQLITE_DONE) return make_error(path_ + ": " + sqlite3_errmsg(db_));
   return out;
 }
 
-Result<Summary> Store::summary() {
+Result<std::vector<std::string>> Store::causes() {
+  Stmt q(db_, "SELECT DISTINCT cause FROM finding ORDER BY cause");
+  if (!q.ok()) return make_error(path_ + ": " + sqlite3_errmsg(db_));
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) out.push_back(q.text(0));
+  if (rc != SQLITE_DONE) return make_error(path_ + ": " + sqlite3_errmsg(db_));
+  return out;
+}
+
+Result<Summary> Store::summary(const Filter& filter) {
   Summary s;
   {
     Stmt q(db_,
            "SELECT (SELECT count(*) FROM scans), (SELECT coalesce(max(started_at), '') FROM scans), "
-           "(SELECT count(*) FROM inputs), (SELECT count(*) FROM inputs WHERE status = 'error'), "
-           "(SELECT count(*) FROM hosts)");
+           "(SELECT count(*) FROM inputs i WHERE ?1 = '' OR EXISTS (SELECT 1 FROM hosts h WHERE h.input_id = i.id "
+           "  AND h.host GLOB ?1)), "
+           "(SELECT count(*) FROM inputs i WHERE status = 'error' AND (?1 = '' OR EXISTS (SELECT 1 FROM hosts h "
+           "  WHERE h.input_id = i.id AND h.host GLOB ?1)))");
+    q.bind(1, host_glob(filter.host));
     if (q.step() != SQLITE_ROW) return make_error(path_ + ": " + sqlite3_errmsg(db_));
     s.scans = q.integer(0);
     s.last_scan = q.text(1);
     s.inputs = q.integer(2);
     s.inputs_error = q.integer(3);
-    s.hosts = q.integer(4);
   }
   {
     auto dead = dead_scans();
@@ -533,18 +637,191 @@ Result<Summary> Store::summary() {
       (q.text(0) == "running" ? s.scans_running : s.scans_interrupted) += q.integer(1);
     s.scans_running -= static_cast<int64_t>(dead.size());
   }
-  {
-    Stmt q(db_, "SELECT verdict, count(*) FROM hosts GROUP BY verdict");
-    while (q.step() == SQLITE_ROW) s.host_verdicts[q.text(0)] = q.integer(1);
+  // Each host once (its latest input unless filter.all), by its top cause;
+  // its other causes are candidates (or resolved, when a boot's top cause was
+  // fixed later).
+  auto rows = hosts(filter);
+  if (!rows) return rows.error();
+  s.hosts = static_cast<int64_t>(rows->size());
+  std::map<std::string, Summary::Cause> by_cause;
+  Stmt q(db_, "SELECT cause, max(status = 'resolved' AND rank = 1) FROM finding WHERE host_id = ? GROUP BY cause");
+  for (const auto& h : *rows) {
+    ++s.host_verdicts[h.verdict];
+    if (h.status != "ok") ++s.host_status[h.status];
+    q.reset();
+    q.bind(1, h.id);
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      std::string cause = q.text(0);
+      if (!filter.cause.empty() && cause != filter.cause) continue;
+      auto& c = by_cause[cause];
+      c.cause = cause;
+      if (cause == h.top_cause && h.top_status == "problem") ++c.open_hosts;
+      else if (q.integer(1)) ++c.resolved_hosts;
+      else ++c.candidate_hosts;
+    }
+    if (rc != SQLITE_DONE) return make_error(path_ + ": " + sqlite3_errmsg(db_));
   }
+  for (auto& [id, c] : by_cause) s.causes.push_back(c);
+  std::sort(s.causes.begin(), s.causes.end(), [](const Summary::Cause& a, const Summary::Cause& b) {
+    return std::tie(b.open_hosts, b.resolved_hosts, b.candidate_hosts, a.cause) <
+           std::tie(a.open_hosts, a.resolved_hosts, a.candidate_hosts, b.cause);
+  });
+  return s;
+}
+
+Result<std::vector<FindingRecord>> Store::load_findings(const char* column, int64_t id) {
+  std::string sql = std::string(
+                        "SELECT id, host, cause, title, confidence, status, boot, coalesce(resolved_in, 0), ambiguous, "
+                        "alternatives, rank, fix FROM finding f WHERE ") + column + " = ? ORDER BY " + kTopOrder;
+  Stmt q(db_, sql.c_str());
+  Stmt e(db_,
+         "SELECT input, line, coalesce(timestamp, ''), rule, fact, text, fields FROM evidence WHERE finding_id = ? "
+         "ORDER BY seq");
+  if (!q.ok() || !e.ok()) return make_error(path_ + ": " + sqlite3_errmsg(db_));
+  q.bind(1, id);
+  std::vector<FindingRecord> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    FindingRecord f;
+    f.host = q.text(1);
+    f.cause = q.text(2);
+    f.title = q.text(3);
+    f.confidence = q.real(4);
+    f.status = q.text(5);
+    f.boot = static_cast<int>(q.integer(6));
+    f.resolved_in = static_cast<int>(q.integer(7));
+    f.ambiguous = q.integer(8) != 0;
+    f.alternatives = parse_strings(q.text(9));
+    f.rank = static_cast<int>(q.integer(10));
+    f.fix = parse_strings(q.text(11));
+    e.reset();
+    e.bind(1, q.integer(0));
+    int erc;
+    while ((erc = e.step()) == SQLITE_ROW)
+      f.evidence.push_back({e.text(0), static_cast<uint64_t>(e.integer(1)), e.text(2), e.text(3), e.text(4), e.text(5),
+                            e.text(6)});
+    if (erc != SQLITE_DONE) return make_error(path_ + ": " + sqlite3_errmsg(db_));
+    out.push_back(std::move(f));
+  }
+  if (rc != SQLITE_DONE) return make_error(path_ + ": " + sqlite3_errmsg(db_));
+  return out;
+}
+
+Result<std::vector<StoredHost>> Store::show(const Filter& filter) {
+  auto rows = hosts(filter);
+  if (!rows) return rows.error();
+  std::vector<StoredHost> out;
+  Stmt q(db_, "SELECT h.windows, i.kind FROM hosts h JOIN inputs i ON i.id = h.input_id WHERE h.id = ?");
+  for (auto& r : *rows) {
+    StoredHost sh;
+    q.reset();
+    q.bind(1, r.id);
+    if (q.step() != SQLITE_ROW) return make_error(path_ + ": " + sqlite3_errmsg(db_));
+    sh.windows = parse_windows(q.text(0));
+    sh.input_kind = q.text(1);
+    auto f = load_findings("f.host_id", r.id);
+    if (!f) return f.error();
+    sh.findings = std::move(*f);
+    sh.row = std::move(r);
+    out.push_back(std::move(sh));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Store::prune() {
+  std::vector<std::pair<int64_t, std::string>> gone;
+  {
+    Stmt q(db_, "SELECT id, path FROM inputs WHERE kind != 'live' ORDER BY path");
+    if (!q.ok()) return make_error(path_ + ": " + sqlite3_errmsg(db_));
+    while (q.step() == SQLITE_ROW) {
+      std::string p = q.text(1);
+      struct stat st;
+      // Only what is surely gone: a folder we may not read is not.
+      if (::lstat(p.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) gone.emplace_back(q.integer(0), p);
+    }
+  }
+  if (gone.empty()) return std::vector<std::string>{};
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st.error();
+  Stmt d(db_, "DELETE FROM inputs WHERE id = ?");
+  std::vector<std::string> out;
+  for (const auto& [id, p] : gone) {
+    d.reset();
+    d.bind(1, id);
+    if (d.step() != SQLITE_DONE) {
+      std::string msg = path_ + ": cannot forget " + p + ": " + sqlite3_errmsg(db_);
+      (void)exec("ROLLBACK");
+      return make_error(msg);
+    }
+    out.push_back(p);
+  }
+  if (auto st = exec("COMMIT"); !st) return st.error();
+  return out;
+}
+
+Result<InputRecord> Store::load_input(int64_t id) {
+  InputRecord in;
   {
     Stmt q(db_,
-           "SELECT cause, count(DISTINCT CASE WHEN status = 'problem' THEN host_id END), "
-           "count(DISTINCT CASE WHEN status = 'resolved' THEN host_id END) FROM finding GROUP BY cause "
-           "ORDER BY 2 DESC, 3 DESC, cause");
-    while (q.step() == SQLITE_ROW) s.causes.push_back({q.text(0), q.integer(1), q.integer(2)});
+           "SELECT path, kind, size, mtime_ns, files, coalesce(content_hash, ''), status, coalesce(error, ''), "
+           "coalesce(verdict, ''), bytes_scanned, streams, duration_ms, scanned_at FROM inputs WHERE id = ?");
+    q.bind(1, id);
+    if (q.step() != SQLITE_ROW) return make_error(path_ + ": input " + std::to_string(id) + ": " + sqlite3_errmsg(db_));
+    in.path = q.text(0);
+    in.kind = q.text(1);
+    in.size = static_cast<uint64_t>(q.integer(2));
+    in.mtime_ns = q.integer(3);
+    in.files = static_cast<uint64_t>(q.integer(4));
+    in.content_hash = q.text(5);
+    in.status = q.text(6);
+    in.error = q.text(7);
+    in.verdict = q.text(8);
+    in.bytes_scanned = static_cast<uint64_t>(q.integer(9));
+    in.streams = static_cast<uint64_t>(q.integer(10));
+    in.duration_ms = q.integer(11);
+    in.scanned_at = q.text(12);
   }
-  return s;
+  {
+    Stmt q(db_, "SELECT host, verdict, boots, bundle, status, windows FROM hosts WHERE input_id = ? ORDER BY id");
+    q.bind(1, id);
+    while (q.step() == SQLITE_ROW) {
+      HostRecord h;
+      h.host = q.text(0);
+      h.verdict = q.text(1);
+      h.boots = static_cast<int>(q.integer(2));
+      h.bundle = parse_object(q.text(3));
+      h.status = q.text(4);
+      h.windows = parse_windows(q.text(5));
+      in.hosts.push_back(std::move(h));
+    }
+  }
+  auto f = load_findings("f.input_id", id);
+  if (!f) return f.error();
+  in.findings = std::move(*f);
+  return in;
+}
+
+Result<int64_t> Store::merge(int64_t scan_id, const std::string& source) {
+  auto src = Store::open(source, Mode::read);
+  if (!src) return src.error();
+  std::vector<std::pair<int64_t, std::string>> theirs;  // id, scanned_at
+  {
+    Stmt q((*src)->db_, "SELECT id, path, scanned_at FROM inputs ORDER BY id");
+    while (q.step() == SQLITE_ROW) {
+      auto mine = find_input(q.text(1));
+      if (!mine) return mine.error();
+      // The later scan of an input wins, as it would in one store.
+      if (!*mine || (*mine)->scanned_at < q.text(2)) theirs.emplace_back(q.integer(0), q.text(2));
+    }
+  }
+  int64_t n = 0;
+  for (const auto& [id, at] : theirs) {
+    auto in = (*src)->load_input(id);
+    if (!in) return in.error();
+    if (auto st = record(scan_id, *in); !st) return st.error();
+    ++n;
+  }
+  return n;
 }
 
 }  // namespace tpmdiag::store

@@ -39,17 +39,26 @@ struct FindingRecord {
   std::string host, cause, title;
   double confidence = 0;
   std::string status = "problem";  // problem | resolved
-  int boot = 0, resolved_in = 0, rank = 0;
+  int boot = 0, resolved_in = 0;
+  int rank = 0;  // 1: the host's top cause in that boot
   bool ambiguous = false;
   std::vector<std::string> alternatives;
+  std::vector<std::string> fix;  // the cause's fix steps (kb/), placeholders filled
   std::vector<EvidenceRecord> evidence;
 };
 
 struct HostRecord {
   std::string host;
-  std::string verdict;
+  std::string verdict;  // of what was read
   int boots = 0;
   std::map<std::string, std::string> bundle;  // kb/bundle-metadata.json fields found
+  std::string status = "ok";  // ok | incomplete (read in part) | error (nothing read)
+  struct Boot {
+    int index = 0;
+    std::string first, last;  // ISO 8601 or empty
+    std::string verdict;
+  };
+  std::vector<Boot> windows{};  // (initialisers: tests build records from the first fields)
 };
 
 struct InputRecord {
@@ -66,6 +75,7 @@ struct InputRecord {
   int64_t duration_ms = 0;
   std::vector<HostRecord> hosts;
   std::vector<FindingRecord> findings;  // best first
+  std::string scanned_at;               // empty: now (merge keeps the source's)
 };
 
 struct StoredInput {
@@ -76,7 +86,10 @@ struct StoredInput {
 };
 
 struct HostRow {
-  std::string host, verdict, input, status, scanned_at;
+  int64_t id = 0;
+  std::string host, verdict, input, scanned_at;
+  std::string status;       // the host row's: ok | incomplete | error
+  std::string input_error;  // the input's first error line, if any
   std::string top_cause;  // best open finding, else best finding; empty if none
   double top_confidence = 0;
   std::string top_status;
@@ -86,6 +99,22 @@ struct HostRow {
 struct FindingRow {  // the `findings` view
   std::string host, cause, verdict, input, scanned_at;
   double confidence = 0;
+  int boot = 0, rank = 0;  // rank 1: the host's top cause in that boot
+};
+
+// What every `db` question may be narrowed to.
+struct Filter {
+  std::string cause;  // exact id; empty: any
+  std::string host;   // a glob (* ? [..]) or else a prefix; empty: any
+  bool all = false;   // every stored input of a host, not only its latest
+};
+
+// One host of one input, whole: for `db show` and `db merge`.
+struct StoredHost {
+  HostRow row;
+  std::string input_kind;
+  std::vector<HostRecord::Boot> windows;
+  std::vector<FindingRecord> findings;  // best first, with evidence
 };
 
 struct Summary {
@@ -94,9 +123,11 @@ struct Summary {
   std::map<std::string, int64_t> host_verdicts;
   struct Cause {
     std::string cause;
-    int64_t open_hosts = 0, resolved_hosts = 0;
+    int64_t open_hosts = 0, resolved_hosts = 0;  // hosts whose top cause it is
+    int64_t candidate_hosts = 0;                 // hosts where it is a weaker candidate
   };
   std::vector<Cause> causes;  // most open hosts first
+  std::map<std::string, int64_t> host_status;  // incomplete | error -> hosts (ok not listed)
   int64_t scans_interrupted = 0;  // killed before they ended (their inputs up to then are kept)
   int64_t scans_running = 0;
 };
@@ -141,11 +172,25 @@ class Store {
   // one transaction.
   Status record(int64_t scan_id, const InputRecord& in);
 
-  // Hosts with their bundle metadata and top cause; with `cause`, only hosts
-  // with a finding of that cause; with `inputs`, only those input paths.
-  Result<std::vector<HostRow>> hosts(const std::string& cause = "", const std::vector<std::string>& inputs = {});
-  Result<std::vector<FindingRow>> findings(const std::string& cause = "", const std::string& host = "");
-  Result<Summary> summary();
+  // Hosts with their bundle metadata and top cause; with filter.cause, only
+  // hosts with a finding of that cause; with `inputs`, only those input paths.
+  // Without filter.all, a host named in several inputs is listed from its
+  // latest one (newest modification time).
+  Result<std::vector<HostRow>> hosts(const Filter& filter = {}, const std::vector<std::string>& inputs = {});
+  Result<std::vector<FindingRow>> findings(const Filter& filter = {});
+  Result<Summary> summary(const Filter& filter = {});
+  // The cause ids the store holds findings of.
+  Result<std::vector<std::string>> causes();
+  // The hosts matching filter.host, whole (latest input each unless filter.all).
+  Result<std::vector<StoredHost>> show(const Filter& filter);
+
+  // Forgets the inputs whose file or folder is gone (not live ones); returns
+  // their paths.
+  Result<std::vector<std::string>> prune();
+  // Copies every input of the store at `source` that this one lacks or holds
+  // from an older scan (per input path), with its hosts, findings and evidence;
+  // returns how many were copied.
+  Result<int64_t> merge(int64_t scan_id, const std::string& source);
 
   sqlite3* handle() { return db_; }
 
@@ -156,6 +201,9 @@ class Store {
   Status open_for_reading();
   // Ids of 'running' scans whose process is gone (started on this machine).
   std::vector<int64_t> dead_scans();
+  Result<InputRecord> load_input(int64_t id);
+  // A host's or an input's findings (column: f.host_id or f.input_id), best first.
+  Result<std::vector<FindingRecord>> load_findings(const char* column, int64_t id);
   std::string path_;
   sqlite3* db_ = nullptr;
 };
