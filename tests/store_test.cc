@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "store/live_store.h"
 #include "store/store.h"
 
 using namespace tpmdiag;
@@ -286,4 +287,46 @@ TEST_CASE("store: merge copies each input from its latest scan, once", "[store]"
   CHECK(count(**st, "SELECT count(*) FROM evidence") == 3);
   CHECK(count(**st, "SELECT count(*) FROM hosts WHERE bundle LIKE '%IFX%'") == 3);
   CHECK_FALSE((*st)->merge(*scan, (m.dir / "missing.db").string()));
+}
+
+TEST_CASE("store: live findings, re-rankings and resolutions become one live input per host", "[store]") {
+  TempDb t;
+  Cause fw, da;
+  fw.id = "tpm_firmware_outdated";
+  fw.title = "fw";
+  da.id = "tpm_da_lockout";
+  da.title = "da";
+  auto finding = [](const Cause& c, double conf) {
+    Finding f;
+    f.cause = &c;
+    f.confidence = conf;
+    f.host = "esx1";
+    f.boot = 1;
+    f.fix = {"step one"};
+    return f;
+  };
+  {
+    auto ls = LiveStore::open(t.path, "tpmdiag watch");
+    REQUIRE(ls);
+    auto a = finding(fw, 0.8), b = finding(da, 0.4);
+    REQUIRE((*ls)->finding(a, 1));
+    REQUIRE((*ls)->finding(b, 2));
+    REQUIRE((*ls)->update("esx1", {&b, &a}));  // the lockout now leads
+    a.status = FindingStatus::resolved;
+    a.resolved_in = 2;
+    REQUIRE((*ls)->resolved(a));
+    REQUIRE((*ls)->close());
+  }
+  auto st = Store::open(t.path, Store::Mode::read);
+  REQUIRE(st);
+  CHECK(count(**st, "SELECT count(*) FROM inputs WHERE kind = 'live' AND path = 'live:esx1'") == 1);
+  CHECK(count(**st, "SELECT count(*) FROM findings WHERE cause = 'tpm_da_lockout' AND verdict = 'problem' AND rank = 1") == 1);
+  CHECK(count(**st, "SELECT count(*) FROM findings WHERE cause = 'tpm_firmware_outdated' AND verdict = 'resolved' AND rank = 2") == 1);
+  CHECK(count(**st, "SELECT count(*) FROM finding WHERE resolved_in = 2 AND fix = '[\"step one\"]'") == 1);
+  CHECK(count(**st, "SELECT count(*) FROM hosts WHERE host = 'esx1' AND verdict = 'problem'") == 1);
+  CHECK(count(**st, "SELECT count(*) FROM scans WHERE status = 'finished'") == 1);
+  auto h = (*st)->hosts();
+  REQUIRE(h);
+  REQUIRE(h->size() == 1);
+  CHECK((*h)[0].top_cause == "tpm_da_lockout");
 }
