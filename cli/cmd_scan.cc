@@ -48,7 +48,9 @@ json. A progress bar is drawn on stderr when it is a terminal.
 Exit codes:
   0  no open TPM problem in the inputs (healthy, resolved, no TPM lines)
   1  a TPM problem was found on at least one host (also for unchanged inputs)
-  2  usage error, or none of the inputs could be read
+  2  usage error, none of the inputs could be read, or a PATH names
+     nothing to read (does not exist, or a folder with no bundle or log:
+     nothing is stored for it; the other PATHs are still scanned)
      (unreadable inputs are listed on stderr, one line each, and recorded
      with status error; the others are still scanned)
 
