@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "store/sql.h"
 
 struct sqlite3;
 
@@ -136,11 +137,6 @@ struct ScanCounts {
   int64_t total = 0, scanned = 0, unchanged = 0, failed = 0;
 };
 
-struct Migration {
-  int version;      // user_version after it ran
-  const char* sql;  // statements run in one transaction
-};
-
 class Store {
  public:
   // The built-in schema history; the last entry's version is current.
@@ -192,20 +188,20 @@ class Store {
   // returns how many were copied.
   Result<int64_t> merge(int64_t scan_id, const std::string& source);
 
-  sqlite3* handle() { return db_; }
+  sqlite3* handle();  // SQLite only (tests); nullptr for PostgreSQL
 
  private:
   Store() = default;
   Status exec(const std::string& sql);
   Status migrate(const std::vector<Migration>& history);
-  Status open_for_reading();
+  Status check_readable();
   // Ids of 'running' scans whose process is gone (started on this machine).
   std::vector<int64_t> dead_scans();
   Result<InputRecord> load_input(int64_t id);
   // A host's or an input's findings (column: f.host_id or f.input_id), best first.
   Result<std::vector<FindingRecord>> load_findings(const char* column, int64_t id);
   std::string path_;
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<sql::Conn> db_;
 };
 
 // Current time as ISO 8601 UTC with milliseconds.

@@ -282,13 +282,14 @@ healthy=$(bundle host3 healthy)
 
 # 12. Many writers: concurrent scans, a killed scan, merged stores all give
 #     exactly the rows of one clean scan.
-rows() {  # what a store holds, without ids, times and durations
-  sqlite3 "$1" "select i.path, i.kind, i.size, i.status, coalesce(i.error, ''), i.verdict, i.bytes_scanned from inputs i order by 1;
-    select i.path, h.host, h.verdict, h.status, h.boots, h.bundle, h.windows from hosts h join inputs i on i.id = h.input_id order by 1, 2;
-    select host, cause, confidence, verdict, input, boot, rank from findings order by 5, 1, 2, 6;
-    select f.host, f.cause, f.boot, e.seq, e.input, e.line, e.text from evidence e join finding f on f.id = e.finding_id
-      order by 1, 2, 3, 4, 5;"
-}
+# What a store holds, without ids, times and durations (the same text from
+# sqlite3 and psql -At).
+rows_sql="select i.path, i.kind, i.size, i.status, coalesce(i.error, ''), i.verdict, i.bytes_scanned from inputs i order by 1;
+  select i.path, h.host, h.verdict, h.status, h.boots, h.bundle, h.windows from hosts h join inputs i on i.id = h.input_id order by 1, 2;
+  select host, cause, confidence, verdict, input, boot, rank from findings order by 5, 1, 2, 6;
+  select f.host, f.cause, f.boot, e.seq, e.input, e.line, e.text from evidence e join finding f on f.id = e.finding_id
+    order by 1, 2, 3, 4, 5;"
+rows() { sqlite3 "$1" "$rows_sql"; }
 "$bin" scan --db "$work/one.db" "$work/fleet" >/dev/null 2>&1
 "$bin" scan --db "$work/two.db" --jobs 1 "$work/fleet" >/dev/null 2>&1 & pa=$!
 "$bin" scan --db "$work/two.db" --jobs 1 "$work/fleet" >/dev/null 2>&1 & pb=$!
@@ -323,6 +324,55 @@ check "db merge = one scan of everything" [ "$(rows "$work/merged.db")" = "$(row
 check "merging again changes nothing" [ "$(rows "$work/merged.db")" = "$(rows "$work/clean.db")" ]
 "$bin" db merge --db "$work/merged.db" "$work/none.db" >/dev/null 2>"$work/err"; rc=$?
 check "db merge of a missing store: exit 2, got $rc: $(cat "$work/err")" [ "$rc" = 2 ]
+
+# 13. PostgreSQL (--db postgresql://...): a server of our own (initdb into a
+#     temporary folder, a unix socket, no TCP, no system service); 4 scans
+#     at once give exactly the rows of one SQLite scan, db answers the same.
+t13=$(date +%s%N)
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$pgbin" ]; then
+  echo "SKIP PostgreSQL: no server binaries here (apt-get install postgresql; tpmdiag.sh installs it)"
+else
+  pg="$work/pg"; mkdir -p "$pg"
+  as_pg=()
+  if [ "$(id -u)" = 0 ]; then chown postgres "$pg"; as_pg=(setpriv --reuid=postgres --regid=postgres --clear-groups); fi
+  "${as_pg[@]}" "$pgbin/initdb" -D "$pg/data" -A trust -N -U tpmdiag --locale=C -E UTF8 >"$work/pg.log" 2>&1 &&
+    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg/data" -o "-k $pg -c listen_addresses='' -c fsync=off" -l "$pg/server.log" -w start \
+      >>"$work/pg.log" 2>&1
+  check "PostgreSQL started: $(tail -2 "$work/pg.log")" [ -S "$pg/.s.PGSQL.5432" ]
+  trap '"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg/data" -m immediate stop >/dev/null 2>&1; rm -rf "$work"' EXIT
+  uri="postgresql://tpmdiag@/postgres?host=$pg"
+  pids=()
+  for i in 1 2 3 4; do "$bin" scan --db "$uri" --jobs 1 "$work/fleet" >/dev/null 2>"$work/pg.err.$i" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p"; done
+  check "4 scans at once into PostgreSQL: no error but the truncated bundle's: $(cat "$work"/pg.err.*)" \
+    [ -z "$(cat "$work"/pg.err.* | grep -v 'esx-host4-.*archive truncated')" ]
+  pgrows=$(psql -At "$uri" -c "$rows_sql" 2>&1)
+  check "4 concurrent scans into PostgreSQL = one SQLite scan" [ "$pgrows" = "$(rows "$work/one.db")" ]
+  q=$(psql -At "$uri" -c "select count(*) from scans where status = 'finished'")
+  check "4 scan rows: $q" [ "$q" = 4 ]
+  q=$(psql -At "$uri" -c "select host, esxi_build from bundles where host = 'host2'")
+  check "bundles view in PostgreSQL: $q" [ "$q" = "host2|19193900" ]
+  for question in "summary" "hosts" "findings --host host2" "show host2" "hosts --cause tpm_firmware_outdated"; do
+    a=$("$bin" db $question --db "$uri" 2>&1 | sed 's/^Store [^ ]*:/Store:/; s/, [0-9]* scans, last .*//'); ra=$?
+    b=$("$bin" db $question --db "$work/one.db" 2>&1 | sed 's/^Store [^ ]*:/Store:/; s/, [0-9]* scans, last .*//')
+    a=$(sed -E 's/20[0-9-]{8}T[0-9:.]+Z//g' <<<"$a"); b=$(sed -E 's/20[0-9-]{8}T[0-9:.]+Z//g' <<<"$b")
+    check "db $question: PostgreSQL answers as SQLite" [ "$a" = "$b" ]
+  done
+  "$bin" db hosts --db "$uri" --cause tpm_firmware_outdate >/dev/null 2>&1; rc=$?
+  check "PostgreSQL: an unknown cause is exit 2, got $rc" [ "$rc" = 2 ]
+  out=$("$bin" db merge --db "$work/from-pg.db" "$uri"); rc=$?
+  check "db merge from PostgreSQL into SQLite: exit $rc: $out" [ "$(rows "$work/from-pg.db")" = "$(rows "$work/one.db")" ]
+  cat samples/seed-failing/vmkernel.log samples/seed-failing/hostd.log | "$bin" watch --db "$uri" - >/dev/null; rc=$?
+  q=$(psql -At "$uri" -c "select kind, verdict from inputs where kind = 'live'")
+  check "watch --db postgresql://: the live host stored: $q (exit $rc)" [ "$q" = "live|problem" ]
+  "$bin" db summary --db "postgresql://tpmdiag:secret@/postgres?host=$work/nowhere" >/dev/null 2>"$work/err"; rc=$?
+  check "an unreachable PostgreSQL: exit 2, got $rc" [ "$rc" = 2 ]
+  check "...one line naming the URI, no password: $(cat "$work/err")" \
+    [ "$(wc -l < "$work/err")" = 1 ] && ! grep -q secret "$work/err" && grep -q 'postgresql://tpmdiag@' "$work/err"
+  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg/data" -m fast stop >/dev/null 2>&1
+  echo "# PostgreSQL section: $(( ($(date +%s%N) - t13) / 1000000 )) ms"
+fi
 
 echo "batch: $pass passed, $fail failed"
 [ "$fail" = 0 ]
