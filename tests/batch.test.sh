@@ -315,12 +315,11 @@ q=$(sqlite3 "$work/k9.db" "pragma integrity_check")
 check "kill -9 then rescan: integrity $q" [ "$q" = ok ]
 check "kill -9 then rescan: the rows of one clean scan" [ "$(rows "$work/k9.db")" = "$(rows "$work/clean.db")" ]
 # Per-worker stores merged = one scan of everything.
-"$bin" scan --db "$work/w1.db" "$work/fleet" >/dev/null 2>&1
-"$bin" scan --db "$work/w2.db" "$work/slow" >/dev/null 2>&1
-out=$("$bin" db merge --db "$work/merged.db" "$work/w1.db" "$work/w2.db"); rc=$?
+"$bin" scan --db "$work/w2.db" "$work/slow" >/dev/null 2>&1   # the fleet's worker store: one.db
+out=$("$bin" db merge --db "$work/merged.db" "$work/one.db" "$work/w2.db"); rc=$?
 check "db merge: exit 0, got $rc: $out" [ "$rc" = 0 ]
 check "db merge = one scan of everything" [ "$(rows "$work/merged.db")" = "$(rows "$work/clean.db")" ]
-"$bin" db merge --db "$work/merged.db" "$work/w1.db" "$work/w2.db" >/dev/null
+"$bin" db merge --db "$work/merged.db" "$work/one.db" "$work/w2.db" >/dev/null
 check "merging again changes nothing" [ "$(rows "$work/merged.db")" = "$(rows "$work/clean.db")" ]
 "$bin" db merge --db "$work/merged.db" "$work/none.db" >/dev/null 2>"$work/err"; rc=$?
 check "db merge of a missing store: exit 2, got $rc: $(cat "$work/err")" [ "$rc" = 2 ]
