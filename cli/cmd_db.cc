@@ -446,7 +446,7 @@ int cmd_db(const Args& args) {
   store::Store& db = **st;
   if (!check_cause(filter.cause, common, db)) return 2;
   bool json = common.format == "json";
-  int rc = what == "summary"  ? show_summary(db, db_path, filter, json)
+  int rc = what == "summary"  ? show_summary(db, db.path(), filter, json)
            : what == "hosts"  ? show_hosts(db, filter, json)
            : what == "show"   ? show_host(db, filter, json)
                               : show_findings(db, filter, json);

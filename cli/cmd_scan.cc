@@ -390,7 +390,7 @@ int cmd_scan(const Args& args) {
   if (auto s = db.end_scan(*scan_id, counts); !s && store_error.empty()) store_error = s.error().message;
 
   if (not_stored > 0)
-    error_lines.push_back(db_path + ": " + std::to_string(not_stored) + " of " + std::to_string(done) +
+    error_lines.push_back(db.path() + ": " + std::to_string(not_stored) + " of " + std::to_string(done) +
                           " inputs diagnosed but not stored: " + store_error);
   else if (!store_error.empty())
     error_lines.push_back(store_error);
@@ -404,7 +404,7 @@ int cmd_scan(const Args& args) {
     return a.input < b.input;
   });
 
-  Summary sum{db_path, *scan_id, counts, any_problem, bytes_done.load(), secs, not_stored};
+  Summary sum{db.path(), *scan_id, counts, any_problem, bytes_done.load(), secs, not_stored};
   if (prune) {
     auto gone = db.prune();
     if (gone) {

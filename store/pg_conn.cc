@@ -1,5 +1,6 @@
 #include "store/pg_conn.h"
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -18,6 +19,21 @@ std::string redact_uri(const std::string& uri) {
   size_t colon = uri.find(':', scheme + 3);
   if (colon == std::string::npos || colon > at) return uri;
   return uri.substr(0, colon) + uri.substr(at);
+}
+
+std::string redact_uris(const std::string& text) {
+  std::string out;
+  size_t from = 0;
+  for (size_t at; (at = text.find("://", from)) != std::string::npos;) {
+    size_t start = at;
+    while (start > from && std::isalpha(static_cast<unsigned char>(text[start - 1]))) --start;
+    size_t end = text.find(' ', at);
+    if (end == std::string::npos) end = text.size();
+    std::string token = text.substr(start, end - start);
+    out += text.substr(from, start - from) + (is_postgresql_uri(token) ? redact_uri(token) : token);
+    from = end;
+  }
+  return out + text.substr(from);
 }
 
 namespace sql {

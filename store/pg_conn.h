@@ -13,6 +13,8 @@ namespace tpmdiag::store {
 bool is_postgresql_uri(const std::string& s);
 // The URI as it may be shown: without a password.
 std::string redact_uri(const std::string& uri);
+// Every postgres(ql):// URI in `text` (a command line) so.
+std::string redact_uris(const std::string& text);
 
 namespace sql {
 

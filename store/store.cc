@@ -301,7 +301,7 @@ Status Store::exec(const std::string& sql) { return db_->exec(sql); }
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode, const std::vector<Migration>* history) {
   std::unique_ptr<Store> s(new Store());
-  s->path_ = path;
+  s->path_ = is_postgresql_uri(path) ? redact_uri(path) : path;  // shown in every error: no password
   if (is_postgresql_uri(path)) {
     auto c = sql::PgConn::open(path);
     if (!c) return c.error();
@@ -394,7 +394,7 @@ Result<int64_t> Store::begin_scan(const std::string& command) {
   Stmt q(*db_,
          "INSERT INTO scans(started_at, tool_version, command, status, pid, machine) "
          "VALUES (?, ?, ?, 'running', ?, ?) RETURNING id");
-  q.bind(1, now_iso8601()).bind(2, std::string(TPMDIAG_VERSION)).bind(3, command);
+  q.bind(1, now_iso8601()).bind(2, std::string(TPMDIAG_VERSION)).bind(3, redact_uris(command));  // kept: no passwords
   q.bind(4, static_cast<int64_t>(::getpid())).bind(5, machine_name());
   if (q.step() != Step::row) return make_error(path_ + ": cannot record the scan: " + db_->errmsg());
   return q.integer(0);

@@ -1,5 +1,7 @@
 // The fleet store: scans, inputs, hosts (with bundle metadata), findings and
-// their evidence in one SQLite file (schema and example queries: docs/store.md).
+// their evidence in one SQLite file, or a PostgreSQL database when the path is
+// a postgresql:// URI (schema and example queries: docs/store.md). Both run
+// the same statements (store/sql.h).
 //
 //   auto st = Store::open("fleet.db");              // creates or migrates it
 //   if (!st) { print(st.error()); return 2; }
@@ -8,10 +10,11 @@
 //   (*st)->record(*scan, input_record);              // one transaction per input
 //   (*st)->end_scan(*scan, counts);
 //
-// Concurrency: WAL journal, a busy timeout, and every write is one short
-// IMMEDIATE transaction, so several processes may scan into one file at once;
-// a Store object itself is used by one thread (the scan command's writer).
-// Schema changes go through migrations(): user_version says which ran.
+// Concurrency: every write is one short transaction keyed by the input's path
+// (SQLite: WAL, a busy timeout, BEGIN IMMEDIATE), so several processes may
+// scan into one store at once; a Store object itself is used by one thread
+// (the scan command's writer). Schema changes go through migrations() (each
+// backend's history): the stored schema version says which ran.
 #pragma once
 
 #include <cstdint>
@@ -154,7 +157,7 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   int schema_version();
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return path_; }  // as it may be shown (a URI without its password)
 
   // A scan row is 'running' from begin_scan to end_scan. A scan that died
   // (kill -9, a crash, a power cut) never ends its row: the next begin_scan on

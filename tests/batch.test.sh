@@ -365,6 +365,10 @@ else
   cat samples/seed-failing/vmkernel.log samples/seed-failing/hostd.log | "$bin" watch --db "$uri" - >/dev/null; rc=$?
   q=$(psql -At "$uri" -c "select kind, verdict from inputs where kind = 'live'")
   check "watch --db postgresql://: the live host stored: $q (exit $rc)" [ "$q" = "live|problem" ]
+  out=$("$bin" scan --db "postgresql://tpmdiag:secret@/postgres?host=$pg" samples/seed-fixed 2>&1)
+  check "a password in the URI is not printed: $out" [ "$(grep -c secret <<<"$out")" = 0 ]
+  q=$(psql -At "$uri" -c "select count(*) from scans where command like '%secret%'")
+  check "...nor stored in scans.command: $q" [ "$q" = 0 ]
   "$bin" db summary --db "postgresql://tpmdiag:secret@/postgres?host=$work/nowhere" >/dev/null 2>"$work/err"; rc=$?
   check "an unreachable PostgreSQL: exit 2, got $rc" [ "$rc" = 2 ]
   check "...one line naming the URI, no password: $(cat "$work/err")" \

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "store/live_store.h"
+#include "store/pg_conn.h"
 #include "store/store.h"
 
 using namespace tpmdiag;
@@ -329,4 +330,19 @@ TEST_CASE("store: live findings, re-rankings and resolutions become one live inp
   REQUIRE(h);
   REQUIRE(h->size() == 1);
   CHECK((*h)[0].top_cause == "tpm_da_lockout");
+}
+
+TEST_CASE("store: a PostgreSQL password is never shown nor stored with the command", "[store]") {
+  CHECK(redact_uri("postgresql://tpm:s3cret@db.lab/fleet") == "postgresql://tpm@db.lab/fleet");
+  CHECK(redact_uri("postgres://tpm@db.lab/fleet") == "postgres://tpm@db.lab/fleet");
+  CHECK(redact_uri("postgresql:///fleet?host=/run/pg") == "postgresql:///fleet?host=/run/pg");
+  CHECK(redact_uris("tpmdiag scan --db=postgresql://a:b@h/d x.tgz --db postgres://c:d@h/e") ==
+        "tpmdiag scan --db=postgresql://a@h/d x.tgz --db postgres://c@h/e");
+  CHECK(redact_uris("tpmdiag scan http://u:p@h/x") == "tpmdiag scan http://u:p@h/x");  // not ours to touch
+  TempDb t;
+  auto st = Store::open(t.path);
+  REQUIRE(st);
+  REQUIRE((*st)->begin_scan("tpmdiag listen --db postgresql://tpm:s3cret@db/fleet"));
+  CHECK(count(**st, "SELECT count(*) FROM scans WHERE command LIKE '%s3cret%'") == 0);
+  CHECK(count(**st, "SELECT count(*) FROM scans WHERE command = 'tpmdiag listen --db postgresql://tpm@db/fleet'") == 1);
 }
