@@ -12,11 +12,13 @@ PACKAGES=(
   libre2-dev libsimdjson-dev catch2
   libboost-program-options-dev      # also brings Boost's headers: Asio and Beast (tpmdiag serve)
   libvectorscan-dev zlib1g-dev libisal-dev libarchive-dev libsqlite3-dev
+  libpq-dev                         # the fleet store in PostgreSQL (--db postgresql://...)
   tpm2-tools libtss2-dev            # tests: reference decoder for TPM response codes
 )
 # Only the test command needs these: real syslog clients, a browser, a fuzzing compiler.
 TEST_PACKAGES=(
   bsdutils rsyslog jq python3 curl sqlite3 # live syslog end-to-end tests, API tests, store queries
+  postgresql                               # the store in PostgreSQL: a server the test starts itself
   ripgrep                                  # the benchmark's baseline (bench/run.py --quick)
   chromium                                 # web page end-to-end test (driven by playwright-core)
   clang libfuzzer-14-dev                   # libFuzzer targets (CI runs each briefly)

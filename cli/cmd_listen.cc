@@ -6,6 +6,7 @@
 
 #include "cli/common.h"
 #include "cli/live_sink.h"
+#include "cli/live_store_sink.h"
 #include "live/receivers.h"
 
 namespace tpmdiag::cli {
@@ -76,6 +77,8 @@ int cmd_listen(const Args& args) {
        "arriving one by one are ranked as 'diagnose' ranks them (0 = at once)")
       ("help,h", "show this help");
   add_data_options(d, common);
+  std::string db_path;
+  add_live_db_option(d, db_path);
   po::variables_map vm;
   if (!parse_args("listen", args, d, nullptr, vm)) return 2;
   if (vm.count("help")) {
@@ -112,8 +115,10 @@ int cmd_listen(const Args& args) {
               << " is above what the open-file limit, ulimit -n, leaves)\n";
   live::install_stop_signals(listener);
   po_.on_output_error = [&] { listener.stop(); };
-  JsonLinesSink sink(std::cout);
-  live::Processor proc(*engine, po_, counters, sink);
+  JsonLinesSink json_sink(std::cout);
+  auto sink = StoreTeeSink::open("listen", db_path, args, json_sink);
+  if (!sink) return 2;
+  live::Processor proc(*engine, po_, counters, *sink);
   // The stop signals are handled on the receiving thread only: its epoll_wait
   // then returns at once and the stop is seen before anything else is read
   // (drain() alone reads after it, within --drain-timeout).

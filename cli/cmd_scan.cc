@@ -39,7 +39,8 @@ logs under var/run/log/ and var/log/ and the command outputs commands/*.txt
 (host name, ESXi build, BIOS, board, TPM VIBs, TPM vendor); see docs/store.md.
 
 An input unchanged since the store last saw it (same size and modification
-time) is not read again; --force reads it anyway.
+time) is not read again; --force reads it anyway. --prune forgets stored
+inputs whose files are gone (moved or deleted bundles).
 
 Output: a table (host, verdict, top cause, confidence, input), or --format
 json. A progress bar is drawn on stderr when it is a terminal.
@@ -47,7 +48,9 @@ json. A progress bar is drawn on stderr when it is a terminal.
 Exit codes:
   0  no open TPM problem in the inputs (healthy, resolved, no TPM lines)
   1  a TPM problem was found on at least one host (also for unchanged inputs)
-  2  usage error, or none of the inputs could be read
+  2  usage error, none of the inputs could be read, or a PATH names
+     nothing to read (does not exist, or a folder with no bundle or log:
+     nothing is stored for it; the other PATHs are still scanned)
      (unreadable inputs are listed on stderr, one line each, and recorded
      with status error; the others are still scanned)
 
@@ -56,8 +59,9 @@ Limits (docs/limits.md): SIZE is bytes, or with K, M, G (1M = 1048576).
 Options)";
 
 struct Row {
-  std::string host, verdict, cause, input, scan;  // scan: new | unchanged | error
+  std::string host, verdict, cause, input, scan;  // scan: new | unchanged | error | not stored
   double confidence = -1;
+  std::string status = "ok";  // ok | incomplete | error: how much of the input was read
   std::string cause_status{};  // (initialisers: rows are built from the first five fields)
   std::map<std::string, std::string> bundle{};  // kb/bundle-metadata.json fields
 };
@@ -102,12 +106,13 @@ class Progress {
   std::chrono::steady_clock::time_point t0_;
 };
 
-void top_of(const Report& r, const std::string& host, Row& row) {
-  for (const auto& f : r.findings)  // best first, open problems first
+// The host's first finding as stored (best first, open problems first).
+void top_of(const store::InputRecord& rec, const std::string& host, Row& row) {
+  for (const auto& f : rec.findings)
     if (f.host == host) {
-      row.cause = f.cause->id;
+      row.cause = f.cause;
       row.confidence = f.confidence;
-      row.cause_status = name(f.status);
+      row.cause_status = f.status;
       return;
     }
 }
@@ -121,6 +126,7 @@ struct Summary {
   uint64_t bytes;
   double secs;
   size_t not_stored;  // counted in counts.failed too
+  std::vector<std::string> pruned{};  // --prune: inputs forgotten because their files are gone
 };
 
 void print_json(std::ostream& out, const Summary& s, const std::vector<Row>& rows,
@@ -147,6 +153,7 @@ void print_json(std::ostream& out, const Summary& s, const std::vector<Row>& row
     if (r.confidence < 0) w.key("confidence").null(); else w.key("confidence").number(std::round(r.confidence * 100) / 100);
     if (r.cause_status.empty()) w.key("cause_status").null(); else w.key("cause_status").string(r.cause_status);
     w.key("input").string(r.input);
+    w.key("status").string(r.status);
     w.key("scan").string(r.scan);
     w.key("bundle").begin_object();
     for (const auto& [k, v] : r.bundle) w.key(k).string(v);
@@ -157,13 +164,18 @@ void print_json(std::ostream& out, const Summary& s, const std::vector<Row>& row
   w.key("errors").begin_array();
   for (const auto& e : error_lines) w.string(e);
   w.end_array();
+  w.key("pruned").begin_array();
+  for (const auto& p : s.pruned) w.string(p);
+  w.end_array();
   w.end_object();
   out << '\n';
 }
 
 void print_table(std::ostream& out, const Summary& s, std::vector<Row> rows) {
-  std::map<std::string, int> verdicts;
+  std::map<std::string, int> verdicts, statuses;
   for (const auto& r : rows) ++verdicts[r.verdict];
+  for (const auto& r : rows)
+    if (r.status != "ok") ++statuses[r.status];
   for (auto& r : rows) r.host = visible(r.host), r.input = visible(r.input);  // names from bundles
   size_t hw = 4, vw = 7, cw = 9;
   for (const auto& r : rows) {
@@ -179,9 +191,12 @@ void print_table(std::ostream& out, const Summary& s, std::vector<Row> rows) {
   for (const auto& r : rows) {
     char conf[16] = "   -";
     if (r.confidence >= 0) std::snprintf(conf, sizeof conf, "%.2f", r.confidence);
+    std::string notes;
+    if (r.status == "incomplete") notes += "incomplete";
+    if (r.scan == "unchanged" || r.scan == "not stored") notes += (notes.empty() ? "" : ", ") + r.scan;
     out << pad(r.host.empty() ? "-" : r.host, hw) << "  " << pad(r.verdict, vw) << "  "
               << pad(r.cause.empty() ? "-" : r.cause, cw) << "  " << conf << "  " << r.input
-              << (r.scan == "unchanged" || r.scan == "not stored" ? "  (" + r.scan + ")" : "") << "\n";
+              << (notes.empty() ? "" : "  (" + notes + ")") << "\n";
   }
   out << s.counts.total << " inputs: " << s.counts.scanned << " scanned, " << s.counts.unchanged << " unchanged, "
             << s.counts.failed << " errors";
@@ -192,10 +207,13 @@ void print_table(std::ostream& out, const Summary& s, std::vector<Row> rows) {
     out << (first ? " " : ", ") << n << " " << v;
     first = false;
   }
+  for (const auto& [st, n] : statuses)
+    if (st != "error") out << " (" << n << " " << st << ")";  // error hosts are a verdict of their own
   char tail[96];
   std::snprintf(tail, sizeof tail, "; %.1f MB in %.2f s (%s)", static_cast<double>(s.bytes) / 1e6, s.secs,
                 fmt_bytes_rate(static_cast<double>(s.bytes), s.secs).c_str());
   out << tail << "; store " << s.db_path << "\n";
+  for (const auto& p : s.pruned) out << "forgot " << visible(p) << " (gone)\n";
 }
 
 }  // namespace
@@ -205,7 +223,7 @@ int cmd_scan(const Args& args) {
   RunOptions run;
   std::string db_path;
   unsigned jobs_n = 0;
-  bool force = false;
+  bool force = false, prune = false;
   std::vector<std::string> paths;
   po::options_description d(kScanHelp);
   add_output_options(d, common, "text|json: summary format");
@@ -213,7 +231,8 @@ int cmd_scan(const Args& args) {
   add_output_file_option(d, out.path);
   d.add_options()
       ("db", po::value(&db_path), "FILE: the SQLite store (created if missing; default $TPMDIAG_DB)")
-      ("force", po::bool_switch(&force), "scan inputs again even if unchanged since the last scan");
+      ("force", po::bool_switch(&force), "scan inputs again even if unchanged since the last scan")
+      ("prune", po::bool_switch(&prune), "forget stored inputs whose files are gone (as 'tpmdiag db prune')");
   LimitOptions lim;
   lim.count(d, "jobs,j", jobs_n, 1, 1024, "N: bundles scanned at once (default: number of cores)", "");
   add_input_limit_options(d, lim, run);
@@ -249,6 +268,14 @@ int cmd_scan(const Args& args) {
 
   auto engine = load_engine(common);
   if (!engine) return 2;
+  // Planned before the store is opened: a typo or an empty folder stores
+  // nothing, and when nothing is left to read the store is not even created.
+  std::vector<InputError> plan_errors;
+  auto jobs = batch::plan_jobs(paths, plan_errors, run.limits);
+  if (jobs.empty()) {
+    for (const auto& e : plan_errors) print_error(e.message);
+    return 2;
+  }
   auto st = store::Store::open(db_path);
   if (!st) {
     print_error(st.error().message);
@@ -263,8 +290,6 @@ int cmd_scan(const Args& args) {
     return 2;
   }
 
-  std::vector<InputError> plan_errors;
-  auto jobs = batch::plan_jobs(paths, plan_errors, run.limits);
   store::ScanCounts counts;
   counts.total = static_cast<int64_t>(jobs.size() + plan_errors.size());
   std::vector<std::string> error_lines;
@@ -272,10 +297,9 @@ int cmd_scan(const Args& args) {
   bool any_problem = false;
   int64_t readable = 0;
 
-  for (const auto& e : plan_errors) {
+  for (const auto& e : plan_errors) {  // not stored, no host row: the path named nothing to read
     error_lines.push_back(e.message);
     ++counts.failed;
-    rows.push_back({"", "error", "", e.input, "error"});
   }
 
   // Unchanged inputs are not read again; their stored rows are reported.
@@ -291,11 +315,15 @@ int cmd_scan(const Args& args) {
     }
     if (!force && *old && (*old)->size == j.size && (*old)->mtime_ns == j.mtime_ns && (*old)->files == j.files &&
         (*old)->kind == j.kind) {
-      ++counts.unchanged;
+      // Its stored host rows are listed below (once each, with their status).
       unchanged_paths.push_back(j.path);
-      if ((*old)->status == "ok") ++readable;
-      else error_lines.push_back((*old)->error + " (unchanged since " + (*old)->scanned_at + ")");
-      if ((*old)->status != "ok") rows.push_back({host_from_path(j.name), "error", "", j.name, "unchanged"});
+      if ((*old)->status == "ok") {
+        ++counts.unchanged;
+        ++readable;
+      } else {
+        ++counts.failed;  // still an input with errors, as when it was scanned
+        error_lines.push_back((*old)->error + " (unchanged since " + (*old)->scanned_at + ")");
+      }
       if ((*old)->verdict == "problem") any_problem = true;
       continue;
     }
@@ -329,7 +357,8 @@ int cmd_scan(const Args& args) {
     std::string how = !stored ? "not stored" : rec.status == "error" ? "error" : "new";
     for (const auto& h : rec.hosts) {
       Row row{h.host, h.verdict, "", r->job.name, how};
-      top_of(r->report, h.host, row);
+      row.status = h.status;
+      top_of(rec, h.host, row);
       row.bundle = h.bundle;
       if (h.verdict == "problem") any_problem = true;
       rows.push_back(std::move(row));
@@ -342,13 +371,14 @@ int cmd_scan(const Args& args) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   if (!unchanged_paths.empty()) {
-    auto stored = db.hosts("", unchanged_paths);
+    auto stored = db.hosts({}, unchanged_paths);
     if (!stored) {
       print_error(stored.error().message);
       return 2;
     }
     for (const auto& h : *stored) {
       Row row{h.host, h.verdict, h.top_cause, name_of.count(h.input) ? name_of[h.input] : h.input, "unchanged"};
+      row.status = h.status;
       row.confidence = h.top_cause.empty() ? -1 : h.top_confidence;
       row.cause_status = h.top_status;
       row.bundle = h.bundle;
@@ -359,7 +389,7 @@ int cmd_scan(const Args& args) {
   if (auto s = db.end_scan(*scan_id, counts); !s && store_error.empty()) store_error = s.error().message;
 
   if (not_stored > 0)
-    error_lines.push_back(db_path + ": " + std::to_string(not_stored) + " of " + std::to_string(done) +
+    error_lines.push_back(db.path() + ": " + std::to_string(not_stored) + " of " + std::to_string(done) +
                           " inputs diagnosed but not stored: " + store_error);
   else if (!store_error.empty())
     error_lines.push_back(store_error);
@@ -373,13 +403,23 @@ int cmd_scan(const Args& args) {
     return a.input < b.input;
   });
 
-  Summary sum{db_path, *scan_id, counts, any_problem, bytes_done.load(), secs, not_stored};
+  Summary sum{db.path(), *scan_id, counts, any_problem, bytes_done.load(), secs, not_stored};
+  if (prune) {
+    auto gone = db.prune();
+    if (gone) {
+      sum.pruned = std::move(*gone);
+    } else {
+      print_error(gone.error().message);
+      if (store_error.empty()) store_error = gone.error().message;  // exit 2
+    }
+  }
   if (common.format == "json")
     print_json(out.stream(), sum, rows, error_lines);
   else
     print_table(out.stream(), sum, rows);
   if (!out.close("scan")) return 2;
   if (!store_error.empty()) return 2;
+  if (!plan_errors.empty()) return 2;  // a path named nothing to read (a typo?), as rg does
   if (any_problem) return 1;
   if (readable == 0) return 2;
   return 0;

@@ -6,6 +6,7 @@
 
 #include "cli/common.h"
 #include "cli/live_sink.h"
+#include "cli/live_store_sink.h"
 #include "live/receivers.h"
 
 namespace tpmdiag::cli {
@@ -70,6 +71,8 @@ int cmd_watch(const Args& args) {
        "arriving one by one are ranked as 'diagnose' ranks them (0 = at once)")
       ("help,h", "show this help");
   add_data_options(d, common);
+  std::string db_path;
+  add_live_db_option(d, db_path);
   po::options_description all;
   all.add(d).add_options()("path", po::value(&wo.paths)->composing(), "input");
   po::positional_options_description pos;
@@ -104,8 +107,10 @@ int cmd_watch(const Args& args) {
   live::Follower follower(wo, counters, queue);
   live::install_stop_signals(follower);
   po_.on_output_error = [&] { follower.stop(); };
-  JsonLinesSink sink(std::cout);
-  live::Processor proc(*engine, po_, counters, sink);
+  JsonLinesSink json_sink(std::cout);
+  auto sink = StoreTeeSink::open("watch", db_path, args, json_sink);
+  if (!sink) return 2;
+  live::Processor proc(*engine, po_, counters, *sink);
   StopWatchdog watchdog("watch", counters);
   std::thread io([&] {
     follower.run();

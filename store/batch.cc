@@ -101,7 +101,11 @@ void plan(const std::string& p, bool named, const SourceLimits& limits, std::vec
     return;
   }
   std::sort(children.begin(), children.end());
+  size_t before = jobs.size();
   for (const auto& c : children) plan(c, false, limits, jobs, errors);
+  if (named && jobs.size() == before)
+    errors.push_back({p, p + ": no bundle or log file in this folder (" +
+                             (children.empty() ? std::string("it is empty") : "nothing named like a bundle or a log") + ")"});
 }
 
 }  // namespace
@@ -216,6 +220,37 @@ void run_jobs(const Engine& engine, const RunOptions& opts, const std::vector<co
   for (auto& t : pool) t.join();
 }
 
+store::FindingRecord finding_record(const Finding& f, const std::string& host) {
+  store::FindingRecord fr;
+  fr.host = host;
+  fr.cause = f.cause->id;
+  fr.title = f.cause->title;
+  fr.confidence = std::round(f.confidence * 100.0) / 100.0;
+  fr.status = name(f.status);
+  fr.boot = f.boot;
+  fr.resolved_in = f.resolved_in;
+  fr.ambiguous = f.ambiguous;
+  fr.alternatives = f.alternatives;
+  fr.fix = f.fix;
+  for (const Fact* e : f.evidence) {
+    store::EvidenceRecord ev;
+    ev.input = e->input;
+    ev.line = e->line;
+    if (e->ts_ms) ev.timestamp = format_iso8601(*e->ts_ms);
+    ev.rule = e->rule->id;
+    ev.fact = e->rule->fact;
+    ev.text = e->text;
+    std::ostringstream fields;
+    JsonWriter w(fields);
+    w.begin_object();
+    for (const auto& [k, v] : e->all_fields()) w.key(k).string(v);
+    w.end_object();
+    ev.fields_json = fields.str();
+    fr.evidence.push_back(std::move(ev));
+  }
+  return fr;
+}
+
 store::InputRecord to_record(const JobResult& r) {
   store::InputRecord in;
   in.path = r.job.path;
@@ -231,55 +266,46 @@ store::InputRecord to_record(const JobResult& r) {
   for (const auto& i : r.report.inputs) in.bytes_scanned += i.bytes;
   in.streams = r.streams;
   in.duration_ms = r.duration_ms;
+  // Logs that never name their host: the bundle's name (or hostname) does,
+  // unless some other host of this input already has that name.
+  std::string unnamed_as;
+  if (!r.bundle_host.empty() &&
+      std::none_of(r.report.hosts.begin(), r.report.hosts.end(), [&](const HostReport& h) { return h.host == r.bundle_host; }))
+    unnamed_as = r.bundle_host;
+  auto host_name = [&](const std::string& h) { return h.empty() && !unnamed_as.empty() ? unnamed_as : h; };
+  // An input not read to its end: each host says so (incomplete: what was
+  // read is kept; error: nothing was).
+  std::string host_status = r.errors.empty() ? "ok" : r.report.any_input_read ? "incomplete" : "error";
   bool bundle_host_listed = false;
   for (const auto& h : r.report.hosts) {
     store::HostRecord hr;
-    hr.host = h.host;
+    hr.host = host_name(h.host);
     hr.verdict = name(h.verdict);
+    hr.status = host_status;
     hr.boots = static_cast<int>(h.boots.size());
-    if (h.host == r.bundle_host || r.report.hosts.size() == 1) {
+    for (const auto& w : h.boots)
+      hr.windows.push_back({w.index, w.first_ts ? format_iso8601(*w.first_ts) : "",
+                            w.last_ts ? format_iso8601(*w.last_ts) : "", std::string(name(w.verdict))});
+    if (hr.host == r.bundle_host || r.report.hosts.size() == 1) {
       hr.bundle = r.bundle;
       bundle_host_listed = true;
     }
     in.hosts.push_back(std::move(hr));
   }
-  // A bundle whose logs hold no TPM line still has a host (and metadata).
-  if (!bundle_host_listed && (r.report.any_input_read || !r.bundle.empty())) {
+  // Every input has a host row: a bundle whose logs hold no TPM line (with its
+  // metadata), and one that could not be read at all (with its status).
+  if (!bundle_host_listed && (in.hosts.empty() || !r.bundle.empty())) {
     store::HostRecord hr;
     hr.host = r.bundle_host;
-    hr.verdict = name(r.report.hosts.empty() ? r.report.verdict : Verdict::no_tpm_evidence);
+    hr.verdict = host_status == "error" ? "error" : name(r.report.hosts.empty() ? r.report.verdict : Verdict::no_tpm_evidence);
+    hr.status = host_status;
     hr.bundle = r.bundle;
     in.hosts.push_back(std::move(hr));
   }
-  int rank = 0;
+  std::map<std::pair<std::string, int>, int> ranks;  // per host and boot, in the report's order (best first)
   for (const auto& f : r.report.findings) {
-    store::FindingRecord fr;
-    fr.host = f.host;
-    fr.cause = f.cause->id;
-    fr.title = f.cause->title;
-    fr.confidence = std::round(f.confidence * 100.0) / 100.0;
-    fr.status = name(f.status);
-    fr.boot = f.boot;
-    fr.resolved_in = f.resolved_in;
-    fr.ambiguous = f.ambiguous;
-    fr.alternatives = f.alternatives;
-    fr.rank = rank++;
-    for (const Fact* e : f.evidence) {
-      store::EvidenceRecord ev;
-      ev.input = e->input;
-      ev.line = e->line;
-      if (e->ts_ms) ev.timestamp = format_iso8601(*e->ts_ms);
-      ev.rule = e->rule->id;
-      ev.fact = e->rule->fact;
-      ev.text = e->text;
-      std::ostringstream fields;
-      JsonWriter w(fields);
-      w.begin_object();
-      for (const auto& [k, v] : e->all_fields()) w.key(k).string(v);
-      w.end_object();
-      ev.fields_json = fields.str();
-      fr.evidence.push_back(std::move(ev));
-    }
+    auto fr = finding_record(f, host_name(f.host));
+    fr.rank = ++ranks[{fr.host, fr.boot}];
     in.findings.push_back(std::move(fr));
   }
   return in;

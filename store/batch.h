@@ -67,4 +67,8 @@ void run_jobs(const Engine& engine, const RunOptions& opts, const std::vector<co
 // with evidence.
 store::InputRecord to_record(const JobResult& r);
 
+// One finding as the store keeps it (evidence copied; rank left to the caller,
+// which knows the host's other findings).
+store::FindingRecord finding_record(const Finding& f, const std::string& host);
+
 }  // namespace tpmdiag::batch

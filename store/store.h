@@ -1,5 +1,7 @@
 // The fleet store: scans, inputs, hosts (with bundle metadata), findings and
-// their evidence in one SQLite file (schema and example queries: docs/store.md).
+// their evidence in one SQLite file, or a PostgreSQL database when the path is
+// a postgresql:// URI (schema and example queries: docs/store.md). Both run
+// the same statements (store/sql.h).
 //
 //   auto st = Store::open("fleet.db");              // creates or migrates it
 //   if (!st) { print(st.error()); return 2; }
@@ -8,10 +10,11 @@
 //   (*st)->record(*scan, input_record);              // one transaction per input
 //   (*st)->end_scan(*scan, counts);
 //
-// Concurrency: WAL journal, a busy timeout, and every write is one short
-// IMMEDIATE transaction, so several processes may scan into one file at once;
-// a Store object itself is used by one thread (the scan command's writer).
-// Schema changes go through migrations(): user_version says which ran.
+// Concurrency: every write is one short transaction keyed by the input's path
+// (SQLite: WAL, a busy timeout, BEGIN IMMEDIATE), so several processes may
+// scan into one store at once; a Store object itself is used by one thread
+// (the scan command's writer). Schema changes go through migrations() (each
+// backend's history): the stored schema version says which ran.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "store/sql.h"
 
 struct sqlite3;
 
@@ -39,17 +43,26 @@ struct FindingRecord {
   std::string host, cause, title;
   double confidence = 0;
   std::string status = "problem";  // problem | resolved
-  int boot = 0, resolved_in = 0, rank = 0;
+  int boot = 0, resolved_in = 0;
+  int rank = 0;  // 1: the host's top cause in that boot
   bool ambiguous = false;
   std::vector<std::string> alternatives;
+  std::vector<std::string> fix;  // the cause's fix steps (kb/), placeholders filled
   std::vector<EvidenceRecord> evidence;
 };
 
 struct HostRecord {
   std::string host;
-  std::string verdict;
+  std::string verdict;  // of what was read
   int boots = 0;
   std::map<std::string, std::string> bundle;  // kb/bundle-metadata.json fields found
+  std::string status = "ok";  // ok | incomplete (read in part) | error (nothing read)
+  struct Boot {
+    int index = 0;
+    std::string first, last;  // ISO 8601 or empty
+    std::string verdict;
+  };
+  std::vector<Boot> windows{};  // (initialisers: tests build records from the first fields)
 };
 
 struct InputRecord {
@@ -66,6 +79,7 @@ struct InputRecord {
   int64_t duration_ms = 0;
   std::vector<HostRecord> hosts;
   std::vector<FindingRecord> findings;  // best first
+  std::string scanned_at;               // empty: now (merge keeps the source's)
 };
 
 struct StoredInput {
@@ -76,7 +90,10 @@ struct StoredInput {
 };
 
 struct HostRow {
-  std::string host, verdict, input, status, scanned_at;
+  int64_t id = 0;
+  std::string host, verdict, input, scanned_at;
+  std::string status;       // the host row's: ok | incomplete | error
+  std::string input_error;  // the input's first error line, if any
   std::string top_cause;  // best open finding, else best finding; empty if none
   double top_confidence = 0;
   std::string top_status;
@@ -86,6 +103,22 @@ struct HostRow {
 struct FindingRow {  // the `findings` view
   std::string host, cause, verdict, input, scanned_at;
   double confidence = 0;
+  int boot = 0, rank = 0;  // rank 1: the host's top cause in that boot
+};
+
+// What every `db` question may be narrowed to.
+struct Filter {
+  std::string cause;  // exact id; empty: any
+  std::string host;   // a glob (* ? [..]) or else a prefix; empty: any
+  bool all = false;   // every stored input of a host, not only its latest
+};
+
+// One host of one input, whole: for `db show` and `db merge`.
+struct StoredHost {
+  HostRow row;
+  std::string input_kind;
+  std::vector<HostRecord::Boot> windows;
+  std::vector<FindingRecord> findings;  // best first, with evidence
 };
 
 struct Summary {
@@ -94,20 +127,17 @@ struct Summary {
   std::map<std::string, int64_t> host_verdicts;
   struct Cause {
     std::string cause;
-    int64_t open_hosts = 0, resolved_hosts = 0;
+    int64_t open_hosts = 0, resolved_hosts = 0;  // hosts whose top cause it is
+    int64_t candidate_hosts = 0;                 // hosts where it is a weaker candidate
   };
   std::vector<Cause> causes;  // most open hosts first
+  std::map<std::string, int64_t> host_status;  // incomplete | error -> hosts (ok not listed)
   int64_t scans_interrupted = 0;  // killed before they ended (their inputs up to then are kept)
   int64_t scans_running = 0;
 };
 
 struct ScanCounts {
   int64_t total = 0, scanned = 0, unchanged = 0, failed = 0;
-};
-
-struct Migration {
-  int version;      // user_version after it ran
-  const char* sql;  // statements run in one transaction
 };
 
 class Store {
@@ -127,7 +157,7 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   int schema_version();
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return path_; }  // as it may be shown (a URI without its password)
 
   // A scan row is 'running' from begin_scan to end_scan. A scan that died
   // (kill -9, a crash, a power cut) never ends its row: the next begin_scan on
@@ -141,23 +171,40 @@ class Store {
   // one transaction.
   Status record(int64_t scan_id, const InputRecord& in);
 
-  // Hosts with their bundle metadata and top cause; with `cause`, only hosts
-  // with a finding of that cause; with `inputs`, only those input paths.
-  Result<std::vector<HostRow>> hosts(const std::string& cause = "", const std::vector<std::string>& inputs = {});
-  Result<std::vector<FindingRow>> findings(const std::string& cause = "", const std::string& host = "");
-  Result<Summary> summary();
+  // Hosts with their bundle metadata and top cause; with filter.cause, only
+  // hosts with a finding of that cause; with `inputs`, only those input paths.
+  // Without filter.all, a host named in several inputs is listed from its
+  // latest one (newest modification time).
+  Result<std::vector<HostRow>> hosts(const Filter& filter = {}, const std::vector<std::string>& inputs = {});
+  Result<std::vector<FindingRow>> findings(const Filter& filter = {});
+  Result<Summary> summary(const Filter& filter = {});
+  // The cause ids the store holds findings of.
+  Result<std::vector<std::string>> causes();
+  // The hosts matching filter.host, whole (latest input each unless filter.all).
+  Result<std::vector<StoredHost>> show(const Filter& filter);
 
-  sqlite3* handle() { return db_; }
+  // Forgets the inputs whose file or folder is gone (not live ones); returns
+  // their paths.
+  Result<std::vector<std::string>> prune();
+  // Copies every input of the store at `source` that this one lacks or holds
+  // from an older scan (per input path), with its hosts, findings and evidence;
+  // returns how many were copied.
+  Result<int64_t> merge(int64_t scan_id, const std::string& source);
+
+  sqlite3* handle();  // SQLite only (tests); nullptr for PostgreSQL
 
  private:
   Store() = default;
   Status exec(const std::string& sql);
   Status migrate(const std::vector<Migration>& history);
-  Status open_for_reading();
+  Status check_readable();
   // Ids of 'running' scans whose process is gone (started on this machine).
   std::vector<int64_t> dead_scans();
+  Result<InputRecord> load_input(int64_t id);
+  // A host's or an input's findings (column: f.host_id or f.input_id), best first.
+  Result<std::vector<FindingRecord>> load_findings(const char* column, int64_t id);
   std::string path_;
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<sql::Conn> db_;
 };
 
 // Current time as ISO 8601 UTC with milliseconds.

@@ -82,7 +82,7 @@ check "WAL: $q" [ "$q" = wal ]
 # 3. A rescan without changes does no work; --force does it again.
 out=$("$bin" scan --db "$db" "$work/fleet" 2>/dev/null); rc=$?
 check "rescan exit 1 (stored problem still open), got $rc" [ "$rc" = 1 ]
-check "rescan scanned nothing: $(tail -1 <<<"$out")" grep -q '^4 inputs: 0 scanned, 4 unchanged, 0 errors' <<<"$out"
+check "rescan scanned nothing: $(tail -1 <<<"$out")" grep -q '^4 inputs: 0 scanned, 3 unchanged, 1 errors; 4 hosts' <<<"$out"
 check "rescan still lists host2" grep -Eq '^host2 +problem .*\(unchanged\)' <<<"$out"
 json=$("$bin" scan --db "$db" --format json "$work/fleet" 2>/dev/null)
 check "json stats scanned 0" grep -q '"scanned": 0' <<<"$json"
@@ -92,7 +92,7 @@ q=$(sqlite3 "$db" "select count(*) from findings where cause = 'tpm_firmware_out
 check "no duplicate findings after --force: $q" [ "$q" = 2 ]
 touch "$healthy"
 out=$("$bin" scan --db "$db" "$work/fleet" 2>/dev/null)
-check "a touched bundle is scanned again: $(tail -1 <<<"$out")" grep -q '^4 inputs: 1 scanned, 3 unchanged, 0 errors' <<<"$out"
+check "a touched bundle is scanned again: $(tail -1 <<<"$out")" grep -q '^4 inputs: 1 scanned, 2 unchanged, 1 errors' <<<"$out"
 
 # 4. Two concurrent scans into one database both land.
 db2="$work/concurrent.db"
@@ -173,6 +173,209 @@ check "db summary of a read-only store: exit 1 (an open problem), got $rc: $out"
 out=$("${as_reader[@]}" "$bin" db hosts --db "$work/ro/fleet.db" 2>&1); rc=$?
 check "db hosts of a read-only store: $out" grep -q tpm_firmware_outdated <<<"$out"
 chmod 755 "$work/ro"
+
+# 10. Consistent rows (issue 18). The truncated bundle is one host row, with
+#     its status, on a scan and on a rescan, in scan's table and in db.
+for run in first rescan; do
+  [ "$run" = first ] && force=--force || force=
+  out=$("$bin" scan --db "$db" $force "$work/fleet" 2>/dev/null)
+  check "$run: host4 listed once in scan: $out" [ "$(grep -c '^host4 ' <<<"$out")" = 1 ]
+  check "$run: 4 hosts from 4 inputs: $(tail -1 <<<"$out")" grep -q '^4 inputs: .* 1 errors; 4 hosts' <<<"$out"
+  check "$run: host4 marked incomplete: $out" grep -Eq '^host4 .*\(incomplete' <<<"$out"
+  out=$("$bin" db hosts --db "$db")
+  check "$run: db hosts lists host4 once: $out" [ "$(grep -c '^host4 ' <<<"$out")" = 1 ]
+  check "$run: db hosts says host4 is incomplete" grep -Eq '^host4 +[a-z_]+ \(incomplete\)' <<<"$out"
+  out=$("$bin" db summary --db "$db")
+  check "$run: db summary: 4 inputs, 1 error, 4 hosts: $out" grep -q '4 inputs (1 with errors), 4 hosts' <<<"$out"
+done
+q=$(sqlite3 "$db" "select status from hosts where host = 'host4'")
+check "host4's row says incomplete: $q" [ "$q" = incomplete ]
+# A bundle nothing could be read from is still its host (named by the bundle), status error.
+printf '\x1f\x8b\x08\x00' > "$work/fleet/esx-host5-2024-01-01--10.00-5.tgz"
+"$bin" scan --db "$db" "$work/fleet" >/dev/null 2>&1
+q=$(sqlite3 "$db" "select verdict || '|' || status from hosts where host = 'host5'")
+check "an unreadable bundle is one host row named from the bundle: $q" [ "$q" = "error|error" ]
+out=$("$bin" db summary --db "$db")
+check "db summary counts it once: $out" grep -q '5 inputs (2 with errors), 5 hosts' <<<"$out"
+rm "$work/fleet/esx-host5-2024-01-01--10.00-5.tgz"
+"$bin" db prune --db "$db" >/dev/null
+
+# The findings view has boot and rank; rank 1 is the host's top cause in that boot.
+q=$(sqlite3 "$db" "select host, cause, boot, rank from findings where host = 'host2' order by rank")
+check "findings view boot and rank: $q" grep -q '^host2|tpm_firmware_outdated|1|1$' <<<"$q"
+q=$(sqlite3 "$db" "select count(*) from findings where rank = 1 and host = 'host2' and boot = 1")
+check "one top cause per host and boot: $q" [ "$q" = 1 ]
+q=$(sqlite3 "$db" "select count(*) from findings where rank > 1 and host = 'host2'")
+check "host2 has weaker candidates: $q" [ "$q" -ge 1 ]
+# db summary counts hosts by their top cause; the candidates apart.
+out=$("$bin" db summary --db "$db")
+check "summary: firmware is the top cause of 1 open, 1 resolved: $out" grep -Eq '^tpm_firmware_outdated +1 +1 +0$' <<<"$out"
+check "summary: tpm_da_lockout only a candidate: $out" grep -Eq '^tpm_da_lockout +0 +0 +[1-9]' <<<"$out"
+
+# --host works on every question: a prefix or a glob.
+out=$("$bin" db hosts --db "$db" --host host2)
+check "db hosts --host host2: $out" [ "$(grep -c '^host' <<<"$out")" = 1 ]
+out=$("$bin" db hosts --db "$db" --host 'host[12]')
+check "db hosts --host glob: $out" [ "$(grep -Ec '^host[12] ' <<<"$out")" = 2 ]
+out=$("$bin" db findings --db "$db" --host host1)
+check "db findings --host host1: $out" [ "$(grep -c '^host2' <<<"$out")" = 0 ]
+out=$("$bin" db summary --db "$db" --host host3); rc=$?
+check "db summary --host host3: 1 host, exit 0 (got $rc): $out" grep -q '1 inputs (0 with errors), 1 hosts' <<<"$out"
+# An unknown cause is an error that names the nearest.
+"$bin" db findings --db "$db" --cause tpm_firmware_outdate >/dev/null 2>"$work/err"; rc=$?
+check "unknown cause: exit 2, got $rc" [ "$rc" = 2 ]
+check "unknown cause suggests the nearest: $(cat "$work/err")" grep -q "did you mean 'tpm_firmware_outdated'" "$work/err"
+"$bin" db hosts --db "$db" --cause no_such_cause >/dev/null 2>&1; rc=$?
+check "db hosts --cause no_such_cause: exit 2, got $rc" [ "$rc" = 2 ]
+# A typo in a path stores nothing; an empty folder says so.
+"$bin" scan --db "$work/typo.db" "$work/no-such-dir" >/dev/null 2>"$work/err"; rc=$?
+check "typo: exit 2, got $rc" [ "$rc" = 2 ]
+check "typo: no store created" [ ! -e "$work/typo.db" ]
+"$bin" scan --db "$db" "$work/fleet" "$work/no-such-dir" >/dev/null 2>"$work/err"; rc=$?
+check "typo beside good inputs: exit 2, got $rc" [ "$rc" = 2 ]
+q=$(sqlite3 "$db" "select count(*) from inputs where path like '%no-such-dir%'")
+check "typo: nothing stored for it: $q" [ "$q" = 0 ]
+mkdir -p "$work/empty"
+"$bin" scan --db "$work/empty.db" "$work/empty" >/dev/null 2>"$work/err"; rc=$?
+check "empty folder: exit 2, got $rc" [ "$rc" = 2 ]
+check "empty folder: says so: $(cat "$work/err")" grep -q "empty: no bundle or log file in this folder" "$work/err"
+
+# 11. Life cycle: one row per host (its latest bundle), --all for history;
+#     prune forgets inputs whose files are gone; show tells one host.
+mkdir -p "$work/moved"
+"$bin" scan --db "$db" "$work/fleet" >/dev/null 2>&1
+mv "$failing" "$work/moved/"; moved="$work/moved/$(basename "$failing")"
+"$bin" scan --db "$db" "$work/moved" >/dev/null 2>&1
+out=$("$bin" db hosts --db "$db" --host host2)
+check "a moved bundle: its host listed once (the latest): $out" [ "$(grep -c '^host2 ' <<<"$out")" = 1 ]
+check "...from its new path" grep -q "$moved" <<<"$out"
+out=$("$bin" db hosts --db "$db" --host host2 --all)
+check "--all: both inputs of host2: $out" [ "$(grep -c '^host2 ' <<<"$out")" = 2 ]
+q=$("$bin" db findings --db "$db" --host host2 --format json | grep -c '"input"')
+q_all=$("$bin" db findings --db "$db" --host host2 --all --format json | grep -c '"input"')
+check "findings of the latest input only, unless --all: $q vs $q_all" [ "$((q * 2))" = "$q_all" ]
+out=$("$bin" db prune --db "$db"); rc=$?
+check "db prune exit 0, got $rc" [ "$rc" = 0 ]
+check "db prune names the gone bundle: $out" grep -q "forgot $failing (gone)" <<<"$out"
+q=$(sqlite3 "$db" "select count(*) from inputs where path = '$failing'")
+check "the gone input is forgotten: $q" [ "$q" = 0 ]
+out=$("$bin" db hosts --db "$db" --host host2 --all)
+check "after prune, --all lists host2 once: $out" [ "$(grep -c '^host2 ' <<<"$out")" = 1 ]
+mv "$moved" "$failing"
+rm "$healthy"
+out=$("$bin" scan --db "$db" --prune "$work/fleet" 2>/dev/null)
+check "scan --prune forgets a deleted bundle: $out" grep -q "forgot $healthy (gone)" <<<"$out"
+check "scan --prune forgets a moved one: $out" grep -q "forgot $moved (gone)" <<<"$out"
+q=$(sqlite3 "$db" "select count(*) from hosts where host = 'host3'")
+check "host3 gone with its bundle: $q" [ "$q" = 0 ]
+out=$("$bin" db show --db "$db" host2); rc=$?
+check "db show: exit 1 (open problem), got $rc" [ "$rc" = 1 ]
+check "db show: facts" grep -Eq '^ +esxi_build +19193900' <<<"$out"
+check "db show: per-boot verdicts" grep -Eq '^  boot 1: 2021-10-29T19:41:04.933Z .. .*, problem' <<<"$out"
+check "db show: evidence lines" grep -q 'Unable to provision default rsa endorsement key' <<<"$out"
+step=$(sed -n 's/.*"text": "\(Ask the server or module vendor\) (the log names the TPM vendor as {vendor}).*/\1/p' kb/causes/tpm_firmware_outdated.json)
+check "db show: fix steps from kb/ ($step), placeholders filled" grep -q "1\. $step (the log names the TPM vendor as IFX)" <<<"$out"
+check "db show: the weaker candidates" grep -q 'Weaker candidates: .*tpm_da_lockout' <<<"$out"
+"$bin" db show --db "$db" no-such-host >/dev/null 2>"$work/err"; rc=$?
+check "db show of an unknown host: exit 2, got $rc" [ "$rc" = 2 ]
+healthy=$(bundle host3 healthy)
+
+# 12. Many writers: concurrent scans, a killed scan, merged stores all give
+#     exactly the rows of one clean scan.
+# What a store holds, without ids, times and durations (the same text from
+# sqlite3 and psql -At).
+rows_sql="select i.path, i.kind, i.size, i.status, coalesce(i.error, ''), i.verdict, i.bytes_scanned from inputs i order by 1;
+  select i.path, h.host, h.verdict, h.status, h.boots, h.bundle, h.windows from hosts h join inputs i on i.id = h.input_id order by 1, 2;
+  select host, cause, confidence, verdict, input, boot, rank from findings order by 5, 1, 2, 6;
+  select f.host, f.cause, f.boot, e.seq, e.input, e.line, e.text from evidence e join finding f on f.id = e.finding_id
+    order by 1, 2, 3, 4, 5;"
+rows() { sqlite3 "$1" "$rows_sql"; }
+"$bin" scan --db "$work/one.db" "$work/fleet" >/dev/null 2>&1
+"$bin" scan --db "$work/two.db" --jobs 1 "$work/fleet" >/dev/null 2>&1 & pa=$!
+"$bin" scan --db "$work/two.db" --jobs 1 "$work/fleet" >/dev/null 2>&1 & pb=$!
+wait $pa; wait $pb
+check "2 concurrent scans of one fleet = one scan" [ "$(rows "$work/two.db")" = "$(rows "$work/one.db")" ]
+check "...and the rows are there: $(rows "$work/one.db" | wc -l)" [ "$(rows "$work/one.db" | wc -l)" -gt 20 ]
+q=$(sqlite3 "$work/two.db" "pragma integrity_check")
+check "integrity after concurrent scans: $q" [ "$q" = ok ]
+# kill -9 in the middle (the fleet stored, the slow log half read), then a rescan.
+# (slow/big.log.gz from §8: 4 GiB inflated, read in about a second)
+"$bin" scan --db "$work/clean.db" "$work/fleet" "$work/slow" >/dev/null 2>&1
+"$bin" scan --db "$work/k9.db" --jobs 1 "$work/fleet" "$work/slow" >/dev/null 2>&1 & victim=$!
+for _ in $(seq 1 200); do
+  q=$(sqlite3 "$work/k9.db" "select count(*) from inputs" 2>/dev/null)
+  [ "${q:-0}" -ge 4 ] && break
+  sleep 0.02
+done
+kill -9 "$victim"; wait "$victim" 2>/dev/null
+q=$(sqlite3 "$work/k9.db" "select count(*) from inputs where path like '%big.log.gz'")
+check "killed before the slow input was stored: $q" [ "$q" = 0 ]
+"$bin" scan --db "$work/k9.db" "$work/fleet" "$work/slow" >/dev/null 2>&1
+q=$(sqlite3 "$work/k9.db" "pragma integrity_check")
+check "kill -9 then rescan: integrity $q" [ "$q" = ok ]
+check "kill -9 then rescan: the rows of one clean scan" [ "$(rows "$work/k9.db")" = "$(rows "$work/clean.db")" ]
+# Per-worker stores merged = one scan of everything.
+"$bin" scan --db "$work/w2.db" "$work/slow" >/dev/null 2>&1   # the fleet's worker store: one.db
+out=$("$bin" db merge --db "$work/merged.db" "$work/one.db" "$work/w2.db"); rc=$?
+check "db merge: exit 0, got $rc: $out" [ "$rc" = 0 ]
+check "db merge = one scan of everything" [ "$(rows "$work/merged.db")" = "$(rows "$work/clean.db")" ]
+"$bin" db merge --db "$work/merged.db" "$work/one.db" "$work/w2.db" >/dev/null
+check "merging again changes nothing" [ "$(rows "$work/merged.db")" = "$(rows "$work/clean.db")" ]
+"$bin" db merge --db "$work/merged.db" "$work/none.db" >/dev/null 2>"$work/err"; rc=$?
+check "db merge of a missing store: exit 2, got $rc: $(cat "$work/err")" [ "$rc" = 2 ]
+
+# 13. PostgreSQL (--db postgresql://...): a server of our own (initdb into a
+#     temporary folder, a unix socket, no TCP, no system service); 4 scans
+#     at once give exactly the rows of one SQLite scan, db answers the same.
+t13=$(date +%s%N)
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$pgbin" ]; then
+  echo "SKIP PostgreSQL: no server binaries here (apt-get install postgresql; tpmdiag.sh installs it)"
+else
+  pg="$work/pg"; mkdir -p "$pg"
+  as_pg=()
+  if [ "$(id -u)" = 0 ]; then chown postgres "$pg"; as_pg=(setpriv --reuid=postgres --regid=postgres --clear-groups); fi
+  "${as_pg[@]}" "$pgbin/initdb" -D "$pg/data" -A trust -N -U tpmdiag --locale=C -E UTF8 >"$work/pg.log" 2>&1 &&
+    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg/data" -o "-k $pg -c listen_addresses='' -c fsync=off" -l "$pg/server.log" -w start \
+      >>"$work/pg.log" 2>&1
+  check "PostgreSQL started: $(tail -2 "$work/pg.log")" [ -S "$pg/.s.PGSQL.5432" ]
+  trap '"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg/data" -m immediate stop >/dev/null 2>&1; rm -rf "$work"' EXIT
+  uri="postgresql://tpmdiag@/postgres?host=$pg"
+  pids=()
+  for i in 1 2 3 4; do "$bin" scan --db "$uri" --jobs 1 "$work/fleet" >/dev/null 2>"$work/pg.err.$i" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p"; done
+  check "4 scans at once into PostgreSQL: no error but the truncated bundle's: $(cat "$work"/pg.err.*)" \
+    [ -z "$(cat "$work"/pg.err.* | grep -v 'esx-host4-.*archive truncated')" ]
+  pgrows=$(psql -At "$uri" -c "$rows_sql" 2>&1)
+  check "4 concurrent scans into PostgreSQL = one SQLite scan" [ "$pgrows" = "$(rows "$work/one.db")" ]
+  q=$(psql -At "$uri" -c "select count(*) from scans where status = 'finished'")
+  check "4 scan rows: $q" [ "$q" = 4 ]
+  q=$(psql -At "$uri" -c "select host, esxi_build from bundles where host = 'host2'")
+  check "bundles view in PostgreSQL: $q" [ "$q" = "host2|19193900" ]
+  for question in "summary" "hosts" "findings --host host2" "show host2" "hosts --cause tpm_firmware_outdated"; do
+    a=$("$bin" db $question --db "$uri" 2>&1 | sed 's/^Store [^ ]*:/Store:/; s/, [0-9]* scans, last .*//'); ra=$?
+    b=$("$bin" db $question --db "$work/one.db" 2>&1 | sed 's/^Store [^ ]*:/Store:/; s/, [0-9]* scans, last .*//')
+    a=$(sed -E 's/20[0-9-]{8}T[0-9:.]+Z//g' <<<"$a"); b=$(sed -E 's/20[0-9-]{8}T[0-9:.]+Z//g' <<<"$b")
+    check "db $question: PostgreSQL answers as SQLite" [ "$a" = "$b" ]
+  done
+  "$bin" db hosts --db "$uri" --cause tpm_firmware_outdate >/dev/null 2>&1; rc=$?
+  check "PostgreSQL: an unknown cause is exit 2, got $rc" [ "$rc" = 2 ]
+  out=$("$bin" db merge --db "$work/from-pg.db" "$uri"); rc=$?
+  check "db merge from PostgreSQL into SQLite: exit $rc: $out" [ "$(rows "$work/from-pg.db")" = "$(rows "$work/one.db")" ]
+  cat samples/seed-failing/vmkernel.log samples/seed-failing/hostd.log | "$bin" watch --db "$uri" - >/dev/null; rc=$?
+  q=$(psql -At "$uri" -c "select kind, verdict from inputs where kind = 'live'")
+  check "watch --db postgresql://: the live host stored: $q (exit $rc)" [ "$q" = "live|problem" ]
+  out=$("$bin" scan --db "postgresql://tpmdiag:secret@/postgres?host=$pg" samples/seed-fixed 2>&1)
+  check "a password in the URI is not printed: $out" [ "$(grep -c secret <<<"$out")" = 0 ]
+  q=$(psql -At "$uri" -c "select count(*) from scans where command like '%secret%'")
+  check "...nor stored in scans.command: $q" [ "$q" = 0 ]
+  "$bin" db summary --db "postgresql://tpmdiag:secret@/postgres?host=$work/nowhere" >/dev/null 2>"$work/err"; rc=$?
+  check "an unreachable PostgreSQL: exit 2, got $rc" [ "$rc" = 2 ]
+  check "...one line naming the URI, no password: $(cat "$work/err")" \
+    [ "$(wc -l < "$work/err")" = 1 ] && ! grep -q secret "$work/err" && grep -q 'postgresql://tpmdiag@' "$work/err"
+  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg/data" -m fast stop >/dev/null 2>&1
+  echo "# PostgreSQL section: $(( ($(date +%s%N) - t13) / 1000000 )) ms"
+fi
 
 echo "batch: $pass passed, $fail failed"
 [ "$fail" = 0 ]
