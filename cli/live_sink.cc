@@ -31,12 +31,8 @@ void end_record(JsonWriter& w, std::ostream& out) {
 }  // namespace
 
 void JsonLinesSink::finding(const Finding& f, int rank) {
-  JsonWriter w(out_);
-  w.begin_object();
-  w.key("type").string("finding");
-  w.key("rank").integer(rank);
-  write_finding(w, f);
-  end_record(w, out_);
+  write_finding_record(out_, f, rank, format_iso8601(now_ms()));
+  out_.flush();
 }
 
 void JsonLinesSink::update(const std::string& host, const std::vector<const Finding*>& ranking) {

@@ -20,15 +20,17 @@ constexpr int kSchemaVersion = 2;
 
 struct TextStyle {
   bool color = false;
-  int width = 100;
+  int width = 80;  // cli/term.h output_width()
   bool verbose = false;  // fix steps of uncertain findings, files not read
 };
 
 void render_text(const Report& r, std::ostream& out, const TextStyle& style);
+// --brief: one line per host: host, verdict, top cause, confidence.
+void render_brief(const Report& r, std::ostream& out, bool color);
 // diagnose --timeline: per host and boot, one line per TPM line with its marker.
 void render_timeline(const Report& r, std::ostream& out, const TextStyle& style);
 // explain: every TPM line with its rule, decoded code and meaning.
-void render_explain(const Report& r, std::ostream& out, bool color);
+void render_explain(const Report& r, std::ostream& out, const TextStyle& style);
 void render_explain_json(const Report& r, std::ostream& out);
 
 // The case report (docs/report.md): one self-contained HTML file (inline CSS
@@ -42,6 +44,12 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted 
 
 // One entry of findings[] (also the body of a JSON Lines "finding" record).
 void write_finding(JsonWriter& w, const Finding& f);
+// A JSON Lines "finding" record (docs/live.md), on one line with its newline:
+// live findings and `diagnose --format jsonl` share it. `time`: when written.
+void write_finding_record(std::ostream& out, const Finding& f, int rank, const std::string& time);
+// diagnose --format jsonl: one finding record per finding, best first; rank
+// is the finding's place among its host's findings.
+void render_jsonl(const Report& r, std::ostream& out);
 // One evidence/context line.
 void write_fact(JsonWriter& w, const Fact& f);
 // A cause as `kb show --format json` prints it.

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <map>
 
 #include "cli/render.h"
 #include "kb/timeline.h"
@@ -235,6 +236,23 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted)
   w.end_array();
   w.end_object();
   if (!pretty) out << '\n';
+}
+
+void write_finding_record(std::ostream& out, const Finding& f, int rank, const std::string& time) {
+  JsonWriter w(out);
+  w.begin_object();
+  w.key("type").string("finding");
+  w.key("rank").integer(rank);
+  write_finding(w, f);
+  w.key("time").string(time);
+  w.end_object();
+  out << '\n';
+}
+
+void render_jsonl(const Report& r, std::ostream& out) {
+  std::string now = report_time();
+  std::map<std::string, int> rank;  // per host
+  for (const auto& f : r.findings) write_finding_record(out, f, ++rank[f.host], now);
 }
 
 }  // namespace tpmdiag::cli
