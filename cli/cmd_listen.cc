@@ -19,6 +19,8 @@ Fluent Bit) and writes JSON Lines to stdout as things happen: a `finding`
 record once per host, boot and cause when the evidence is enough, a
 `resolved` record when a later line shows it fixed, `stats` records every
 --stats-interval seconds and at shutdown, `error` records. See docs/live.md.
+On a terminal it writes one line per event instead (time, host, verdict,
+cause, confidence, where); --format jsonl|text chooses.
 
   UDP   one message per datagram (RFC 5426)
   TCP   RFC 6587 octet counting ("LEN SP MSG") or LF-terminated messages,
@@ -75,6 +77,8 @@ int cmd_listen(const Args& args) {
        "SECONDS: report a host's findings once it has been quiet this long, so that lines "
        "arriving one by one are ranked as 'diagnose' ranks them (0 = at once)")
       ("help,h", "show this help");
+  LiveOutput output;
+  add_live_output_options(d, output);
   add_data_options(d, common);
   po::variables_map vm;
   if (!parse_args("listen", args, d, nullptr, vm)) return 2;
@@ -82,7 +86,7 @@ int cmd_listen(const Args& args) {
     std::cout << d << '\n';
     return 0;
   }
-  if (!lim.apply("listen", vm) || !check_min_confidence("listen", po_.limits.diagnose.min_confidence)) return 2;
+  if (!output.check("listen") || !lim.apply("listen", vm) || !check_min_confidence("listen", po_.limits.diagnose.min_confidence)) return 2;
   if (!(lo.idle_timeout >= 0 && lo.drain_timeout >= 0 && lo.drain_timeout <= 60 && po_.stats_interval >= 0 &&
         po_.settle >= 0 && po_.settle <= 3600)) {
     std::cerr << "tpmdiag listen: error: --idle-timeout and --stats-interval must be at least 0, "
@@ -112,8 +116,7 @@ int cmd_listen(const Args& args) {
               << " is above what the open-file limit, ulimit -n, leaves)\n";
   live::install_stop_signals(listener);
   po_.on_output_error = [&] { listener.stop(); };
-  JsonLinesSink sink(std::cout);
-  live::Processor proc(*engine, po_, counters, sink);
+  live::Processor proc(*engine, po_, counters, output.sink());
   // The stop signals are handled on the receiving thread only: its epoll_wait
   // then returns at once and the stop is seen before anything else is read
   // (drain() alone reads after it, within --drain-timeout).
@@ -134,6 +137,6 @@ int cmd_listen(const Args& args) {
   return exit_after_stop(ok ? 0 : 2, counters);
 }
 
-TPMDIAG_COMMAND("listen", "[--udp|--tcp A:P]", "syslog receiver: findings as JSON Lines as they happen", cmd_listen, 27)
+TPMDIAG_COMMAND("listen", "[--udp|--tcp A:P]", "syslog receiver: findings as they happen", cmd_listen, 27)
 
 }  // namespace tpmdiag::cli

@@ -21,6 +21,8 @@ never-ending stdin (rsyslog omprog, a forwarder's lines or JSON Lines).
 Writes JSON Lines to stdout as things happen: `finding` once per host, boot
 and cause, `resolved` when a later line shows it fixed, `stats` every
 --stats-interval seconds and at the end, `error`. See docs/live.md.
+On a terminal it writes one line per event instead (time, host, verdict,
+cause, confidence, where); --format jsonl|text chooses.
 
 Files are read from their beginning (the current boot's TPM lines are usually
 near the top of vmkernel.log); --from-end skips what they hold at start.
@@ -53,7 +55,7 @@ int cmd_watch(const Args& args) {
   po_.mode = "watch";
   po::options_description d(kWatchHelp);
   d.add_options()
-      ("host", po::value(&wo.host), "NAME: host name for lines that do not carry one")
+      ("host-name", po::value(&wo.host), "NAME: host name for lines that do not carry one")
       ("from-end", po::bool_switch(&wo.from_end), "skip what the files already hold (like tail -F)")
       ("poll-interval", po::value(&wo.poll_interval)->default_value(0.2, "0.2"),
        "SECONDS: how often idle files are checked for new lines, rotation and truncation");
@@ -69,6 +71,8 @@ int cmd_watch(const Args& args) {
        "SECONDS: report a host's findings once it has been quiet this long, so that lines "
        "arriving one by one are ranked as 'diagnose' ranks them (0 = at once)")
       ("help,h", "show this help");
+  LiveOutput output;
+  add_live_output_options(d, output);
   add_data_options(d, common);
   po::options_description all;
   all.add(d).add_options()("path", po::value(&wo.paths)->composing(), "input");
@@ -80,7 +84,7 @@ int cmd_watch(const Args& args) {
     std::cout << d << '\n';
     return 0;
   }
-  if (!lim.apply("watch", vm) || !check_min_confidence("watch", po_.limits.diagnose.min_confidence)) return 2;
+  if (!output.check("watch") || !lim.apply("watch", vm) || !check_min_confidence("watch", po_.limits.diagnose.min_confidence)) return 2;
   if (wo.paths.empty()) {
     if (isatty(STDIN_FILENO)) {
       std::cerr << "tpmdiag watch: error: no input: name log files, or pipe lines into '-' (see 'tpmdiag watch --help')\n";
@@ -104,8 +108,7 @@ int cmd_watch(const Args& args) {
   live::Follower follower(wo, counters, queue);
   live::install_stop_signals(follower);
   po_.on_output_error = [&] { follower.stop(); };
-  JsonLinesSink sink(std::cout);
-  live::Processor proc(*engine, po_, counters, sink);
+  live::Processor proc(*engine, po_, counters, output.sink());
   StopWatchdog watchdog("watch", counters);
   std::thread io([&] {
     follower.run();
@@ -119,6 +122,6 @@ int cmd_watch(const Args& args) {
   return exit_after_stop(0, counters);
 }
 
-TPMDIAG_COMMAND("watch", "[FILE...|FOLDER...|-]", "follow logs (tail -F) or stdin: findings as JSON Lines", cmd_watch, 26)
+TPMDIAG_COMMAND("watch", "[FILE...|FOLDER...|-]", "follow logs (tail -F) or stdin: findings as they happen", cmd_watch, 26)
 
 }  // namespace tpmdiag::cli

@@ -90,10 +90,6 @@ struct Paint {
   std::string where(const Fact& f) const { return where(f.input, f.line); }
 };
 
-// "1 TPM line", "2 TPM lines".
-std::string count(uint64_t n, std::string_view one) {
-  return std::to_string(n).append(" ").append(one).append(n == 1 ? "" : "s");
-}
 
 // "[N] id". Built with append: `"[" + std::to_string(n)` trips GCC 12's
 // -Wrestrict false positive at -O3 (-Werror in CI).
@@ -190,7 +186,7 @@ void full_finding(std::ostream& out, const Finding& f, int n, const Paint& p, co
   for (const EvidenceRun& run : fold_evidence(f.evidence)) {
     evidence_line(out, *run.fact, p, width);
     if (run.more > 0)
-      labelled(out, p, "2", "... and " + count(run.more, "more line"),
+      labelled(out, p, "2", "... and " + counted(run.more, "more line"),
                " like it, the last at " + p.where(run.last->input, run.last_line), 8, 10, width);
   }
   proof_lines(out, f, p, width);
@@ -278,7 +274,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
     size_t bad = 0;
     for (const auto& in : r.inputs) bad += !in.error.empty();
     labelled(out, p, "1;31", "INCOMPLETE",
-             ": " + std::to_string(bad) + " of " + count(r.inputs.size(), "input") +
+             ": " + std::to_string(bad) + " of " + counted(r.inputs.size(), "input") +
                  " not read or not kept in full; this report holds only what was:",
              0, 2, width);
     for (const auto& in : r.inputs)
@@ -286,7 +282,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
   }
 
   for (const auto& h : r.hosts) {
-    std::string title = "Host " + host_label(h.host), rest = " (" + count(h.boots.size(), "boot window") + ")";
+    std::string title = "Host " + host_label(h.host), rest = " (" + counted(h.boots.size(), "boot window") + ")";
     out << "\n";
     if (text_columns(title + ": " + verdict_words(h.verdict) + rest) <= width)
       out << p("1", title) << ": " << verdict_word(h.verdict, p) << rest << "\n";
@@ -298,7 +294,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
     for (const auto& b : h.boots) {
       std::string line = "boot " + std::to_string(b.index) + ": ";
       line += b.first_ts ? format_iso8601(*b.first_ts) + " .. " + format_iso8601(*b.last_ts) : "no timestamps";
-      line += ", " + count(line_count(b.facts), "TPM line") + ", " +
+      line += ", " + counted(line_count(b.facts), "TPM line") + ", " +
               (b.verdict == Verdict::no_tpm_evidence ? "nothing proves the TPM works" : std::string(name(b.verdict)));
       hang(out, line, 2, 4, width);
     }
@@ -360,8 +356,8 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
     if (in.error.empty()) ++read;
   }
   for (const auto& f : r.facts) tpm += 1 + f.repeats;
-  out << p("2", "Read " + std::to_string(read) + " of " + count(r.inputs.size(), "input") + ", " +
-                    count(lines, "line") + ", " + std::to_string(tpm) + " TPM-related")
+  out << p("2", "Read " + std::to_string(read) + " of " + counted(r.inputs.size(), "input") + ", " +
+                    counted(lines, "line") + ", " + std::to_string(tpm) + " TPM-related")
       << "\n";
   if (!r.skipped.empty()) {
     out << p("2", "  " + std::to_string(r.skipped.size()) + (r.skipped.size() == 1 ? " file" : " files") +
@@ -373,9 +369,9 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
   }
   for (const auto& in : r.inputs) {
     if (!in.error.empty()) out << p("31", "  not fully read: " + visible(in.error)) << "\n";
-    if (in.cut_lines) out << "  " << visible(in.name) << ": " << count(in.cut_lines, "over-long line") << " cut at --max-line\n";
+    if (in.cut_lines) out << "  " << visible(in.name) << ": " << counted(in.cut_lines, "over-long line") << " cut at --max-line\n";
     if (in.dropped_facts)
-      out << p("31", "  " + visible(in.name) + ": " + count(in.dropped_facts, "TPM line") +
+      out << p("31", "  " + visible(in.name) + ": " + counted(in.dropped_facts, "TPM line") +
                          " not kept (over --max-facts); the diagnosis may miss them")
           << "\n";
   }
@@ -388,7 +384,7 @@ void render_brief(const Report& r, std::ostream& out, bool color) {
     Verdict v;
   };
   std::vector<Row> rows;
-  size_t wh = 4, wv = 7, wc = 9;
+  size_t wh = 0, wv = 0, wc = 0;
   for (const auto& h : r.hosts) {
     Row row{h.host.empty() ? "(not named)" : visible(h.host), verdict_words(h.verdict), "-", "-", h.verdict};
     for (const auto& f : r.findings)  // best first

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <cstdint>
 #include <iostream>
 #include <ostream>
 #include <sstream>
@@ -40,6 +41,8 @@ void hang(std::ostream& out, std::string_view text, size_t first, size_t indent,
 // A reference: its URL whole on one line, never broken; the title beside it
 // when both fit, else wrapped under it.
 void reference(std::ostream& out, const std::string& url, const std::string& title, size_t indent, size_t width);
+// "1 TPM line", "2 TPM lines" (a regular plural).
+std::string counted(uint64_t n, std::string_view one);
 // Display width of UTF-8 text (characters; no wide ones in our texts).
 size_t text_columns(std::string_view s);
 
