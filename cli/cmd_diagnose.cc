@@ -94,6 +94,7 @@ struct Parsed {
   bool timeline = false;
   TermOptions term;
   FilterOptions filter;
+  FilterCounts filtered;  // after the run
 };
 
 int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed& p,
@@ -182,11 +183,12 @@ bool check_input_format(const std::string& cmd, const Engine& engine, const std:
 }
 
 // Reads the inputs through the filter; a note when --host left out lines of no named host.
-Report run(const std::string& cmd, const Engine& engine, const Parsed& p) {
+Report run(const std::string& cmd, const Engine& engine, Parsed& p) {
   Run run(engine, p.run);
   for (const auto& path : p.paths) run.add_path(path);
   Report r = std::move(run).finish();
-  hint_host_name(cmd, run.filtered(), r.facts.empty());
+  p.filtered = run.filtered();
+  hint_host_name(cmd, p.filtered, r.facts.empty());
   return r;
 }
 
@@ -233,7 +235,7 @@ TextStyle style(const Parsed& p);
 
 bool colour(const Parsed& p) { return want_color(p.common.color) && (p.common.color == "always" || p.out.to_stdout()); }
 
-TextStyle style(const Parsed& p) { return {colour(p), output_width(p.term), p.verbose}; }
+TextStyle style(const Parsed& p) { return {colour(p), output_width(p.term), p.verbose, p.filtered}; }
 
 }  // namespace
 

@@ -76,6 +76,14 @@ class Places {
   std::map<std::string, std::string> short_;
 };
 
+// "  files under samples/seed-failing/": where a host's inputs are, named once
+// (their places are short).
+void files_under(std::ostream& out, const Places& places, const HostReport& h, const std::string& pad) {
+  std::vector<const Fact*> lines;
+  for (const auto& b : h.boots) lines.insert(lines.end(), b.facts.begin(), b.facts.end());
+  if (std::string dir = places.folder(lines); !dir.empty()) out << pad << "files under " << dir << "\n";
+}
+
 // Colours (when on) and the places of the report being rendered.
 struct Paint {
   bool on;
@@ -288,9 +296,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
       out << p("1", title) << ": " << verdict_word(h.verdict, p) << rest << "\n";
     else
       labelled(out, p, "1", title, ": " + verdict_words(h.verdict) + rest, 0, 2, width);
-    std::vector<const Fact*> host_lines;
-    for (const auto& b : h.boots) host_lines.insert(host_lines.end(), b.facts.begin(), b.facts.end());
-    if (std::string dir = places.folder(host_lines); !dir.empty()) out << "  files under " << dir << "\n";
+    files_under(out, places, h, "  ");
     for (const auto& b : h.boots) {
       std::string line = "boot " + std::to_string(b.index) + ": ";
       line += b.first_ts ? format_iso8601(*b.first_ts) + " .. " + format_iso8601(*b.last_ts) : "no timestamps";
@@ -359,6 +365,16 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
   out << p("2", "Read " + std::to_string(read) + " of " + counted(r.inputs.size(), "input") + ", " +
                     counted(lines, "line") + ", " + std::to_string(tpm) + " TPM-related")
       << "\n";
+  // A filtered report says so: a verdict on part of the logs is not one on all.
+  std::ostringstream notes;
+  if (style.filtered.dropped)
+    hang(notes, counted(style.filtered.dropped, "TPM line") + " left out by --since/--until/--host", 2, 4, width);
+  if (style.filtered.untimed_kept)
+    hang(notes,
+         counted(style.filtered.untimed_kept, "TPM line") +
+             " kept by --since/--until: no time in them or before them in their input",
+         2, 4, width);
+  if (!notes.str().empty()) out << p("2", notes.str().substr(0, notes.str().size() - 1)) << "\n";
   if (!r.skipped.empty()) {
     out << p("2", "  " + std::to_string(r.skipped.size()) + (r.skipped.size() == 1 ? " file" : " files") +
                       " not read: not logs by name or place (core dumps, images, VM files, ...)" +
@@ -433,6 +449,7 @@ void render_timeline(const Report& r, std::ostream& out, const TextStyle& style)
       {Marker::success, {"+", "32"}}, {Marker::context, {".", "0"}}};
   for (const auto& h : timeline_view(r)) {
     out << "\n" << p("1", visible(host_title(h.host->host))) << ": " << verdict_word(h.host->verdict, p) << "\n";
+    files_under(out, places, *h.host, "  ");
     for (const auto& b : h.boots) {
       out << "  " << p("1", "boot " + std::to_string(b.boot->index)) << "  ";
       if (b.boot->first_ts) out << format_iso8601(*b.boot->first_ts) << " .. " << format_iso8601(*b.boot->last_ts);
@@ -463,6 +480,7 @@ void render_explain(const Report& r, std::ostream& out, const TextStyle& style) 
   for (const auto& f : r.findings)
     for (const Fact* e : f.evidence) evidence_of[e].push_back(f.cause->id);
   for (const auto& h : r.hosts) {
+    files_under(out, places, h, "");
     for (const auto& b : h.boots) {
       out << "== host " << (h.host.empty() ? "(not named)" : visible(h.host)) << ", boot " << b.index << " ==\n";
       for (const Fact* f : b.facts) {

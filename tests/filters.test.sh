@@ -23,6 +23,8 @@ verdict() { local rc; "$bin" diagnose "$@" > "$tmp/v" 2> "$tmp/err"; rc=$?; echo
 [ "$(verdict "${seed[@]}")" = "RESOLVED 0" ] || bad "seed without a filter: $(verdict "${seed[@]}")"
 v=$(verdict --since 2021-10-29T19:42:00Z "${seed[@]}")
 [ "$v" = "HEALTHY 0" ] && ok "--since after the failing boot keeps only the fixed boot: HEALTHY" || bad "--since: $v"
+grep -q "^  19 TPM lines left out by --since/--until/--host$" "$tmp/v" && grep -q "^  7 TPM lines kept by --since/--until" "$tmp/v" \
+  && ok "the report says what the filter left out and kept" || bad "no filter note: $(tail -4 "$tmp/v")"
 v=$(verdict --until 2021-10-29T19:41:29.300Z samples/seed-failing)
 [ "$v" = "PROBLEM 1" ] && ok "--until after the lockout error keeps it" || bad "--until 19:41:29.300: $v"
 v=$(verdict --until 2021-10-29T19:41:20Z samples/seed-failing)
