@@ -60,6 +60,14 @@ grep -q "^  files under samples/$" "$tmp/r80" && grep -q "^      seed-failing/ho
   || bad "places: $(grep -m3 'hostd.log:\|vmkernel.log:\|files under' "$tmp/r80")"
 ! grep -q "samples/seed-failing/hostd.log:" "$tmp/r80" && ok "no full path on evidence" || bad "a full path remains"
 
+# In a bundle: the member's name alone, the archive and folder once per host.
+b=samples/scenarios/multi-host-bundle
+tar czf "$tmp/esx02.tgz" -C "$b" esx-esx02.lab.local-2024-05-02--06.31-2104411
+"$bin" diagnose "$tmp/esx02.tgz" > "$tmp/bundle"
+[ "$(grep -c "esx02.tgz" "$tmp/bundle")" = 1 ] && grep -q "^  files under .*esx02.tgz!esx-esx02.lab.local-2024-05-02--06.31-2104411/var/run/log/$" "$tmp/bundle" \
+  && grep -q "^      vmkernel.log:3$" "$tmp/bundle" && ok "a bundle member's place is its name; the bundle is named once" \
+  || bad "bundle places: $(grep -n 'esx02\|vmkernel.log' "$tmp/bundle" | head -5)"
+
 # Plurals.
 "$bin" diagnose samples/seed-fixed > "$tmp/fixed"
 grep -q "Read 1 of 1 input," "$tmp/fixed" && ! grep -Eq "(^|[^0-9])1 (TPM lines|inputs|boot windows)" "$tmp/r80" "$tmp/fixed" \
