@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <utility>
 
 namespace tpmdiag::cli {
 
@@ -98,10 +99,25 @@ int screen_rows() {
   return 24;
 }
 
-std::string pager_command() {
+// Whether `name` is an executable in $PATH.
+bool in_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path ? path : "";
+  while (!rest.empty()) {
+    size_t colon = rest.find(':');
+    std::string dir(rest.substr(0, colon));
+    if (!dir.empty() && access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+    rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+  }
+  return false;
+}
+
+// The pager to run, and whether the user chose it (through the environment).
+std::pair<std::string, bool> pager_command() {
   for (const char* var : {"TPMDIAG_PAGER", "PAGER"})
-    if (const char* v = std::getenv(var)) return v;  // set but empty: no pager, as git
-  return "less -FRX";
+    if (const char* v = std::getenv(var)) return {v, true};  // set but empty: no pager, as git
+  // Without less, no pager rather than sh's "less: not found".
+  return {in_path("less") ? "less -FRX" : "", false};
 }
 
 // Runs `cmd` through sh with `text` on its stdin; false if it could not be
@@ -149,7 +165,7 @@ void Pager::finish() {
   if (!buffered_) return;
   buffered_ = false;
   std::string text = std::move(buf_).str();
-  std::string cmd = pager_command();
+  auto [cmd, chosen] = pager_command();
   long lines = std::count(text.begin(), text.end(), '\n');
   if (lines < screen_rows() || cmd.empty() || cmd == "cat") {
     std::cout << text;
@@ -157,7 +173,8 @@ void Pager::finish() {
   }
   std::cout.flush();
   if (run_pager(cmd, text)) return;
-  std::cerr << "tpmdiag: warning: the pager '" << cmd << "' could not be started; writing to the terminal\n";
+  // A pager the user named is worth a word; a system without less is not.
+  if (chosen) std::cerr << "tpmdiag: warning: the pager '" << cmd << "' could not be started; writing to the terminal\n";
   std::cout << text;
 }
 

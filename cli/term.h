@@ -50,7 +50,8 @@ size_t text_columns(std::string_view s);
 // given) the output is kept, then shown through $TPMDIAG_PAGER, $PAGER or
 // `less -FRX` if it is longer than the screen; otherwise it is written to
 // stdout as it comes. A pager that cannot be started (not found) falls back
-// to stdout with one warning line. An empty pager or `cat` means none.
+// to stdout, with one warning line if the user named it. An empty pager or
+// `cat` means none.
 class Pager {
  public:
   Pager(const TermOptions& t, bool paged);
