@@ -142,10 +142,10 @@ int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed
   if (!lim.apply(cmd, vm) || !check_min_confidence(cmd, p.run.diagnose.min_confidence) ||
       !apply_filter_options(cmd, p.filter, p.run.filter) || !check_terminal_options(cmd, p.term))
     return 2;
-  if ((p.filter.brief || p.filter.quiet) && (p.common.format != "text" || p.timeline)) {
-    std::cerr << "tpmdiag " << cmd << ": error: --" << (p.filter.brief ? "brief" : "quiet")
-              << " is instead of the report: not with --format " << p.common.format << (p.timeline ? " or --timeline" : "")
-              << "\n";
+  // --quiet goes with anything (it wins); --brief is a report of its own.
+  if (p.filter.brief && (p.common.format != "text" || p.timeline)) {
+    std::cerr << "tpmdiag " << cmd << ": error: --brief is a text report of its own: not with "
+              << (p.timeline ? "--timeline" : "--format " + p.common.format) << "\n";
     return 2;
   }
   p.run.scan.prefilter = !p.reference;

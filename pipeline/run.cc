@@ -284,12 +284,12 @@ void Run::apply_filter() {
   kept.reserve(facts_.size());
   for (auto& fact : facts_) {
     bool keep = f.host_glob.empty() || fnmatch(f.host_glob.c_str(), fact.host.c_str(), 0) == 0;
-    if (!keep && fact.host.empty()) ++filtered_.dropped_unnamed;
+    if (!keep && fact.host.empty()) filtered_.dropped_unnamed += 1 + fact.repeats;
     if (keep && (f.since_ms || f.until_ms)) {
       std::optional<int64_t> ts = fact.ts_ms;
       if (ts) last_ts[fact.input] = fact.last_ts_ms.value_or(*ts);
       else if (auto it = last_ts.find(fact.input); it != last_ts.end()) ts = it->second;
-      if (!ts) ++filtered_.untimed_kept;
+      if (!ts) filtered_.untimed_kept += 1 + fact.repeats;
       // A line counted with its copies spans its first to its last time.
       int64_t first = ts.value_or(0), last = fact.ts_ms ? fact.last_ts_ms.value_or(first) : first;
       keep = !ts || ((!f.since_ms || last >= *f.since_ms) && (!f.until_ms || first <= *f.until_ms));

@@ -74,6 +74,8 @@ out=$("$bin" diagnose --brief "${seed[@]}"); rc=$?
   || bad "--brief: exit $rc: $out"
 out=$("$bin" explain --brief --since 2021-10-29T19:42:00Z "${seed[@]}")
 [ "$out" = "(not named)  HEALTHY  -  -" ] && ok "explain --brief with --since" || bad "explain --brief: $out"
+out=$("$bin" diagnose -q --format json samples/seed-failing); rc=$?
+[ -z "$out" ] && [ "$rc" = 1 ] && ok "-q wins over --format json" || bad "-q --format json: exit $rc"
 "$bin" diagnose --brief --format json samples/seed-failing > /dev/null 2> "$tmp/err"; rc=$?
 [ "$rc" = 2 ] && [ "$(wc -l < "$tmp/err")" = 1 ] && ok "--brief with --format json: exit 2" || bad "--brief --format json: exit $rc"
 
