@@ -280,10 +280,18 @@ void Run::apply_filter() {
   const EventFilter& f = opts_.filter;
   if (!f.active()) return;
   std::map<std::string, int64_t> last_ts;  // per input: the time of its last timed TPM line
+  // Redacted hosts are matched by their real names: the user names those.
+  std::map<std::string, std::string> real;
+  if (opts_.redactor && !f.host_glob.empty())
+    for (auto& [token, value] : opts_.redactor->map()) real.emplace(token, value);
+  auto host_matches = [&](const std::string& host) {
+    auto it = real.find(host);
+    return fnmatch(f.host_glob.c_str(), (it == real.end() ? host : it->second).c_str(), 0) == 0;
+  };
   std::vector<Fact> kept;
   kept.reserve(facts_.size());
   for (auto& fact : facts_) {
-    bool keep = f.host_glob.empty() || fnmatch(f.host_glob.c_str(), fact.host.c_str(), 0) == 0;
+    bool keep = f.host_glob.empty() || host_matches(fact.host);
     if (!keep && fact.host.empty()) filtered_.dropped_unnamed += 1 + fact.repeats;
     if (keep && (f.since_ms || f.until_ms)) {
       std::optional<int64_t> ts = fact.ts_ms;

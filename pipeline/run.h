@@ -46,7 +46,7 @@ class Redactor;
 //   line before any timestamp of its input cannot be placed and is kept
 //   (pasted bare lines, logs written without timestamps).
 //   Host: the host the line is of, matched as a shell glob (fnmatch); lines
-//   of no named host match as "".
+//   of no named host match as "". A redacted run matches the real names.
 struct EventFilter {
   std::optional<int64_t> since_ms, until_ms;
   std::string host_glob;  // "" = every host

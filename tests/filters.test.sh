@@ -52,6 +52,8 @@ done
 "$bin" diagnose --brief --host 'esx02*' "$multi" > "$tmp/esx02"; rc=$?
 [ "$(wc -l < "$tmp/all")" = 2 ] && [ "$(cat "$tmp/esx02")" = "esx02.lab.local  PROBLEM  pcr_bank_sha1_only  0.90" ] && [ "$rc" = 1 ] \
   && ok "--host esx02* keeps esx02's lines only" || bad "--host esx02*: exit $rc: $(cat "$tmp/esx02")"
+out=$("$bin" diagnose --redact --brief --host 'esx02*' "$multi")
+[[ "$out" =~ ^host-[0-9]+\ \ PROBLEM\ \ pcr_bank_sha1_only\ \ 0\.90$ ]] && ok "--host with --redact matches the real names" || bad "--redact --host: $out"
 v=$(verdict --host '*01.lab.*' "$multi")
 [ "$v" = "HEALTHY 0" ] && ok "--host *01.lab.*: the healthy host alone, exit 0" || bad "--host *01.lab.*: $v"
 v=$(verdict --host 'esx03*' "$multi")
