@@ -480,9 +480,9 @@ void render_explain(const Report& r, std::ostream& out, const TextStyle& style) 
   for (const auto& f : r.findings)
     for (const Fact* e : f.evidence) evidence_of[e].push_back(f.cause->id);
   for (const auto& h : r.hosts) {
-    files_under(out, places, h, "");
     for (const auto& b : h.boots) {
       out << "== host " << (h.host.empty() ? "(not named)" : visible(h.host)) << ", boot " << b.index << " ==\n";
+      if (&b == &h.boots.front()) files_under(out, places, h, "");
       for (const Fact* f : b.facts) {
         out << p("36", p.where(*f)) << "\n  " << visible(f->text) << "\n";
         hang(out, "rule " + f->rule->id + " (" + std::string(role_name(f->rule->role)) + "): " + f->rule->meaning, 4, 6,
