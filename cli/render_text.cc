@@ -61,7 +61,9 @@ class Places {
       else common = common.substr(0, std::mismatch(common.begin(), common.end(), dir.begin(), dir.end()).first - common.begin());
       first = false;
     }
-    return visible(common);
+    // Whole components only: "a/seed-failing/" and "a/seed-fixed/" share "a/".
+    size_t end = common.find_last_of("/!");
+    return visible(end == std::string::npos ? "" : common.substr(0, end + 1));
   }
 
  private:

@@ -68,6 +68,13 @@ tar czf "$tmp/esx02.tgz" -C "$b" esx-esx02.lab.local-2024-05-02--06.31-2104411
   && grep -q "^      vmkernel.log:3$" "$tmp/bundle" && ok "a bundle member's place is its name; the bundle is named once" \
   || bad "bundle places: $(grep -n 'esx02\|vmkernel.log' "$tmp/bundle" | head -5)"
 
+# The folder named is whole components: seed-failing/ and seed-fixed/ share d/, not d/seed-f.
+mkdir -p "$tmp/d/seed-failing" "$tmp/d/seed-fixed"
+cp samples/seed-failing/hostd.log "$tmp/d/seed-failing/"; cp samples/seed-fixed/hostd.log "$tmp/d/seed-fixed/"
+"$bin" diagnose "$tmp/d/seed-failing" "$tmp/d/seed-fixed" > "$tmp/o"
+grep -q "^  files under $tmp/d/$" "$tmp/o" && grep -q "^      seed-failing/hostd.log:4$" "$tmp/o" \
+  && ok "the folder is cut at a whole component" || bad "folder: $(grep 'files under' "$tmp/o")"
+
 # Plurals.
 "$bin" diagnose samples/seed-fixed > "$tmp/fixed"
 grep -q "Read 1 of 1 input," "$tmp/fixed" && ! grep -Eq "(^|[^0-9])1 (TPM lines|inputs|boot windows)" "$tmp/r80" "$tmp/fixed" \
