@@ -6,6 +6,7 @@
 #include <cstring>
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 #include <sstream>
 
 #include "cli/render.h"
@@ -26,11 +27,14 @@ namespace {
 class Places {
  public:
   explicit Places(const Report& r) {
+    // Views into the report: a run may keep a million lines of a few inputs.
+    std::unordered_set<std::string_view> seen;
     std::vector<std::string> names;
-    for (const auto& in : r.inputs) names.push_back(in.name);
-    for (const auto& f : r.facts) names.push_back(f.input);
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
+    auto add = [&](const std::string& n) {
+      if (seen.insert(n).second) names.push_back(n);
+    };
+    for (const auto& in : r.inputs) add(in.name);
+    for (const auto& f : r.facts) add(f.input);
     std::map<std::string, int> tails;  // tail -> how many inputs end with it
     for (const auto& n : names)
       for (size_t k : cuts(n)) ++tails[n.substr(k)];
@@ -53,7 +57,10 @@ class Places {
   std::string folder(const std::vector<const Fact*>& facts) const {
     std::string common;
     bool first = true;
+    const std::string* last = nullptr;
     for (const Fact* f : facts) {
+      if (last && *last == f->input) continue;  // runs of one input: looked up once
+      last = &f->input;
       auto it = short_.find(f->input);
       if (it == short_.end()) continue;
       std::string dir = f->input.substr(0, f->input.size() - it->second.size());
