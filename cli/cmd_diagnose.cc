@@ -255,7 +255,8 @@ int cmd_diagnose(const Args& args) {
   if (!r.any_input_read && !r.inputs.empty()) return 2;  // nothing to report but the errors above
   const std::string& fmt = p.common.format;
   bool ok = write_output("diagnose", p, [&](std::ostream& out) {
-    if (fmt == "json") render_json(r, out, true, p.redact);
+    FilterNote note{p.run.filter, p.filtered};
+    if (fmt == "json") render_json(r, out, true, p.redact, &note);
     else if (fmt == "jsonl") render_jsonl(r, out);
     else if (fmt == "html" || fmt == "md") render_case(fmt, r, out, meta_of(*engine, p));
     else if (p.filter.brief) render_brief(r, out, colour(p));

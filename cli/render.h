@@ -40,8 +40,16 @@ void render_explain_json(const Report& r, std::ostream& out);
 void render_html(const Report& r, std::ostream& out, const ReportMeta& meta);
 void render_md(const Report& r, std::ostream& out, const ReportMeta& meta);
 
-// redacted: the run was redacted (--redact), said in the report.
-void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted = false);
+// What --since/--until/--host did to a run, said in the JSON report.
+struct FilterNote {
+  const EventFilter& filter;
+  FilterCounts counts;
+};
+
+// redacted: the run was redacted (--redact), said in the report; filtered:
+// the run was filtered (the "filter" object; absent when null or inactive).
+void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted = false,
+                 const FilterNote* filtered = nullptr);
 
 // One entry of findings[] (also the body of a JSON Lines "finding" record).
 void write_finding(JsonWriter& w, const Finding& f);

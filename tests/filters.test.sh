@@ -25,6 +25,11 @@ v=$(verdict --since 2021-10-29T19:42:00Z "${seed[@]}")
 [ "$v" = "HEALTHY 0" ] && ok "--since after the failing boot keeps only the fixed boot: HEALTHY" || bad "--since: $v"
 grep -q "^  19 TPM lines left out by --since/--until/--host$" "$tmp/v" && grep -q "^  7 TPM lines kept by --since/--until" "$tmp/v" \
   && ok "the report says what the filter left out and kept" || bad "no filter note: $(tail -4 "$tmp/v")"
+f=$("$bin" diagnose --format json --since 2021-10-29T19:42:00Z "${seed[@]}" | jq -c '[.verdict, .filter]')
+[ "$f" = '["healthy",{"since":"2021-10-29T19:42:00.000Z","until":null,"host":null,"left_out":19,"untimed_kept":7}]' ] \
+  && ok "the JSON report says the filter and what it left out" || bad "json filter: $f"
+[ "$("$bin" diagnose --format json "${seed[@]}" | jq -c 'has("filter")')" = false ] && ok "no filter object without a filter" \
+  || bad "a filter object without a filter"
 v=$(verdict --until 2021-10-29T19:41:29.300Z samples/seed-failing)
 [ "$v" = "PROBLEM 1" ] && ok "--until after the lockout error keeps it" || bad "--until 19:41:29.300: $v"
 v=$(verdict --until 2021-10-29T19:41:20Z samples/seed-failing)
