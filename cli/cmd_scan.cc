@@ -42,7 +42,9 @@ logs under var/run/log/ and var/log/ and the command outputs commands/*.txt
 (host name, ESXi build, BIOS, board, TPM VIBs, TPM vendor); see docs/store.md.
 
 An input unchanged since the store last saw it (same size and modification
-time) is not read again; --force reads it anyway.
+time) is not read again; --force reads it anyway. --since/--until read every
+input again and record only the lines they keep (scan again with --force to
+record whole logs); --host GLOB picks the hosts shown, the store keeps all.
 
 Output: a table (host, verdict, top cause, confidence, input), or --format
 json. A progress bar is drawn on stderr when it is a terminal.
