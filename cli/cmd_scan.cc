@@ -17,6 +17,7 @@
 #include "cli/common.h"
 #include "cli/filters.h"
 #include "cli/render.h"
+#include "cli/term.h"
 #include "store/batch.h"
 #include "store/store.h"
 
@@ -188,10 +189,10 @@ void print_table(std::ostream& out, const Summary& s, std::vector<Row> rows) {
               << pad(r.cause.empty() ? "-" : r.cause, cw) << "  " << conf << "  " << r.input
               << (r.scan == "unchanged" || r.scan == "not stored" ? "  (" + r.scan + ")" : "") << "\n";
   }
-  out << s.counts.total << " inputs: " << s.counts.scanned << " scanned, " << s.counts.unchanged << " unchanged, "
-            << s.counts.failed << " errors";
+  out << counted(s.counts.total, "input") << ": " << s.counts.scanned << " scanned, " << s.counts.unchanged
+      << " unchanged, " << counted(s.counts.failed, "error");
   if (s.not_stored) out << " (" << s.not_stored << " not stored)";
-  out << "; " << rows.size() << " hosts:";
+  out << "; " << counted(rows.size(), "host") << ":";
   bool first = true;
   for (const auto& [v, n] : verdicts) {
     out << (first ? " " : ", ") << n << " " << v;

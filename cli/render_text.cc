@@ -359,7 +359,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
   }
   if (normal > 0) {
     wrap(out,
-         (normal == 1 ? "1 other TPM line is" : std::to_string(normal) + " other TPM lines are") +
+         counted_are(normal, "other TPM line") +
              " normal activity (driver start, hostd provider start, ...); 'tpmdiag explain' annotates every line.",
          0, width);
     out << "\n";

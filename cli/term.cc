@@ -44,6 +44,8 @@ std::string counted(uint64_t n, std::string_view one) {
   return std::to_string(n).append(" ").append(one).append(n == 1 ? "" : "s");
 }
 
+std::string counted_are(uint64_t n, std::string_view one) { return counted(n, one) + (n == 1 ? " is" : " are"); }
+
 size_t text_columns(std::string_view s) {
   size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;  // count lead bytes only

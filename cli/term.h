@@ -43,6 +43,8 @@ void hang(std::ostream& out, std::string_view text, size_t first, size_t indent,
 void reference(std::ostream& out, const std::string& url, const std::string& title, size_t indent, size_t width);
 // "1 TPM line", "2 TPM lines" (a regular plural).
 std::string counted(uint64_t n, std::string_view one);
+// "1 other TPM line is", "2 other TPM lines are".
+std::string counted_are(uint64_t n, std::string_view one);
 // Display width of UTF-8 text (characters; no wide ones in our texts).
 size_t text_columns(std::string_view s);
 

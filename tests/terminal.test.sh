@@ -80,6 +80,13 @@ grep -q "^  files under $tmp/d/$" "$tmp/o" && grep -q "^      seed-failing/hostd
 grep -q "Read 1 of 1 input," "$tmp/fixed" && ! grep -Eq "(^|[^0-9])1 (TPM lines|inputs|boot windows)" "$tmp/r80" "$tmp/fixed" \
   && ok "1 input, not 1 inputs" || bad "plural: $(grep -E 'Read|boot' "$tmp/fixed")"
 
+sed -n 11p samples/seed-failing/hostd.log > "$tmp/one.log"   # one TPM line
+"$bin" diagnose --width 200 "$tmp/one.log" > "$tmp/one.txt"; "$bin" diagnose --format md "$tmp/one.log" > "$tmp/one.md"
+"$bin" diagnose --format html "$tmp/one.log" > "$tmp/one.html"; "$bin" scan --db "$tmp/one.db" "$tmp/one.log" > "$tmp/one.scan"
+grep -q ", 1 TPM line, problem$" "$tmp/one.txt" && grep -q ", 1 TPM line, problem$" "$tmp/one.md" && grep -q "all 1 TPM line<" "$tmp/one.html" \
+  && grep -q "^1 input: 1 scanned, 0 unchanged, 0 errors; 1 host:" "$tmp/one.scan" && ok "1 TPM line, 1 input, 1 host in text, md, html, scan" \
+  || bad "singular: $(grep -h 'TPM line\|input:' "$tmp/one.txt" "$tmp/one.md" "$tmp/one.scan" | head -4)"
+
 # The pager: only on a terminal, and only when the output is longer than it.
 if command -v script > /dev/null; then
   TPMDIAG_PAGER="sed s/^/PAGED:/" script -qec "stty rows 20 cols 80; '$bin' diagnose ${seed[*]}" /dev/null > "$tmp/tty" 2>&1
