@@ -58,7 +58,7 @@ db="$work/fleet.db"
 # 1. Three good bundles and one truncated: three scanned, one error, exit 1.
 out=$("$bin" scan --db "$db" --jobs 2 "$work/fleet" 2>"$work/err"); rc=$?
 check "scan exit 1 (a problem was found), got $rc" [ "$rc" = 1 ]
-check "summary counts: $(tail -1 <<<"$out")" grep -q '^4 inputs: 3 scanned, 0 unchanged, 1 errors' <<<"$out"
+check "summary counts: $(tail -1 <<<"$out")" grep -q '^4 inputs: 3 scanned, 0 unchanged, 1 error' <<<"$out"
 check "host1 resolved" grep -Eq '^host1 +resolved +tpm_firmware_outdated' <<<"$out"
 check "host2 problem" grep -Eq '^host2 +problem +tpm_firmware_outdated' <<<"$out"
 check "host3 healthy or no TPM evidence" grep -Eq '^host3 +(healthy|no_tpm_evidence) ' <<<"$out"
@@ -87,7 +87,7 @@ check "rescan still lists host2" grep -Eq '^host2 +problem .*\(unchanged\)' <<<"
 json=$("$bin" scan --db "$db" --format json "$work/fleet" 2>/dev/null)
 check "json stats scanned 0" grep -q '"scanned": 0' <<<"$json"
 out=$("$bin" scan --db "$db" --force "$work/fleet" 2>/dev/null)
-check "--force rescans: $(tail -1 <<<"$out")" grep -q '^4 inputs: 3 scanned, 0 unchanged, 1 errors' <<<"$out"
+check "--force rescans: $(tail -1 <<<"$out")" grep -q '^4 inputs: 3 scanned, 0 unchanged, 1 error' <<<"$out"
 q=$(sqlite3 "$db" "select count(*) from findings where cause = 'tpm_firmware_outdated'")
 check "no duplicate findings after --force: $q" [ "$q" = 2 ]
 touch "$healthy"
