@@ -197,7 +197,11 @@ void report_input_errors(const Report& r) {
     if (!in.error.empty()) print_error(in.error);
 }
 
-ReportMeta meta_of(const Engine& engine, const Parsed& p) { return report_meta(engine.knowledge(), p.run.redactor.get()); }
+ReportMeta meta_of(const Engine& engine, const Parsed& p) {
+  ReportMeta m = report_meta(engine.knowledge(), p.run.redactor.get());
+  m.filtered = filter_summary(p.run.filter, p.filtered);
+  return m;
+}
 
 // The case report, in either markup.
 void render_case(const std::string& format, const Report& r, std::ostream& out, const ReportMeta& meta) {
@@ -235,7 +239,9 @@ TextStyle style(const Parsed& p);
 
 bool colour(const Parsed& p) { return want_color(p.common.color) && (p.common.color == "always" || p.out.to_stdout()); }
 
-TextStyle style(const Parsed& p) { return {colour(p), output_width(p.term), p.verbose, p.filtered}; }
+TextStyle style(const Parsed& p) {
+  return {colour(p), output_width(p.term), p.verbose, filter_summary(p.run.filter, p.filtered)};
+}
 
 }  // namespace
 

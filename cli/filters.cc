@@ -4,6 +4,7 @@
 #include <iostream>
 #include <tuple>
 
+#include "cli/term.h"
 #include "common/text.h"
 #include "parsers/timestamp.h"
 
@@ -88,6 +89,17 @@ bool apply_filter_options(const std::string& cmd, const FilterOptions& f, EventF
     return false;
   }
   return true;
+}
+
+std::string filter_summary(const EventFilter& f, const FilterCounts& c) {
+  if (!f.active()) return "";
+  std::string by;
+  if (f.since_ms) by += " --since " + format_iso8601(*f.since_ms);
+  if (f.until_ms) by += " --until " + format_iso8601(*f.until_ms);
+  if (!f.host_glob.empty()) by += " --host " + visible(f.host_glob);
+  std::string s = "Filtered by" + by + ": " + counted(c.dropped, "TPM line") + " left out";
+  if (c.untimed_kept) s += ", " + std::to_string(c.untimed_kept) + " kept with no time in them or before them in their input";
+  return s + "; this report is about the lines kept.";
 }
 
 void hint_host_name(const std::string& cmd, const FilterCounts& c, bool nothing_kept) {

@@ -31,6 +31,10 @@ bool apply_filter_options(const std::string& cmd, const FilterOptions& f, EventF
 // 2h, 3d, 1w. nullopt when it is none of these.
 std::optional<int64_t> parse_time_bound(std::string_view text, int64_t now_ms);
 
+// "Filtered by --since 2021-10-29T19:42:00.000Z: 19 TPM lines left out, ...":
+// what the filter did, said by every report of a filtered run; "" when none.
+std::string filter_summary(const EventFilter& f, const FilterCounts& c);
+
 // After a run: when --host left out lines that name no host, says on stderr
 // that assigning a name is --host-name (the meaning --host had before).
 void hint_host_name(const std::string& cmd, const FilterCounts& c, bool nothing_kept);

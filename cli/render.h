@@ -22,7 +22,7 @@ struct TextStyle {
   bool color = false;
   int width = 80;  // cli/term.h output_width()
   bool verbose = false;  // fix steps of uncertain findings, files not read
-  FilterCounts filtered{};  // what --since/--until/--host left out, said at the end
+  std::string filtered;  // filter_summary() (cli/filters.h) of a filtered run, said at the end
 };
 
 void render_text(const Report& r, std::ostream& out, const TextStyle& style);

@@ -375,15 +375,11 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
                     counted(lines, "line") + ", " + std::to_string(tpm) + " TPM-related")
       << "\n";
   // A filtered report says so: a verdict on part of the logs is not one on all.
-  std::ostringstream notes;
-  if (style.filtered.dropped)
-    hang(notes, counted(style.filtered.dropped, "TPM line") + " left out by --since/--until/--host", 2, 4, width);
-  if (style.filtered.untimed_kept)
-    hang(notes,
-         counted(style.filtered.untimed_kept, "TPM line") +
-             " kept by --since/--until: no time in them or before them in their input",
-         2, 4, width);
-  if (!notes.str().empty()) out << p("2", notes.str().substr(0, notes.str().size() - 1)) << "\n";
+  if (!style.filtered.empty()) {
+    std::ostringstream note;
+    hang(note, style.filtered, 2, 4, width);
+    out << p("2", note.str().substr(0, note.str().size() - 1)) << "\n";
+  }
   if (!r.skipped.empty()) {
     out << p("2", "  " + std::to_string(r.skipped.size()) + (r.skipped.size() == 1 ? " file" : " files") +
                       " not read: not logs by name or place (core dumps, images, VM files, ...)" +

@@ -7,6 +7,7 @@ set -u
 bin=$(realpath "${1:?usage: filters.test.sh PATH-TO-tpmdiag}")
 cd "$(dirname "$0")/.." || exit 2
 export NO_COLOR=1
+unset COLUMNS
 pass=0 fail=0
 ok() { echo "ok   $*"; pass=$((pass+1)); }
 bad() { echo "FAIL $*"; fail=$((fail+1)); }
@@ -23,8 +24,12 @@ verdict() { local rc; "$bin" diagnose "$@" > "$tmp/v" 2> "$tmp/err"; rc=$?; echo
 [ "$(verdict "${seed[@]}")" = "RESOLVED 0" ] || bad "seed without a filter: $(verdict "${seed[@]}")"
 v=$(verdict --since 2021-10-29T19:42:00Z "${seed[@]}")
 [ "$v" = "HEALTHY 0" ] && ok "--since after the failing boot keeps only the fixed boot: HEALTHY" || bad "--since: $v"
-grep -q "^  19 TPM lines left out by --since/--until/--host$" "$tmp/v" && grep -q "^  7 TPM lines kept by --since/--until" "$tmp/v" \
+grep -q "^  Filtered by --since 2021-10-29T19:42:00.000Z: 19 TPM lines left out, 7 kept" "$tmp/v" \
   && ok "the report says what the filter left out and kept" || bad "no filter note: $(tail -4 "$tmp/v")"
+for fmt in md html; do
+  "$bin" diagnose --format $fmt --since 2021-10-29T19:42:00Z "${seed[@]}" | grep -q "Filtered by --since 2021-10-29T19:42:00.000Z: 19 TPM lines left out" \
+    && ok "the $fmt report says it was filtered" || bad "no filter note in $fmt"
+done
 f=$("$bin" diagnose --format json --since 2021-10-29T19:42:00Z "${seed[@]}" | jq -c '[.verdict, .filter]')
 [ "$f" = '["healthy",{"since":"2021-10-29T19:42:00.000Z","until":null,"host":null,"left_out":19,"untimed_kept":7}]' ] \
   && ok "the JSON report says the filter and what it left out" || bad "json filter: $f"
