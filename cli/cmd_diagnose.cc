@@ -4,7 +4,9 @@
 #include <sstream>
 
 #include "cli/common.h"
+#include "cli/filters.h"
 #include "cli/render.h"
+#include "cli/term.h"
 #include "pipeline/redact.h"
 
 namespace tpmdiag::cli {
@@ -90,6 +92,9 @@ struct Parsed {
   bool reference = false;
   bool verbose = false;
   bool timeline = false;
+  TermOptions term;
+  FilterOptions filter;
+  FilterCounts filtered;  // after the run
 };
 
 int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed& p,
@@ -104,10 +109,12 @@ int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed
       ("redact-map", po::value(&p.redact_map),
        "FILE: with --redact (implied), write the token -> value map to FILE (JSON, readable by you only)");
   d.add_options()
-      ("host", po::value(&p.run.scan.host), "NAME: host name for lines that do not carry one")
+      ("host-name", po::value(&p.run.scan.host), "NAME: host name for lines that do not carry one")
       ("input-format", po::value(&p.run.scan.input_format),
        "NAME: parse every line as this format (e.g. syslog-rfc5424, json-lines, esxi7-vmkernel; "
        "list in docs/formats.md) instead of detecting it per line");
+  add_filter_options(d, p.filter);
+  add_terminal_options(d, p.term);
   LimitOptions lim;
   add_input_limit_options(d, lim, p.run);
   d.add_options()
@@ -132,7 +139,15 @@ int parse_run(const std::string& cmd, const Args& args, const char* help, Parsed
     return 0;
   }
   // Limits out of range would abort on allocation or silently mean "none".
-  if (!lim.apply(cmd, vm) || !check_min_confidence(cmd, p.run.diagnose.min_confidence)) return 2;
+  if (!lim.apply(cmd, vm) || !check_min_confidence(cmd, p.run.diagnose.min_confidence) ||
+      !apply_filter_options(cmd, p.filter, p.run.filter) || !check_terminal_options(cmd, p.term))
+    return 2;
+  // --quiet goes with anything (it wins); --brief is a report of its own.
+  if (p.filter.brief && (p.common.format != "text" || p.timeline)) {
+    std::cerr << "tpmdiag " << cmd << ": error: --brief is a text report of its own: not with "
+              << (p.timeline ? "--timeline" : "--format " + p.common.format) << "\n";
+    return 2;
+  }
   p.run.scan.prefilter = !p.reference;
   if (!p.redact_map.empty()) p.redact = true;
   if (p.redact) {
@@ -164,12 +179,26 @@ bool check_input_format(const std::string& cmd, const Engine& engine, const std:
   return false;
 }
 
+// Reads the inputs through the filter; a note when --host left out lines of no named host.
+Report run(const std::string& cmd, const Engine& engine, Parsed& p) {
+  Run run(engine, p.run);
+  for (const auto& path : p.paths) run.add_path(path);
+  Report r = std::move(run).finish();
+  p.filtered = run.filtered();
+  hint_host_name(cmd, p.filtered, r.facts.empty());
+  return r;
+}
+
 void report_input_errors(const Report& r) {
   for (const auto& in : r.inputs)
     if (!in.error.empty()) print_error(in.error);
 }
 
-ReportMeta meta_of(const Engine& engine, const Parsed& p) { return report_meta(engine.knowledge(), p.run.redactor.get()); }
+ReportMeta meta_of(const Engine& engine, const Parsed& p) {
+  ReportMeta m = report_meta(engine.knowledge(), p.run.redactor.get());
+  m.filtered = filter_summary(p.run.filter, p.filtered);
+  return m;
+}
 
 // The case report, in either markup.
 void render_case(const std::string& format, const Report& r, std::ostream& out, const ReportMeta& meta) {
@@ -190,20 +219,33 @@ bool write_redact_map(const std::string& cmd, const Parsed& p) {
 }
 
 // Writes the output (stdout or -o FILE, opened before the run so that a bad
-// path fails at once) with `render`; false after one error line.
+// path fails at once) with `render`; false after one error line. Text for a
+// terminal goes through the pager; --quiet writes nothing.
 template <class Render>
 bool write_output(const std::string& cmd, Parsed& p, Render&& render) {
-  render(p.out.stream());
+  if (!p.filter.quiet) {
+    const std::string& fmt = p.common.format;
+    Pager pager(p.term, p.out.to_stdout() && fmt == "text");
+    render(p.out.to_stdout() ? pager.stream() : p.out.stream());
+    pager.finish();
+  }
   return p.out.close(cmd) && write_redact_map(cmd, p);
 }
 
+TextStyle style(const Parsed& p);
+
 bool colour(const Parsed& p) { return want_color(p.common.color) && (p.common.color == "always" || p.out.to_stdout()); }
+
+TextStyle style(const Parsed& p) {
+  return {colour(p), output_width(p.term), p.verbose, filter_summary(p.run.filter, p.filtered)};
+}
 
 }  // namespace
 
 int cmd_diagnose(const Args& args) {
   Parsed p;
-  if (int rc = parse_run("diagnose", args, kDiagnoseHelp, p, "text|json|html|md: report format"); rc >= 0) return rc;
+  if (int rc = parse_run("diagnose", args, kDiagnoseHelp, p, "text|json|jsonl|html|md: report format"); rc >= 0)
+    return rc;
   if (p.timeline && p.common.format != "text") {
     std::cerr << "tpmdiag diagnose: error: --timeline is text; the html and md reports hold the timeline already\n";
     return 2;
@@ -211,15 +253,18 @@ int cmd_diagnose(const Args& args) {
   auto engine = load_engine(p.common);
   if (!engine) return 2;
   if (!check_input_format("diagnose", *engine, p.run.scan.input_format) || !p.out.open("diagnose", p.paths)) return 2;
-  Report r = run_inputs(*engine, p.paths, p.run);
+  Report r = run("diagnose", *engine, p);
   report_input_errors(r);
   if (!r.any_input_read && !r.inputs.empty()) return 2;  // nothing to report but the errors above
   const std::string& fmt = p.common.format;
   bool ok = write_output("diagnose", p, [&](std::ostream& out) {
-    if (fmt == "json") render_json(r, out, true, p.redact);
+    FilterNote note{p.run.filter, p.filtered};
+    if (fmt == "json") render_json(r, out, true, p.redact, &note);
+    else if (fmt == "jsonl") render_jsonl(r, out);
     else if (fmt == "html" || fmt == "md") render_case(fmt, r, out, meta_of(*engine, p));
-    else if (p.timeline) render_timeline(r, out, {colour(p), 100, p.verbose});
-    else render_text(r, out, {colour(p), 100, p.verbose});
+    else if (p.filter.brief) render_brief(r, out, colour(p));
+    else if (p.timeline) render_timeline(r, out, style(p));
+    else render_text(r, out, style(p));
   });
   if (!ok) return 2;
   return exit_code(r);
@@ -228,6 +273,10 @@ int cmd_diagnose(const Args& args) {
 int cmd_explain(const Args& args) {
   Parsed p;
   if (int rc = parse_run("explain", args, kExplainHelp, p, "text|json|html|md: output format"); rc >= 0) return rc;
+  if (p.common.format == "jsonl") {
+    std::cerr << "tpmdiag explain: error: --format jsonl is an option of 'tpmdiag diagnose' (explain: text, json, html, md)\n";
+    return 2;
+  }
   if (p.timeline) {
     std::cerr << "tpmdiag explain: error: --timeline is an option of 'tpmdiag diagnose'\n";
     return 2;
@@ -235,13 +284,14 @@ int cmd_explain(const Args& args) {
   auto engine = load_engine(p.common);
   if (!engine) return 2;
   if (!check_input_format("explain", *engine, p.run.scan.input_format) || !p.out.open("explain", p.paths)) return 2;
-  Report r = run_inputs(*engine, p.paths, p.run);
+  Report r = run("explain", *engine, p);
   report_input_errors(r);
   const std::string& fmt = p.common.format;
   bool ok = write_output("explain", p, [&](std::ostream& out) {
     if (fmt == "json") render_explain_json(r, out);
     else if (fmt == "html" || fmt == "md") render_case(fmt, r, out, meta_of(*engine, p));
-    else render_explain(r, out, colour(p));
+    else if (p.filter.brief) render_brief(r, out, colour(p));
+    else render_explain(r, out, style(p));
   });
   if (!ok) return 2;
   return exit_code(r) == 2 ? 2 : 0;

@@ -1,6 +1,7 @@
 // tpmdiag kb list|show ID
 #include "cli/common.h"
 #include "cli/render.h"
+#include "cli/term.h"
 
 namespace tpmdiag::cli {
 
@@ -19,21 +20,30 @@ Exit codes: 0 ok, 2 usage error, unknown ID, or a cause file that does not load.
 
 Options)";
 
-void show_text(const Cause& c) {
-  std::cout << c.id << " — " << c.title << "\n\n";
-  if (!c.summary.empty()) std::cout << c.summary << "\n\n";
-  std::cout << "What it means:\n  " << c.meaning << "\n\nHow to confirm:\n  " << c.check << "\n\nFix:\n";
-  int i = 1;
-  for (const auto& s : c.fix) std::cout << "  " << i++ << ". " << (s.otherwise.empty() ? s.text : s.otherwise) << "\n";
-  if (!c.vendor_notes.empty()) {
-    std::cout << "\nVendor notes:\n";
-    for (const auto& v : c.vendor_notes) std::cout << "  " << v.vendor << ": " << v.note << "\n";
+// Wrapped to the terminal (cli/term.h); URLs stay whole.
+void show_text(const Cause& c, std::ostream& out, size_t width) {
+  hang(out, c.id + " — " + c.title, 0, 2, width);
+  out << "\n";
+  if (!c.summary.empty()) {
+    wrap(out, c.summary, 0, width);
+    out << "\n";
   }
-  std::cout << "\nReferences:\n";
-  for (const auto& r : c.references) std::cout << "  " << r.url << (r.title.empty() ? "" : "  (" + r.title + ")") << "\n";
+  out << "What it means:\n";
+  wrap(out, c.meaning, 2, width);
+  out << "\nHow to confirm:\n";
+  wrap(out, c.check, 2, width);
+  out << "\nFix:\n";
+  int i = 1;
+  for (const auto& s : c.fix) hang(out, std::to_string(i++) + ". " + (s.otherwise.empty() ? s.text : s.otherwise), 2, 5, width);
+  if (!c.vendor_notes.empty()) {
+    out << "\nVendor notes:\n";
+    for (const auto& v : c.vendor_notes) hang(out, v.vendor + ": " + v.note, 2, 4, width);
+  }
+  out << "\nReferences:\n";
+  for (const auto& r : c.references) reference(out, r.url, r.title, 2, width);
   if (!c.inference.empty()) {
-    std::cout << "\nOur inference (not stated by a source):\n";
-    for (const auto& s : c.inference) std::cout << "  - " << s << "\n";
+    out << "\nOur inference (not stated by a source):\n";
+    for (const auto& s : c.inference) hang(out, "- " + s, 2, 4, width);
   }
 }
 }  // namespace
@@ -44,6 +54,8 @@ int cmd_kb(const Args& args) {
   po::options_description d(kHelp);
   add_output_options(d, o, "text|json: output format");
   add_data_options(d, o);
+  TermOptions term;
+  add_terminal_options(d, term);
   d.add_options()("help,h", "show this help");
   po::options_description all;
   all.add(d).add_options()("args", po::value(&pos_args), "list|show ID");
@@ -55,6 +67,7 @@ int cmd_kb(const Args& args) {
     print_help(d);
     return vm.count("help") ? 0 : 2;
   }
+  if (!check_terminal_options("kb", term)) return 2;
   const std::string& action = pos_args[0];
   if (!(action == "list" && pos_args.size() == 1) && !(action == "show" && pos_args.size() == 2)) {
     std::cerr << "tpmdiag kb: error: use 'kb list' or 'kb show ID'" << did_you_mean(action, {"list", "show"})
@@ -85,7 +98,9 @@ int cmd_kb(const Args& args) {
     JsonWriter w(std::cout, 2);
     write_cause(w, *c, true);
   } else {
-    show_text(*c);
+    Pager pager(term, true);
+    show_text(*c, pager.stream(), static_cast<size_t>(output_width(term)));
+    pager.finish();
   }
   return 0;
 }

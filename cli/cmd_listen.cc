@@ -20,6 +20,8 @@ Fluent Bit) and writes JSON Lines to stdout as things happen: a `finding`
 record once per host, boot and cause when the evidence is enough, a
 `resolved` record when a later line shows it fixed, `stats` records every
 --stats-interval seconds and at shutdown, `error` records. See docs/live.md.
+On a terminal it writes one line per event instead (time, host, verdict,
+cause, confidence, where); --format jsonl|text chooses.
 
   UDP   one message per datagram (RFC 5426)
   TCP   RFC 6587 octet counting ("LEN SP MSG") or LF-terminated messages,
@@ -76,6 +78,8 @@ int cmd_listen(const Args& args) {
        "SECONDS: report a host's findings once it has been quiet this long, so that lines "
        "arriving one by one are ranked as 'diagnose' ranks them (0 = at once)")
       ("help,h", "show this help");
+  LiveOutput output;
+  add_live_output_options(d, output);
   add_data_options(d, common);
   std::string db_path;
   add_live_db_option(d, db_path);
@@ -85,6 +89,7 @@ int cmd_listen(const Args& args) {
     print_help(d);
     return 0;
   }
+  output.open();
   if (!lim.apply("listen", vm) || !check_min_confidence("listen", po_.limits.diagnose.min_confidence)) return 2;
   if (!(lo.idle_timeout >= 0 && lo.drain_timeout >= 0 && lo.drain_timeout <= 60 && po_.stats_interval >= 0 &&
         po_.settle >= 0 && po_.settle <= 3600)) {
@@ -115,8 +120,7 @@ int cmd_listen(const Args& args) {
               << " is above what the open-file limit, ulimit -n, leaves)\n";
   live::install_stop_signals(listener);
   po_.on_output_error = [&] { listener.stop(); };
-  JsonLinesSink json_sink(std::cout);
-  auto sink = StoreTeeSink::open("listen", db_path, args, json_sink);
+  auto sink = StoreTeeSink::open("listen", db_path, args, output.sink());
   if (!sink) return 2;
   live::Processor proc(*engine, po_, counters, *sink);
   // The stop signals are handled on the receiving thread only: its epoll_wait
@@ -139,6 +143,6 @@ int cmd_listen(const Args& args) {
   return exit_after_stop(ok ? 0 : 2, counters);
 }
 
-TPMDIAG_COMMAND("listen", "[--udp|--tcp A:P]", "syslog receiver: findings as JSON Lines as they happen", cmd_listen, 27)
+TPMDIAG_COMMAND("listen", "[--udp|--tcp A:P]", "syslog receiver: findings as they happen", cmd_listen, 27)
 
 }  // namespace tpmdiag::cli

@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/common.h"
 #include "cli/render.h"
+#include "cli/term.h"
 #include "common/embedded.h"
 #include "common/json_writer.h"
 #include "kb/rc.h"
@@ -56,7 +58,7 @@ std::string context_line(const rc::Context& c) {
   return s;
 }
 
-void print_text(const std::vector<Row>& rows) {
+void print_text(const std::vector<Row>& rows, size_t width, std::ostream& out) {
   bool layered = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.d.layer != 0; });
   size_t w_raw = 0, w_layer = 0, w_name = 0, w_loc = 0;
   for (const Row& r : rows) {
@@ -71,9 +73,13 @@ void print_text(const std::vector<Row>& rows) {
     if (layered) line += pad(r.d.layer_name, w_layer);
     line += pad(r.d.name.empty() ? "-" : r.d.name, w_name);
     line += pad(rc::location(r.d), w_loc);
-    line += r.d.description;
-    std::cout << line << '\n';
-    for (const rc::Context* c : r.ctx) std::cout << std::string(w_raw + 2, ' ') << context_line(*c) << '\n';
+    // The description wraps in its column (under the code when the columns leave it too little room).
+    size_t col = line.size() + 20 <= width ? line.size() : w_raw + 4;
+    std::ostringstream desc;
+    hang(desc, r.d.description, line.size(), col, width);
+    out << line << desc.str().substr(std::min(line.size(), desc.str().size()));
+    if (r.d.description.empty()) out << '\n';
+    for (const rc::Context* c : r.ctx) hang(out, context_line(*c), w_raw + 2, w_raw + 4, width);
   }
 }
 
@@ -143,6 +149,8 @@ int cmd_rc(const Args& args) {
       ("format", po::value<std::string>()->default_value("text")->value_name("text|json"), "output format")
       ("command", po::value<std::string>()->value_name("NAME"),
        "TPM command the codes came from (e.g. CreatePrimary); narrows the ESXi context");
+  TermOptions term;
+  add_terminal_options(opts, term);
   po::options_description hidden;
   hidden.add_options()("code", po::value<std::vector<std::string>>(), "response code");
   po::options_description all;
@@ -157,6 +165,7 @@ int cmd_rc(const Args& args) {
     return 0;
   }
   const std::string format = vm["format"].as<std::string>();
+  if (!check_terminal_options("rc", term)) return 2;
   const std::string command = vm.count("command") ? vm["command"].as<std::string>() : "";
   const auto codes = vm.count("code") ? vm["code"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (codes.empty()) return error("no response code given (e.g. 'tpmdiag rc 0x9a2'; see --help)");
@@ -187,8 +196,14 @@ int cmd_rc(const Args& args) {
     }
     rows.push_back({rc::decode(*code), rc::find_context(context, *code, command)});
   }
-  if (format == "json") print_json(rows);
-  else print_text(rows);
+  if (format == "json") {
+    print_json(rows);
+  } else {
+    Pager pager(term, true);
+    std::ostream& out = pager.stream();
+    print_text(rows, static_cast<size_t>(output_width(term)), out);
+    pager.finish();
+  }
   return status;
 }
 

@@ -1,5 +1,6 @@
 // tpmdiag scan: diagnose many vm-support bundles in parallel into the fleet
 // store (SQLite; docs/store.md).
+#include <fnmatch.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,9 +12,12 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "cli/common.h"
+#include "cli/filters.h"
 #include "cli/render.h"
+#include "cli/term.h"
 #include "store/batch.h"
 #include "store/store.h"
 
@@ -40,7 +44,10 @@ logs under var/run/log/ and var/log/ and the command outputs commands/*.txt
 
 An input unchanged since the store last saw it (same size and modification
 time) is not read again; --force reads it anyway. --prune forgets stored
-inputs whose files are gone (moved or deleted bundles).
+inputs whose files are gone (moved or deleted bundles). --since/--until read
+every input again and record only the lines they keep (scan again with
+--force to record whole logs); --host GLOB picks the hosts shown, the store
+keeps all.
 
 Output: a table (host, verdict, top cause, confidence, input), or --format
 json. A progress bar is drawn on stderr when it is a terminal.
@@ -198,10 +205,10 @@ void print_table(std::ostream& out, const Summary& s, std::vector<Row> rows) {
               << pad(r.cause.empty() ? "-" : r.cause, cw) << "  " << conf << "  " << r.input
               << (notes.empty() ? "" : "  (" + notes + ")") << "\n";
   }
-  out << s.counts.total << " inputs: " << s.counts.scanned << " scanned, " << s.counts.unchanged << " unchanged, "
-            << s.counts.failed << " errors";
+  out << counted(s.counts.total, "input") << ": " << s.counts.scanned << " scanned, " << s.counts.unchanged
+      << " unchanged, " << counted(s.counts.failed, "error");
   if (s.not_stored) out << " (" << s.not_stored << " not stored)";
-  out << "; " << rows.size() << " hosts:";
+  out << "; " << counted(rows.size(), "host") << ":";
   bool first = true;
   for (const auto& [v, n] : verdicts) {
     out << (first ? " " : ", ") << n << " " << v;
@@ -236,6 +243,8 @@ int cmd_scan(const Args& args) {
   LimitOptions lim;
   lim.count(d, "jobs,j", jobs_n, 1, 1024, "N: bundles scanned at once (default: number of cores)", "");
   add_input_limit_options(d, lim, run);
+  FilterOptions filter;
+  add_filter_options(d, filter);
   d.add_options()
       ("min-confidence", po::value(&run.diagnose.min_confidence)->default_value(0.2, "0.2"),
        "X: record findings with confidence >= X (0..1)")
@@ -252,6 +261,11 @@ int cmd_scan(const Args& args) {
     return 0;
   }
   if (!lim.apply("scan", vm) || !check_min_confidence("scan", run.diagnose.min_confidence)) return 2;
+  if (!apply_filter_options("scan", filter, run.filter)) return 2;
+  // --host picks the rows shown (the store keeps every host); --since/--until
+  // change the diagnosis, so every input is read again and stored as filtered.
+  std::string host_glob = std::exchange(run.filter.host_glob, "");
+  if (run.filter.active()) force = true;
   if (db_path.empty()) {
     if (const char* e = std::getenv("TPMDIAG_DB")) db_path = e;
   }
@@ -403,6 +417,10 @@ int cmd_scan(const Args& args) {
     return a.input < b.input;
   });
 
+  if (!host_glob.empty()) {
+    std::erase_if(rows, [&](const Row& r) { return fnmatch(host_glob.c_str(), r.host.c_str(), 0) != 0; });
+    any_problem = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.verdict == "problem"; });
+  }
   Summary sum{db.path(), *scan_id, counts, any_problem, bytes_done.load(), secs, not_stored};
   if (prune) {
     auto gone = db.prune();
@@ -413,7 +431,15 @@ int cmd_scan(const Args& args) {
       if (store_error.empty()) store_error = gone.error().message;  // exit 2
     }
   }
-  if (common.format == "json")
+  if (filter.quiet) {
+  } else if (filter.brief) {
+    for (const auto& r : rows) {  // one line per host, as diagnose --brief
+      char conf[16] = "-";
+      if (r.confidence >= 0) std::snprintf(conf, sizeof conf, "%.2f", r.confidence);
+      out.stream() << (r.host.empty() ? "-" : visible(r.host)) << "  " << r.verdict << "  "
+                   << (r.cause.empty() ? "-" : r.cause) << "  " << conf << "\n";
+    }
+  } else if (common.format == "json")
     print_json(out.stream(), sum, rows, error_lines);
   else
     print_table(out.stream(), sum, rows);

@@ -22,6 +22,8 @@ never-ending stdin (rsyslog omprog, a forwarder's lines or JSON Lines).
 Writes JSON Lines to stdout as things happen: `finding` once per host, boot
 and cause, `resolved` when a later line shows it fixed, `stats` every
 --stats-interval seconds and at the end, `error`. See docs/live.md.
+On a terminal it writes one line per event instead (time, host, verdict,
+cause, confidence, where); --format jsonl|text chooses.
 
 Files are read from their beginning (the current boot's TPM lines are usually
 near the top of vmkernel.log); --from-end skips what they hold at start.
@@ -54,7 +56,7 @@ int cmd_watch(const Args& args) {
   po_.mode = "watch";
   po::options_description d(kWatchHelp);
   d.add_options()
-      ("host", po::value(&wo.host), "NAME: host name for lines that do not carry one")
+      ("host-name", po::value(&wo.host), "NAME: host name for lines that do not carry one")
       ("from-end", po::bool_switch(&wo.from_end), "skip what the files already hold (like tail -F)")
       ("poll-interval", po::value(&wo.poll_interval)->default_value(0.2, "0.2"),
        "SECONDS: how often idle files are checked for new lines, rotation and truncation");
@@ -70,6 +72,8 @@ int cmd_watch(const Args& args) {
        "SECONDS: report a host's findings once it has been quiet this long, so that lines "
        "arriving one by one are ranked as 'diagnose' ranks them (0 = at once)")
       ("help,h", "show this help");
+  LiveOutput output;
+  add_live_output_options(d, output);
   add_data_options(d, common);
   std::string db_path;
   add_live_db_option(d, db_path);
@@ -83,6 +87,7 @@ int cmd_watch(const Args& args) {
     print_help(d);
     return 0;
   }
+  output.open();
   if (!lim.apply("watch", vm) || !check_min_confidence("watch", po_.limits.diagnose.min_confidence)) return 2;
   if (wo.paths.empty()) {
     if (isatty(STDIN_FILENO)) {
@@ -107,8 +112,7 @@ int cmd_watch(const Args& args) {
   live::Follower follower(wo, counters, queue);
   live::install_stop_signals(follower);
   po_.on_output_error = [&] { follower.stop(); };
-  JsonLinesSink json_sink(std::cout);
-  auto sink = StoreTeeSink::open("watch", db_path, args, json_sink);
+  auto sink = StoreTeeSink::open("watch", db_path, args, output.sink());
   if (!sink) return 2;
   live::Processor proc(*engine, po_, counters, *sink);
   StopWatchdog watchdog("watch", counters);
@@ -124,6 +128,6 @@ int cmd_watch(const Args& args) {
   return exit_after_stop(0, counters);
 }
 
-TPMDIAG_COMMAND("watch", "[FILE...|FOLDER...|-]", "follow logs (tail -F) or stdin: findings as JSON Lines", cmd_watch, 26)
+TPMDIAG_COMMAND("watch", "[FILE...|FOLDER...|-]", "follow logs (tail -F) or stdin: findings as they happen", cmd_watch, 26)
 
 }  // namespace tpmdiag::cli

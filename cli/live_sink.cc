@@ -1,13 +1,18 @@
 #include "cli/live_sink.h"
 
+#include <fnmatch.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/common.h"
 #include "cli/render.h"
+#include "cli/term.h"
 #include "common/json_writer.h"
 #include "parsers/timestamp.h"
 
@@ -31,12 +36,8 @@ void end_record(JsonWriter& w, std::ostream& out) {
 }  // namespace
 
 void JsonLinesSink::finding(const Finding& f, int rank) {
-  JsonWriter w(out_);
-  w.begin_object();
-  w.key("type").string("finding");
-  w.key("rank").integer(rank);
-  write_finding(w, f);
-  end_record(w, out_);
+  write_finding_record(out_, f, rank, format_iso8601(now_ms()));
+  out_.flush();
 }
 
 void JsonLinesSink::update(const std::string& host, const std::vector<const Finding*>& ranking) {
@@ -134,6 +135,106 @@ void JsonLinesSink::stats(const live::Stats& s) {
   out_ << '\n';
   out_.flush();
 }
+
+namespace {
+
+std::string paint(bool on, const char* code, const std::string& s) {
+  return on ? std::string("\x1b[") + code + "m" + s + "\x1b[0m" : s;
+}
+
+// The log's time of a line, else now.
+std::string time_of(const Fact* f) {
+  if (f && f->ts_ms) return format_iso8601(f->last_ts_ms.value_or(*f->ts_ms));
+  return format_iso8601(now_ms());
+}
+
+// "hostd.log:11": the input's last path component (a bundle member's too).
+std::string place(const Fact* f) {
+  if (!f) return "-";
+  size_t cut = f->input.find_last_of("/!");
+  std::string name = cut == std::string::npos ? f->input : f->input.substr(cut + 1);
+  return (name == "-" ? "stdin" : visible(name)) + ":" + std::to_string(f->line);
+}
+
+std::string conf(double c) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.2f", c);
+  return buf;
+}
+
+std::string host_or_none(const std::string& h) { return h.empty() ? "(no host)" : visible(h); }
+
+}  // namespace
+
+void TextLinesSink::line(const std::string& time, const std::string& host, const char* verdict, const char* code,
+                         const std::string& rest) {
+  std::string v(verdict);
+  v.resize(std::max<size_t>(v.size(), 8), ' ');
+  out_ << paint(color_, "2", time) << "  " << paint(color_, "1", host) << "  " << paint(color_, code, v) << "  " << rest
+       << '\n';
+  out_.flush();
+}
+
+void TextLinesSink::finding(const Finding& f, int rank) {
+  const Fact* last = f.evidence.empty() ? nullptr : f.evidence.back();
+  // Found in its boot: a problem there, even when a later boot already shows
+  // it fixed (the resolved line follows).
+  std::string rest = f.cause->id + "  " + conf(f.confidence) + "  " + place(last) + "  (boot " + std::to_string(f.boot);
+  if (rank > 1) rest += ", cause " + std::to_string(rank) + " of the host";
+  line(time_of(last), host_or_none(f.host), "PROBLEM", "1;31", rest + ")");
+}
+
+void TextLinesSink::update(const std::string& host, const std::vector<const Finding*>& ranking) {
+  if (ranking.empty()) return;
+  const Finding& top = *ranking.front();
+  std::string rest = top.cause->id + "  " + conf(top.confidence) + "  now the likeliest";
+  if (ranking.size() > 1) rest += ", then " + ranking[1]->cause->id + " " + conf(ranking[1]->confidence);
+  line(format_iso8601(now_ms()), host_or_none(host), "RANKING", "1", rest);
+}
+
+void TextLinesSink::resolved(const Finding& f) {
+  const Fact* proof = f.resolved_by.empty() ? nullptr : f.resolved_by.back();
+  line(time_of(proof), host_or_none(f.host), "RESOLVED", "1;32",
+       f.cause->id + "  " + conf(f.confidence) + "  " + place(proof) + "  (fixed in boot " +
+           std::to_string(f.resolved_in) + ")");
+}
+
+void TextLinesSink::error(const std::string& message) {
+  out_ << paint(color_, "2", format_iso8601(now_ms())) << "  " << paint(color_, "31", "error: " + visible(message))
+       << '\n';
+  out_.flush();
+}
+
+void TextLinesSink::stats(const live::Stats& s) {
+  if (!s.final) return;
+  std::string t = counted(s.messages, "line") + ", " + counted(s.hosts, "host") + ", " +
+                  counted(s.findings, "finding") + ", " + std::to_string(s.resolved) + " resolved, " +
+                  std::to_string(s.open_problems) + " open; " + std::to_string(s.drops()) + " dropped, " +
+                  counted(s.errors, "error");
+  out_ << paint(color_, "2", format_iso8601(now_ms()) + "  end: " + t) << '\n';
+  out_.flush();
+}
+
+bool HostFilterSink::match(const std::string& host) const { return fnmatch(glob_.c_str(), host.c_str(), 0) == 0; }
+
+void add_live_output_options(boost::program_options::options_description& d, LiveOutput& o) {
+  namespace po = boost::program_options;
+  d.add_options()
+      ("format", po::value(&o.format),
+       "text|jsonl: one line per event for people, or JSON Lines (default: text on a terminal, else jsonl)")
+      ("color", po::value(&o.color)->default_value("auto"),
+       "auto|always|never: colour text output (auto: only on a terminal, never if NO_COLOR is set)")
+      ("host", po::value(&o.host_glob), "GLOB: only the events of hosts matching GLOB (shell pattern: esx0*)");
+}
+
+void LiveOutput::open() {
+  if (format.empty()) format = isatty(STDOUT_FILENO) ? "text" : "jsonl";
+  if (format == "text") base_ = std::make_unique<TextLinesSink>(std::cout, want_color(color));
+  else base_ = std::make_unique<JsonLinesSink>(std::cout);
+  if (!host_glob.empty()) filter_ = std::make_unique<HostFilterSink>(*base_, host_glob);
+}
+
+live::Sink& LiveOutput::sink() { return filter_ ? *filter_ : *base_; }
 
 int exit_after_stop(int code, const live::IngestCounters& c) {
   if (!c.stopping()) return code;

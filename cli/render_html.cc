@@ -7,6 +7,7 @@
 #include <map>
 
 #include "cli/render.h"
+#include "cli/term.h"
 #include "kb/timeline.h"
 #include "parsers/timestamp.h"
 
@@ -196,7 +197,7 @@ void legend(std::ostream& out) {
 }
 
 void timeline_table(std::ostream& out, const BootTimeline& b) {
-  out << "<details><summary>Boot " << b.boot->index << ": all " << b.lines.size() << " TPM lines</summary>\n"
+  out << "<details><summary>Boot " << b.boot->index << ": all " << counted(b.lines.size(), "TPM line") << "</summary>\n"
       << "<table><thead><tr><th>Time (UTC)</th><th>Source</th><th>Marker</th><th>Where</th><th>Line</th></tr></thead>"
       << "<tbody>\n";
   for (const auto& l : b.lines) {
@@ -246,7 +247,7 @@ void finding_html(std::ostream& out, const std::vector<const Finding*>& group, i
     for (const Fact* e : f.resolved_by) evidence_html(out, *e);
   }
   out << "<h4>What it means</h4>\n<p>" << esc(c.meaning) << "</p>\n";
-  if (unsure) out << "<details><summary>Fix: " << f.fix.size() << " steps, for after the check above</summary>\n";
+  if (unsure) out << "<details><summary>Fix: " << counted(f.fix.size(), "step") << ", for after the check above</summary>\n";
   else out << "<h4>Fix</h4>\n";
   out << "<ol>\n";
   for (const auto& s : f.fix) out << "<li>" << esc(s) << "</li>\n";
@@ -284,12 +285,12 @@ void inputs_html(std::ostream& out, const Report& r) {
     if (!in.error.empty()) out << "<span class=\"badge v-problem\">INCOMPLETE</span> " << esc(in.error);
     else out << "read in full";
     if (in.cut_lines) out << "; " << in.cut_lines << " over-long lines cut";
-    if (in.dropped_facts) out << "; " << in.dropped_facts << " TPM lines not kept (over --max-facts)";
+    if (in.dropped_facts) out << "; " << counted(in.dropped_facts, "TPM line") << " not kept (over --max-facts)";
     out << "</td></tr>\n";
   }
   out << "</tbody></table>\n";
   if (!r.skipped.empty()) {
-    out << "<details><summary>" << r.skipped.size() << " files not read: not logs by name or place</summary><ul>\n";
+    out << "<details><summary>" << counted(r.skipped.size(), "file") << " not read: not logs by name or place</summary><ul>\n";
     for (const auto& s : r.skipped) out << "<li class=\"loc\">" << esc(s) << "</li>\n";
     out << "</ul></details>\n";
   }
@@ -353,7 +354,7 @@ void render_html(const Report& r, std::ostream& out, const ReportMeta& meta) {
     }
   }
   if (normal)
-    out << "<p class=\"meta\">" << normal << " other TPM lines are normal activity (driver start, hostd provider start, "
+    out << "<p class=\"meta\">" << counted_are(normal, "other TPM line") << " normal activity (driver start, hostd provider start, "
         << "…); they are on the timeline.</p>\n";
 
   if (!r.unexplained.empty()) {

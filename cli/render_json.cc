@@ -1,4 +1,5 @@
 #include <cmath>
+#include <map>
 
 #include "cli/render.h"
 #include "kb/timeline.h"
@@ -150,7 +151,7 @@ void write_cause(JsonWriter& w, const Cause& c, bool with_evidence_model) {
   w.end_object();
 }
 
-void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted) {
+void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted, const FilterNote* filtered) {
   JsonWriter w(out, pretty ? 2 : 0);
   w.begin_object();
   w.key("schema_version").integer(kSchemaVersion);
@@ -158,6 +159,16 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted)
   w.key("verdict").string(name(r.verdict));
   w.key("incomplete").boolean(r.incomplete());
   w.key("redacted").boolean(redacted);
+  if (filtered && filtered->filter.active()) {
+    const EventFilter& f = filtered->filter;
+    w.key("filter").begin_object();
+    if (f.since_ms) w.key("since").string(format_iso8601(*f.since_ms)); else w.key("since").null();
+    if (f.until_ms) w.key("until").string(format_iso8601(*f.until_ms)); else w.key("until").null();
+    if (f.host_glob.empty()) w.key("host").null(); else w.key("host").string(f.host_glob);
+    w.key("left_out").integer(static_cast<int64_t>(filtered->counts.dropped));
+    w.key("untimed_kept").integer(static_cast<int64_t>(filtered->counts.untimed_kept));
+    w.end_object();
+  }
   w.key("hosts").begin_array();
   auto view = timeline_view(r);  // the same order as r.hosts
   for (size_t hi = 0; hi < r.hosts.size(); ++hi) {
@@ -235,6 +246,23 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted)
   w.end_array();
   w.end_object();
   if (!pretty) out << '\n';
+}
+
+void write_finding_record(std::ostream& out, const Finding& f, int rank, const std::string& time) {
+  JsonWriter w(out);
+  w.begin_object();
+  w.key("type").string("finding");
+  w.key("rank").integer(rank);
+  write_finding(w, f);
+  w.key("time").string(time);
+  w.end_object();
+  out << '\n';
+}
+
+void render_jsonl(const Report& r, std::ostream& out) {
+  std::string now = report_time();
+  std::map<std::string, int> rank;  // per host
+  for (const auto& f : r.findings) write_finding_record(out, f, ++rank[f.host], now);
 }
 
 }  // namespace tpmdiag::cli

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "cli/render.h"
+#include "cli/term.h"
 #include "kb/timeline.h"
 #include "parsers/timestamp.h"
 
@@ -171,7 +172,7 @@ void render_md(const Report& r, std::ostream& out, const ReportMeta& meta) {
       out << "- boot " << b.boot->index << ": ";
       if (b.boot->first_ts) out << format_iso8601(*b.boot->first_ts) << " .. " << format_iso8601(*b.boot->last_ts);
       else out << "no timestamps";
-      out << ", " << b.lines.size() << " TPM lines, " << name(b.boot->verdict) << "\n";
+      out << ", " << counted(b.lines.size(), "TPM line") << ", " << name(b.boot->verdict) << "\n";
     }
     out << "\n";
     timeline_md(out, h);
@@ -198,7 +199,7 @@ void render_md(const Report& r, std::ostream& out, const ReportMeta& meta) {
     }
   }
   if (normal)
-    out << normal << " other TPM lines are normal activity (driver start, hostd provider start, …); they are on the "
+    out << counted_are(normal, "other TPM line") << " normal activity (driver start, hostd provider start, …); they are on the "
         << "timeline.\n\n";
   if (!r.unexplained.empty()) {
     out << "## Lines no rule explains\n\n" << md_text(kUnexplainedIntro) << "\n\n";
@@ -213,11 +214,11 @@ void render_md(const Report& r, std::ostream& out, const ReportMeta& meta) {
     if (!in.error.empty()) out << "**INCOMPLETE:** " << md_code(in.error, true);
     else out << "read in full";
     if (in.cut_lines) out << "; " << in.cut_lines << " over-long lines cut";
-    if (in.dropped_facts) out << "; " << in.dropped_facts << " TPM lines not kept (over \\-\\-max-facts)";
+    if (in.dropped_facts) out << "; " << counted(in.dropped_facts, "TPM line") << " not kept (over \\-\\-max-facts)";
     out << " |\n";
   }
   out << "\n";
-  if (!r.skipped.empty()) out << r.skipped.size() << " files not read: not logs by name or place.\n\n";
+  if (!r.skipped.empty()) out << counted(r.skipped.size(), "file") << " not read: not logs by name or place.\n\n";
   out << "---\n\n" << md_text(footer_text(meta)) << "\n";
 }
 

@@ -159,6 +159,7 @@ std::string footer_text(const ReportMeta& meta) {
     }
     s += meta.redactions.empty() ? " nothing found to replace." : " values replaced.";
   }
+  if (!meta.filtered.empty()) s += " " + meta.filtered;
   return s + " Only what the logs and tpmdiag's knowledge base say is shown; each cause cites its public sources.";
 }
 

@@ -22,6 +22,7 @@ struct ReportMeta {
   std::string generated_at;  // UTC, ISO 8601
   bool redacted = false;
   std::map<std::string, size_t> redactions;  // kind -> values replaced
+  std::string filtered;  // filter_summary() (cli/filters.h) of a filtered run, or ""
 };
 
 // The meta of a report made now with this knowledge (Engine::knowledge()),

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <fnmatch.h>
 #include <map>
 #include <thread>
 
@@ -275,7 +276,40 @@ void Run::redact_again(Report& r) const {
     for (auto& kv : h.bundle) kv.second = red.again(kv.second);
 }
 
+void Run::apply_filter() {
+  const EventFilter& f = opts_.filter;
+  if (!f.active()) return;
+  std::map<std::string, int64_t> last_ts;  // per input: the time of its last timed TPM line
+  // Redacted hosts are matched by their real names: the user names those.
+  std::map<std::string, std::string> real;
+  if (opts_.redactor && !f.host_glob.empty())
+    for (auto& [token, value] : opts_.redactor->map()) real.emplace(token, value);
+  auto host_matches = [&](const std::string& host) {
+    auto it = real.find(host);
+    return fnmatch(f.host_glob.c_str(), (it == real.end() ? host : it->second).c_str(), 0) == 0;
+  };
+  std::vector<Fact> kept;
+  kept.reserve(facts_.size());
+  for (auto& fact : facts_) {
+    bool keep = f.host_glob.empty() || host_matches(fact.host);
+    if (!keep && fact.host.empty()) filtered_.dropped_unnamed += 1 + fact.repeats;
+    if (keep && (f.since_ms || f.until_ms)) {
+      std::optional<int64_t> ts = fact.ts_ms;
+      if (ts) last_ts[fact.input] = fact.last_ts_ms.value_or(*ts);
+      else if (auto it = last_ts.find(fact.input); it != last_ts.end()) ts = it->second;
+      if (!ts) filtered_.untimed_kept += 1 + fact.repeats;
+      // A line counted with its copies spans its first to its last time.
+      int64_t first = ts.value_or(0), last = fact.ts_ms ? fact.last_ts_ms.value_or(first) : first;
+      keep = !ts || ((!f.since_ms || last >= *f.since_ms) && (!f.until_ms || first <= *f.until_ms));
+    }
+    if (keep) kept.push_back(std::move(fact));
+    else filtered_.dropped += 1 + fact.repeats;
+  }
+  facts_ = std::move(kept);
+}
+
 Report Run::finish() && {
+  apply_filter();
   Report r = diagnose(std::move(facts_), engine_.causes(), opts_.diagnose);
   r.inputs = std::move(inputs_);
   r.skipped = std::move(skipped_);

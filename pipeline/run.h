@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,29 @@ namespace tpmdiag {
 class BundleInfo;
 class Redactor;
 
+// Which TPM lines a run keeps (--since, --until, --host GLOB of diagnose,
+// explain and scan). Applied to the lines read, before they are diagnosed:
+// boots, verdicts and findings see only what was kept.
+//   Time: a line's own timestamp, in [since, until] (UTC ms, both ends
+//   included). A line with none (a record's continuation, an output under
+//   commands/) takes the time of the TPM line before it in the same input; a
+//   line before any timestamp of its input cannot be placed and is kept
+//   (pasted bare lines, logs written without timestamps).
+//   Host: the host the line is of, matched as a shell glob (fnmatch); lines
+//   of no named host match as "". A redacted run matches the real names.
+struct EventFilter {
+  std::optional<int64_t> since_ms, until_ms;
+  std::string host_glob;  // "" = every host
+  bool active() const { return since_ms || until_ms || !host_glob.empty(); }
+};
+
+// What an active filter left out.
+struct FilterCounts {
+  uint64_t dropped = 0;          // TPM lines outside the filter
+  uint64_t dropped_unnamed = 0;  // of them, lines of no named host left out by the host glob
+  uint64_t untimed_kept = 0;     // lines kept because they could not be placed in time
+};
+
 struct RunOptions {
   unsigned jobs = 0;                 // threads for one large plain file (0: one per core)
   uint64_t split_min = 64ull << 20;  // plain files at least this big are split across them
@@ -43,6 +67,7 @@ struct RunOptions {
   ScanOptions scan;
   DiagnoseOptions diagnose;
   SourceLimits limits;
+  EventFilter filter;
   // When set, every stream, input name and host name is redacted as it is
   // read (pipeline/redact.h); the caller keeps it for the token map.
   std::shared_ptr<Redactor> redactor;
@@ -73,6 +98,8 @@ class Run {
   const std::string& first_host() const { return first_host_; }
   // The facts so far, in timeline order (callers may fill in hosts).
   std::vector<Fact>& facts() { return facts_; }
+  // What RunOptions::filter left out (complete after finish()).
+  const FilterCounts& filtered() const { return filtered_; }
 
   Report finish() &&;
 
@@ -82,6 +109,7 @@ class Run {
   void scan(const StreamInfo& info, ByteSource& src);
   void read_stream(const StreamInfo& info, ByteSource& src, BundleInfo* bundle);
   void host_facts(Report& r) const;
+  void apply_filter();
   void redact_again(Report& r) const;
   // A name or message, redacted when the run redacts (path: the input it names).
   std::string redacted(const std::string& text, const std::string& path = "") const;
@@ -100,6 +128,7 @@ class Run {
   uint32_t groups_ = 0;
   uint64_t streams_ = 0;
   std::string first_host_;
+  FilterCounts filtered_;
 };
 
 // Scans every input (errors are recorded per input, the rest still scanned)

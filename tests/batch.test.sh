@@ -58,7 +58,7 @@ db="$work/fleet.db"
 # 1. Three good bundles and one truncated: three scanned, one error, exit 1.
 out=$("$bin" scan --db "$db" --jobs 2 "$work/fleet" 2>"$work/err"); rc=$?
 check "scan exit 1 (a problem was found), got $rc" [ "$rc" = 1 ]
-check "summary counts: $(tail -1 <<<"$out")" grep -q '^4 inputs: 3 scanned, 0 unchanged, 1 errors' <<<"$out"
+check "summary counts: $(tail -1 <<<"$out")" grep -q '^4 inputs: 3 scanned, 0 unchanged, 1 error' <<<"$out"
 check "host1 resolved" grep -Eq '^host1 +resolved +tpm_firmware_outdated' <<<"$out"
 check "host2 problem" grep -Eq '^host2 +problem +tpm_firmware_outdated' <<<"$out"
 check "host3 healthy or no TPM evidence" grep -Eq '^host3 +(healthy|no_tpm_evidence) ' <<<"$out"
@@ -82,17 +82,17 @@ check "WAL: $q" [ "$q" = wal ]
 # 3. A rescan without changes does no work; --force does it again.
 out=$("$bin" scan --db "$db" "$work/fleet" 2>/dev/null); rc=$?
 check "rescan exit 1 (stored problem still open), got $rc" [ "$rc" = 1 ]
-check "rescan scanned nothing: $(tail -1 <<<"$out")" grep -q '^4 inputs: 0 scanned, 3 unchanged, 1 errors; 4 hosts' <<<"$out"
+check "rescan scanned nothing: $(tail -1 <<<"$out")" grep -q '^4 inputs: 0 scanned, 3 unchanged, 1 error; 4 hosts' <<<"$out"
 check "rescan still lists host2" grep -Eq '^host2 +problem .*\(unchanged\)' <<<"$out"
 json=$("$bin" scan --db "$db" --format json "$work/fleet" 2>/dev/null)
 check "json stats scanned 0" grep -q '"scanned": 0' <<<"$json"
 out=$("$bin" scan --db "$db" --force "$work/fleet" 2>/dev/null)
-check "--force rescans: $(tail -1 <<<"$out")" grep -q '^4 inputs: 3 scanned, 0 unchanged, 1 errors' <<<"$out"
+check "--force rescans: $(tail -1 <<<"$out")" grep -q '^4 inputs: 3 scanned, 0 unchanged, 1 error' <<<"$out"
 q=$(sqlite3 "$db" "select count(*) from findings where cause = 'tpm_firmware_outdated'")
 check "no duplicate findings after --force: $q" [ "$q" = 2 ]
 touch "$healthy"
 out=$("$bin" scan --db "$db" "$work/fleet" 2>/dev/null)
-check "a touched bundle is scanned again: $(tail -1 <<<"$out")" grep -q '^4 inputs: 1 scanned, 2 unchanged, 1 errors' <<<"$out"
+check "a touched bundle is scanned again: $(tail -1 <<<"$out")" grep -q '^4 inputs: 1 scanned, 2 unchanged, 1 error' <<<"$out"
 
 # 4. Two concurrent scans into one database both land.
 db2="$work/concurrent.db"
@@ -180,7 +180,7 @@ for run in first rescan; do
   [ "$run" = first ] && force=--force || force=
   out=$("$bin" scan --db "$db" $force "$work/fleet" 2>/dev/null)
   check "$run: host4 listed once in scan: $out" [ "$(grep -c '^host4 ' <<<"$out")" = 1 ]
-  check "$run: 4 hosts from 4 inputs: $(tail -1 <<<"$out")" grep -q '^4 inputs: .* 1 errors; 4 hosts' <<<"$out"
+  check "$run: 4 hosts from 4 inputs: $(tail -1 <<<"$out")" grep -q '^4 inputs: .* 1 error; 4 hosts' <<<"$out"
   check "$run: host4 marked incomplete: $out" grep -Eq '^host4 .*\(incomplete' <<<"$out"
   out=$("$bin" db hosts --db "$db")
   check "$run: db hosts lists host4 once: $out" [ "$(grep -c '^host4 ' <<<"$out")" = 1 ]

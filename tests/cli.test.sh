@@ -82,7 +82,7 @@ complete_bash() {  # complete_bash WORD... : what bash offers for the last word
 [ "$rc" = 0 ] && [ "$(complete_bash tpmdiag dia)" = diagnose ] && ok "bash: 'tpmdiag dia' completes to diagnose" \
   || bad "bash: 'tpmdiag dia' gives '$(complete_bash tpmdiag dia)' (exit $rc)"
 got=$(complete_bash tpmdiag diagnose --format '')
-[ "$got" = "text json html md" ] && ok "bash: diagnose --format offers its values" || bad "bash: diagnose --format offers '$got'"
+[ "$got" = "text json jsonl html md" ] && ok "bash: diagnose --format offers its values" || bad "bash: diagnose --format offers '$got'"
 got=$(complete_bash tpmdiag diagnose --color = a)
 [ "$got" = "auto always" ] && ok "bash: --color=a offers auto always" || bad "bash: --color=a offers '$got'"
 got=$(complete_bash tpmdiag kb s)

@@ -6,6 +6,8 @@ set -u
 bin=$(realpath "${1:?usage: golden.sh PATH-TO-tpmdiag}")
 cd "$(dirname "$0")/.." || exit 2
 export NO_COLOR=1
+# Text wraps to the terminal width: the goldens are at the default, 80 columns.
+unset COLUMNS
 # Case reports name the time they were made and the knowledge that made them:
 # a fixed time, and the knowledge fingerprint (any data file edit changes it) as KB.
 export SOURCE_DATE_EPOCH=1700000000

@@ -206,7 +206,7 @@ watch_case() {
   local name=watch d=$T/w
   mkdir -p "$d"
   cat $failing/vmkernel.log > "$d/vmkernel.log"
-  "$bin" watch --host esx-w1 --poll-interval 0.1 --stats-interval 0 "$d/vmkernel.log" "$d/hostd.log" \
+  "$bin" watch --host-name esx-w1 --poll-interval 0.1 --stats-interval 0 "$d/vmkernel.log" "$d/hostd.log" \
     >"$T/$name.out" 2>"$T/$name.err" &
   LPID=$!; pids+=("$LPID")
   sleep 0.3
@@ -247,12 +247,24 @@ folder_case() {
 folder_case
 
 # watch -: stdin to its end (exit 1: the problem is still open at the end).
-out=$(cat $failing/vmkernel.log $failing/hostd.log | "$bin" watch --host esx-s1 --stats-interval 0 -); rc=$?
+out=$(cat $failing/vmkernel.log $failing/hostd.log | "$bin" watch --host-name esx-s1 --stats-interval 0 -); rc=$?
 if [ "$rc" = 1 ] && printf '%s\n' "$out" | jq -c 'select(.type=="finding" and .cause=="tpm_firmware_outdated" and .host=="esx-s1")' | grep -q .; then
   ok "watch -: finding from stdin, exit 1 at its end"; else bad "watch -: exit $rc"; fi
-out=$(cat $failing/vmkernel.log $failing/hostd.log $fixed/hostd.log | "$bin" watch --host esx-s1 --stats-interval 0 -); rc=$?
+out=$(cat $failing/vmkernel.log $failing/hostd.log $fixed/hostd.log | "$bin" watch --host-name esx-s1 --stats-interval 0 -); rc=$?
 if [ "$rc" = 0 ] && printf '%s\n' "$out" | jq -c 'select(.type=="resolved" and .host=="esx-s1")' | grep -q .; then
   ok "watch -: resolved from stdin, exit 0"; else bad "watch -: resolved case exit $rc"; fi
+
+# --format text: one line per event for people; --host GLOB keeps only the matching hosts' events.
+out=$(cat $failing/vmkernel.log $failing/hostd.log | "$bin" watch --format text --host-name esx-t1 --stats-interval 0 -); rc=$?
+if [ "$rc" = 1 ] && printf '%s\n' "$out" | grep -Eq '^2021-10-29T19:41:29.399Z  esx-t1  PROBLEM +tpm_firmware_outdated  0\.8[0-9]  stdin:[0-9]+' \
+  && ! printf '%s\n' "$out" | grep -q '{'; then ok "watch --format text: a line naming tpm_firmware_outdated"
+else bad "watch --format text (exit $rc): $out"; fi
+out=$(cat $failing/vmkernel.log $failing/hostd.log | "$bin" watch --format text --host 'other*' --host-name esx-t1 --stats-interval 0 -)
+if ! printf '%s\n' "$out" | grep -q PROBLEM && printf '%s\n' "$out" | grep -q "end: .* 3 findings"; then
+  ok "watch --host GLOB: no event of other hosts"; else bad "watch --host filter: $out"; fi
+out=$(cat $failing/vmkernel.log $failing/hostd.log | "$bin" watch --host 'esx-t*' --host-name esx-t1 --stats-interval 0 -)
+if printf '%s\n' "$out" | jq -c 'select(.type=="finding" and .host=="esx-t1")' | grep -q .; then
+  ok "watch --host GLOB keeps the matching host; JSON Lines when stdout is not a terminal"; else bad "watch --host esx-t*: $out"; fi
 
 echo "# $skip skipped"
 echo "$pass passed, $fail failed"

@@ -137,7 +137,7 @@ std::string all_formats(const Report& r, const Engine& engine, bool redacted) {
   cli::ReportMeta meta{engine.knowledge(), "2024-01-01T00:00:00Z", redacted, {}};
   cli::render_text(r, out, {false, 100, true});
   cli::render_timeline(r, out, {false, 100, true});
-  cli::render_explain(r, out, false);
+  cli::render_explain(r, out, {false, 100, true});
   cli::render_explain_json(r, out);
   cli::render_json(r, out, true, redacted);
   cli::render_html(r, out, meta);
