@@ -233,7 +233,6 @@ void Scanner::emit(Event& ev, const std::vector<int>* atoms, const std::string& 
   size_t before = facts.size();
   matcher_.match(ev, atoms, scratch_, facts);
   for (size_t i = before; i < facts.size(); ++i) facts[i].input_seq = input_seq;
-  keep_new(facts, before);
 }
 
 void Scanner::start_input(std::vector<Fact>& facts, InputStats& stats) {
@@ -242,11 +241,24 @@ void Scanner::start_input(std::vector<Fact>& facts, InputStats& stats) {
   stats_ = &stats;
 }
 
-// Folds the facts appended from `before` on into identical earlier ones, and
-// applies max_facts (see the header).
-void Scanner::keep_new(std::vector<Fact>& facts, size_t before) {
+// The two paths reach a block's records in other orders (a record from its
+// first candidate line; lines that need normalising after the others), so
+// its facts wait in facts[pending_, end) and are folded in line order, those
+// above line `upto`: which copies are kept does not depend on the order.
+void Scanner::fold(std::vector<Fact>& facts, uint64_t upto) {
+  auto by_line = [](const Fact& a, const Fact& b) { return a.line < b.line; };
+  auto from = facts.begin() + static_cast<std::ptrdiff_t>(pending_);
+  if (!std::is_sorted(from, facts.end(), by_line)) std::stable_sort(from, facts.end(), by_line);
+  auto to = std::partition_point(from, facts.end(), [&](const Fact& f) { return f.line < upto; });
+  pending_ = keep_new(facts, pending_, static_cast<size_t>(to - facts.begin()));
+}
+
+// Folds facts[before, to) into identical earlier ones and applies max_facts
+// (see the header); the facts after `to` move down behind the kept ones.
+// Returns the end of the kept ones.
+size_t Scanner::keep_new(std::vector<Fact>& facts, size_t before, size_t to) {
   size_t out = before;
-  for (size_t i = before; i < facts.size(); ++i) {
+  for (size_t i = before; i < to; ++i) {
     Fact& f = facts[i];
     // Past max_facts, only what a verdict rests on is kept (symptoms, proofs,
     // window marks), up to kNeededFactor times as many; context is counted.
@@ -282,7 +294,12 @@ void Scanner::keep_new(std::vector<Fact>& facts, size_t before) {
     if (out != i) facts[out] = std::move(f);
     ++out;
   }
-  facts.erase(facts.begin() + static_cast<std::ptrdiff_t>(out), facts.end());
+  if (out != to) {  // (a Fact moved onto itself would lose its fields)
+    auto rest = std::move(facts.begin() + static_cast<std::ptrdiff_t>(to), facts.end(),
+                          facts.begin() + static_cast<std::ptrdiff_t>(out));
+    facts.erase(rest, facts.end());
+  }
+  return out;
 }
 
 void Scanner::record(const char* data, size_t n, size_t begin, size_t end, std::string_view text,
@@ -375,6 +392,7 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
                     uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats) {
   cands_.clear();
   cand_atoms_.clear();
+  pending_ = facts.size();
   if (!prefilter_) {
     for (size_t pos = 0; pos < n;) {
       size_t end = line_end(data, n, pos);
@@ -409,9 +427,15 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
     if (marked(covered_, c.begin)) continue;
     record(data, n, c.begin, c.end, text,
            std::span<const int>(cand_atoms_.data() + c.atoms_at, c.atoms_n), number, input, input_seq, facts);
+    // No record still to come starts more than kLookback lines above this
+    // one, unless it is reached from a line that needs normalising (read
+    // after the others) above it: what is above is final.
+    if (!high && facts.size() - pending_ >= 512 && number > first_line + kLookback)
+      fold(facts, number - kLookback);
   }
   uint64_t lines = number - first_line + count_newlines(data + counted, n - counted, &high);
   if (high) normalized_lines(data, n, first_line, input, input_seq, facts, stats);
+  fold(facts, UINT64_MAX);
   return lines;
 }
 

@@ -28,7 +28,8 @@
 // each as a fact would cost memory linearly. The scanner keeps the first
 // keep_same facts with the same host, rule and fields in a window (reset at every
 // line of a rule marked "window", so each boot keeps its own copies), and
-// counts the later ones on the last copy (Fact::repeats, last_line). At most
+// counts the later ones on the last copy (Fact::repeats, last_line), in line
+// order whatever order the records were found in. At most
 // max_facts facts are kept per input; more are counted as dropped, except
 // symptoms, proofs of a fix and window marks (what a verdict rests on), kept up
 // to kNeededFactor x max_facts; when even those are dropped, the input is
@@ -122,7 +123,8 @@ class Scanner {
             std::vector<Fact>& facts);
   void normalized_lines(const char* data, size_t n, uint64_t first_line, const std::string& input,
                         uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats);
-  void keep_new(std::vector<Fact>& facts, size_t before);
+  void fold(std::vector<Fact>& facts, uint64_t upto);
+  size_t keep_new(std::vector<Fact>& facts, size_t before, size_t to);
   void start_input(std::vector<Fact>& facts, InputStats& stats);
 
   const Matcher& matcher_;
@@ -148,6 +150,7 @@ class Scanner {
   std::unordered_map<std::string, std::pair<size_t, size_t>> same_;
   std::string sig_;
   size_t first_fact_ = 0;
+  size_t pending_ = 0;  // facts of the block from here on are not folded yet
   InputStats* stats_ = nullptr;
 };
 
