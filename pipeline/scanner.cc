@@ -204,7 +204,9 @@ void Scanner::join_forward(const char* data, size_t n, size_t parent_end, Event&
       take = true;
     }
     if (!take) continue;
-    if (join_msg_.size() + c.message.size() + line.size() + 2 > kMaxJoinBytes) break;
+    // This record's size (join_msg_ holds the previous record's until the first take).
+    size_t size = joined ? join_msg_.size() : ev.message.size();
+    if (size + c.message.size() + line.size() + 2 > kMaxJoinBytes) break;
     if (!joined) {
       join_msg_.assign(ev.message);
       join_raw_.assign(rtrim(ev.raw));

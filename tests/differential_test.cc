@@ -165,6 +165,18 @@ TEST_CASE("prefiltered and reference paths agree on records the fuzzer found", "
                     "(0x9a2) Unknown - retrying\n";
              return s;
            }()},
+      // A record joined to near kMaxJoinBytes, then a short one: the limit
+      // is measured on each record alone (it read what the previous join
+      // left, which depends on the path).
+      {"join limit per record",
+       "2021-10-29T19:41:29.300Z info hostd[2099349] [Originator@6876 sub=Default] Dump:\n" +
+           [] {
+             std::string s;
+             for (int i = 0; i < 64; ++i) s += "   --> " + std::string(400, 'x') + "\n";
+             return s;
+           }() +
+           "2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Provisioning the key:\n"
+           "   --> Unable to read the TPM quote " + std::string(20000, 'y') + "\n"},
   };
   auto dir = std::filesystem::temp_directory_path() / ("tpmdiag-diff-fz-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
