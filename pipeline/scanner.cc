@@ -134,30 +134,73 @@ const Format* Scanner::parse_line(std::string_view raw, Event& ev, ParseScratch&
   return f;
 }
 
-bool Scanner::find_parent(const char* data, size_t at, const Event& cont, size_t& parent) {
-  bool bare = cont.program.empty();
+bool Scanner::find_parent(const char* data, size_t at, const Event& cont, size_t& parent, int budget) {
+  const bool bare = cont.program.empty();
+  ParentMemo& memo = bare ? bare_memo_ : keyed_memo_;
+  int dist = 0;
+  bool found = look_up(data, at, cont, parent, budget, dist);
+  memo.at = at;
+  memo.budget = budget;
+  memo.found = found;
+  memo.parent = parent;
+  memo.dist = dist;
+  if (!bare) memo.program.assign(cont.program), memo.proc_id.assign(cont.proc_id), memo.host.assign(cont.host);
+  return found;
+}
+
+bool Scanner::look_up(const char* data, size_t at, const Event& cont, size_t& parent, int budget, int& dist) {
+  const bool bare = cont.program.empty();
+  // A bare search may go on as a keyed one from an ESXi 8 continuation (below),
+  // which reads lines into norm_look_ and look_: it keeps its own.
+  std::string& buf = bare ? norm_hop_ : norm_look_;
+  ParseScratch& scratch = bare ? hop_ : look_;
+  const ParentMemo& memo = bare ? bare_memo_ : keyed_memo_;
+  const bool keyed_memo = !bare && memo.program == cont.program && memo.proc_id == cont.proc_id && memo.host == cont.host;
   size_t pos = at;
-  for (int k = 0; k < kLookback && pos > 0; ++k) {
+  for (int k = 0; k < budget && pos > 0; ++k) {
     size_t start = prev_line_start(data, pos);
-    std::string_view line = normalize_text(std::string_view(data + start, pos - 1 - start), norm_look_);
+    std::string_view line = normalize_text(std::string_view(data + start, pos - 1 - start), buf);
     pos = start;
+    // The line of the last search of this kind, which this one would pass
+    // over (a bare line, or the writer's continuation): the rest of the way
+    // up is that search's. (A flood of continuations stays linear.)
+    if (start == memo.at && (bare ? bare_continuation(line) : keyed_memo)) {
+      if (memo.found && k + 1 + memo.dist <= budget) {
+        parent = memo.parent;
+        dist = k + 1 + memo.dist;
+        return true;
+      }
+      if (memo.found || memo.budget >= budget - k - 1) return false;
+    }
     if (bare) {
       // The line before the `-->` lines, whatever its shape (a pasted line of
       // no known format too): join_forward joins them to it from there, so
       // the reference path, which starts a record at every line, does.
       if (bare_continuation(line)) continue;
       Event p;
-      formats_.parse(line, p, look_, forced_);
-      if (p.continuation) return false;
-      parent = start;
+      const Format* f = formats_.parse(line, p, scratch, forced_);
+      if (f != nullptr && f->type == FormatType::json) return false;  // a JSON record joins nothing
+      if (!p.continuation) {
+        parent = start;
+        dist = k + 1;
+        return true;
+      }
+      // An ESXi 8 continuation (`Hostd[TID]: --> ...`): join_forward takes
+      // the `-->` lines right after it into its record, whose first line is
+      // the one to find, within what is left of the look-back.
+      if (p.program.empty() || !find_parent(data, start, p, parent, budget - k - 1)) return false;
+      dist = k + 1 + keyed_memo_.dist;
       return true;
     }
     if (!names_writer(line, cont)) continue;
     Event p;
-    formats_.parse(line, p, look_, forced_);
+    const Format* f = formats_.parse(line, p, scratch, forced_);
     if (!same_writer(p, cont)) continue;
     if (p.continuation) continue;
+    // The writer's next record (join_forward stops there); a JSON one joins nothing.
+    if (f != nullptr && f->type == FormatType::json) return false;
     parent = start;
+    dist = k + 1;
     return true;
   }
   return false;
@@ -166,9 +209,10 @@ bool Scanner::find_parent(const char* data, size_t at, const Event& cont, size_t
 void Scanner::join_forward(const char* data, size_t n, size_t parent_end, Event& ev) {
   const bool keyed = !ev.program.empty();
   bool adjacent = true, joined = false;
-  int idle = 0, lines = 0;
+  int idle = 0, lines = 0, span = 0;
   joined_.clear();
-  for (size_t pos = parent_end + 1; pos < n && idle < kLookahead && lines < kMaxJoinLines;) {
+  // Up to kLookback lines below the first: find_parent finds it from any of them.
+  for (size_t pos = parent_end + 1; pos < n && idle < kLookahead && lines < kMaxJoinLines && ++span <= kLookback;) {
     size_t end = line_end(data, n, pos);
     std::string_view raw = rtrim(std::string_view(data + pos, end - pos));
     std::string_view line = normalize_text(raw, norm_look_);
@@ -318,7 +362,7 @@ void Scanner::record(const char* data, size_t n, size_t begin, size_t end, std::
     // that are not UTF-8, a forced format) a line of its own.
     const bool cont = ev.continuation || bare_continuation(text);
     size_t parent;
-    if (cont && find_parent(data, begin, ev, parent) && !marked(emitted_, parent)) {
+    if (cont && find_parent(data, begin, ev, parent, kLookback) && !marked(emitted_, parent)) {
       size_t parent_end = line_end(data, n, parent);
       Event p;
       parse_line(std::string_view(data + parent, parent_end - parent), p, head_, norm_parent_);
@@ -414,6 +458,7 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
   }
   covered_.clear();
   emitted_.clear();
+  bare_memo_.at = keyed_memo_.at = SIZE_MAX;
   size_t counted = 0;
   uint64_t number = first_line;
   unsigned char high = 0;  // a byte >= 0x80 somewhere in the block

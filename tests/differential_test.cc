@@ -177,6 +177,30 @@ TEST_CASE("prefiltered and reference paths agree on records the fuzzer found", "
            }() +
            "2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Provisioning the key:\n"
            "   --> Unable to read the TPM quote " + std::string(20000, 'y') + "\n"},
+      // A `-->` line 42 lines below its first line: joined on both paths
+      // (join_forward takes up to kMaxJoinLines lines; the way back from the
+      // continuation must reach as far).
+      {"bare continuation far below its first line",
+       "2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Provisioning the key:\n" +
+           [] {
+             std::string s;
+             for (int i = 0; i < 40; ++i) s += "   --> frame " + std::to_string(i) + "\n";
+             return s;
+           }() +
+           "   --> Unable to read the TPM quote\n"},
+      // A bare `-->` line after an ESXi 8 keyed continuation: joined, with
+      // it, to their first line on both paths.
+      {"bare continuation after a keyed continuation",
+       "2025-12-11T16:43:23.320Z Er(163) Hostd[169797]: [Originator@6876 sub=Default] Provisioning the key:\n"
+       "2025-12-11T16:43:23.320Z In(166) Hostd[169797]: --> Result:\n"
+       "   --> Unable to read the TPM quote\n"},
+      // A bare `-->` line after a JSON record: JSON records join nothing, so
+      // it is a record of its own on both paths.
+      {"bare continuation after a JSON record",
+       "{\"message\":\"2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Provisioning "
+       "the key:\",\"hostname\":\"esx01\"}\n"
+       "   --> Unable to read the TPM quote\n"
+       "2021-10-29T19:41:29.399Z error hostd[2099349] [Originator@6876 sub=Default] TPM quote failed\n"},
   };
   auto dir = std::filesystem::temp_directory_path() / ("tpmdiag-diff-fz-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
