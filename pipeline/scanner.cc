@@ -237,10 +237,11 @@ void Scanner::join_forward(const char* data, size_t n, size_t parent_end, Event&
       ++idle;
       continue;
     } else {
-      formats_.parse(line, c, look_, forced_);
+      const Format* f = formats_.parse(line, c, look_, forced_);
       bool same = same_writer(c, ev);
       if (same && !c.continuation) break;
-      if (!same || !c.continuation) {
+      // A JSON record is a record of its own, even holding a continuation.
+      if (!same || !c.continuation || (f != nullptr && f->type == FormatType::json)) {
         adjacent = false;
         ++idle;
         continue;

@@ -201,6 +201,11 @@ TEST_CASE("prefiltered and reference paths agree on records the fuzzer found", "
        "the key:\",\"hostname\":\"esx01\"}\n"
        "   --> Unable to read the TPM quote\n"
        "2021-10-29T19:41:29.399Z error hostd[2099349] [Originator@6876 sub=Default] TPM quote failed\n"},
+      // A JSON record holding an ESXi 8 continuation of the line before: not
+      // joined to it (JSON records join nothing) on either path.
+      {"JSON record holding a keyed continuation",
+       "2025-12-11T16:43:23.320Z Er(163) Hostd[169797]: [Originator@6876 sub=Default] Provisioning the key:\n"
+       "{\"message\":\"2025-12-11T16:43:23.320Z In(166) Hostd[169797]: --> Unable to read the TPM quote\"}\n"},
   };
   auto dir = std::filesystem::temp_directory_path() / ("tpmdiag-diff-fz-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
