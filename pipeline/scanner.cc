@@ -134,11 +134,10 @@ const Format* Scanner::parse_line(std::string_view raw, Event& ev, ParseScratch&
   return f;
 }
 
-bool Scanner::find_parent(const char* data, size_t at, const Event& cont, size_t& parent, int budget) {
-  const bool bare = cont.program.empty();
+bool Scanner::find_parent(const char* data, size_t at, const Event& cont, bool bare, size_t& parent, int budget) {
   ParentMemo& memo = bare ? bare_memo_ : keyed_memo_;
   int dist = 0;
-  bool found = look_up(data, at, cont, parent, budget, dist);
+  bool found = look_up(data, at, cont, bare, parent, budget, dist);
   memo.at = at;
   memo.budget = budget;
   memo.found = found;
@@ -148,8 +147,8 @@ bool Scanner::find_parent(const char* data, size_t at, const Event& cont, size_t
   return found;
 }
 
-bool Scanner::look_up(const char* data, size_t at, const Event& cont, size_t& parent, int budget, int& dist) {
-  const bool bare = cont.program.empty();
+bool Scanner::look_up(const char* data, size_t at, const Event& cont, bool bare, size_t& parent, int budget,
+                      int& dist) {
   // A bare search may go on as a keyed one from an ESXi 8 continuation (below),
   // which reads lines into norm_look_ and look_: it keeps its own.
   std::string& buf = bare ? norm_hop_ : norm_look_;
@@ -188,7 +187,7 @@ bool Scanner::look_up(const char* data, size_t at, const Event& cont, size_t& pa
       // An ESXi 8 continuation (`Hostd[TID]: --> ...`): join_forward takes
       // the `-->` lines right after it into its record, whose first line is
       // the one to find, within what is left of the look-back.
-      if (p.program.empty() || !find_parent(data, start, p, parent, budget - k - 1)) return false;
+      if (p.program.empty() || !find_parent(data, start, p, false, parent, budget - k - 1)) return false;
       dist = k + 1 + keyed_memo_.dist;
       return true;
     }
@@ -196,7 +195,7 @@ bool Scanner::look_up(const char* data, size_t at, const Event& cont, size_t& pa
     Event p;
     const Format* f = formats_.parse(line, p, scratch, forced_);
     if (!same_writer(p, cont)) continue;
-    if (p.continuation) continue;
+    if (p.continuation || bare_continuation(line)) continue;  // (a `-->` line is one, whatever it parses as)
     // The writer's next record (join_forward stops there); a JSON one joins nothing.
     if (f != nullptr && f->type == FormatType::json) return false;
     parent = start;
@@ -358,20 +357,25 @@ void Scanner::record(const char* data, size_t n, size_t begin, size_t end, std::
   ev.raw = raw;
   size_t first = begin;
   if (f == nullptr || f->type != FormatType::json) {
-    // A `-->` line continues the record before it whatever its bytes, as
-    // join_forward reads it; the parser leaves one it cannot parse (bytes
-    // that are not UTF-8, a forced format) a line of its own.
-    const bool cont = ev.continuation || bare_continuation(text);
+    // A `-->` line continues the record before it whatever its bytes and
+    // whatever it parses as, as join_forward reads it: one no format parses
+    // (bytes that are not UTF-8, a forced format), or one that parses as a
+    // first line (a log line glued to the marker). A continuation of
+    // another shape and no writer is never joined.
+    const bool bare = bare_continuation(text);
+    const bool cont = ev.continuation || bare;
     size_t parent;
-    if (cont && find_parent(data, begin, ev, parent, kLookback) && !marked(emitted_, parent)) {
+    if (cont && (bare || !ev.program.empty()) && find_parent(data, begin, ev, bare, parent, kLookback) &&
+        !marked(emitted_, parent)) {
       size_t parent_end = line_end(data, n, parent);
-      Event p;
-      parse_line(std::string_view(data + parent, parent_end - parent), p, head_, norm_parent_);
+      Event p;  // read as a candidate line is: cut at max_line
+      parse_line(std::string_view(data + parent, std::min(parent_end - parent, opts_.max_line)), p, head_,
+                 norm_parent_);
       join_forward(data, n, parent_end, p);
       // The parent's record reaches this line: it is the record. If it does
-      // not (the line is past the look-ahead), the line is a record of its
-      // own, as the reference path (every line a candidate) reads it, and the
-      // parent's record is left to a line it reaches.
+      // not (past the look-ahead or another limit of joining), the line is a
+      // record of its own, as the reference path (every line a candidate)
+      // reads it, and the parent's record is left to a line it reaches.
       if (std::binary_search(joined_.begin(), joined_.end(), begin)) {
         for (size_t at : joined_) mark(covered_, at);
         number -= count_newlines(data + parent, begin - parent);

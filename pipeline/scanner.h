@@ -122,10 +122,10 @@ class Scanner {
               uint32_t input_seq, std::vector<Fact>& facts);
   // Parses a line as its normalised text; ev.raw keeps the bytes.
   const Format* parse_line(std::string_view raw, Event& ev, ParseScratch& scratch, std::string& buf);
-  // The first line of the record the continuation at `at` belongs to, up to
-  // `budget` lines above it.
-  bool find_parent(const char* data, size_t at, const Event& cont, size_t& parent, int budget);
-  bool look_up(const char* data, size_t at, const Event& cont, size_t& parent, int budget, int& dist);
+  // The first line of the record the continuation at `at` (a bare `-->`
+  // line, or a line of cont's writer) belongs to, up to `budget` lines above.
+  bool find_parent(const char* data, size_t at, const Event& cont, bool bare, size_t& parent, int budget);
+  bool look_up(const char* data, size_t at, const Event& cont, bool bare, size_t& parent, int budget, int& dist);
   void join_forward(const char* data, size_t n, size_t parent_end, Event& ev);
   void emit(Event& ev, const std::vector<int>* atoms, const std::string& input, uint32_t input_seq,
             std::vector<Fact>& facts);

@@ -206,6 +206,14 @@ TEST_CASE("prefiltered and reference paths agree on records the fuzzer found", "
       {"JSON record holding a keyed continuation",
        "2025-12-11T16:43:23.320Z Er(163) Hostd[169797]: [Originator@6876 sub=Default] Provisioning the key:\n"
        "{\"message\":\"2025-12-11T16:43:23.320Z In(166) Hostd[169797]: --> Unable to read the TPM quote\"}\n"},
+      // A `-->` line that also parses as an ESXi 8 first line (a log line
+      // glued to the marker), then a continuation of that writer: the `-->`
+      // line continues the line before, and is no first line to the
+      // continuation below it (the reference path built both records).
+      {"bare continuation that parses as a first line",
+       "2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Dump:\n"
+       "-->2025-12-11T16:43:23.320Z Er(163) Hostd[169797]: [Originator@6876 sub=Default] TPM quote:\n"
+       "2025-12-11T16:43:23.320Z In(166) Hostd[169797]: --> request failed\n"},
   };
   auto dir = std::filesystem::temp_directory_path() / ("tpmdiag-diff-fz-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
