@@ -134,6 +134,7 @@ class Scanner {
   void fold(std::vector<Fact>& facts, uint64_t upto);
   size_t keep_new(std::vector<Fact>& facts, size_t before, size_t to);
   void start_input(std::vector<Fact>& facts, InputStats& stats);
+  void end_input();
 
   const Matcher& matcher_;
   const FormatSet& formats_;
