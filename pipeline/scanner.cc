@@ -134,30 +134,72 @@ const Format* Scanner::parse_line(std::string_view raw, Event& ev, ParseScratch&
   return f;
 }
 
-bool Scanner::find_parent(const char* data, size_t at, const Event& cont, size_t& parent) {
-  bool bare = cont.program.empty();
+bool Scanner::find_parent(const char* data, size_t at, const Event& cont, bool bare, size_t& parent, int budget) {
+  ParentMemo& memo = bare ? bare_memo_ : keyed_memo_;
+  int dist = 0;
+  bool found = look_up(data, at, cont, bare, parent, budget, dist);
+  memo.at = at;
+  memo.budget = budget;
+  memo.found = found;
+  memo.parent = parent;
+  memo.dist = dist;
+  if (!bare) memo.program.assign(cont.program), memo.proc_id.assign(cont.proc_id), memo.host.assign(cont.host);
+  return found;
+}
+
+bool Scanner::look_up(const char* data, size_t at, const Event& cont, bool bare, size_t& parent, int budget,
+                      int& dist) {
+  // A bare search may go on as a keyed one from an ESXi 8 continuation (below),
+  // which reads lines into norm_look_ and look_: it keeps its own.
+  std::string& buf = bare ? norm_hop_ : norm_look_;
+  ParseScratch& scratch = bare ? hop_ : look_;
+  const ParentMemo& memo = bare ? bare_memo_ : keyed_memo_;
+  const bool keyed_memo = !bare && memo.program == cont.program && memo.proc_id == cont.proc_id && memo.host == cont.host;
   size_t pos = at;
-  for (int k = 0; k < kLookback && pos > 0; ++k) {
+  for (int k = 0; k < budget && pos > 0; ++k) {
     size_t start = prev_line_start(data, pos);
-    std::string_view line = normalize_text(std::string_view(data + start, pos - 1 - start), norm_look_);
+    std::string_view line = normalize_text(std::string_view(data + start, pos - 1 - start), buf);
     pos = start;
+    // The line of the last search of this kind, which this one would pass
+    // over (a bare line, or the writer's continuation): the rest of the way
+    // up is that search's. (A flood of continuations stays linear.)
+    if (start == memo.at && (bare ? bare_continuation(line) : keyed_memo)) {
+      if (memo.found && k + 1 + memo.dist <= budget) {
+        parent = memo.parent;
+        dist = k + 1 + memo.dist;
+        return true;
+      }
+      if (memo.found || memo.budget >= budget - k - 1) return false;
+    }
     if (bare) {
       // The line before the `-->` lines, whatever its shape (a pasted line of
       // no known format too): join_forward joins them to it from there, so
       // the reference path, which starts a record at every line, does.
       if (bare_continuation(line)) continue;
       Event p;
-      formats_.parse(line, p, look_, forced_);
-      if (p.continuation) return false;
-      parent = start;
+      const Format* f = formats_.parse(line, p, scratch, forced_);
+      if (f != nullptr && f->type == FormatType::json) return false;  // a JSON record joins nothing
+      if (!p.continuation) {
+        parent = start;
+        dist = k + 1;
+        return true;
+      }
+      // An ESXi 8 continuation (`Hostd[TID]: --> ...`): join_forward takes
+      // the `-->` lines right after it into its record, whose first line is
+      // the one to find, within what is left of the look-back.
+      if (p.program.empty() || !find_parent(data, start, p, false, parent, budget - k - 1)) return false;
+      dist = k + 1 + keyed_memo_.dist;
       return true;
     }
     if (!names_writer(line, cont)) continue;
     Event p;
-    formats_.parse(line, p, look_, forced_);
+    const Format* f = formats_.parse(line, p, scratch, forced_);
     if (!same_writer(p, cont)) continue;
-    if (p.continuation) continue;
+    if (p.continuation || bare_continuation(line)) continue;  // (a `-->` line is one, whatever it parses as)
+    // The writer's next record (join_forward stops there); a JSON one joins nothing.
+    if (f != nullptr && f->type == FormatType::json) return false;
     parent = start;
+    dist = k + 1;
     return true;
   }
   return false;
@@ -166,9 +208,10 @@ bool Scanner::find_parent(const char* data, size_t at, const Event& cont, size_t
 void Scanner::join_forward(const char* data, size_t n, size_t parent_end, Event& ev) {
   const bool keyed = !ev.program.empty();
   bool adjacent = true, joined = false;
-  int idle = 0, lines = 0;
+  int idle = 0, lines = 0, span = 0;
   joined_.clear();
-  for (size_t pos = parent_end + 1; pos < n && idle < kLookahead && lines < kMaxJoinLines;) {
+  // Up to kLookback lines below the first: find_parent finds it from any of them.
+  for (size_t pos = parent_end + 1; pos < n && idle < kLookahead && lines < kMaxJoinLines && ++span <= kLookback;) {
     size_t end = line_end(data, n, pos);
     std::string_view raw = rtrim(std::string_view(data + pos, end - pos));
     std::string_view line = normalize_text(raw, norm_look_);
@@ -193,10 +236,11 @@ void Scanner::join_forward(const char* data, size_t n, size_t parent_end, Event&
       ++idle;
       continue;
     } else {
-      formats_.parse(line, c, look_, forced_);
+      const Format* f = formats_.parse(line, c, look_, forced_);
       bool same = same_writer(c, ev);
       if (same && !c.continuation) break;
-      if (!same || !c.continuation) {
+      // A JSON record is a record of its own, even holding a continuation.
+      if (!same || !c.continuation || (f != nullptr && f->type == FormatType::json)) {
         adjacent = false;
         ++idle;
         continue;
@@ -204,7 +248,9 @@ void Scanner::join_forward(const char* data, size_t n, size_t parent_end, Event&
       take = true;
     }
     if (!take) continue;
-    if (join_msg_.size() + c.message.size() + line.size() + 2 > kMaxJoinBytes) break;
+    // This record's size (join_msg_ holds the previous record's until the first take).
+    size_t size = joined ? join_msg_.size() : ev.message.size();
+    if (size + c.message.size() + line.size() + 2 > kMaxJoinBytes) break;
     if (!joined) {
       join_msg_.assign(ev.message);
       join_raw_.assign(rtrim(ev.raw));
@@ -243,7 +289,6 @@ void Scanner::emit(Event& ev, const std::vector<int>* atoms, const std::string& 
   size_t before = facts.size();
   matcher_.match(ev, atoms, scratch_, facts);
   for (size_t i = before; i < facts.size(); ++i) facts[i].input_seq = input_seq;
-  keep_new(facts, before);
 }
 
 void Scanner::start_input(std::vector<Fact>& facts, InputStats& stats) {
@@ -252,11 +297,29 @@ void Scanner::start_input(std::vector<Fact>& facts, InputStats& stats) {
   stats_ = &stats;
 }
 
-// Folds the facts appended from `before` on into identical earlier ones, and
-// applies max_facts (see the header).
-void Scanner::keep_new(std::vector<Fact>& facts, size_t before) {
+// Between inputs a Scanner holds no memory of the last one's facts (the
+// next starts afresh anyway): a reused Scanner leaves allocated what it
+// found, which libFuzzer's leak check otherwise rechecks input by input.
+void Scanner::end_input() { same_.clear(); }
+
+// The two paths reach a block's records in other orders (a record from its
+// first candidate line; lines that need normalising after the others), so
+// its facts wait in facts[pending_, end) and are folded in line order, those
+// above line `upto`: which copies are kept does not depend on the order.
+void Scanner::fold(std::vector<Fact>& facts, uint64_t upto) {
+  auto by_line = [](const Fact& a, const Fact& b) { return a.line < b.line; };
+  auto from = facts.begin() + static_cast<std::ptrdiff_t>(pending_);
+  if (!std::is_sorted(from, facts.end(), by_line)) std::stable_sort(from, facts.end(), by_line);
+  auto to = std::partition_point(from, facts.end(), [&](const Fact& f) { return f.line < upto; });
+  pending_ = keep_new(facts, pending_, static_cast<size_t>(to - facts.begin()));
+}
+
+// Folds facts[before, to) into identical earlier ones and applies max_facts
+// (see the header); the facts after `to` move down behind the kept ones.
+// Returns the end of the kept ones.
+size_t Scanner::keep_new(std::vector<Fact>& facts, size_t before, size_t to) {
   size_t out = before;
-  for (size_t i = before; i < facts.size(); ++i) {
+  for (size_t i = before; i < to; ++i) {
     Fact& f = facts[i];
     // Past max_facts, only what a verdict rests on is kept (symptoms, proofs,
     // window marks), up to kNeededFactor times as many; context is counted.
@@ -292,7 +355,12 @@ void Scanner::keep_new(std::vector<Fact>& facts, size_t before) {
     if (out != i) facts[out] = std::move(f);
     ++out;
   }
-  facts.erase(facts.begin() + static_cast<std::ptrdiff_t>(out), facts.end());
+  if (out != to) {  // (a Fact moved onto itself would lose its fields)
+    auto rest = std::move(facts.begin() + static_cast<std::ptrdiff_t>(to), facts.end(),
+                          facts.begin() + static_cast<std::ptrdiff_t>(out));
+    facts.erase(rest, facts.end());
+  }
+  return out;
 }
 
 void Scanner::record(const char* data, size_t n, size_t begin, size_t end, std::string_view text,
@@ -304,20 +372,25 @@ void Scanner::record(const char* data, size_t n, size_t begin, size_t end, std::
   ev.raw = raw;
   size_t first = begin;
   if (f == nullptr || f->type != FormatType::json) {
-    // A `-->` line continues the record before it whatever its bytes, as
-    // join_forward reads it; the parser leaves one it cannot parse (bytes
-    // that are not UTF-8, a forced format) a line of its own.
-    const bool cont = ev.continuation || bare_continuation(text);
+    // A `-->` line continues the record before it whatever its bytes and
+    // whatever it parses as, as join_forward reads it: one no format parses
+    // (bytes that are not UTF-8, a forced format), or one that parses as a
+    // first line (a log line glued to the marker). A continuation of
+    // another shape and no writer is never joined.
+    const bool bare = bare_continuation(text);
+    const bool cont = ev.continuation || bare;
     size_t parent;
-    if (cont && find_parent(data, begin, ev, parent) && !marked(emitted_, parent)) {
+    if (cont && (bare || !ev.program.empty()) && find_parent(data, begin, ev, bare, parent, kLookback) &&
+        !marked(emitted_, parent)) {
       size_t parent_end = line_end(data, n, parent);
-      Event p;
-      parse_line(std::string_view(data + parent, parent_end - parent), p, head_, norm_parent_);
+      Event p;  // read as a candidate line is: cut at max_line
+      parse_line(std::string_view(data + parent, std::min(parent_end - parent, opts_.max_line)), p, head_,
+                 norm_parent_);
       join_forward(data, n, parent_end, p);
       // The parent's record reaches this line: it is the record. If it does
-      // not (the line is past the look-ahead), the line is a record of its
-      // own, as the reference path (every line a candidate) reads it, and the
-      // parent's record is left to a line it reaches.
+      // not (past the look-ahead or another limit of joining), the line is a
+      // record of its own, as the reference path (every line a candidate)
+      // reads it, and the parent's record is left to a line it reaches.
       if (std::binary_search(joined_.begin(), joined_.end(), begin)) {
         for (size_t at : joined_) mark(covered_, at);
         number -= count_newlines(data + parent, begin - parent);
@@ -385,6 +458,7 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
                     uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats) {
   cands_.clear();
   cand_atoms_.clear();
+  pending_ = facts.size();
   if (!prefilter_) {
     for (size_t pos = 0; pos < n;) {
       size_t end = line_end(data, n, pos);
@@ -404,6 +478,7 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
   }
   covered_.clear();
   emitted_.clear();
+  bare_memo_.at = keyed_memo_.at = SIZE_MAX;
   size_t counted = 0;
   uint64_t number = first_line;
   unsigned char high = 0;  // a byte >= 0x80 somewhere in the block
@@ -419,9 +494,15 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
     if (marked(covered_, c.begin)) continue;
     record(data, n, c.begin, c.end, text,
            std::span<const int>(cand_atoms_.data() + c.atoms_at, c.atoms_n), number, input, input_seq, facts);
+    // No record still to come starts more than kLookback lines above this
+    // one, unless it is reached from a line that needs normalising (read
+    // after the others) above it: what is above is final.
+    if (!high && facts.size() - pending_ >= 512 && number > first_line + kLookback)
+      fold(facts, number - kLookback);
   }
   uint64_t lines = number - first_line + count_newlines(data + counted, n - counted, &high);
   if (high) normalized_lines(data, n, first_line, input, input_seq, facts, stats);
+  fold(facts, UINT64_MAX);
   return lines;
 }
 
@@ -496,6 +577,7 @@ void Scanner::scan_memory(const char* data, size_t n, const std::string& input, 
     if (done) done(data + pos);
   }
   stats.lines = lines_done;
+  end_input();
 }
 
 Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_seq,
@@ -582,6 +664,7 @@ Status Scanner::scan(ByteSource& src, const std::string& input, uint32_t input_s
     fill = rem;
   }
   stats.lines = lines_done;
+  end_input();
   return failed;
 }
 

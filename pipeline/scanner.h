@@ -14,13 +14,18 @@
 // text joined with '\n'; line number of the first line), whichever of its
 // lines the prefilter found:
 //   * a candidate first line takes the continuations that follow it: bare
-//     `-->` lines only while adjacent; keyed lines (same host, program and
-//     process id) across up to kLookahead lines of other writers, until a
-//     line names the same writer without a continuation marker (its next
-//     record);
+//     `-->` lines only while adjacent (to it or to a line it took); keyed
+//     lines (same host, program and process id) across up to kLookahead
+//     lines of other writers, until a line names the same writer without a
+//     continuation marker (its next record); all within kLookback lines;
 //   * a candidate continuation looks back (up to kLookback lines) for its
-//     first line and joins the whole record from there;
+//     first line and joins the whole record from there (from a bare line
+//     after a keyed continuation, the keyed one's first line); a JSON record
+//     is never a first line;
 //   * a record is emitted once even when several of its lines are candidates.
+// Both paths build each record by these rules, so the prefiltered path,
+// which reaches a record from any of its candidate lines, finds the record
+// the reference path builds from its first line.
 // Limit: joining sees only the current read buffer (about 1 MiB of whole
 // lines); a record split across two buffers is matched as two parts, and a
 // continuation whose first line is out of reach is an Event of its own.
@@ -28,7 +33,8 @@
 // each as a fact would cost memory linearly. The scanner keeps the first
 // keep_same facts with the same host, rule and fields in a window (reset at every
 // line of a rule marked "window", so each boot keeps its own copies), and
-// counts the later ones on the last copy (Fact::repeats, last_line). At most
+// counts the later ones on the last copy (Fact::repeats, last_line), in line
+// order whatever order the records were found in. At most
 // max_facts facts are kept per input; more are counted as dropped, except
 // symptoms, proofs of a fix and window marks (what a verdict rests on), kept up
 // to kNeededFactor x max_facts; when even those are dropped, the input is
@@ -116,14 +122,19 @@ class Scanner {
               uint32_t input_seq, std::vector<Fact>& facts);
   // Parses a line as its normalised text; ev.raw keeps the bytes.
   const Format* parse_line(std::string_view raw, Event& ev, ParseScratch& scratch, std::string& buf);
-  bool find_parent(const char* data, size_t at, const Event& cont, size_t& parent);
+  // The first line of the record the continuation at `at` (a bare `-->`
+  // line, or a line of cont's writer) belongs to, up to `budget` lines above.
+  bool find_parent(const char* data, size_t at, const Event& cont, bool bare, size_t& parent, int budget);
+  bool look_up(const char* data, size_t at, const Event& cont, bool bare, size_t& parent, int budget, int& dist);
   void join_forward(const char* data, size_t n, size_t parent_end, Event& ev);
   void emit(Event& ev, const std::vector<int>* atoms, const std::string& input, uint32_t input_seq,
             std::vector<Fact>& facts);
   void normalized_lines(const char* data, size_t n, uint64_t first_line, const std::string& input,
                         uint32_t input_seq, std::vector<Fact>& facts, InputStats& stats);
-  void keep_new(std::vector<Fact>& facts, size_t before);
+  void fold(std::vector<Fact>& facts, uint64_t upto);
+  size_t keep_new(std::vector<Fact>& facts, size_t before, size_t to);
   void start_input(std::vector<Fact>& facts, InputStats& stats);
+  void end_input();
 
   const Matcher& matcher_;
   const FormatSet& formats_;
@@ -134,7 +145,7 @@ class Scanner {
   size_t buf_cap_ = 0;
   bool prefilter_ = true;  // this scan uses the prefilter (not for tiny inputs)
   // Reused per block / per record (no per-line allocation once warm).
-  ParseScratch head_, look_;
+  ParseScratch head_, look_, hop_;
   std::vector<Cand> cands_;
   std::vector<int> cand_atoms_, atoms_;
   // Line starts in the block, sorted: continuation lines joined into an
@@ -142,12 +153,23 @@ class Scanner {
   // join_forward joined.
   std::vector<size_t> covered_, emitted_, joined_;
   std::vector<int> norm_atoms_;
-  std::string join_msg_, join_raw_, norm_, norm_parent_, norm_look_, norm_msg_;
+  // The last find_parent of a bare and of a keyed continuation in the block.
+  struct ParentMemo {
+    size_t at = SIZE_MAX;  // the continuation searched from
+    int budget = 0;        // lines searched up to
+    bool found = false;
+    size_t parent = 0;
+    int dist = 0;  // lines from `at` up to parent
+    std::string program, proc_id, host;  // keyed: the writer
+  };
+  ParentMemo bare_memo_, keyed_memo_;
+  std::string join_msg_, join_raw_, norm_, norm_parent_, norm_look_, norm_hop_, norm_msg_;
   // Facts of the current input: identical ones seen in the current window
   // (signature -> index of the last kept copy, copies kept), and the count.
   std::unordered_map<std::string, std::pair<size_t, size_t>> same_;
   std::string sig_;
   size_t first_fact_ = 0;
+  size_t pending_ = 0;  // facts of the block from here on are not folded yet
   InputStats* stats_ = nullptr;
 };
 
@@ -157,8 +179,11 @@ inline constexpr size_t kNeededFactor = 4;
 
 // Limits of multi-line joining (see above).
 inline constexpr int kLookahead = 16;     // lines after a record's last line searched for more
-inline constexpr int kLookback = 32;      // lines before a continuation searched for its first line
 inline constexpr int kMaxJoinLines = 64;  // continuation lines joined into one record
+// Lines a record spans below its first, and so lines before a continuation
+// searched for its first line: a continuation further down is a record of
+// its own (on both paths: the prefiltered one reaches a record from it).
+inline constexpr int kLookback = kMaxJoinLines + kLookahead;
 inline constexpr size_t kMaxJoinBytes = 64 * 1024;
 
 // Number of '\n' bytes in [p, p + n).

@@ -10,11 +10,19 @@
 // promises, checked with the prefilter forced on: these inputs are too small to
 // turn it on by themselves); facts name the input and a line inside it; scanning the bytes in
 // place (scan_memory, as for a mapped file) counts the same lines and cut lines.
+//
+// Scanners are built once per set of options and reused from input to input,
+// as a worker thread reuses its Scanner over the parts of a file (run.cc): no
+// state may carry from one input into the next, and no Vectorscan scratch or
+// read buffer is built per input.
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "pipeline/run.h"
@@ -57,12 +65,18 @@ class PieceSource : public ByteSource {
   size_t step_, at_ = 0, k_ = 0;
 };
 
-std::vector<std::string> run(std::string_view stream, ScanOptions opts, size_t step, InputStats& stats) {
-  const Engine& e = engine();
-  Scanner sc(e.matcher(), e.formats(), opts);
+// The Scanner for these options (the first byte's choices), built on first use.
+Scanner& scanner(const ScanOptions& opts) {
+  static std::map<std::tuple<size_t, std::string, bool>, std::unique_ptr<Scanner>> made;
+  auto& sc = made[{opts.max_line, opts.input_format, opts.prefilter}];
+  if (!sc) sc = std::make_unique<Scanner>(engine().matcher(), engine().formats(), opts);
+  return *sc;
+}
+
+std::vector<std::string> run(std::string_view stream, const ScanOptions& opts, size_t step, InputStats& stats) {
   std::vector<Fact> facts;
   PieceSource src(stream, step);
-  Status s = sc.scan(src, "fuzz.log", 0, facts, stats);
+  Status s = scanner(opts).scan(src, "fuzz.log", 0, facts, stats);
   check(s.ok());
   std::vector<std::string> out;
   uint64_t lines = 1;
@@ -105,10 +119,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (with.cut_lines == 0) check(a == b);
   // Scanned in place (a mapped file): the same lines, and the same lines cut.
   opts.prefilter = true;
-  Scanner sc(e.matcher(), e.formats(), opts);
   std::vector<Fact> facts;
   InputStats mem;
-  sc.scan_memory(stream.data(), stream.size(), "fuzz.log", 0, facts, mem);
+  scanner(opts).scan_memory(stream.data(), stream.size(), "fuzz.log", 0, facts, mem);
   check(mem.lines == with.lines);
   check(mem.cut_lines == with.cut_lines);
   return 0;

@@ -143,6 +143,69 @@ TEST_CASE("prefiltered and reference paths agree on records the fuzzer found", "
       {"bare continuation that needs normalising",
        "2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Provisioning the key:\n"
        "  --> Unable to read the TPM quote of \xe2\x80\x9chost-3\xe2\x80\x9d\n"},
+      // Five identical facts, the first from a record the prefiltered path
+      // reaches only through its `-->` line (read after the block's other
+      // lines: it needs normalising): the first four by line are kept on
+      // both paths, the fifth is counted on the fourth.
+      {"identical facts folded in line order",
+       "2021-10-29T19:41:29.382Z info hostd[2099349] [Originator@6876 sub=Libs] Reading the index:\n"
+       "  --> Tpm2Cmd: NV_ReadPublic: (0x9a2) Unknown \xe2\x80\x94 retrying\n" +
+           [] {
+             std::string s;
+             for (int i = 0; i < 4; ++i)
+               s += "2021-10-29T19:41:29.383Z error hostd[2099349] [Originator@6876 sub=Libs] Tpm2Cmd: NV_ReadPublic: "
+                    "(0x9a2) Unknown - retrying\n";
+             return s;
+           }()},
+      // A record joined to near kMaxJoinBytes, then a short one: the limit
+      // is measured on each record alone (it read what the previous join
+      // left, which depends on the path).
+      {"join limit per record",
+       "2021-10-29T19:41:29.300Z info hostd[2099349] [Originator@6876 sub=Default] Dump:\n" +
+           [] {
+             std::string s;
+             for (int i = 0; i < 64; ++i) s += "   --> " + std::string(400, 'x') + "\n";
+             return s;
+           }() +
+           "2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Provisioning the key:\n"
+           "   --> Unable to read the TPM quote " + std::string(20000, 'y') + "\n"},
+      // A `-->` line 42 lines below its first line: joined on both paths
+      // (join_forward takes up to kMaxJoinLines lines; the way back from the
+      // continuation must reach as far).
+      {"bare continuation far below its first line",
+       "2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Provisioning the key:\n" +
+           [] {
+             std::string s;
+             for (int i = 0; i < 40; ++i) s += "   --> frame " + std::to_string(i) + "\n";
+             return s;
+           }() +
+           "   --> Unable to read the TPM quote\n"},
+      // A bare `-->` line after an ESXi 8 keyed continuation: joined, with
+      // it, to their first line on both paths.
+      {"bare continuation after a keyed continuation",
+       "2025-12-11T16:43:23.320Z Er(163) Hostd[169797]: [Originator@6876 sub=Default] Provisioning the key:\n"
+       "2025-12-11T16:43:23.320Z In(166) Hostd[169797]: --> Result:\n"
+       "   --> Unable to read the TPM quote\n"},
+      // A bare `-->` line after a JSON record: JSON records join nothing, so
+      // it is a record of its own on both paths.
+      {"bare continuation after a JSON record",
+       "{\"message\":\"2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Provisioning "
+       "the key:\",\"hostname\":\"esx01\"}\n"
+       "   --> Unable to read the TPM quote\n"
+       "2021-10-29T19:41:29.399Z error hostd[2099349] [Originator@6876 sub=Default] TPM quote failed\n"},
+      // A JSON record holding an ESXi 8 continuation of the line before: not
+      // joined to it (JSON records join nothing) on either path.
+      {"JSON record holding a keyed continuation",
+       "2025-12-11T16:43:23.320Z Er(163) Hostd[169797]: [Originator@6876 sub=Default] Provisioning the key:\n"
+       "{\"message\":\"2025-12-11T16:43:23.320Z In(166) Hostd[169797]: --> Unable to read the TPM quote\"}\n"},
+      // A `-->` line that also parses as an ESXi 8 first line (a log line
+      // glued to the marker), then a continuation of that writer: the `-->`
+      // line continues the line before, and is no first line to the
+      // continuation below it (the reference path built both records).
+      {"bare continuation that parses as a first line",
+       "2021-10-29T19:41:29.398Z error hostd[2099349] [Originator@6876 sub=Default] Dump:\n"
+       "-->2025-12-11T16:43:23.320Z Er(163) Hostd[169797]: [Originator@6876 sub=Default] TPM quote:\n"
+       "2025-12-11T16:43:23.320Z In(166) Hostd[169797]: --> request failed\n"},
   };
   auto dir = std::filesystem::temp_directory_path() / ("tpmdiag-diff-fz-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
