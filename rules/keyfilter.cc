@@ -76,6 +76,7 @@ struct Found {
   size_t n;
   std::vector<LineSpan>* out;
   size_t floor = 0;  // first byte not yet in an emitted line
+  KeyFilter::Stats* stats = nullptr;
 };
 
 // Emits the line around a key found at `at`; returns where scanning resumes.
@@ -99,19 +100,43 @@ inline const char* readable(const Found& f, size_t pos, size_t need, char* tail)
   return tail;
 }
 
+// The second confirmation, before a candidate's buckets are walked: whether
+// the 4 bytes at p, folded (| 0x20 maps each letter to lower case, and other
+// bytes so that equal-ignoring-case bytes stay equal), hash to a slot that some
+// key's window took. The table lookups pass windows made of any mix of their
+// buckets' bytes; most of those fail here for the price of a multiply.
+inline uint32_t window_slot(uint32_t w) { return ((w | 0x20202020u) * 0x9E3779B1u) >> (32 - 16); }
+inline bool window_maybe(const uint64_t* slots, const char* p) {
+  uint32_t h = window_slot(load32(p));
+  return (slots[h >> 6] >> (h & 63)) & 1;
+}
+
 // A block's candidate mask without the positions past the text's end.
 inline uint64_t in_text(uint64_t m, size_t rem) { return rem < 64 ? m & ((uint64_t{1} << rem) - 1) : m; }
+
+// What check_block needs besides the block.
+struct Buckets {
+  const std::vector<std::vector<uint32_t>>& keys_of;  // bucket -> keys
+  const std::vector<KeyFilter::Key>& keys;
+  const uint64_t* slots;  // window_maybe's bitmap
+  unsigned short_bits;    // bits of group 0's buckets holding keys under 4 bytes (no slot)
+};
 
 // The candidates of one block at pos: bit i of m marks a position where the
 // window of a key in one of the buckets bits[g][i] may start. Emits the line of
 // each key really there; returns where scanning resumes.
-size_t check_block(uint64_t m, size_t pos, size_t block, const uint8_t (*bits)[64], int groups,
-                   const std::vector<std::vector<uint32_t>>& bucket, const std::vector<KeyFilter::Key>& keys,
+size_t check_block(uint64_t m, size_t pos, size_t block, const uint8_t (*bits)[64], int groups, const Buckets& bk,
                    Found& f) {
+  const auto& bucket = bk.keys_of;
+  const auto& keys = bk.keys;
+  if (f.stats) f.stats->candidates += static_cast<size_t>(__builtin_popcountll(m));
   while (m) {
     unsigned i = static_cast<unsigned>(__builtin_ctzll(m));
     m &= m - 1;
     size_t at = pos + i;
+    // A window that fits in the text and is no short key's: its slot first.
+    if (!(bits[0][i] & bk.short_bits) && at + kWindow <= f.n && !window_maybe(bk.slots, f.data + at)) continue;
+    if (f.stats) ++f.stats->confirmed;
     bool hit = false;
     for (int g = 0; g < groups && !hit; ++g) {
       for (unsigned b = bits[g][i]; b && !hit; b &= b - 1) {
@@ -200,6 +225,79 @@ std::optional<KeyFilter::Engine> KeyFilter::best() {
   return chosen;
 }
 
+namespace {
+
+// Which bytes a bucket's lookups pass at each window byte: by the low 6 bits
+// (AVX-512) or by each nibble (AVX2, which passes every low-high mix).
+struct Passes {
+  uint64_t six[kWindow] = {};
+  uint16_t lo[kWindow] = {}, hi[kWindow] = {};
+  void add(const KeyFilter::Key& k) {
+    for (size_t j = 0; j < kWindow; ++j)
+      for (char c : {lower_ascii(k.text[k.offset + j]), upper_ascii(k.text[k.offset + j])}) {
+        auto u = static_cast<unsigned char>(c);
+        six[j] |= uint64_t{1} << (u & 63);
+        lo[j] = static_cast<uint16_t>(lo[j] | 1u << (u & 15));
+        hi[j] = static_cast<uint16_t>(hi[j] | 1u << (u >> 4));
+      }
+  }
+  // The share of positions where the bucket's lookups pass, taking the bytes
+  // as independent: its candidates per byte scanned.
+  double rate(const double (&freq)[256], KeyFilter::Engine e) const {
+    double r = 1;
+    for (size_t j = 0; j < kWindow; ++j) {
+      double p = 0;
+      for (unsigned x = 0; x < 256; ++x)
+        if (e == KeyFilter::Engine::avx512 ? (six[j] >> (x & 63)) & 1 : ((lo[j] >> (x & 15)) & (hi[j] >> (x >> 4)) & 1))
+          p += freq[x];
+      r *= p;
+    }
+    return r;
+  }
+};
+
+}  // namespace
+
+// Keys into buckets so that the lookups pass few positions: most common
+// window first, each into the bucket whose candidates it adds least to, by
+// byte frequencies of the sample (a key sharing bytes with a bucket's keys
+// adds little; mixing unlike windows passes their cross products).
+std::vector<std::pair<size_t, size_t>> KeyFilter::assign_buckets(std::string_view sample, Engine e, size_t buckets,
+                                                                 const std::vector<size_t>& order) const {
+  double freq[256];
+  for (double& x : freq) x = 1;  // a byte unseen in the sample is rare, not absent
+  for (char c : sample) freq[static_cast<unsigned char>(c)] += 1;
+  for (int c = 'A'; c <= 'Z'; ++c) freq[c] = freq[c - 'A' + 'a'] / 4;  // the sample is lowercased
+  double total = 0;
+  for (double x : freq) total += x;
+  for (double& x : freq) x /= total;
+  std::vector<std::pair<double, size_t>> by_rate;
+  for (size_t i : order) {
+    Passes one;
+    one.add(keys_[i]);
+    by_rate.emplace_back(one.rate(freq, e), i);
+  }
+  std::stable_sort(by_rate.begin(), by_rate.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<Passes> passes(buckets);
+  std::vector<double> rates(buckets, 0);
+  std::vector<std::pair<size_t, size_t>> out;
+  for (auto [alone, i] : by_rate) {
+    size_t best = 0;
+    double best_add = 0;
+    Passes best_pass;
+    for (size_t b = 0; b < buckets; ++b) {
+      Passes p = passes[b];
+      p.add(keys_[i]);
+      double add = p.rate(freq, e) - rates[b];
+      if (b == 0 || add < best_add) best = b, best_add = add, best_pass = p;
+    }
+    passes[best] = best_pass;
+    rates[best] += best_add;
+    out.emplace_back(best, i);
+  }
+  return out;
+}
+
 KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view sample_lower, Engine engine)
     : engine_(engine) {
   for (const auto& text : keys) {
@@ -224,18 +322,29 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
   // Keys with like windows share a bucket (fewer mixed windows match), in
   // groups of 8 buckets: one group for a handful of keys, else two (each
   // group costs a lookup per window byte; more keys per bucket cost little).
-  groups_ = keys_.size() <= 8 ? 1 : 2;
-  size_t buckets = static_cast<size_t>(groups_) * 8;
-  std::vector<size_t> order;  // a key holding '\n' is in no line: in no bucket
+  // Keys under 4 bytes match any byte past their end: they get bucket 0 to
+  // themselves, so the other buckets keep all 4 bytes selective, and have no
+  // slot in the second confirmation.
+  std::vector<size_t> order, shorts;  // a key holding '\n' is in no line: in no bucket
   for (size_t i = 0; i < keys_.size(); ++i)
-    if (keys_[i].text.find('\n') == std::string::npos) order.push_back(i);
-  auto win = [&](size_t i) { return std::string_view(keys_[i].text).substr(keys_[i].offset, kWindow); };
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return win(a) < win(b); });
+    if (keys_[i].text.find('\n') == std::string::npos) (keys_[i].text.size() < kWindow ? shorts : order).push_back(i);
+  const size_t reserved = shorts.empty() ? 0 : 1;
+  groups_ = order.size() + reserved <= 8 ? 1 : 2;
+  size_t buckets = static_cast<size_t>(groups_) * 8;
+  slots_.assign((size_t{1} << 16) / 64, 0);
+  for (size_t i : order) {
+    uint32_t h = window_slot(load32(keys_[i].text.data() + keys_[i].offset));
+    slots_[h >> 6] |= uint64_t{1} << (h & 63);
+  }
+  short_bits_ = reserved ? 1u : 0u;
   bucket_.assign(buckets, {});
-  for (size_t r = 0; r < order.size(); ++r) {
-    size_t b = r * buckets / order.size();
-    const Key& k = keys_[order[r]];
-    bucket_[b].push_back(static_cast<uint32_t>(order[r]));
+  std::vector<std::pair<size_t, size_t>> placed;  // (bucket, key)
+  for (size_t i : shorts) placed.emplace_back(0, i);
+  for (auto [b, ki] : assign_buckets(sample_lower, engine, buckets - reserved, order))
+    placed.emplace_back(reserved + b, ki);
+  for (auto [b, ki] : placed) {
+    const Key& k = keys_[ki];
+    bucket_[b].push_back(static_cast<uint32_t>(ki));
     auto bit = static_cast<uint8_t>(1u << (b % 8));
     for (size_t j = 0; j < kWindow; ++j) {
       auto& tab = table_[b / 8][j];
@@ -260,8 +369,7 @@ namespace {
 
 #if TPMDIAG_X86_ENGINES
 template <int G>
-TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const std::vector<std::vector<uint32_t>>& bucket,
-                          const std::vector<KeyFilter::Key>& keys, Found& f) {
+TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const Buckets& bk, Found& f) {
   __m512i t[G][kWindow];
   for (int g = 0; g < G; ++g)
     for (size_t j = 0; j < kWindow; ++j) t[g][j] = _mm512_loadu_si512(table[g][j]);
@@ -272,16 +380,17 @@ TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const std::vector<st
     uint64_t m = in_text(block512<G>(t, readable(f, pos, 64 + kWindow - 1, tail), r), f.n - pos);
     if (m) {
       for (int g = 0; g < G; ++g) _mm512_store_si512(bits[g], r[g]);
-      pos = check_block(m, pos, 64, bits, G, bucket, keys, f);
+      pos = check_block(m, pos, 64, bits, G, bk, f);
     } else {
       pos += 64;
     }
   }
 }
 
+// 64 bytes a step, as two registers: one loop test and one candidate walk per
+// 64 bytes, and the second half's loads overlap the first's lookups.
 template <int G>
-TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[2][4][16],
-                          const std::vector<std::vector<uint32_t>>& bucket, const std::vector<KeyFilter::Key>& keys,
+TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[2][4][16], const Buckets& bk,
                           Found& f) {
   __m256i lo[G][kWindow], hi[G][kWindow];
   for (int g = 0; g < G; ++g)
@@ -292,13 +401,19 @@ TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[
   alignas(64) char tail[128];
   alignas(64) uint8_t bits[G][64];
   for (size_t pos = 0; pos < f.n;) {
-    __m256i r[G];
-    uint64_t m = in_text(block256<G>(lo, hi, readable(f, pos, 32 + kWindow - 1, tail), r), f.n - pos);
+    __m256i r0[G], r1[G];
+    const char* p = readable(f, pos, 64 + kWindow - 1, tail);
+    uint64_t m = block256<G>(lo, hi, p, r0);
+    m |= uint64_t{block256<G>(lo, hi, p + 32, r1)} << 32;
+    m = in_text(m, f.n - pos);
     if (m) {
-      for (int g = 0; g < G; ++g) _mm256_store_si256(reinterpret_cast<__m256i*>(bits[g]), r[g]);
-      pos = check_block(m, pos, 32, bits, G, bucket, keys, f);
+      for (int g = 0; g < G; ++g) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(bits[g]), r0[g]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(bits[g] + 32), r1[g]);
+      }
+      pos = check_block(m, pos, 64, bits, G, bk, f);
     } else {
-      pos += 32;
+      pos += 64;
     }
   }
 }
@@ -328,7 +443,7 @@ void KeyFilter::reference_lines(const std::vector<std::string>& keys, const char
   }
 }
 
-void KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out) const {
+void KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out, [[maybe_unused]] Stats* stats) const {
 #if !TPMDIAG_X86_ENGINES
   // Never constructed here (supported() is false); the reference keeps it total.
   std::vector<std::string> texts;
@@ -336,16 +451,18 @@ void KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out) co
   reference_lines(texts, data, n, out);
 #else
   Found f{data, n, &out};
+  f.stats = stats;
+  Buckets bk{bucket_, keys_, slots_.data(), short_bits_};
   if (engine_ == Engine::avx512) {
     if (groups_ == 1)
-      scan512<1>(table_, bucket_, keys_, f);
+      scan512<1>(table_, bk, f);
     else
-      scan512<2>(table_, bucket_, keys_, f);
+      scan512<2>(table_, bk, f);
   } else {
     if (groups_ == 1)
-      scan256<1>(low_, high_, bucket_, keys_, f);
+      scan256<1>(low_, high_, bk, f);
     else
-      scan256<2>(low_, high_, bucket_, keys_, f);
+      scan256<2>(low_, high_, bk, f);
   }
 #endif
 }
