@@ -175,26 +175,32 @@ TPMDIAG_VBMI inline uint64_t block512(const __m512i (&t)[G][kWindow], const char
   return _mm512_test_epi8_mask(any, any);
 }
 
-// AVX2: the same for the 32 bytes at p (p[0..35) readable), by nibbles.
+// AVX2: the same for the 64 bytes at p (p[0..67) readable), by nibbles, in
+// two registers (r0: bytes 0-31, r1: 32-63). Window byte by window byte, so
+// that the 16 ymm registers hold that byte's tables (2 per group), both
+// halves' nibbles and the 2 per group running results.
 template <int G>
-TPMDIAG_AVX2 inline uint32_t block256(const __m256i (&lo)[G][kWindow], const __m256i (&hi)[G][kWindow],
-                                      const char* p, __m256i (&r)[G]) {
+TPMDIAG_AVX2 inline uint64_t block256(const __m256i (&lo)[G][kWindow], const __m256i (&hi)[G][kWindow],
+                                      const char* p, __m256i (&r0)[G], __m256i (&r1)[G]) {
   const __m256i nibble = _mm256_set1_epi8(0x0f);
-  __m256i l[kWindow], h[kWindow];
   for (size_t j = 0; j < kWindow; ++j) {
-    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j));
-    l[j] = _mm256_and_si256(v, nibble);
-    h[j] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j));
+    __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + j));
+    __m256i la = _mm256_and_si256(a, nibble), ha = _mm256_and_si256(_mm256_srli_epi16(a, 4), nibble);
+    __m256i lb = _mm256_and_si256(b, nibble), hb = _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble);
+    for (int g = 0; g < G; ++g) {
+      __m256i xa = _mm256_and_si256(_mm256_shuffle_epi8(lo[g][j], la), _mm256_shuffle_epi8(hi[g][j], ha));
+      __m256i xb = _mm256_and_si256(_mm256_shuffle_epi8(lo[g][j], lb), _mm256_shuffle_epi8(hi[g][j], hb));
+      r0[g] = j ? _mm256_and_si256(r0[g], xa) : xa;
+      r1[g] = j ? _mm256_and_si256(r1[g], xb) : xb;
+    }
   }
-  __m256i any = _mm256_setzero_si256();
-  for (int g = 0; g < G; ++g) {
-    __m256i x = _mm256_and_si256(_mm256_shuffle_epi8(lo[g][0], l[0]), _mm256_shuffle_epi8(hi[g][0], h[0]));
-    for (size_t j = 1; j < kWindow; ++j)
-      x = _mm256_and_si256(x, _mm256_and_si256(_mm256_shuffle_epi8(lo[g][j], l[j]), _mm256_shuffle_epi8(hi[g][j], h[j])));
-    r[g] = x;
-    any = _mm256_or_si256(any, x);
-  }
-  return ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(any, _mm256_setzero_si256())));
+  __m256i a = r0[0], b = r1[0];
+  for (int g = 1; g < G; ++g) a = _mm256_or_si256(a, r0[g]), b = _mm256_or_si256(b, r1[g]);
+  const __m256i zero = _mm256_setzero_si256();
+  auto none_a = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero)));
+  auto none_b = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, zero)));
+  return ~(uint64_t{none_a} | uint64_t{none_b} << 32);
 }
 
 #endif  // TPMDIAG_X86_ENGINES
@@ -388,7 +394,7 @@ TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const Buckets& bk, F
 }
 
 // 64 bytes a step, as two registers: one loop test and one candidate walk per
-// 64 bytes, and the second half's loads overlap the first's lookups.
+// 64 bytes, and each table register serves both halves.
 template <int G>
 TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[2][4][16], const Buckets& bk,
                           Found& f) {
@@ -403,9 +409,7 @@ TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[
   for (size_t pos = 0; pos < f.n;) {
     __m256i r0[G], r1[G];
     const char* p = readable(f, pos, 64 + kWindow - 1, tail);
-    uint64_t m = block256<G>(lo, hi, p, r0);
-    m |= uint64_t{block256<G>(lo, hi, p + 32, r1)} << 32;
-    m = in_text(m, f.n - pos);
+    uint64_t m = in_text(block256<G>(lo, hi, p, r0, r1), f.n - pos);
     if (m) {
       for (int g = 0; g < G; ++g) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(bits[g]), r0[g]);

@@ -137,7 +137,8 @@ TEST_CASE("key search: keys across the 32- and 64-byte steps, short keys among l
   // equal other bytes' ('[' and '{', '@' and '`'): the window slots fold so.
   std::vector<std::string> keys = {"ab", "x", "tpm", "createprimary", "wxyz", "[ab]", "@key", "0x9a2", "~~~~"};
   const std::vector<std::string> texts = {"AB", "X", "tPm", "CREATEprimary", "WxYz", "[aB]", "@KEY", "0X9A2",
-                                          "~~~~", "{ab}", "`key", "wxy", "createprimar", "0x9a", "~~~"};
+                                          "~~~~", "{ab}", "`key", "wxy", "createprimar", "0x9a", "~~~",
+                                          "ab\xe9\x80", "X\xff", "tpm\x80"};  // high bytes past a short key
   for (size_t at = 0; at < 140; ++at) {
     for (const auto& t : texts) {
       std::string pad(at, '.');
