@@ -249,13 +249,17 @@ struct Passes {
   }
   // The share of positions where the bucket's lookups pass, taking the bytes
   // as independent: its candidates per byte scanned.
-  double rate(const double (&freq)[256], KeyFilter::Engine e) const {
+  // freq6[v]: the share of bytes whose low 6 bits are v.
+  double rate(const double (&freq)[256], const double (&freq6)[64], KeyFilter::Engine e) const {
     double r = 1;
     for (size_t j = 0; j < kWindow; ++j) {
       double p = 0;
-      for (unsigned x = 0; x < 256; ++x)
-        if (e == KeyFilter::Engine::avx512 ? (six[j] >> (x & 63)) & 1 : ((lo[j] >> (x & 15)) & (hi[j] >> (x >> 4)) & 1))
-          p += freq[x];
+      if (e == KeyFilter::Engine::avx512) {
+        for (uint64_t m = six[j]; m; m &= m - 1) p += freq6[__builtin_ctzll(m)];
+      } else {
+        for (unsigned h = hi[j]; h; h &= h - 1)
+          for (unsigned l = lo[j]; l; l &= l - 1) p += freq[__builtin_ctz(h) * 16 + __builtin_ctz(l)];
+      }
       r *= p;
     }
     return r;
@@ -277,11 +281,13 @@ std::vector<std::pair<size_t, size_t>> KeyFilter::assign_buckets(std::string_vie
   double total = 0;
   for (double x : freq) total += x;
   for (double& x : freq) x /= total;
+  double freq6[64] = {};
+  for (unsigned x = 0; x < 256; ++x) freq6[x & 63] += freq[x];
   std::vector<std::pair<double, size_t>> by_rate;
   for (size_t i : order) {
     Passes one;
     one.add(keys_[i]);
-    by_rate.emplace_back(one.rate(freq, e), i);
+    by_rate.emplace_back(one.rate(freq, freq6, e), i);
   }
   std::stable_sort(by_rate.begin(), by_rate.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<Passes> passes(buckets);
@@ -294,7 +300,7 @@ std::vector<std::pair<size_t, size_t>> KeyFilter::assign_buckets(std::string_vie
     for (size_t b = 0; b < buckets; ++b) {
       Passes p = passes[b];
       p.add(keys_[i]);
-      double add = p.rate(freq, e) - rates[b];
+      double add = p.rate(freq, freq6, e) - rates[b];
       if (b == 0 || add < best_add) best = b, best_add = add, best_pass = p;
     }
     passes[best] = best_pass;
