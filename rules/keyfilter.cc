@@ -183,11 +183,14 @@ template <int G>
 TPMDIAG_AVX2 inline uint64_t block256(const __m256i (&lo)[G][kWindow], const __m256i (&hi)[G][kWindow],
                                       const char* p, __m256i (&r0)[G], __m256i (&r1)[G]) {
   const __m256i nibble = _mm256_set1_epi8(0x0f);
+  // Unrolled (GCC at -O2 keeps these loops, and r0/r1 in memory, otherwise).
+#pragma GCC unroll 4
   for (size_t j = 0; j < kWindow; ++j) {
     __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j));
     __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + j));
     __m256i la = _mm256_and_si256(a, nibble), ha = _mm256_and_si256(_mm256_srli_epi16(a, 4), nibble);
     __m256i lb = _mm256_and_si256(b, nibble), hb = _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble);
+#pragma GCC unroll 2
     for (int g = 0; g < G; ++g) {
       __m256i xa = _mm256_and_si256(_mm256_shuffle_epi8(lo[g][j], la), _mm256_shuffle_epi8(hi[g][j], ha));
       __m256i xb = _mm256_and_si256(_mm256_shuffle_epi8(lo[g][j], lb), _mm256_shuffle_epi8(hi[g][j], hb));
