@@ -28,7 +28,8 @@ on the quoted samples and on common ESXi messages (ids, counters and names are r
 
 Line numbers in the truth file are 1-based and count every physical line (a `-->`
 continuation line is a line).  The generator is deterministic for a given
-(--seed, --size, --format, --boots) and uses only the Python standard library.
+(--seed, --size, --format, --boots, --mix) and uses only the Python standard library.
+--mix picks the shares (boots per GiB, lines per boot, noise families, hosts): see MIXES.
 """
 
 from __future__ import annotations
@@ -514,12 +515,74 @@ FAMILIES = [
 ]
 
 
+FAMILY_NAMES = {f.__name__[2:]: f for f, _ in FAMILIES}      # "scsi_failed" -> f_scsi_failed
+
+# Corpus mixes (--mix): how often hosts boot, how much each boot writes, which noise
+# families fill the rest, how many hosts' ids take turns.  Speed must hold on logs the
+# harness was not tuned on (issue 21), so run.py --mix measures several.  Every line
+# family is one the generator already has; a mix only changes the shares.
+#   boots_per_gib   boots per GiB of corpus (at least 12 in any corpus)
+#   boot_modules    module loads per boot (4 lines each; at most len(MODULES))
+#   boot_plugins    jumpstart plugins per boot (2 lines each; at most len(JUMPSTART))
+#   boot_rate       vmkernel/hostd noise records per second while a boot runs
+#   incidents       failing boots at most (spread evenly; None: every other boot)
+#   hosts           host inventories (disks, NICs, VMs, IPs) the boots take turns with
+#   weights         family name -> weight, over FAMILIES' own
+MIXES = {
+    "default": {},
+    # many short boots with every module and plugin: ~13 % of lines are boot lines
+    # (Jumpstart plugin ... activated, Loading module ..., Mod: ... succeeded ...)
+    "boot-heavy": {"boots_per_gib": 4096, "boot_modules": len(MODULES), "boot_plugins": len(JUMPSTART),
+                   "boot_rate": 2.0, "incidents": 64, "hosts": 4},
+    # a storage-troubled host: SCSI/NMP/vSAN/VMFS dominate, little hostd
+    "storage": {"boots_per_gib": 64, "hosts": 2,
+                "weights": {"scsi_failed": 30, "nmp_throttle": 20, "nmp_reset": 10, "scsi_perf": 8, "hbx": 6,
+                            "vsan": 20, "apd": 3, "task": 2, "vmomi": 2, "stats": 1, "vpxa_lro": 1}},
+    # a busy management plane: hostd sessions/tasks/vmomi and vpxa fill most lines
+    "mgmt": {"boots_per_gib": 256, "hosts": 8,
+             "weights": {"http_timeout": 10, "task": 20, "session": 10, "vmomi": 25, "stats": 12, "vmsvc": 8,
+                         "propprov": 8, "vpxa_lro": 12, "vpxa_hb": 8, "scsi_failed": 2, "uplink": 2}},
+}
+MIX_KEYS = {"boots_per_gib", "boot_modules", "boot_plugins", "boot_rate", "incidents", "hosts", "weights"}
+
+
+def parse_mix(text: str) -> dict:
+    """A preset name, optionally followed by overrides: 'boot-heavy,hosts=2,vsan=40'
+    (a family name sets its weight)."""
+    name, *rest = text.split(",")
+    if name not in MIXES:
+        raise argparse.ArgumentTypeError(f"unknown mix {name!r} (known: {', '.join(MIXES)})")
+    mix = dict(MIXES[name], name=text)
+    mix["weights"] = dict(mix.get("weights", {}))
+    for item in rest:
+        key, _, val = item.partition("=")
+        try:
+            num = float(val)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"mix {text!r}: {item!r} is not KEY=NUMBER")
+        if key in FAMILY_NAMES:
+            mix["weights"][key] = num
+        elif key in MIX_KEYS - {"weights"}:
+            mix[key] = num if key == "boot_rate" else int(num)
+        else:
+            raise argparse.ArgumentTypeError(f"mix {text!r}: unknown key {key!r} (mix keys: "
+                                             f"{', '.join(sorted(MIX_KEYS - {'weights'}))}; or a family: "
+                                             f"{', '.join(FAMILY_NAMES)})")
+    return mix
+
+
+def family_weights(mix: dict | None):
+    """FAMILIES' weights with the mix's overrides."""
+    over = (mix or {}).get("weights", {})
+    return [over.get(f.__name__[2:], x) for f, x in FAMILIES]
+
+
 class Pool:
     """Pre-rendered noise records (text after the timestamp) plus per-record bookkeeping."""
 
-    def __init__(self, r, host, boot, fmt, size, with_vobd=False):
+    def __init__(self, r, host, boot, fmt, size, with_vobd=False, weights=None):
         fams = [f for f, _ in FAMILIES]
-        weights = [x for _, x in FAMILIES]
+        weights = list(weights) if weights else [x for _, x in FAMILIES]
         if with_vobd:
             fams.append(f_vobd)
             weights.append(0.6)
@@ -579,7 +642,8 @@ class Script:
         self.items.append((t, "hostd", self.fmt.proc("hostd", level, self.boot.hostd_main, f"sub={sub}", msg), role, False))
 
 
-def boot_script(fmt: Fmt, host: Host, boot: Boot, outcome: str, r: random.Random, healthy_style: int):
+def boot_script(fmt: Fmt, host: Host, boot: Boot, outcome: str, r: random.Random, healthy_style: int,
+                modules: int = 12, plugins: int = 6):
     """The lines one boot writes, as (rel_ms, src, text, role, sec_only), sorted by time."""
     s = Script(fmt, host, boot, r)
     v8 = fmt.version == 8
@@ -598,8 +662,8 @@ def boot_script(fmt: Fmt, host: Host, boot: Boot, outcome: str, r: random.Random
     c0 = 0
     s.vmk(t, "Boot Successful", c=c0)
     # --- module loading (boot noise) ----------------------------------------------------
-    mods = r.sample(MODULES, 12)
-    tpm_at = r.randrange(4, 9)          # tpmdriver loads in the middle of the driver list
+    mods = r.sample(MODULES, min(modules, len(MODULES)))
+    tpm_at = r.randrange(4, 9) if len(mods) > 8 else r.randrange(len(mods))          # tpmdriver loads in the middle of the driver list
     mod_id = r.randrange(3, 20)
     for i, mod in enumerate(mods):
         t += r.randrange(2, 40)
@@ -615,7 +679,7 @@ def boot_script(fmt: Fmt, host: Host, boot: Boot, outcome: str, r: random.Random
         t += r.randrange(1, 30)
         s.vmk(t, f"Mod: 4845: Initialization of {mod} succeeded with module ID {mod_id + i}.", world=world)
     # --- jumpstart plugins ----------------------------------------------------------------
-    for p in r.sample(JUMPSTART, 6):
+    for p in r.sample(JUMPSTART, min(plugins, len(JUMPSTART))):
         t += r.randrange(10, 400)
         js_world = r.choice(boot.worlds)
         s.vmk(t, f"Activating Jumpstart plugin {p}.", world=js_world, c=r.randrange(host.ncpu))
@@ -885,8 +949,11 @@ class Engine:
     REFRESH = 160_000      # noise records between pool rebuilds
     BLOCK = 32_768         # noise records per assembly block
 
-    def __init__(self, r: random.Random, host: Host, sink, t0_ms: int, mean_gap_ms: float = 40.0, with_vobd=False):
+    def __init__(self, r: random.Random, host: Host, sink, t0_ms: int, mean_gap_ms: float = 40.0, with_vobd=False,
+                 weights=None):
         self.r, self.host, self.sink = r, host, sink
+        self.weights = weights
+        self.pool_size = self.POOL      # smaller when boots (each a new pool) come often
         self.t = t0_ms
         self.clock = Clock()
         self.with_vobd = with_vobd
@@ -903,7 +970,7 @@ class Engine:
         self.refresh()
 
     def refresh(self):
-        self.pool = Pool(self.r, self.host, self.boot, self.fmt, self.POOL, self.with_vobd)
+        self.pool = Pool(self.r, self.host, self.boot, self.fmt, self.pool_size, self.with_vobd, self.weights)
         self.since_refresh = 0
 
     def _assemble(self, times, idxs):
@@ -992,15 +1059,16 @@ class Engine:
 # Corpus plan and main
 # ---------------------------------------------------------------------------------------
 
-def plan_boots(r: random.Random, size: int, fmt: str, n_boots: int | None):
-    """Boot byte offsets, ESXi version and outcome per boot."""
+def plan_boots(r: random.Random, size: int, fmt: str, n_boots: int | None, boots_per_gib: int = 128,
+               room: int = 256 << 10, incidents: int | None = None):
+    """Boot byte offsets, ESXi version and outcome per boot.  room: bytes a boot needs."""
     if n_boots is None:
-        n_boots = max(12, size // (8 << 20))
-        n_boots = max(1, min(n_boots, size // (512 << 10)))
-    elif n_boots > size // (320 << 10):
-        print(f"gen_corpus: warning: --boots {n_boots} does not fit in {size} bytes (a boot needs ~300 KiB); "
-              f"using {size // (320 << 10)}", file=sys.stderr)
-        n_boots = size // (320 << 10)
+        n_boots = max(12, size * boots_per_gib // (1 << 30))
+        n_boots = max(1, min(n_boots, size // (2 * room)))
+    elif n_boots > size // (room + (64 << 10)):
+        print(f"gen_corpus: warning: --boots {n_boots} does not fit in {size} bytes (a boot needs "
+              f"~{(room + (64 << 10)) >> 10} KiB); using {size // (room + (64 << 10))}", file=sys.stderr)
+        n_boots = size // (room + (64 << 10))
     offs = []
     for i in range(n_boots):
         jitter = (r.random() - 0.5) * 0.5
@@ -1020,8 +1088,13 @@ def plan_boots(r: random.Random, size: int, fmt: str, n_boots: int | None):
     r.shuffle(order)
     unused = set(order)
     outcomes = []
+    if incidents is None:
+        failing = set(range(1, len(versions), 2))      # every other boot
+    else:                                               # spread evenly, the last boot healthy
+        step = len(versions) / max(1, incidents)
+        failing = {int(k * step + step / 2) for k in range(incidents)} & set(range(len(versions) - 1))
     for i, v in enumerate(versions):
-        if i % 2 == 0:
+        if i not in failing:
             outcomes.append("healthy")
             continue
         cands = [c for c in order if v in CAUSES[c] and c in unused]
@@ -1039,7 +1112,8 @@ BOOT_ROOM = 256 << 10       # bytes a boot needs before the end of the corpus
 
 
 def drive(eng: Engine, host: Host, sink, size: int, plan: list, r: random.Random,
-          restarts: bool = True, boot_rate: float = 20.0):
+          restarts: bool = True, boot_rate: float = 20.0, boot_room: int = BOOT_ROOM,
+          modules: int = 12, plugins: int = 6):
     """Write noise until sink.bytes reaches `size`, running each planned boot when the sink
     passes its byte offset.  plan = [{"offset", "esxi", "outcome", "style"}] sorted by offset.
     Returns (boots, n_hostd_restarts); each boot dict carries "placed" =
@@ -1060,15 +1134,17 @@ def drive(eng: Engine, host: Host, sink, size: int, plan: list, r: random.Random
                 restart_at = None
                 continue
             p = plan[i]
-            if size - sink.bytes < BOOT_ROOM:
+            if size - sink.bytes < boot_room:
                 # a boot writes ~100-200 KB (its lines plus the noise around them): never let
                 # one run past the requested size
                 break
             eng.t += r.randrange(180_000, 480_000)        # host down for 3-8 minutes
+            host = eng.host = p.get("host", host)         # with --mix hosts=N they take turns
             eng.set_boot(p["esxi"])
-            items = boot_script(eng.fmt, host, eng.boot, p["outcome"], r, p.get("style", 0))
+            items = boot_script(eng.fmt, host, eng.boot, p["outcome"], r, p.get("style", 0), modules, plugins)
             placed = eng.scripted(items, eng.t, boot_rate, boot=True)
-            boots.append({"boot": i, "esxi": p["esxi"], "outcome": p["outcome"], "placed": placed})
+            boots.append({"boot": i, "esxi": p["esxi"], "outcome": p["outcome"], "host": host.name,
+                          "placed": placed})
             if restarts and p["outcome"] == "healthy" and r.random() < 0.3:
                 nxt = plan[i + 1]["offset"] if i + 1 < len(plan) else size
                 restart_at = sink.bytes + int((nxt - sink.bytes) * (0.2 + 0.6 * r.random()))
@@ -1090,25 +1166,41 @@ def drive(eng: Engine, host: Host, sink, size: int, plan: list, r: random.Random
 def generate(args) -> dict:
     r = random.Random(args.seed)
     size = args.size
+    mix = args.mix or MIXES["default"]
     host = Host(r, args.host or f"esxi-{r.choice(['fra', 'ams', 'dal', 'sjc', 'lon'])}-{r.randrange(1, 200):03d}.corp.example")
-    offs, versions, outcomes = plan_boots(r, size, args.format, args.boots)
+    # more hosts: more ids (disks, VMs, IPs) in the noise; the lines carry no host name, so
+    # tpmdiag reads one stream, as from a collector's file of one cluster
+    hosts = [host] + [Host(r, f"{host.name.split('.')[0]}-{k}.corp.example") for k in range(1, mix.get("hosts", 1))]
+    boot_rate = mix.get("boot_rate", 20.0)
+    room = max(64 << 10, int(BOOT_ROOM * min(1.0, boot_rate / 20.0)))
+    offs, versions, outcomes = plan_boots(r, size, args.format, args.boots, mix.get("boots_per_gib", 128), room,
+                                          mix.get("incidents"))
     plan = [{"offset": o, "esxi": v, "outcome": c, "style": r.choice((0, 1))}
             for o, v, c in zip(offs, versions, outcomes)]
+    if len(hosts) > 1:
+        for i, p in enumerate(plan):
+            p["host"] = hosts[i % len(hosts)]
     gz_path = (args.out + ".gz") if args.gzip else None
     sink = CorpusSink(args.out, gz_path)
     t0 = calendar.timegm((2023, 1, 1, 0, 0, 0)) * 1000 + r.randrange(0, 300 * 86400) * 1000
-    eng = Engine(r, host, sink, t0)
+    eng = Engine(r, host, sink, t0, weights=family_weights(mix) if mix.get("weights") else None)
+    if mix.get("boots_per_gib", 128) > 128:
+        # each boot renders a new pool: half the records between boots is variety enough
+        eng.pool_size = max(256, min(Engine.POOL, size // max(1, len(offs)) // 380))
     eng.set_boot(versions[0] if versions else (8 if args.format == "8" else 7))
     t_start = time.time()
-    boots, decoy_restarts = drive(eng, host, sink, size, plan, r)
+    boots, decoy_restarts = drive(eng, host, sink, size, plan, r, boot_rate=boot_rate, boot_room=room,
+                                  modules=max(1, mix.get("boot_modules", 12)), plugins=mix.get("boot_plugins", 6))
     boots_out, incidents = [], []
+    boot_lines = 0
     for b in boots:
         placed = b.pop("placed")
+        boot_lines += len(placed)
         first, last = placed[0][0], placed[-1][0]
         boots_out.append(dict(b, first_line=first, last_line=last))
         if b["outcome"] != "healthy":
             incidents.append({
-                "cause": b["outcome"], "boot": b["boot"], "esxi": b["esxi"], "host": host.name,
+                "cause": b["outcome"], "boot": b["boot"], "esxi": b["esxi"], "host": b["host"],
                 "first_line": first, "last_line": last,
                 "lines": [ln for ln, role, _, _ in placed if role == "fail"],
                 "context_lines": [ln for ln, role, _, _ in placed if role in ("ctx", "tpm")],
@@ -1120,6 +1212,7 @@ def generate(args) -> dict:
         "format": args.format, "requested_size": size, "host": host.name,
         "file": os.path.basename(args.out), "bytes": sink.bytes, "lines": sink.lines,
         "tpm_lines": sink.tpm_lines,
+        "mix": mix.get("name", "default"), "hosts": len(hosts), "boot_lines": boot_lines,
         "gzip": os.path.basename(gz_path) if gz_path else None,
         "expected_verdict": expected_verdict(boots_out),
         "boots": boots_out, "hostd_restarts": decoy_restarts,
@@ -1131,7 +1224,8 @@ def generate(args) -> dict:
     if not args.quiet:
         mb = sink.bytes / 1e6
         print(f"gen_corpus: {sink.bytes} bytes, {sink.lines} lines, {len(boots_out)} boots, "
-              f"{len(incidents)} incidents, {sink.tpm_lines} tpm lines in {elapsed:.1f} s "
+              f"{len(incidents)} incidents, {sink.tpm_lines} tpm lines, "
+              f"{100.0 * boot_lines / max(1, sink.lines):.1f} % boot lines in {elapsed:.1f} s "
               f"({mb / max(elapsed, 1e-9):.0f} MB/s)", file=sys.stderr)
     return truth
 
@@ -1160,6 +1254,10 @@ def main(argv=None):
     ap.add_argument("--boots", type=int, default=None,
                     help="number of boots (default: one per 8 MiB, at least 12; every other boot fails)")
     ap.add_argument("--host", help="host name recorded in the truth file")
+    ap.add_argument("--mix", type=parse_mix, default=None,
+                    help="the corpus mix: a preset (" + ", ".join(MIXES) + "), optionally with overrides, e.g. "
+                         "'boot-heavy,hosts=2,vsan=40' (keys: boots_per_gib, boot_modules, boot_plugins, "
+                         "boot_rate, incidents, hosts, or a noise family's weight). Default: default")
     ap.add_argument("--gzip", action="store_true", help="also write OUT.gz (gzip -6, generated concurrently)")
     ap.add_argument("--quiet", action="store_true", help="no summary on stderr")
     args = ap.parse_args(argv)

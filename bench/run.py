@@ -225,9 +225,11 @@ def stamp_ok(path: str, stamp: str) -> bool:
         return False
 
 
-def ensure_corpus(cache: str, size: int, seed: int, fmt: str, regen: bool):
+def ensure_corpus(cache: str, size: int, seed: int, fmt: str, regen: bool, mix: str | None = None,
+                  gz: bool = True):
     os.makedirs(cache, exist_ok=True)
-    base = os.path.join(cache, f"corpus-esxi{fmt}-{human_size(size)}-s{seed}")
+    tag = "" if mix is None else "-mix-" + "".join(c if c.isalnum() or c in "-=." else "_" for c in mix)
+    base = os.path.join(cache, f"corpus-esxi{fmt}-{human_size(size)}-s{seed}{tag}")
     log_path, gz_path, truth_path = base + ".log", base + ".log.gz", base + ".truth.json"
     stamp_path, stamp = base + ".stamp", source_stamp("gen_corpus.py")
     ok = False
@@ -236,7 +238,7 @@ def ensure_corpus(cache: str, size: int, seed: int, fmt: str, regen: bool):
             with open(truth_path) as f:
                 t = json.load(f)
             ok = (t.get("generator_version") == gen_corpus.GENERATOR_VERSION and t.get("requested_size") == size
-                  and os.path.getsize(log_path) == t["bytes"] and os.path.getsize(gz_path) > 0)
+                  and os.path.getsize(log_path) == t["bytes"] and (not gz or os.path.getsize(gz_path) > 0))
         except (OSError, ValueError, KeyError):
             ok = False
     if not ok:
@@ -246,7 +248,9 @@ def ensure_corpus(cache: str, size: int, seed: int, fmt: str, regen: bool):
         log(f"generating corpus {log_path} ({human_size(size)}, seed {seed}, ESXi {fmt}) ...")
         t0 = time.time()
         cmd = [sys.executable, os.path.join(HERE, "gen_corpus.py"), "--size", str(size), "--seed", str(seed),
-               "--format", fmt, "--out", log_path, "--gzip", "--truth", truth_path]
+               "--format", fmt, "--out", log_path, "--truth", truth_path]
+        cmd += ["--gzip"] if gz else []
+        cmd += ["--mix", mix] if mix is not None else []
         subprocess.run(cmd, check=True)
         with open(stamp_path, "w") as f:
             f.write(stamp + "\n")
@@ -636,6 +640,104 @@ def corpus_mode(args) -> int:
             shutil.rmtree(outdir, ignore_errors=True)
 
 
+# ---------------------------------------------------------------------------------------
+# mix mode: the spread over corpus mixes, per level-1 engine (issue 21)
+# ---------------------------------------------------------------------------------------
+
+MIX_ENGINES = [("best", "tpmdiag (best engine)", None), ("avx2", "tpmdiag, TPMDIAG_PREFILTER=avx2", "avx2"),
+               ("vectorscan", "tpmdiag, TPMDIAG_PREFILTER=vectorscan", "vectorscan")]
+TARGET_MIX_AVX2_VS_RG = 1.2
+
+
+def mix_mode(args) -> int:
+    """Per mix (gen_corpus.MIXES): rg -c -i tpm and tpmdiag with each engine, ratios against rg
+    of the same run; the injected incidents must be found with every engine."""
+    size = args.size or (64 * MiB if args.quick else 1 << 30)
+    runs = args.runs or (2 if args.quick else 5)
+    tpmdiag = find_tpmdiag(args.tpmdiag)
+    if tpmdiag is None:
+        log("error: " + tpmdiag_missing_msg(args.tpmdiag))
+        return 2
+    mixes = [m for m in args.mix.split(";" if ";" in args.mix else ",") if m]
+    for m in mixes:     # a bad name fails before anything is generated
+        try:
+            gen_corpus.parse_mix(m)
+        except argparse.ArgumentTypeError as e:
+            log(f"error: --mix: {e}")
+            return 2
+    info = machine_info()
+    rep = Report()
+    rep.add(f"## tpmdiag corpus mixes — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    rep.add("")
+    rep.add(f"- machine: {info['cpu']}, {info['ncpu']} CPUs, load avg at start {info['load']}; {info['rg']}")
+    rep.add(f"- {human_size(size)} per mix, seed {args.seed}, format {args.format}; {runs} rounds, each running "
+            "every command once in a shuffled order; hot page cache; ratios are medians against rg of the same run")
+    rep.add("")
+    rep.add("| mix | lines | boot lines | tpm lines | rg -c -i tpm | " +
+            " | ".join(label for _, label, _ in MIX_ENGINES) + " | incidents found |")
+    rep.add("|---|---:|---:|---:|---:|" + "---:|" * len(MIX_ENGINES) + "---|")
+    ok = True
+    order_rng = random.Random(12345)
+    outdir = tempfile.mkdtemp(prefix="tpmdiag-mix-")
+    avx2_ratios = {}
+    try:
+        for m in mixes:
+            corpus, _, truth = ensure_corpus(args.cache, size, args.seed, args.format, args.regen, mix=m, gz=False)
+            warm(corpus)
+            cmds = {"rg": ["rg", "-c", "-i", "tpm", corpus]}
+            for key, _, engine in MIX_ENGINES:
+                argv = [tpmdiag, "diagnose", "--format", "json", corpus]
+                cmds[key] = (["env", f"TPMDIAG_PREFILTER={engine}"] if engine else []) + argv
+            found = []
+            for key, _, _ in MIX_ENGINES:      # warm-up run: the outputs checked against the truth
+                out = os.path.join(outdir, f"{key}.json")
+                res = measure(cmds[key], stdout_path=out, timeout=args.timeout)
+                chk = check_incidents(out, truth, key)
+                found.append(f"{key} {chk['found']}/{chk['total']}")
+                if not chk["ok"] or res.rc not in (0, 1):
+                    ok = False
+                    log(f"{m}: {key}: exit {describe_rc(res.rc)}, found {chk['found']}/{chk['total']}, "
+                        f"missing {chk['missing'][:5]} {chk['error'] or ''}")
+                if chk["verdict"] != truth["expected_verdict"]:
+                    found[-1] += f" (verdict {chk['verdict']}, generator expects {truth['expected_verdict']})"
+            walls = {k: [] for k in cmds}
+            keys = list(cmds)
+            for i in range(runs):
+                order_rng.shuffle(keys)
+                for k in keys:
+                    walls[k].append(measure(cmds[k], stdout_path=os.devnull, timeout=args.timeout).wall)
+                log(f"{m}: run {i + 1}/{runs} done")
+            rg = statistics.median(walls["rg"])
+            cells = []
+            for key, _, _ in MIX_ENGINES:
+                t = statistics.median(walls[key])
+                cells.append(f"{t:.3f} s, {t / rg:.2f}× rg")
+                if key == "avx2":
+                    avx2_ratios[m] = t / rg
+            rep.add(f"| `{m}` | {truth['lines']:,} | {100.0 * truth.get('boot_lines', 0) / truth['lines']:.1f} % | "
+                    f"{truth['tpm_lines']:,} | {rg:.3f} s | " + " | ".join(cells) + " | " + ", ".join(found) + " |")
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+    rep.add("")
+    spread = ", ".join(f"{m} {r:.2f}×" for m, r in avx2_ratios.items())
+    worst = max(avx2_ratios.values()) if avx2_ratios else float("nan")
+    rep.add(f"AVX2 forced against rg: {spread} (target ≤ {TARGET_MIX_AVX2_VS_RG}× on every mix: "
+            f"{'met' if worst <= TARGET_MIX_AVX2_VS_RG else 'not met'}). Injected incidents: "
+            f"{'all found with every engine' if ok else 'MISSED (see above)'}.")
+    try:
+        rep.add(f"Load average at end: {' '.join(open('/proc/loadavg').read().split()[:3])}.")
+    except OSError:
+        pass
+    text = rep.text()
+    print(text)
+    if args.write:
+        with open(os.path.join(HERE, "results.md"), "w") as f:
+            f.write(text)
+    if not ok:
+        return 1
+    return 0 if args.quick or worst <= TARGET_MIX_AVX2_VS_RG else 1
+
+
 def describe_rc(rc: int) -> str:
     if rc < 0:
         try:
@@ -819,6 +921,11 @@ def main(argv=None):
     ap.add_argument("--regen", action="store_true", help="regenerate the corpus/bundles even if cached")
     ap.add_argument("--timeout", type=float, default=900, help="per-command timeout in seconds (default 900)")
     ap.add_argument("--keep-outputs", action="store_true", help="keep the commands' outputs (path printed)")
+    ap.add_argument("--mix", metavar="NAME[,NAME]",
+                    help="mix mode: one corpus per mix (" + ", ".join(gen_corpus.MIXES) + "; with overrides, "
+                         "separate mixes by ';': 'default;boot-heavy,hosts=2'), timing rg -c -i tpm and tpmdiag "
+                         "with the best engine, AVX2 forced and Vectorscan forced; target: AVX2 <= "
+                         f"{TARGET_MIX_AVX2_VS_RG}x rg on every mix")
     ap.add_argument("--bundles", type=int, metavar="N", help="scan mode: benchmark `tpmdiag scan` over N bundles")
     ap.add_argument("--jobs", default="1,2", help="scan mode: comma list of --jobs values (default 1,2)")
     ap.add_argument("--bundle-size-mb", type=float, default=16, help="scan mode: MiB of logs per bundle (default 16)")
@@ -827,6 +934,8 @@ def main(argv=None):
         ap.error("--runs must be >= 1")
     if args.bundles:
         return scan_mode(args)
+    if args.mix:
+        return mix_mode(args)
     return corpus_mode(args)
 
 

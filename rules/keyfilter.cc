@@ -76,6 +76,7 @@ struct Found {
   size_t n;
   std::vector<LineSpan>* out;
   size_t floor = 0;  // first byte not yet in an emitted line
+  KeyFilter::Stats* stats = nullptr;
 };
 
 // Emits the line around a key found at `at`; returns where scanning resumes.
@@ -99,19 +100,43 @@ inline const char* readable(const Found& f, size_t pos, size_t need, char* tail)
   return tail;
 }
 
+// The second confirmation, before a candidate's buckets are walked: whether
+// the 4 bytes at p, folded (| 0x20 maps each letter to lower case, and other
+// bytes so that equal-ignoring-case bytes stay equal), hash to a slot that some
+// key's window took. The table lookups pass windows made of any mix of their
+// buckets' bytes; most of those fail here for the price of a multiply.
+inline uint32_t window_slot(uint32_t w) { return ((w | 0x20202020u) * 0x9E3779B1u) >> (32 - 16); }
+inline bool window_maybe(const uint64_t* slots, const char* p) {
+  uint32_t h = window_slot(load32(p));
+  return (slots[h >> 6] >> (h & 63)) & 1;
+}
+
 // A block's candidate mask without the positions past the text's end.
 inline uint64_t in_text(uint64_t m, size_t rem) { return rem < 64 ? m & ((uint64_t{1} << rem) - 1) : m; }
+
+// What check_block needs besides the block.
+struct Buckets {
+  const std::vector<std::vector<uint32_t>>& keys_of;  // bucket -> keys
+  const std::vector<KeyFilter::Key>& keys;
+  const uint64_t* slots;  // window_maybe's bitmap
+  unsigned short_bits;    // bits of group 0's buckets holding keys under 4 bytes (no slot)
+};
 
 // The candidates of one block at pos: bit i of m marks a position where the
 // window of a key in one of the buckets bits[g][i] may start. Emits the line of
 // each key really there; returns where scanning resumes.
-size_t check_block(uint64_t m, size_t pos, size_t block, const uint8_t (*bits)[64], int groups,
-                   const std::vector<std::vector<uint32_t>>& bucket, const std::vector<KeyFilter::Key>& keys,
+size_t check_block(uint64_t m, size_t pos, size_t block, const uint8_t (*bits)[64], int groups, const Buckets& bk,
                    Found& f) {
+  const auto& bucket = bk.keys_of;
+  const auto& keys = bk.keys;
+  if (f.stats) f.stats->candidates += static_cast<size_t>(__builtin_popcountll(m));
   while (m) {
     unsigned i = static_cast<unsigned>(__builtin_ctzll(m));
     m &= m - 1;
     size_t at = pos + i;
+    // A window that fits in the text and is no short key's: its slot first.
+    if (!(bits[0][i] & bk.short_bits) && at + kWindow <= f.n && !window_maybe(bk.slots, f.data + at)) continue;
+    if (f.stats) ++f.stats->confirmed;
     bool hit = false;
     for (int g = 0; g < groups && !hit; ++g) {
       for (unsigned b = bits[g][i]; b && !hit; b &= b - 1) {
@@ -150,26 +175,35 @@ TPMDIAG_VBMI inline uint64_t block512(const __m512i (&t)[G][kWindow], const char
   return _mm512_test_epi8_mask(any, any);
 }
 
-// AVX2: the same for the 32 bytes at p (p[0..35) readable), by nibbles.
+// AVX2: the same for the 64 bytes at p (p[0..67) readable), by nibbles, in
+// two registers (r0: bytes 0-31, r1: 32-63). Window byte by window byte, so
+// that the 16 ymm registers hold that byte's tables (2 per group), both
+// halves' nibbles and the 2 per group running results.
 template <int G>
-TPMDIAG_AVX2 inline uint32_t block256(const __m256i (&lo)[G][kWindow], const __m256i (&hi)[G][kWindow],
-                                      const char* p, __m256i (&r)[G]) {
+TPMDIAG_AVX2 inline uint64_t block256(const __m256i (&lo)[G][kWindow], const __m256i (&hi)[G][kWindow],
+                                      const char* p, __m256i (&r0)[G], __m256i (&r1)[G]) {
   const __m256i nibble = _mm256_set1_epi8(0x0f);
-  __m256i l[kWindow], h[kWindow];
+  // Unrolled (GCC at -O2 keeps these loops, and r0/r1 in memory, otherwise).
+#pragma GCC unroll 4
   for (size_t j = 0; j < kWindow; ++j) {
-    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j));
-    l[j] = _mm256_and_si256(v, nibble);
-    h[j] = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j));
+    __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + j));
+    __m256i la = _mm256_and_si256(a, nibble), ha = _mm256_and_si256(_mm256_srli_epi16(a, 4), nibble);
+    __m256i lb = _mm256_and_si256(b, nibble), hb = _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble);
+#pragma GCC unroll 2
+    for (int g = 0; g < G; ++g) {
+      __m256i xa = _mm256_and_si256(_mm256_shuffle_epi8(lo[g][j], la), _mm256_shuffle_epi8(hi[g][j], ha));
+      __m256i xb = _mm256_and_si256(_mm256_shuffle_epi8(lo[g][j], lb), _mm256_shuffle_epi8(hi[g][j], hb));
+      r0[g] = j ? _mm256_and_si256(r0[g], xa) : xa;
+      r1[g] = j ? _mm256_and_si256(r1[g], xb) : xb;
+    }
   }
-  __m256i any = _mm256_setzero_si256();
-  for (int g = 0; g < G; ++g) {
-    __m256i x = _mm256_and_si256(_mm256_shuffle_epi8(lo[g][0], l[0]), _mm256_shuffle_epi8(hi[g][0], h[0]));
-    for (size_t j = 1; j < kWindow; ++j)
-      x = _mm256_and_si256(x, _mm256_and_si256(_mm256_shuffle_epi8(lo[g][j], l[j]), _mm256_shuffle_epi8(hi[g][j], h[j])));
-    r[g] = x;
-    any = _mm256_or_si256(any, x);
-  }
-  return ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(any, _mm256_setzero_si256())));
+  __m256i a = r0[0], b = r1[0];
+  for (int g = 1; g < G; ++g) a = _mm256_or_si256(a, r0[g]), b = _mm256_or_si256(b, r1[g]);
+  const __m256i zero = _mm256_setzero_si256();
+  auto none_a = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero)));
+  auto none_b = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, zero)));
+  return ~(uint64_t{none_a} | uint64_t{none_b} << 32);
 }
 
 #endif  // TPMDIAG_X86_ENGINES
@@ -200,6 +234,85 @@ std::optional<KeyFilter::Engine> KeyFilter::best() {
   return chosen;
 }
 
+namespace {
+
+// Which bytes a bucket's lookups pass at each window byte: by the low 6 bits
+// (AVX-512) or by each nibble (AVX2, which passes every low-high mix).
+struct Passes {
+  uint64_t six[kWindow] = {};
+  uint16_t lo[kWindow] = {}, hi[kWindow] = {};
+  void add(const KeyFilter::Key& k) {
+    for (size_t j = 0; j < kWindow; ++j)
+      for (char c : {lower_ascii(k.text[k.offset + j]), upper_ascii(k.text[k.offset + j])}) {
+        auto u = static_cast<unsigned char>(c);
+        six[j] |= uint64_t{1} << (u & 63);
+        lo[j] = static_cast<uint16_t>(lo[j] | 1u << (u & 15));
+        hi[j] = static_cast<uint16_t>(hi[j] | 1u << (u >> 4));
+      }
+  }
+  // The share of positions where the bucket's lookups pass, taking the bytes
+  // as independent: its candidates per byte scanned.
+  // freq6[v]: the share of bytes whose low 6 bits are v.
+  double rate(const double (&freq)[256], const double (&freq6)[64], KeyFilter::Engine e) const {
+    double r = 1;
+    for (size_t j = 0; j < kWindow; ++j) {
+      double p = 0;
+      if (e == KeyFilter::Engine::avx512) {
+        for (uint64_t m = six[j]; m; m &= m - 1) p += freq6[__builtin_ctzll(m)];
+      } else {
+        for (unsigned h = hi[j]; h; h &= h - 1)
+          for (unsigned l = lo[j]; l; l &= l - 1) p += freq[__builtin_ctz(h) * 16 + __builtin_ctz(l)];
+      }
+      r *= p;
+    }
+    return r;
+  }
+};
+
+}  // namespace
+
+// Keys into buckets so that the lookups pass few positions: most common
+// window first, each into the bucket whose candidates it adds least to, by
+// byte frequencies of the sample (a key sharing bytes with a bucket's keys
+// adds little; mixing unlike windows passes their cross products).
+std::vector<std::pair<size_t, size_t>> KeyFilter::assign_buckets(std::string_view sample, Engine e, size_t buckets,
+                                                                 const std::vector<size_t>& order) const {
+  double freq[256];
+  for (double& x : freq) x = 1;  // a byte unseen in the sample is rare, not absent
+  for (char c : sample) freq[static_cast<unsigned char>(c)] += 1;
+  for (int c = 'A'; c <= 'Z'; ++c) freq[c] = freq[c - 'A' + 'a'] / 4;  // the sample is lowercased
+  double total = 0;
+  for (double x : freq) total += x;
+  for (double& x : freq) x /= total;
+  double freq6[64] = {};
+  for (unsigned x = 0; x < 256; ++x) freq6[x & 63] += freq[x];
+  std::vector<std::pair<double, size_t>> by_rate;
+  for (size_t i : order) {
+    Passes one;
+    one.add(keys_[i]);
+    by_rate.emplace_back(one.rate(freq, freq6, e), i);
+  }
+  std::stable_sort(by_rate.begin(), by_rate.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<Passes> passes(buckets);
+  std::vector<double> rates(buckets, 0);
+  std::vector<std::pair<size_t, size_t>> out;
+  for (auto [alone, i] : by_rate) {
+    size_t best = 0;
+    double best_add = 0;
+    Passes best_pass;
+    for (size_t b = 0; b < buckets; ++b) {
+      Passes p = passes[b];
+      p.add(keys_[i]);
+      double add = p.rate(freq, freq6, e) - rates[b];
+      if (b == 0 || add < best_add) best = b, best_add = add, best_pass = p;
+    }
+    passes[best] = best_pass;
+    rates[best] += best_add;
+    out.emplace_back(best, i);
+  }
+  return out;
+}
+
 KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view sample_lower, Engine engine)
     : engine_(engine) {
   for (const auto& text : keys) {
@@ -224,18 +337,29 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
   // Keys with like windows share a bucket (fewer mixed windows match), in
   // groups of 8 buckets: one group for a handful of keys, else two (each
   // group costs a lookup per window byte; more keys per bucket cost little).
-  groups_ = keys_.size() <= 8 ? 1 : 2;
-  size_t buckets = static_cast<size_t>(groups_) * 8;
-  std::vector<size_t> order;  // a key holding '\n' is in no line: in no bucket
+  // Keys under 4 bytes match any byte past their end: they get bucket 0 to
+  // themselves, so the other buckets keep all 4 bytes selective, and have no
+  // slot in the second confirmation.
+  std::vector<size_t> order, shorts;  // a key holding '\n' is in no line: in no bucket
   for (size_t i = 0; i < keys_.size(); ++i)
-    if (keys_[i].text.find('\n') == std::string::npos) order.push_back(i);
-  auto win = [&](size_t i) { return std::string_view(keys_[i].text).substr(keys_[i].offset, kWindow); };
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return win(a) < win(b); });
+    if (keys_[i].text.find('\n') == std::string::npos) (keys_[i].text.size() < kWindow ? shorts : order).push_back(i);
+  const size_t reserved = shorts.empty() ? 0 : 1;
+  groups_ = order.size() + reserved <= 8 ? 1 : 2;
+  size_t buckets = static_cast<size_t>(groups_) * 8;
+  slots_.assign((size_t{1} << 16) / 64, 0);
+  for (size_t i : order) {
+    uint32_t h = window_slot(load32(keys_[i].text.data() + keys_[i].offset));
+    slots_[h >> 6] |= uint64_t{1} << (h & 63);
+  }
+  short_bits_ = reserved ? 1u : 0u;
   bucket_.assign(buckets, {});
-  for (size_t r = 0; r < order.size(); ++r) {
-    size_t b = r * buckets / order.size();
-    const Key& k = keys_[order[r]];
-    bucket_[b].push_back(static_cast<uint32_t>(order[r]));
+  std::vector<std::pair<size_t, size_t>> placed;  // (bucket, key)
+  for (size_t i : shorts) placed.emplace_back(0, i);
+  for (auto [b, ki] : assign_buckets(sample_lower, engine, buckets - reserved, order))
+    placed.emplace_back(reserved + b, ki);
+  for (auto [b, ki] : placed) {
+    const Key& k = keys_[ki];
+    bucket_[b].push_back(static_cast<uint32_t>(ki));
     auto bit = static_cast<uint8_t>(1u << (b % 8));
     for (size_t j = 0; j < kWindow; ++j) {
       auto& tab = table_[b / 8][j];
@@ -260,8 +384,7 @@ namespace {
 
 #if TPMDIAG_X86_ENGINES
 template <int G>
-TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const std::vector<std::vector<uint32_t>>& bucket,
-                          const std::vector<KeyFilter::Key>& keys, Found& f) {
+TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const Buckets& bk, Found& f) {
   __m512i t[G][kWindow];
   for (int g = 0; g < G; ++g)
     for (size_t j = 0; j < kWindow; ++j) t[g][j] = _mm512_loadu_si512(table[g][j]);
@@ -272,16 +395,17 @@ TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const std::vector<st
     uint64_t m = in_text(block512<G>(t, readable(f, pos, 64 + kWindow - 1, tail), r), f.n - pos);
     if (m) {
       for (int g = 0; g < G; ++g) _mm512_store_si512(bits[g], r[g]);
-      pos = check_block(m, pos, 64, bits, G, bucket, keys, f);
+      pos = check_block(m, pos, 64, bits, G, bk, f);
     } else {
       pos += 64;
     }
   }
 }
 
+// 64 bytes a step, as two registers: one loop test and one candidate walk per
+// 64 bytes, and each table register serves both halves.
 template <int G>
-TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[2][4][16],
-                          const std::vector<std::vector<uint32_t>>& bucket, const std::vector<KeyFilter::Key>& keys,
+TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[2][4][16], const Buckets& bk,
                           Found& f) {
   __m256i lo[G][kWindow], hi[G][kWindow];
   for (int g = 0; g < G; ++g)
@@ -292,13 +416,17 @@ TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[
   alignas(64) char tail[128];
   alignas(64) uint8_t bits[G][64];
   for (size_t pos = 0; pos < f.n;) {
-    __m256i r[G];
-    uint64_t m = in_text(block256<G>(lo, hi, readable(f, pos, 32 + kWindow - 1, tail), r), f.n - pos);
+    __m256i r0[G], r1[G];
+    const char* p = readable(f, pos, 64 + kWindow - 1, tail);
+    uint64_t m = in_text(block256<G>(lo, hi, p, r0, r1), f.n - pos);
     if (m) {
-      for (int g = 0; g < G; ++g) _mm256_store_si256(reinterpret_cast<__m256i*>(bits[g]), r[g]);
-      pos = check_block(m, pos, 32, bits, G, bucket, keys, f);
+      for (int g = 0; g < G; ++g) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(bits[g]), r0[g]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(bits[g] + 32), r1[g]);
+      }
+      pos = check_block(m, pos, 64, bits, G, bk, f);
     } else {
-      pos += 32;
+      pos += 64;
     }
   }
 }
@@ -328,7 +456,7 @@ void KeyFilter::reference_lines(const std::vector<std::string>& keys, const char
   }
 }
 
-void KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out) const {
+void KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out, [[maybe_unused]] Stats* stats) const {
 #if !TPMDIAG_X86_ENGINES
   // Never constructed here (supported() is false); the reference keeps it total.
   std::vector<std::string> texts;
@@ -336,16 +464,18 @@ void KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out) co
   reference_lines(texts, data, n, out);
 #else
   Found f{data, n, &out};
+  f.stats = stats;
+  Buckets bk{bucket_, keys_, slots_.data(), short_bits_};
   if (engine_ == Engine::avx512) {
     if (groups_ == 1)
-      scan512<1>(table_, bucket_, keys_, f);
+      scan512<1>(table_, bk, f);
     else
-      scan512<2>(table_, bucket_, keys_, f);
+      scan512<2>(table_, bk, f);
   } else {
     if (groups_ == 1)
-      scan256<1>(low_, high_, bucket_, keys_, f);
+      scan256<1>(low_, high_, bk, f);
     else
-      scan256<2>(low_, high_, bucket_, keys_, f);
+      scan256<2>(low_, high_, bk, f);
   }
 #endif
 }

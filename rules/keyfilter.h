@@ -7,11 +7,14 @@
 // Teddy (Hyperscan's small-set engine, also used by ripgrep), sized for that
 // case: each key gets a 4-byte window (the rarest in the sample text) and a
 // bucket; for every byte position, table lookups per window byte and group of
-// 8 buckets give the buckets whose window may start there; candidates are then
-// checked against the whole key. With AVX-512 VBMI one VPERMB looks up the low
-// 6 bits of 64 bytes at once (~10 GB/s per core); with AVX2 two PSHUFBs look up
-// the two nibbles of 32 bytes (a looser test: more candidates to check). Other
-// CPUs keep Vectorscan.
+// 8 buckets give the buckets whose window may start there. With AVX-512 VBMI
+// one VPERMB looks up the low 6 bits of 64 bytes at once (~10 GB/s per core);
+// with AVX2 two PSHUFBs look up the two nibbles of 32 bytes, two registers a
+// step (a looser test). Buckets are filled so that the lookups pass few
+// positions (by the sample's byte frequencies; keys under 4 bytes, which pass
+// any byte past their end, get a bucket of their own). A candidate's 4 bytes
+// must then hash to a slot some window took (one multiply) before its
+// buckets' keys are compared whole. Other CPUs keep Vectorscan.
 //
 //   KeyFilter f(keys, sample_lower);   // keys: any case and length (under 4 bytes
 //                                      // they make more candidates to check)
@@ -48,8 +51,13 @@ class KeyFilter {
   KeyFilter(const std::vector<std::string>& keys, std::string_view sample_lower, Engine engine);
 
   // Appends [begin, end) of each line of data[0..n) that holds a key, in order
-  // and once; end is at the '\n' or n.
-  void lines(const char* data, size_t n, std::vector<LineSpan>& out) const;
+  // and once; end is at the '\n' or n. stats, when given, counts the work
+  // (for tests and tuning).
+  struct Stats {
+    size_t candidates = 0;  // positions the table lookups passed
+    size_t confirmed = 0;   // of those, positions whose keys were compared
+  };
+  void lines(const char* data, size_t n, std::vector<LineSpan>& out, Stats* stats = nullptr) const;
 
   // The same answer the slow way (each line lowercased and searched), for tests.
   static void reference_lines(const std::vector<std::string>& keys, const char* data, size_t n,
@@ -66,10 +74,14 @@ class KeyFilter {
   };
 
  private:
+  std::vector<std::pair<size_t, size_t>> assign_buckets(std::string_view sample, Engine e, size_t buckets,
+                                                        const std::vector<size_t>& order) const;
   std::vector<Key> keys_;
   Engine engine_;
   int groups_ = 1;                              // of 8 buckets: 1 or 2
   std::vector<std::vector<uint32_t>> bucket_;   // bucket -> keys
+  std::vector<uint64_t> slots_;                 // 2^16 bits: hash slots of the windows
+  unsigned short_bits_ = 0;                     // group 0's bucket of keys under 4 bytes
   // -> bucket bits, per [group][window byte]: by the byte's low 6 bits (AVX-512),
   // by its low and its high nibble (AVX2: a byte may start a window if both do).
   alignas(64) uint8_t table_[2][4][64] = {};

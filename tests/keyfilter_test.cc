@@ -78,6 +78,14 @@ void check(const std::vector<std::string>& keys, const std::string& text, std::s
   }
 }
 
+// Keys the built-in rules once chose.
+std::vector<std::string> real_keys() {
+  return {"tpm 2.0 ", "pmdriver", "com.vmwa", "sx.probl", "nstalled", "cure boo", "vmb_tpm:", "0xe02955",
+          "tpm",      "ment key", " configu", "x509 pub", "trusted ", "ib(s): [", "uefi0046", "enabled:",
+          "d policy", "ublic: (", "boot_req", "nt () :g", "disks: [", "mpty buf", "debugger", " problem",
+          "ack coun", "recovery", "mode: no", "n the db", "al error", ".v00"};
+}
+
 }  // namespace
 
 TEST_CASE("key search finds the same lines as the reference", "[keyfilter]") {
@@ -113,11 +121,7 @@ TEST_CASE("key search: edges of the buffer and of lines", "[keyfilter]") {
 
 TEST_CASE("key search over real rules' keys and a log-like text", "[keyfilter]") {
   if (engines().empty()) return;
-  std::vector<std::string> keys = {"tpm 2.0 ", "pmdriver", "com.vmwa", "sx.probl", "nstalled", "cure boo",
-                                   "vmb_tpm:", "0xe02955", "tpm",      "ment key", " configu", "x509 pub",
-                                   "trusted ", "ib(s): [", "uefi0046", "enabled:", "d policy", "ublic: (",
-                                   "boot_req", "nt () :g", "disks: [", "mpty buf", "debugger", " problem",
-                                   "ack coun", "recovery", "mode: no", "n the db", "al error", ".v00"};
+  std::vector<std::string> keys = real_keys();
   std::string text;
   for (int i = 0; i < 2000; ++i) {
     text += "2023-07-31T18:42:13.081Z cpu31:2099721)MCA: 202: CE Intr G0 B6 S0x8c00027f12b0678a\n";
@@ -125,4 +129,64 @@ TEST_CASE("key search over real rules' keys and a log-like text", "[keyfilter]")
     if (i % 89 == 0) text += "2023-07-31T18:42:13.283Z In(166) vmkernel: Secure Boot is not enabled: none\n";
   }
   check(keys, text, text);
+}
+
+TEST_CASE("key search: keys across the 32- and 64-byte steps, short keys among long ones", "[keyfilter]") {
+  if (engines().empty()) return;
+  // Keys under 4 bytes next to long ones; keys whose folded bytes (| 0x20)
+  // equal other bytes' ('[' and '{', '@' and '`'): the window slots fold so.
+  std::vector<std::string> keys = {"ab", "x", "tpm", "createprimary", "wxyz", "[ab]", "@key", "0x9a2", "~~~~"};
+  const std::vector<std::string> texts = {"AB", "X", "tPm", "CREATEprimary", "WxYz", "[aB]", "@KEY", "0X9A2",
+                                          "~~~~", "{ab}", "`key", "wxy", "createprimar", "0x9a", "~~~",
+                                          "ab\xe9\x80", "X\xff", "tpm\x80"};  // high bytes past a short key
+  for (size_t at = 0; at < 140; ++at) {
+    for (const auto& t : texts) {
+      std::string pad(at, '.');
+      check(keys, pad + t, {});                          // ends the text
+      check(keys, pad + t + std::string(70, '.'), {});   // then another step or two
+      check(keys, pad + '\n' + t + "\n..", {});
+    }
+  }
+}
+
+TEST_CASE("key search: the window slots drop near-misses; short keys keep to their own bucket", "[keyfilter]") {
+  if (engines().empty()) return;
+  // 29 real keys and 'tpm': two long keys per bucket, one bucket for 'tpm'.
+  std::vector<std::string> keys = real_keys();
+  for (auto e : engines()) {
+    KeyFilter f(keys, {}, e);
+    // Each long key's window with its last byte made NUL, which no key has
+    // (nor, by low 6 bits or nibbles, a byte of one): no table lookup passes
+    // it. A short key sharing a bucket would pass any last byte there.
+    std::string miss;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i].size() < 4) continue;
+      std::string w = keys[i].substr(f.window(i), 4);
+      w[3] = '\0';
+      if (w.find("tpm") == std::string::npos) miss += w + "\n";
+    }
+    KeyFilter::Stats st;
+    std::vector<LineSpan> out;
+    f.lines(miss.data(), miss.size(), out, &st);
+    INFO(KeyFilter::name(e));
+    CHECK(out.empty());
+    CHECK(st.candidates == 0);
+    // Windows mixed from two keys' bytes pass the lookups of a bucket holding
+    // both, but hash to no key's slot: few get as far as comparing keys.
+    std::string mixed;
+    for (size_t a = 0; a < keys.size(); ++a)
+      for (size_t b = 0; b < keys.size(); ++b) {
+        if (a == b || keys[a].size() < 4 || keys[b].size() < 4) continue;
+        std::string wa = keys[a].substr(f.window(a), 4), wb = keys[b].substr(f.window(b), 4);
+        mixed += wa.substr(0, 2) + wb.substr(2) + "\n";
+      }
+    st = {};
+    out.clear();
+    f.lines(mixed.data(), mixed.size(), out, &st);
+    std::vector<LineSpan> slow;
+    KeyFilter::reference_lines(keys, mixed.data(), mixed.size(), slow);
+    CHECK(spans(out) == spans(slow));
+    CHECK(st.candidates > 20);
+    CHECK(st.confirmed * 4 <= st.candidates);
+  }
 }
