@@ -14,25 +14,36 @@ namespace tpmdiag {
 struct Lexicon::Regexes {
   std::once_flag once;
   std::unique_ptr<RE2> tpm, failure;
+  std::unique_ptr<RE2> ignore;  // null when no file lists a span to ignore
   std::string error;
 };
 
-namespace {
-void compile_lists(const std::vector<LexiconTerm>& tpm, const std::vector<LexiconTerm>& failure,
-                   std::unique_ptr<RE2>& tpm_re, std::unique_ptr<RE2>& failure_re, std::string& error) {
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  opts.set_never_capture(true);
-  for (auto [terms, re] : {std::pair{&tpm, &tpm_re}, std::pair{&failure, &failure_re}}) {
-    *re = std::make_unique<RE2>(lexicon_pattern(*terms), opts);
-    if (!(*re)->ok() && error.empty()) error = "lexicon: terms do not compile: " + (*re)->error();
-  }
-}
-}  // namespace
-
 const Lexicon::Regexes& Lexicon::regexes() const {
-  std::call_once(re_->once, [this] { compile_lists(tpm_, failure_, re_->tpm, re_->failure, re_->error); });
+  std::call_once(re_->once, [this] {
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    opts.set_never_capture(true);
+    Regexes& r = *re_;
+    for (auto [terms, re] : {std::pair{&tpm_, &r.tpm}, std::pair{&failure_, &r.failure}}) {
+      *re = std::make_unique<RE2>(lexicon_pattern(*terms), opts);
+      if (!(*re)->ok() && r.error.empty()) r.error = "lexicon: terms do not compile: " + (*re)->error();
+    }
+    std::string any;
+    for (const auto& p : ignore_) any += (any.empty() ? "(?:" : "|(?:") + p + ")";
+    if (any.empty()) return;
+    r.ignore = std::make_unique<RE2>(any, opts);
+    if (!r.ignore->ok() && r.error.empty()) r.error = "lexicon: an 'ignore' pattern does not compile: " + r.ignore->error();
+  });
   return *re_;
+}
+
+// Whether re matches text once the spans to ignore are blanked out.
+bool Lexicon::holds(const RE2& re, std::string_view text) const {
+  const Regexes& r = regexes();
+  if (!r.ignore || !RE2::PartialMatch(text, *r.ignore)) return RE2::PartialMatch(text, re);
+  std::string rest(text);
+  RE2::GlobalReplace(&rest, *r.ignore, " ");
+  return RE2::PartialMatch(rest, re);
 }
 
 Lexicon::Lexicon() : re_(std::make_unique<Regexes>()) {}
@@ -88,6 +99,25 @@ Status parse_terms(simdjson::dom::object root, const char* key, const JsonFields
     if (!has_alnum(t.text)) return f.err(field, "'" + t.text + "' needs at least one letter or digit");
     if (t.text.size() < 2) return f.err(field, "'" + t.text + "' is shorter than 2 characters");
     out.push_back(std::move(t));
+  }
+  return ok_status();
+}
+
+Status parse_ignore(simdjson::dom::object root, const JsonFields& f, std::vector<std::string>& out) {
+  simdjson::dom::element e;
+  if (root["ignore"].get(e)) return ok_status();
+  simdjson::dom::array list;
+  if (e.get(list)) return f.err("ignore", "must be a list of {\"pattern\", \"note\"}");
+  size_t i = 0;
+  for (auto item : list) {
+    JsonFields jf = f.nested("ignore[" + std::to_string(i++) + "]");
+    simdjson::dom::object o;
+    if (item.get(o)) return f.err("ignore", "items must be {\"pattern\", \"note\"} objects");
+    if (auto s = jf.only_keys(o, {"pattern", "note"}); !s) return s;
+    std::string p;
+    if (auto s = jf.req_string(o, "pattern", p); !s) return s;
+    if (!RE2(p, RE2::Quiet).ok()) return jf.err("pattern", "invalid RE2 pattern");
+    out.push_back(std::move(p));
   }
   return ok_status();
 }
@@ -150,10 +180,10 @@ std::vector<std::string> Lexicon::prefilter_terms() const {
   return kept;
 }
 
-bool Lexicon::mentions_tpm(std::string_view text) const { return RE2::PartialMatch(text, *regexes().tpm); }
+bool Lexicon::mentions_tpm(std::string_view text) const { return holds(*regexes().tpm, text); }
 
 bool Lexicon::has_failure_word(std::string_view text) const {
-  return RE2::PartialMatch(text, *regexes().failure);
+  return holds(*regexes().failure, text);
 }
 
 bool Lexicon::failure_like(std::string_view text, Severity sev) const {
@@ -186,12 +216,13 @@ Result<Lexicon> load_lexicon(const std::vector<DataFile>& files, bool check_samp
     if (!parsed) return parsed.error();
     simdjson::dom::object root = *parsed;
     JsonFields f{file.path};
-    if (auto s = f.only_keys(root, {"lexicon", "description", "sources", "tpm", "failure", "samples"}); !s)
+    if (auto s = f.only_keys(root, {"lexicon", "description", "sources", "tpm", "failure", "ignore", "samples"}); !s)
       return s.error();
     std::string name;
     if (auto s = f.req_string(root, "lexicon", name); !s) return s.error();
     if (auto s = parse_terms(root, "tpm", f, file.path, lex.tpm_); !s) return s.error();
     if (auto s = parse_terms(root, "failure", f, file.path, lex.failure_); !s) return s.error();
+    if (auto s = parse_ignore(root, f, lex.ignore_); !s) return s.error();
     if (auto s = parse_samples(root, f, file.path, lex.samples_); !s) return s.error();
   }
   if (lex.tpm_.empty()) return make_error("lexicon: no file lists a 'tpm' term");

@@ -30,6 +30,9 @@
 //    "description": "...", "sources": ["https://..."],
 //    "tpm":     [TERM, ...],     what talks about the TPM or attestation
 //    "failure": [TERM, ...],     what says something failed
+//    "ignore":  [{"pattern": RE2, "note": "why"}, ...]   optional: spans of a
+//               line no term is looked for in (binary blobs whose letters
+//               may spell a term by chance)
 //    "samples": [{"line": "...", "severity": "warning",     severity optional
 //                 "tpm": true, "failure": true}, ...]}       expected answers
 //   TERM: "text" (a whole word, any letter case) or
@@ -113,6 +116,8 @@ class Lexicon {
   friend Result<Lexicon> load_lexicon(const std::vector<DataFile>& files, bool check_samples);
   std::vector<LexiconTerm> tpm_, failure_;
   std::vector<LexiconSample> samples_;
+  std::vector<std::string> ignore_;  // RE2 patterns of spans no term is looked for in
+  bool holds(const re2::RE2& re, std::string_view text) const;
   // The two regexes, compiled on first use when the samples were not
   // checked at load (a paste that needs no lexicon does not pay for them).
   struct Regexes;
