@@ -47,7 +47,7 @@ relay_host=esx-seed-01
 
 start_listen() {  # start_listen NAME: sets LPID, TPORT
   local name=$1
-  "$bin" listen --tcp 127.0.0.1:0 --stats-interval 1 >"$T/$name.out" 2>"$T/$name.err" &
+  "$bin" listen --tcp 127.0.0.1:0 --stats-interval 1 --settle 0.5 >"$T/$name.out" 2>"$T/$name.err" &
   LPID=$!; pids+=("$LPID")
   for _ in $(seq 50); do grep -q 'listening on tcp' "$T/$name.err" 2>/dev/null && break; sleep 0.1; done
   TPORT=$(sed -n 's/.*listening on tcp 127.0.0.1:\([0-9]*\).*/\1/p' "$T/$name.err")
