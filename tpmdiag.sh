@@ -19,6 +19,7 @@ PACKAGES=(
 TEST_PACKAGES=(
   bsdutils rsyslog jq python3 curl sqlite3 # live syslog end-to-end tests, API tests, store queries
   postgresql                               # the store in PostgreSQL: a server the test starts itself
+  libivykis0 libnet1 libwrap0 libjson-c5   # syslog-ng's libraries (syslog-ng itself: unpack_syslog_ng)
   ripgrep                                  # the benchmark's baseline (bench/run.py --quick)
   chromium                                 # web page end-to-end test (driven by playwright-core)
   clang libfuzzer-14-dev                   # libFuzzer targets (CI runs each briefly)
@@ -38,6 +39,21 @@ install_missing() {  # install_missing PACKAGE...
   [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# syslog-ng for the relay test: Debian's syslog-ng-core conflicts with rsyslog
+# (both are the system's log daemon), so it is unpacked into .deps/syslog-ng,
+# not installed; tests/relay_syslog_ng.test.sh runs it from there.
+unpack_syslog_ng() {
+  command -v syslog-ng >/dev/null 2>&1 && return 0
+  [ -x .deps/syslog-ng/usr/sbin/syslog-ng ] && return 0
+  log "unpacking syslog-ng-core into .deps/syslog-ng (it cannot be installed beside rsyslog)"
+  local tmp; tmp=$(mktemp -d)
+  chmod 777 "$tmp"  # apt downloads as its own user
+  (cd "$tmp" && apt-get download -qq syslog-ng-core) || { apt-get update -qq && (cd "$tmp" && apt-get download -qq syslog-ng-core); }
+  mkdir -p .deps/syslog-ng
+  dpkg-deb -x "$tmp"/syslog-ng-core_*.deb .deps/syslog-ng
+  rm -rf "$tmp"
 }
 
 build() {  # build DIR [cmake options...]
@@ -62,6 +78,7 @@ case "${1:-}" in
     extra=()
     command -v node >/dev/null 2>&1 || extra+=(nodejs npm)
     install_missing "${PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${extra[@]}"
+    unpack_syslog_ng
     build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
     log "tests"
     (cd build && ctest --output-on-failure)

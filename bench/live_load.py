@@ -13,12 +13,24 @@ What it measures (python3 stdlib only; the generator runs in its own process):
      (must stay flat).
   3. SIGTERM under load: a generator sends without end; SIGTERM after 2 s;
      tpmdiag must exit 0 within 2 s, and its final stats must account for every
-     byte it received: bytes == messages * frame_length + the bytes of at most
-     one incomplete frame per connection (counted in drop_detail.partial_frames).
+     byte it received: bytes == (messages + drops - partial_frames) *
+     frame_length + the bytes of at most one incomplete frame per connection
+     (counted in drop_detail.partial_frames).
   4. UDP: --udp-lines datagrams with sequence numbers as fast as the generator
      can; reports what arrived, tpmdiag's SO_RXQ_OVFL drop count, and the
      /proc/net/snmp Udp InErrors/RcvbufErrors deltas (UDP loses datagrams under
      overload by design; the numbers are reported, not judged).
+  5. fleet (issue 18), once per --fleet-db (none, sqlite, pg): --fleet-lines
+     frames over TCP naming --hosts (10,000) distinct hosts; in the first half
+     of the run each host sends one proving line (TPM_RC_LOCKOUT ->
+     tpm_da_lockout) once. Reports lines/s, loss (the final stats must account
+     for every frame: messages == sent, drops == 0), the time from sending a
+     host's proving line to its `finding` record (p50/p99/max; a host with no
+     finding counts as missing), peak RSS, and with --db the findings stored.
+     Targets: >= 300k lines/s (>= 200k with --db), p99 <= 1 s, RSS <= 256 MiB.
+     pg starts a private PostgreSQL (initdb into a temp folder, unix socket).
+
+  python3 bench/live_load.py --steps fleet --fleet-db none,sqlite,pg [--settle 0.5]
 """
 import argparse
 import json
@@ -73,6 +85,59 @@ def gen_tcp(port, lines):
     print(json.dumps({"sent": sent, "seconds": dt, "frame": flen}), flush=True)
 
 
+FLEET_BLOCK = 10000  # frames per block sent with one sendall
+PROVE = ("error hostd[2099349] [Originator@6876 sub=Libs] "
+         "Tpm2Cmd: DictionaryAttackLockReset: (0x921) TPM_RC_LOCKOUT")
+
+
+def frame(host, text):
+    msg = ("<166>1 2024-05-01T10:00:00.000Z %s Hostd 2099349 - - %s" % (host, text)).ljust(200)[:200]
+    return ("%d %s" % (len(msg), msg)).encode()
+
+
+def fleet_host(h):
+    return "esx-%05d" % h
+
+
+def fleet_plan(lines, hosts):
+    """{block: [host...]}: each host's one proving line, in the first half of the run."""
+    nblocks = max(1, -(-lines // FLEET_BLOCK))
+    spread = max(1, nblocks // 2)
+    plan = {}
+    for h in range(hosts):
+        plan.setdefault(h * spread // hosts, []).append(h)
+    return plan
+
+
+def gen_fleet(port, lines, hosts):
+    # Filler: ordinary hostd lines naming every host in turn (no TPM facts).
+    filler = b"".join(frame(fleet_host(i % hosts),
+                            "info hostd[2099349] [Originator@6876 sub=Vimsvc.TaskManager] Task Completed : "
+                            "haTask-ha-host-vim.HostSystem.retrieveInternalCapability-%09d" % i)
+                      for i in range(FLEET_BLOCK))
+    flen = len(filler) // FLEET_BLOCK
+    plan = fleet_plan(lines, hosts)
+    s = socket.create_connection(("127.0.0.1", port))
+    sent, block, times = 0, 0, []
+    t0 = time.time()
+    while sent < lines:
+        k = min(FLEET_BLOCK, lines - sent)
+        buf = filler[: k * flen]
+        ph = plan.get(block)
+        if ph:
+            buf = bytearray(buf)
+            for i, h in enumerate(ph):
+                slot = i * k // len(ph)
+                buf[slot * flen:(slot + 1) * flen] = frame(fleet_host(h), PROVE)
+        times.append(time.time())  # before the block: the latency measured includes its sending
+        s.sendall(buf)
+        sent += k
+        block += 1
+    dt = time.time() - t0
+    s.close()
+    print(json.dumps({"sent": sent, "seconds": dt, "frame": flen, "block_t": times}), flush=True)
+
+
 def gen_udp(port, lines):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dst = ("127.0.0.1", port)
@@ -99,8 +164,8 @@ def sink(port_out):
     print(total, flush=True)
 
 
-def run_gen(kind, port, lines):
-    return subprocess.Popen([sys.executable, __file__, "--gen", kind, str(port), str(lines)],
+def run_gen(kind, port, lines, hosts=0):
+    return subprocess.Popen([sys.executable, __file__, "--gen", kind, str(port), str(lines), str(hosts)],
                             stdout=subprocess.PIPE, text=True)
 
 
@@ -137,6 +202,7 @@ class Listener:
                 self.udp = int(line.rsplit(":", 1)[1])
         self.stats = []
         self.other = 0
+        self.findings = {}  # host -> arrival time of its first finding
         self.rss = []
         self.done = False
         threading.Thread(target=self._read, daemon=True).start()
@@ -150,6 +216,8 @@ class Listener:
                 self.stats.append(rec)
             else:
                 self.other += 1
+                if rec["type"] == "finding":
+                    self.findings.setdefault(rec["host"], time.time())
         self.done = True
 
     def _sample(self):
@@ -187,18 +255,46 @@ def main():
     ap.add_argument("--bin", default="build/tpmdiag")
     ap.add_argument("--lines", type=int, default=5_000_000)
     ap.add_argument("--udp-lines", type=int, default=1_000_000)
-    ap.add_argument("--gen", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--steps", default="baseline,tcp,sigterm,udp,fleet",
+                    help="comma-separated: baseline,tcp,sigterm,udp,fleet")
+    ap.add_argument("--hosts", type=int, default=10_000, help="distinct host names in the fleet step")
+    ap.add_argument("--fleet-lines", type=int, default=20_000_000)
+    ap.add_argument("--fleet-db", default="none,sqlite,pg", help="comma-separated: none, sqlite, pg")
+    ap.add_argument("--settle", help="listen --settle for the fleet step (default: listen's own, 2 s)")
+    ap.add_argument("--max-hosts", type=int, default=16384,
+                    help="listen --max-hosts for the fleet step (listen's default, 4096, is below --hosts: "
+                         "hosts evicted before they settle would have no finding)")
+    ap.add_argument("--gen", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.gen:
-        kind, port, lines = a.gen
-        (gen_tcp if kind == "tcp" else gen_udp)(int(port), int(lines))
+        kind, port, lines, hosts = a.gen
+        if kind == "fleet":
+            gen_fleet(int(port), int(lines), int(hosts))
+        else:
+            (gen_tcp if kind == "tcp" else gen_udp)(int(port), int(lines))
         return 0
     if a.sink:
         sink(sys.stdout)
         return 0
+    steps = set(a.steps.split(","))
     ok = True
     print("machine: %d CPUs, load average %s" % (os.cpu_count(), open("/proc/loadavg").read().split()[:3]))
+    if "baseline" in steps or "tcp" in steps:
+        ok &= classic_tcp(a, "tcp" in steps)
+    if "sigterm" in steps:
+        ok &= sigterm_step(a)
+    if "udp" in steps:
+        ok &= udp_step(a)
+    if "fleet" in steps:
+        for db in a.fleet_db.split(","):
+            ok &= fleet_step(a, db)
+    print("RESULT: %s" % ("pass" if ok else "FAIL"))
+    return 0 if ok else 1
+
+
+def classic_tcp(a, with_listener):
+    ok = True
 
     # 1. Baseline: generator -> null sink.
     sk = subprocess.Popen([sys.executable, __file__, "--sink"], stdout=subprocess.PIPE, text=True)
@@ -214,6 +310,8 @@ def main():
     print("baseline  generator -> null TCP sink: %d lines (%d bytes) in %.2f s = %.0f lines/s"
           % (a.lines, got, base_dt, base_rate))
 
+    if not with_listener:
+        return ok
     # 2. TCP load.
     L = Listener(a.bin)
     t0 = time.time()
@@ -240,7 +338,11 @@ def main():
                             sum(late) / len(late) / 1024, rss_n))
     print("          SIGTERM after the load: exit %d in %.2f s" % (rc, dt))
     ok &= lost == 0 and rc == 0 and rate >= 200_000 and max(late) <= 1.25 * max(early) + 8 * 1024
+    return ok
 
+
+def sigterm_step(a):
+    ok = True
     # 3. SIGTERM during the load.
     L = Listener(a.bin)
     g = run_gen("tcp", L.tcp, 0)
@@ -251,17 +353,26 @@ def main():
     g.wait()
     flen = gres["frame"]
     if final:
-        rest = final["bytes"] - final["messages"] * flen
-        accounted = 0 <= rest < flen and (rest == 0) == (final["drop_detail"]["partial_frames"] == 0)
+        # Frames read but not processed (read during the drain only to be
+        # counted) are in drops; an incomplete frame is in partial_frames.
+        dd = final["drop_detail"]
+        whole = final["messages"] + final["drops"] - dd["partial_frames"]
+        rest = final["bytes"] - whole * flen
+        accounted = 0 <= rest < flen and (rest == 0) == (dd["partial_frames"] == 0)
     else:
         rest, accounted = None, False
-    print("sigterm   under load: exit %d in %.2f s; received %s bytes = %s messages x %d + %s bytes of one "
-          "incomplete frame (partial_frames %s); %s lines processed before the signal's last stats, "
-          "sender had written %d" % (rc, dt, final and final["bytes"], final and final["messages"], flen, rest,
-                                     final and final["drop_detail"]["partial_frames"], before, gres["sent"]))
+    print("sigterm   under load: exit %d in %.2f s; received %s bytes = (%s messages + %s dropped) x %d + %s bytes "
+          "of one incomplete frame (partial_frames %s); drop_detail %s; %s lines processed before the signal's "
+          "last stats, sender had written %d" % (rc, dt, final and final["bytes"], final and final["messages"],
+                                                  final and final["drops"], flen, rest,
+                                                  final and final["drop_detail"]["partial_frames"],
+                                                  final and final["drop_detail"], before, gres["sent"]))
     print("          every received line accounted for: %s" % ("yes" if accounted else "NO"))
     ok &= rc == 0 and dt < 2 and accounted
+    return ok
 
+
+def udp_step(a):
     # 4. UDP.
     L = Listener(a.bin)
     snmp0 = udp_snmp()
@@ -277,9 +388,109 @@ def main():
           % (a.udp_lines, gres["seconds"], a.udp_lines / gres["seconds"], recv, a.udp_lines - recv,
              100.0 * (a.udp_lines - recv) / a.udp_lines, final and final["drop_detail"]["udp_kernel"],
              snmp1["InErrors"] - snmp0["InErrors"], snmp1["RcvbufErrors"] - snmp0["RcvbufErrors"]))
-    ok &= rc == 0
-    print("RESULT: %s" % ("pass" if ok else "FAIL"))
-    return 0 if ok else 1
+    return rc == 0
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of our own: initdb into a temp folder, unix socket only."""
+
+    def __init__(self, tmp):
+        import glob
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: [int(x) for x in p.split("/")[4].split(".")])
+        if not bins:
+            raise SystemExit("no PostgreSQL server binaries (apt-get install postgresql)")
+        self.bin, self.dir = bins[-1], os.path.join(tmp, "pg")
+        os.mkdir(self.dir)
+        self.as_pg = []
+        if os.getuid() == 0:  # initdb refuses root
+            os.chmod(tmp, 0o755)
+            subprocess.run(["chown", "postgres", self.dir], check=True)
+            self.as_pg = ["setpriv", "--reuid=postgres", "--regid=postgres", "--clear-groups"]
+        subprocess.run(self.as_pg + [self.bin + "/initdb", "-D", self.dir + "/data", "-A", "trust", "-N",
+                                     "-U", "tpmdiag", "--locale=C", "-E", "UTF8"], check=True, capture_output=True)
+        subprocess.run(self.as_pg + [self.bin + "/pg_ctl", "-D", self.dir + "/data", "-o",
+                                     "-k %s -c listen_addresses='' -c fsync=off" % self.dir,
+                                     "-l", self.dir + "/server.log", "-w", "start"], check=True, capture_output=True)
+        self.uri = "postgresql://tpmdiag@/postgres?host=" + self.dir
+
+    def query(self, sql):
+        return subprocess.run(["psql", "-At", self.uri, "-c", sql], capture_output=True, text=True).stdout.strip()
+
+    def stop(self):
+        subprocess.run(self.as_pg + [self.bin + "/pg_ctl", "-D", self.dir + "/data", "-m", "immediate", "stop"],
+                       capture_output=True)
+
+
+def percentile(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p / 100))] if xs else float("nan")
+
+
+def fleet_step(a, db):
+    """5. --hosts distinct hosts over TCP, each proving one finding once; with --db none/sqlite/pg."""
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="tpmdiag-live-load.")
+    pg = None
+    extra = ["--max-hosts", str(a.max_hosts)] + (["--settle", a.settle] if a.settle is not None else [])
+    if db == "sqlite":
+        extra += ["--db", os.path.join(tmp, "live.db")]
+    elif db == "pg":
+        pg = PrivatePostgres(tmp)
+        extra += ["--db", pg.uri]
+    try:
+        load0 = open("/proc/loadavg").read().split()[0]
+        L = Listener(a.bin, extra)
+        t0 = time.time()
+        g = run_gen("fleet", L.tcp, a.fleet_lines, a.hosts)
+        gres = json.loads(g.stdout.readline())
+        g.wait()
+        t_done = L.wait_messages(a.fleet_lines, 300)
+        rate = a.fleet_lines / ((t_done or time.time()) - t0)
+        # The last proving lines were sent halfway through: wait for their findings (settle + margin).
+        end = time.time() + float(a.settle or 2) + 5
+        while time.time() < end and len(L.findings) < a.hosts:
+            time.sleep(0.05)
+        rss = list(L.rss)
+        rc, dt, final = L.term()
+        sent_t = {}
+        for b, hs in fleet_plan(a.fleet_lines, a.hosts).items():
+            for h in hs:
+                sent_t[fleet_host(h)] = gres["block_t"][b]
+        lat = [L.findings[h] - t for h, t in sent_t.items() if h in L.findings]
+        missing = len(sent_t) - len(lat)
+        stored = None
+        if db == "sqlite":
+            import sqlite3
+            stored = sqlite3.connect(os.path.join(tmp, "live.db")).execute(
+                "select count(*) from findings where cause = 'tpm_da_lockout'").fetchone()[0]
+        elif db == "pg":
+            stored = int(pg.query("select count(*) from findings where cause = 'tpm_da_lockout'") or -1)
+        lost = a.fleet_lines - (final["messages"] if final else 0)
+        p50, p99 = percentile(lat, 50), percentile(lat, 99)
+        rss_max = max(rss) / 1024 if rss else float("nan")
+        print("fleet     --db %-6s %d hosts, %d lines in %.2f s = %.0f lines/s end to end (sender %.2f s); "
+              "listen %s; load average at start %s" % (db, a.hosts, a.fleet_lines, (t_done or time.time()) - t0,
+                                                       rate, gres["seconds"], " ".join(extra[:4]), load0))
+        print("          final stats: messages %s (lost %d), drops %s, findings %s, hosts %s, evictions %s, "
+              "unsettled %s; exit %d in %.2f s" % (final and final["messages"], lost, final and final["drops"],
+                                                  final and final["findings"], final and final["hosts"],
+                                                  final and final["evictions"], final and final["unsettled_hosts"],
+                                                  rc, dt))
+        print("          proving line -> finding: p50 %.3f s, p99 %.3f s, max %.3f s over %d hosts, %d missing; "
+              "RSS max %.1f MiB%s" % (p50, p99, max(lat) if lat else float("nan"), len(lat), missing, rss_max,
+                                      "" if stored is None else "; tpm_da_lockout rows stored: %d" % stored))
+        target = 300_000 if db == "none" else 200_000
+        checks = [("every frame counted", lost == 0 and final is not None and final["drops"] == 0),
+                  ("exit 0", rc == 0), ("a finding per host", missing == 0),
+                  (">= %dk lines/s" % (target // 1000), rate >= target),
+                  ("p99 <= 1 s (listen --settle is part of it)", p99 <= 1.0), ("RSS <= 256 MiB", rss_max <= 256),
+                  ("every finding stored", stored in (None, a.hosts))]
+        print("          targets: " + ", ".join("%s %s" % (n, "ok" if c else "MISSED") for n, c in checks))
+        return all(c for _, c in checks)
+    finally:
+        if pg:
+            pg.stop()
+        subprocess.run(["rm", "-rf", tmp])
 
 
 if __name__ == "__main__":

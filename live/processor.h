@@ -184,7 +184,13 @@ class Processor {
   std::unique_ptr<ScannerBox> scanner_;
   HostTable table_;
   std::map<std::string, std::chrono::steady_clock::time_point> settling_;  // host -> last new fact
-  std::chrono::steady_clock::time_point next_settle() const;
+  // The same (time, host) in time order, stale entries included (a host set
+  // again later, or reported): finding the hosts due is then no walk over
+  // every settling host per batch (10,000 hosts: a tenth of the time in a
+  // profile).
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> settle_order_;
+  void settle(std::string host, std::chrono::steady_clock::time_point now);
+  std::chrono::steady_clock::time_point next_settle();
   std::vector<Fact> facts_;
   uint64_t messages_ = 0, facts_total_ = 0, facts_dropped_ = 0, findings_ = 0, resolved_ = 0, errors_ = 0;
   uint64_t unsettled_ = 0;

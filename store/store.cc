@@ -432,12 +432,22 @@ Result<std::optional<StoredInput>> Store::find_input(const std::string& path) {
   return std::optional<StoredInput>(std::move(s));
 }
 
-Status Store::record(int64_t scan_id, const InputRecord& in) {
+Status Store::record(int64_t scan_id, const InputRecord& in) { return record(scan_id, std::vector{&in}); }
+
+Status Store::record(int64_t scan_id, const std::vector<const InputRecord*>& ins) {
   if (auto st = db_->begin(); !st) return st;
+  for (const InputRecord* in : ins) {
+    if (auto st = record_rows(scan_id, *in); !st) {
+      (void)exec("ROLLBACK");
+      return st;
+    }
+  }
+  return exec("COMMIT");
+}
+
+Status Store::record_rows(int64_t scan_id, const InputRecord& in) {
   auto fail = [&](const std::string& what) {
-    std::string msg = path_ + ": cannot record " + in.path + ": " + what + ": " + db_->errmsg();
-    (void)exec("ROLLBACK");
-    return make_error(msg);
+    return make_error(path_ + ": cannot record " + in.path + ": " + what + ": " + db_->errmsg());
   };
   std::string now = in.scanned_at.empty() ? now_iso8601() : in.scanned_at;
   int64_t input_id = 0;
@@ -506,7 +516,7 @@ Status Store::record(int64_t scan_id, const InputRecord& in) {
       }
     }
   }
-  return exec("COMMIT");
+  return ok_status();
 }
 
 Result<std::vector<HostRow>> Store::hosts(const Filter& filter, const std::vector<std::string>& inputs) {

@@ -170,6 +170,9 @@ class Store {
   // Replaces what the store holds for in.path (hosts, findings, evidence), in
   // one transaction.
   Status record(int64_t scan_id, const InputRecord& in);
+  // Several inputs in one transaction (the live store's flush: one commit
+  // for the hosts changed in the last second, not one each).
+  Status record(int64_t scan_id, const std::vector<const InputRecord*>& ins);
 
   // Hosts with their bundle metadata and top cause; with filter.cause, only
   // hosts with a finding of that cause; with `inputs`, only those input paths.
@@ -194,6 +197,7 @@ class Store {
   sqlite3* handle();  // SQLite only (tests); nullptr for PostgreSQL
 
  private:
+  Status record_rows(int64_t scan_id, const InputRecord& in);  // inside a transaction
   Store() = default;
   Status exec(const std::string& sql);
   Status migrate(const std::vector<Migration>& history);
