@@ -6,7 +6,10 @@
 #include <optional>
 
 #ifdef TPMDIAG_HAVE_LIBPQ
+#include <dlfcn.h>
 #include <libpq-fe.h>
+
+#include <type_traits>
 #endif
 
 namespace tpmdiag::store {
@@ -47,6 +50,73 @@ Result<std::unique_ptr<Conn>> PgConn::open(const std::string& uri) {
 #else
 
 namespace {
+
+// libpq is loaded when a postgresql:// store is first opened, not linked:
+// linked, it (and libssl, libcrypto, GSSAPI and LDAP behind it) cost every
+// run its relocations at start-up, a one-line paste too (~13M instructions,
+// as much as the rest of a paste's start-up).
+struct Libpq {
+  decltype(&::PQclear) PQclear;
+  decltype(&::PQconnectdb) PQconnectdb;
+  decltype(&::PQerrorMessage) PQerrorMessage;
+  decltype(&::PQexec) PQexec;
+  decltype(&::PQexecParams) PQexecParams;
+  decltype(&::PQfinish) PQfinish;
+  decltype(&::PQgetisnull) PQgetisnull;
+  decltype(&::PQgetvalue) PQgetvalue;
+  decltype(&::PQntuples) PQntuples;
+  decltype(&::PQresultErrorMessage) PQresultErrorMessage;
+  decltype(&::PQresultStatus) PQresultStatus;
+  decltype(&::PQsetNoticeProcessor) PQsetNoticeProcessor;
+  decltype(&::PQstatus) PQstatus;
+};
+
+const Libpq* libpq_loaded = nullptr;
+const Libpq& pq() { return *libpq_loaded; }
+
+// Loads libpq once; false (with why) when it is not installed.
+bool load_libpq(std::string& why) {
+  static std::string error;
+  static const Libpq* lib = [] {
+    void* h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = dlerror();
+      error = std::string("PostgreSQL support needs libpq (Debian: libpq5): ") + (e ? e : "not found");
+      return static_cast<const Libpq*>(nullptr);
+    }
+    auto* l = new Libpq{};
+    bool ok = true;
+    auto load = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
+      if (!fn && ok) {
+        ok = false;
+        error = std::string("libpq.so.5 lacks ") + name;
+      }
+    };
+    load(l->PQclear, "PQclear");
+    load(l->PQconnectdb, "PQconnectdb");
+    load(l->PQerrorMessage, "PQerrorMessage");
+    load(l->PQexec, "PQexec");
+    load(l->PQexecParams, "PQexecParams");
+    load(l->PQfinish, "PQfinish");
+    load(l->PQgetisnull, "PQgetisnull");
+    load(l->PQgetvalue, "PQgetvalue");
+    load(l->PQntuples, "PQntuples");
+    load(l->PQresultErrorMessage, "PQresultErrorMessage");
+    load(l->PQresultStatus, "PQresultStatus");
+    load(l->PQsetNoticeProcessor, "PQsetNoticeProcessor");
+    load(l->PQstatus, "PQstatus");
+    if (!ok) {
+      delete l;
+      return static_cast<const Libpq*>(nullptr);
+    }
+    return static_cast<const Libpq*>(l);
+  }();
+  libpq_loaded = lib;
+  if (!lib) why = error;
+  return lib != nullptr;
+}
+
 
 // The PostgreSQL schema: the SQLite one (store/store.cc, version 3) in
 // PostgreSQL's types. glob() is SQLite's built-in, written here in SQL.
@@ -161,7 +231,7 @@ class PgCursor : public Cursor {
     params_.clear();
   }
   std::string text(int col) const override {
-    return PQgetisnull(res_, row_ - 1, col) ? "" : PQgetvalue(res_, row_ - 1, col);
+    return pq().PQgetisnull(res_, row_ - 1, col) ? "" : pq().PQgetvalue(res_, row_ - 1, col);
   }
   int64_t integer(int col) const override { return std::strtoll(text(col).c_str(), nullptr, 10); }
   double real(int col) const override { return std::strtod(text(col).c_str(), nullptr); }
@@ -172,7 +242,7 @@ class PgCursor : public Cursor {
     return params_[static_cast<size_t>(i - 1)];
   }
   void clear() {
-    if (res_) PQclear(res_);
+    if (res_) pq().PQclear(res_);
     res_ = nullptr;
     row_ = 0;
   }
@@ -186,35 +256,35 @@ class PgCursor : public Cursor {
 class PgImpl : public Conn {
  public:
   PgImpl(PGconn* pg, std::string name) : pg_(pg), name_(std::move(name)) { history_ = {{3, kPgSchemaV3}}; }
-  ~PgImpl() override { PQfinish(pg_); }
+  ~PgImpl() override { pq().PQfinish(pg_); }
   std::unique_ptr<Cursor> prepare(const std::string& sql) override { return std::make_unique<PgCursor>(*this, sql); }
   Status exec(const std::string& sql) override {
-    PGresult* r = PQexec(pg_, sql.c_str());
-    auto st = PQresultStatus(r);
+    PGresult* r = pq().PQexec(pg_, sql.c_str());
+    auto st = pq().PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-      err_ = trimmed(PQresultErrorMessage(r));
-      PQclear(r);
+      err_ = trimmed(pq().PQresultErrorMessage(r));
+      pq().PQclear(r);
       return make_error(name_ + ": " + err_);
     }
-    PQclear(r);
+    pq().PQclear(r);
     return ok_status();
   }
-  std::string errmsg() override { return err_.empty() ? trimmed(PQerrorMessage(pg_)) : err_; }
+  std::string errmsg() override { return err_.empty() ? trimmed(pq().PQerrorMessage(pg_)) : err_; }
   Status begin(bool exclusive) override {
     if (auto st = exec("BEGIN"); !st) return st;
     // Migrations one at a time (any constant key: it names this lock only).
     return exclusive ? exec("SELECT pg_advisory_xact_lock(7418127)") : ok_status();
   }
   int version() override {
-    PGresult* r = PQexec(pg_, "SELECT to_regclass('tpmdiag_schema') IS NOT NULL");
-    bool has = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
-    bool failed = PQresultStatus(r) != PGRES_TUPLES_OK;
-    PQclear(r);
+    PGresult* r = pq().PQexec(pg_, "SELECT to_regclass('tpmdiag_schema') IS NOT NULL");
+    bool has = pq().PQresultStatus(r) == PGRES_TUPLES_OK && pq().PQgetvalue(r, 0, 0)[0] == 't';
+    bool failed = pq().PQresultStatus(r) != PGRES_TUPLES_OK;
+    pq().PQclear(r);
     if (failed) return -1;
     if (!has) return 0;
-    r = PQexec(pg_, "SELECT coalesce(max(version), 0) FROM tpmdiag_schema");
-    int v = PQresultStatus(r) == PGRES_TUPLES_OK ? std::atoi(PQgetvalue(r, 0, 0)) : -1;
-    PQclear(r);
+    r = pq().PQexec(pg_, "SELECT coalesce(max(version), 0) FROM tpmdiag_schema");
+    int v = pq().PQresultStatus(r) == PGRES_TUPLES_OK ? std::atoi(pq().PQgetvalue(r, 0, 0)) : -1;
+    pq().PQclear(r);
     return v;
   }
   Status set_version(int v) override {
@@ -222,11 +292,11 @@ class PgImpl : public Conn {
                 "INSERT INTO tpmdiag_schema VALUES (" + std::to_string(v) + ")");
   }
   bool has_tables() override {
-    PGresult* r = PQexec(pg_,
+    PGresult* r = pq().PQexec(pg_,
                          "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() "
                          "AND table_name <> 'tpmdiag_schema'");
-    bool has = PQresultStatus(r) != PGRES_TUPLES_OK || std::atoi(PQgetvalue(r, 0, 0)) > 0;
-    PQclear(r);
+    bool has = pq().PQresultStatus(r) != PGRES_TUPLES_OK || std::atoi(pq().PQgetvalue(r, 0, 0)) > 0;
+    pq().PQclear(r);
     return has;
   }
   const std::vector<Migration>& history() override { return history_; }
@@ -241,16 +311,16 @@ Step PgCursor::step() {
   if (!res_) {
     std::vector<const char*> values;
     for (const auto& p : params_) values.push_back(p ? p->c_str() : nullptr);
-    res_ = PQexecParams(c_.pg_, sql_.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+    res_ = pq().PQexecParams(c_.pg_, sql_.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
                         nullptr, 0);
-    auto st = PQresultStatus(res_);
+    auto st = pq().PQresultStatus(res_);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-      c_.err_ = trimmed(PQresultErrorMessage(res_));
+      c_.err_ = trimmed(pq().PQresultErrorMessage(res_));
       return Step::error;
     }
     c_.err_.clear();
   }
-  if (PQresultStatus(res_) == PGRES_TUPLES_OK && row_ < PQntuples(res_)) {
+  if (pq().PQresultStatus(res_) == PGRES_TUPLES_OK && row_ < pq().PQntuples(res_)) {
     ++row_;
     return Step::row;
   }
@@ -261,14 +331,15 @@ Step PgCursor::step() {
 
 Result<std::unique_ptr<Conn>> PgConn::open(const std::string& uri) {
   std::string name = redact_uri(uri);
-  PGconn* pg = PQconnectdb(uri.c_str());
+  if (std::string why; !load_libpq(why)) return make_error(name + ": " + why);
+  PGconn* pg = pq().PQconnectdb(uri.c_str());
   if (!pg) return make_error(name + ": cannot connect: out of memory");
-  if (PQstatus(pg) != CONNECTION_OK) {
-    std::string msg = name + ": cannot connect: " + trimmed(PQerrorMessage(pg));
-    PQfinish(pg);
+  if (pq().PQstatus(pg) != CONNECTION_OK) {
+    std::string msg = name + ": cannot connect: " + trimmed(pq().PQerrorMessage(pg));
+    pq().PQfinish(pg);
     return make_error(msg);
   }
-  PQsetNoticeProcessor(pg, [](void*, const char*) {}, nullptr);  // CREATE ... IF NOT EXISTS chatter
+  pq().PQsetNoticeProcessor(pg, [](void*, const char*) {}, nullptr);  // CREATE ... IF NOT EXISTS chatter
   return std::unique_ptr<Conn>(new PgImpl(pg, name));
 }
 
