@@ -424,6 +424,14 @@ void render_brief(const Report& r, std::ostream& out, bool color) {
     out << pad(row.host, wh) << "  " << verdict_word(row.v, p) << std::string(wv - text_columns(row.verdict), ' ') << "  "
         << pad(row.cause, wc) << "  " << row.confidence << "\n";
   if (rows.empty()) out << "(no TPM lines)  " << verdict_word(r.verdict, p) << "\n";
+  // A verdict from a cut bundle is no verdict on the host: say so, as the
+  // full report does at its top (the errors themselves went to stderr).
+  if (r.incomplete()) {
+    size_t bad = 0;
+    for (const auto& in : r.inputs) bad += !in.error.empty();
+    out << p("1;31", "INCOMPLETE") << ": " << bad << " of " << counted(r.inputs.size(), "input")
+        << " not read or not kept in full; the lines above hold only what was\n";
+  }
 }
 
 namespace {

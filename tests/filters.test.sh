@@ -74,6 +74,13 @@ grep -q "^esx-seed  PROBLEM  tpm_firmware_outdated  0.83$" "$tmp/o" && ok "--hos
 [ "$rc" = 0 ] && grep -q "use --host-name" "$tmp/err" && ok "--host used to name a host: a note points to --host-name" \
   || bad "--host as a name: exit $rc: $(cat "$tmp/err")"
 
+# --brief on a bundle cut short (a half upload): the verdict line is not
+# left to stand alone as if the host were read in full.
+tar czf "$tmp/seed.tgz" -C samples seed-failing && head -c 700 "$tmp/seed.tgz" > "$tmp/half.tgz"
+"$bin" diagnose --brief "$tmp/half.tgz" > "$tmp/o" 2> "$tmp/err"; rc=$?
+[ "$rc" = 2 ] && grep -q "^INCOMPLETE: 1 of 2 inputs not read or not kept in full" "$tmp/o" && [ -s "$tmp/err" ] \
+  && ok "--brief on a cut bundle says INCOMPLETE, exit 2" || bad "--brief on a cut bundle: exit $rc: $(cat "$tmp/o")"
+
 # -q: nothing on stdout, the exit code says it; --brief: one line per host.
 out=$("$bin" diagnose -q samples/seed-failing); rc=$?
 [ -z "$out" ] && [ "$rc" = 1 ] && ok "-q: no output, exit 1 for a problem" || bad "-q: exit $rc, output $out"
