@@ -436,7 +436,9 @@ int cmd_scan(const Args& args) {
     for (const auto& r : rows) {  // one line per host, as diagnose --brief
       char conf[16] = "-";
       if (r.confidence >= 0) std::snprintf(conf, sizeof conf, "%.2f", r.confidence);
-      out.stream() << (r.host.empty() ? "-" : visible(r.host)) << "  " << r.verdict << "  "
+      // As db hosts: a verdict from an input not read in full says so.
+      std::string verdict = r.status == "ok" ? r.verdict : r.verdict + " (" + r.status + ")";
+      out.stream() << (r.host.empty() ? "-" : visible(r.host)) << "  " << verdict << "  "
                    << (r.cause.empty() ? "-" : r.cause) << "  " << conf << "\n";
     }
   } else if (common.format == "json")

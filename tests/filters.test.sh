@@ -119,6 +119,9 @@ out=$("$bin" scan --db "$db" -q "$multi"); rc=$?
 "$bin" scan --db "$db" --brief --host 'esx01*' "$multi" > "$tmp/scan"; rc=$?
 [ "$rc" = 0 ] && [ "$(cat "$tmp/scan")" = "esx01.lab.local  healthy  -  -" ] && ok "scan --host: the matching hosts' rows and exit code" \
   || bad "scan --host: exit $rc: $(cat "$tmp/scan")"
+"$bin" scan --db "$tmp/half.db" --brief "$tmp/half.tgz" > "$tmp/scan" 2> /dev/null
+grep -q "^-  healthy (incomplete)  -  -$" "$tmp/scan" && ok "scan --brief: a cut bundle's verdict says incomplete" \
+  || bad "scan --brief on a cut bundle: $(cat "$tmp/scan")"
 "$bin" scan --db "$db" --brief --since 2021-10-29T19:42:00Z "${seed[@]}" > "$tmp/scan"; rc=$?
 [ "$rc" = 0 ] && grep -q " healthy " "$tmp/scan" && ok "scan --since: the filtered diagnosis" || bad "scan --since: exit $rc: $(cat "$tmp/scan")"
 
