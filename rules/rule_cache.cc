@@ -1,5 +1,6 @@
 #include "rules/rule_cache.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -86,6 +87,11 @@ RuleCache RuleCache::open(const std::string& dir, const std::vector<Rule>& rules
   RuleCache c;
   if (dir.empty()) return c;
   uint64_t h = fnv(kMagic);
+  struct stat self;
+  if (::stat("/proc/self/exe", &self) != 0) return c;  // which binary wrote it is unknown: no cache
+  for (uint64_t v : {static_cast<uint64_t>(self.st_size), static_cast<uint64_t>(self.st_mtim.tv_sec),
+                     static_cast<uint64_t>(self.st_mtim.tv_nsec), static_cast<uint64_t>(self.st_ino)})
+    h = fnv(std::string_view(reinterpret_cast<const char*>(&v), sizeof v), h);
   for (const auto& r : rules) h = fnv(key(r), fnv("\n", h));
   char name[40];
   std::snprintf(name, sizeof name, "/rules-%016llx", static_cast<unsigned long long>(h));
@@ -133,9 +139,7 @@ RuleCache RuleCache::open(const std::string& dir, const std::vector<Rule>& rules
 
 const RuleAnalysis* RuleCache::find(const Rule& r) const {
   auto it = entries_.find(key(r));
-  if (it == entries_.end()) return nullptr;
-  ++found_;
-  return &it->second;
+  return it == entries_.end() ? nullptr : &it->second;
 }
 
 void RuleCache::add(const Rule& r, RuleAnalysis a) {

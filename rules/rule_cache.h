@@ -4,13 +4,15 @@
 // a paste's start-up; with the analysis at hand, a rule's RE2 is compiled only
 // when a line holding one of its literals reaches it.
 //
-//   RuleCache cache = RuleCache::open(RuleCache::default_dir());  // never fails
+//   RuleCache cache = RuleCache::open(RuleCache::default_dir(), rules);  // never fails
 //   if (const RuleAnalysis* a = cache.find(rule)) { ...use a... }
 //   else { RuleAnalysis a = analyse(rule); cache.add(rule, a); }
 //   cache.save();                    // only if something was added
 //
 // An entry is found only for the same pattern and literals, byte for byte, and
-// the same tpmdiag version: a stale entry cannot be used. A file that does not
+// the same tpmdiag binary (its size, time and inode name the file: how the
+// analysis is computed may change between builds of one version, and a
+// stale analysis could hide a rule's lines): a stale entry cannot be used. A file that does not
 // parse is ignored (and rewritten by save()). save() writes a new file and
 // renames it into place, so concurrent runs never read a half-written one;
 // the last writer wins, and each writer's file is whole.
@@ -46,15 +48,12 @@ class RuleCache {
   void add(const Rule& r, RuleAnalysis a);
   // Writes the file if entries were added; errors are ignored (a cache).
   void save() const;
-  // Whether the file was read and every rule found in it.
-  size_t found() const { return found_; }
 
   static std::string key(const Rule& r);  // pattern and literals
 
  private:
   std::string path_;
   std::map<std::string, RuleAnalysis> entries_;  // sorted: the same rules, the same file
-  mutable size_t found_ = 0;
   bool dirty_ = false;
 };
 
