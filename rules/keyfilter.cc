@@ -55,6 +55,10 @@ std::unordered_map<uint32_t, size_t> window_counts(const std::vector<KeyFilter::
   return counts;
 }
 
+// The slot of a 4-byte window in the second confirmation (window_maybe):
+// every engine builds the table, the x86 ones read it.
+inline uint32_t window_slot(uint32_t w) { return ((w | 0x20202020u) * 0x9E3779B1u) >> (32 - 16); }
+
 #if TPMDIAG_X86_ENGINES
 // Whether key k occurs at data[start..): caseless for ASCII letters, exact
 // otherwise (as Vectorscan's caseless flag).
@@ -105,7 +109,6 @@ inline const char* readable(const Found& f, size_t pos, size_t need, char* tail)
 // bytes so that equal-ignoring-case bytes stay equal), hash to a slot that some
 // key's window took. The table lookups pass windows made of any mix of their
 // buckets' bytes; most of those fail here for the price of a multiply.
-inline uint32_t window_slot(uint32_t w) { return ((w | 0x20202020u) * 0x9E3779B1u) >> (32 - 16); }
 inline bool window_maybe(const uint64_t* slots, const char* p) {
   uint32_t h = window_slot(load32(p));
   return (slots[h >> 6] >> (h & 63)) & 1;
