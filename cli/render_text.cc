@@ -19,6 +19,13 @@ namespace tpmdiag::cli {
 
 namespace {
 
+// Inputs not read or not kept in full (the INCOMPLETE line counts them).
+size_t inputs_with_errors(const Report& r) {
+  size_t n = 0;
+  for (const auto& in : r.inputs) n += !in.error.empty();
+  return n;
+}
+
 // Short places for the inputs of a report (issue 19): each input by the
 // shortest tail of its name, in path components ('/', and '!' between an
 // archive and its member), that no other input of the report ends with, so
@@ -288,8 +295,7 @@ void render_text(const Report& r, std::ostream& out, const TextStyle& style) {
              0, 2, width);
   }
   if (r.incomplete()) {
-    size_t bad = 0;
-    for (const auto& in : r.inputs) bad += !in.error.empty();
+    size_t bad = inputs_with_errors(r);
     labelled(out, p, "1;31", "INCOMPLETE",
              ": " + std::to_string(bad) + " of " + counted(r.inputs.size(), "input") +
                  " not read or not kept in full; this report holds only what was:",
@@ -427,8 +433,7 @@ void render_brief(const Report& r, std::ostream& out, bool color) {
   // A verdict from a cut bundle is no verdict on the host: say so, as the
   // full report does at its top (the errors themselves went to stderr).
   if (r.incomplete()) {
-    size_t bad = 0;
-    for (const auto& in : r.inputs) bad += !in.error.empty();
+    size_t bad = inputs_with_errors(r);
     out << p("1;31", "INCOMPLETE") << ": " << bad << " of " << counted(r.inputs.size(), "input")
         << " not read or not kept in full; the lines above hold only what was\n";
   }
