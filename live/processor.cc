@@ -30,6 +30,9 @@ class ViewSource : public ByteSource {
 
 // Messages are scanned in slices of about this many bytes (see process()).
 constexpr size_t kSlice = 64 * 1024;
+// After a stop: how long past the drain time the hosts still settling are
+// diagnosed (the receiver counts the kernel's remainder as long).
+constexpr auto kFinalReport = std::chrono::milliseconds(300);
 
 int64_t monotonic_ns() {
   timespec ts{};
@@ -364,8 +367,16 @@ bool Processor::run(BatchQueue& q) {
   auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(opts_.stats_interval > 0 ? opts_.stats_interval : 1.0));
   auto next_stats = start_ + period;
+  bool final_report = false;
   for (;;) {
     bool late = c_.past_deadline();
+    if (late && !final_report) {
+      // From the drain time on, batches are counted, not scanned: no host
+      // can change any more, so the hosts still settling are diagnosed now,
+      // while the receiver counts what the kernel still holds (as long).
+      report_settled(true, c_.deadline() + kFinalReport);
+      final_report = true;
+    }
     auto b = q.pop(late ? next_stats : std::min({next_stats, next_settle(), c_.deadline()}));
     if (b && (late || c_.past_deadline())) {
       // The drain time is over: what is still queued is counted, not scanned.
@@ -389,11 +400,10 @@ bool Processor::run(BatchQueue& q) {
     if (!b && q.closed_and_empty()) break;
   }
   // The input ended: nothing more will come to change the hosts still
-  // settling. After a stop, this too must end soon after the drain time
-  // (the receiver counts what is left for up to 300 ms of it first).
-  report_settled(true, c_.stopping() ? std::max(c_.deadline() + std::chrono::milliseconds(500),
-                                                std::chrono::steady_clock::now() + std::chrono::milliseconds(200))
-                                     : std::chrono::steady_clock::time_point::max());
+  // settling. After a stop that came to an end before the drain time, this
+  // too ends soon after it.
+  if (!final_report)
+    report_settled(true, c_.stopping() ? c_.deadline() + kFinalReport : std::chrono::steady_clock::time_point::max());
   write_stats(true);
   return ok && sink_.ok();
 }
