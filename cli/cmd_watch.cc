@@ -68,9 +68,10 @@ int cmd_watch(const Args& args) {
        "X: report findings with confidence >= X (0..1)")
       ("stats-interval", po::value(&po_.stats_interval)->default_value(10),
        "SECONDS: write a stats record this often (0 = only at the end)")
-      ("settle", po::value(&po_.settle)->default_value(2),
-       "SECONDS: report a host's findings once it has been quiet this long, so that lines "
-       "arriving one by one are ranked as 'diagnose' ranks them (0 = at once)")
+      ("settle", po::value(&po_.settle)->default_value(0.5, "0.5"),
+       "SECONDS: report a host's findings once it has been quiet this long (at the latest twice this long "
+       "after its first new fact), so that lines arriving one by one are ranked as 'diagnose' ranks them "
+       "(0 = at once)")
       ("help,h", "show this help");
   LiveOutput output;
   add_live_output_options(d, output);

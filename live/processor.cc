@@ -252,24 +252,27 @@ void Processor::process(Batch& b) {
 }
 
 void Processor::settle(std::string host, std::chrono::steady_clock::time_point now) {
-  settling_[host] = now;
-  settle_order_.emplace_back(now, std::move(host));
+  auto quiet = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(opts_.settle));
+  auto [it, fresh] = settling_.try_emplace(std::move(host), Settling{now + quiet, now});
+  Time due = std::min(now + quiet, it->second.first + 2 * quiet);
+  if (!fresh && due == it->second.due) return;  // held at its latest time: no new entry
+  it->second.due = due;
+  settle_order_.emplace(due, it->first);
 }
 
 void Processor::report_settled(bool all, std::chrono::steady_clock::time_point until) {
   auto now = std::chrono::steady_clock::now();
-  auto settle = std::chrono::duration<double>(opts_.settle);
   // The hosts due, in name order as the map gives them (the order of the
-  // records); stale entries of the time-ordered list are dropped on the way.
-  std::vector<std::map<std::string, std::chrono::steady_clock::time_point>::iterator> due;
+  // records); stale entries of the queue are dropped on the way.
+  std::vector<std::map<std::string, Settling>::iterator> due;
   if (all) {
     for (auto it = settling_.begin(); it != settling_.end(); ++it) due.push_back(it);
-    settle_order_.clear();
+    settle_order_ = {};
   } else {
-    while (!settle_order_.empty() && now - settle_order_.front().first >= settle) {
-      auto it = settling_.find(settle_order_.front().second);
-      if (it != settling_.end() && it->second == settle_order_.front().first) due.push_back(it);
-      settle_order_.pop_front();
+    while (!settle_order_.empty() && settle_order_.top().first <= now) {
+      auto it = settling_.find(settle_order_.top().second);
+      if (it != settling_.end() && it->second.due == settle_order_.top().first) due.push_back(it);
+      settle_order_.pop();
     }
     std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a->first < b->first; });
   }
@@ -280,7 +283,7 @@ void Processor::report_settled(bool all, std::chrono::steady_clock::time_point u
         unsettled_ += settling_.size();
         settling_.clear();
       } else {  // not reported yet: due again at the next call
-        for (size_t j = due.size(); j-- > i;) settle_order_.emplace_front(due[j]->second, due[j]->first);
+        for (size_t j = i; j < due.size(); ++j) settle_order_.emplace(due[j]->second.due, due[j]->first);
       }
       break;
     }
@@ -305,12 +308,11 @@ void Processor::report_settled(bool all, std::chrono::steady_clock::time_point u
 }
 
 std::chrono::steady_clock::time_point Processor::next_settle() {
-  auto settle = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(opts_.settle));
   while (!settle_order_.empty()) {
-    const auto& [since, host] = settle_order_.front();
+    const auto& [due, host] = settle_order_.top();
     auto it = settling_.find(host);
-    if (it != settling_.end() && it->second == since) return since + settle;
-    settle_order_.pop_front();  // stale: set again later, or reported
+    if (it != settling_.end() && it->second.due == due) return due;
+    settle_order_.pop();  // stale: due later, or reported
   }
   return std::chrono::steady_clock::time_point::max();
 }

@@ -236,6 +236,35 @@ TEST_CASE("processor: lines one by one are ranked as diagnose ranks them", "[liv
   }
 }
 
+// A host whose driver keeps logging never falls quiet: its findings must
+// still come, at the latest twice the settle time after its first new fact.
+TEST_CASE("processor: a host that never falls quiet is reported all the same", "[live]") {
+  IngestCounters c;
+  BatchQueue q(1 << 20);
+  std::ostringstream out;
+  ProcessorOptions po;
+  po.settle = 0.25;
+  cli::JsonLinesSink sink(out);
+  Processor p(engine(), po, c, sink);
+  BatchBuilder b(q, c);
+  b.source(1, "hostd.log", "esx-a");
+  auto lines = lines_of("samples/seed-failing/hostd.log");
+  auto start = std::chrono::steady_clock::now();
+  auto first_finding = std::chrono::steady_clock::duration::max();
+  // New facts every 50 ms for 1.5 s: never 0.25 s of quiet.
+  for (size_t i = 0; std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1500); ++i) {
+    b.message(1, lines[i % lines.size()]);
+    b.flush();
+    while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
+    p.report_settled(false);
+    if (first_finding == std::chrono::steady_clock::duration::max() && !records(out.str(), "finding").empty())
+      first_finding = std::chrono::steady_clock::now() - start;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(first_finding != std::chrono::steady_clock::duration::max());
+  CHECK(first_finding < std::chrono::milliseconds(1000));  // 0.5 s due, with room for a loaded machine
+}
+
 TEST_CASE("host table: caps on hosts and facts, evictions counted", "[live]") {
   ProcessorOptions po;
   po.limits.max_hosts = 3;
