@@ -14,10 +14,40 @@ Result<std::unique_ptr<LiveStore>> LiveStore::open(const std::string& path, cons
   auto scan = ls->db_->begin_scan(command);
   if (!scan) return scan.error();
   ls->scan_id_ = *scan;
+  ls->writer_ = std::thread([p = ls.get()] { p->write_loop(); });
   return ls;
 }
 
 LiveStore::~LiveStore() { (void)close(); }
+
+Status LiveStore::status() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return status_;
+}
+
+void LiveStore::write_loop() {
+  std::unique_lock<std::mutex> lk(mu_);
+  for (;;) {
+    cv_.wait(lk, [&] { return stop_ || !pending_.empty(); });
+    if (pending_.empty()) return;  // stopped, everything written
+    auto batch = std::move(pending_);
+    pending_.clear();
+    bool failed = !status_;
+    lk.unlock();
+    Status st = ok_status();
+    if (!failed) {
+      // One transaction for all of them: one commit per host took a second
+      // and more when thousands of hosts changed at once (BENCHMARKS.md,
+      // "Live throughput").
+      std::vector<const InputRecord*> ptrs;
+      ptrs.reserve(batch.size());
+      for (const auto& [host, r] : batch) ptrs.push_back(&r);
+      st = db_->record(scan_id_, ptrs);
+    }
+    lk.lock();
+    if (!st && status_) status_ = st;
+  }
+}
 
 Status LiveStore::finding(const Finding& f, int rank) {
   auto& h = hosts_[f.host];
@@ -83,33 +113,32 @@ InputRecord LiveStore::record_of(const std::string& host, const HostState& h) co
 }
 
 Status LiveStore::flush(bool force) {
-  if (!status_ || dirty_.empty()) return status_;
+  if (dirty_.empty() || closed_) return status();
   auto now = std::chrono::steady_clock::now();
-  if (!force && now - last_flush_ < std::chrono::seconds(1)) return status_;
+  if (!force && now - last_flush_ < std::chrono::seconds(1)) return status();
   last_flush_ = now;
-  // One transaction for all of them: one commit per host held the
-  // processing thread (and the JSON records) a second and more when
-  // thousands of hosts changed at once (BENCHMARKS.md, "Live throughput").
-  std::vector<InputRecord> records;
-  records.reserve(dirty_.size());
-  for (const auto& host : dirty_) records.push_back(record_of(host, hosts_[host]));
-  std::vector<const InputRecord*> ptrs;
-  for (const auto& r : records) ptrs.push_back(&r);
-  if (auto st = db_->record(scan_id_, ptrs); !st) {
-    status_ = st;
-    return status_;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (const auto& host : dirty_) pending_[host] = record_of(host, hosts_[host]);
   }
-  written_ += static_cast<int64_t>(records.size());
+  cv_.notify_one();
   dirty_.clear();
-  return status_;
+  return status();
 }
 
 Status LiveStore::close() {
-  if (closed_) return status_;
-  closed_ = true;
+  if (closed_) return status();
   (void)flush(true);
+  closed_ = true;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_one();
+  if (writer_.joinable()) writer_.join();
   ScanCounts c;
   c.total = c.scanned = static_cast<int64_t>(hosts_.size());
+  std::lock_guard<std::mutex> lk(mu_);
   if (auto st = db_->end_scan(scan_id_, c); !st && status_) status_ = st;
   return status_;
 }

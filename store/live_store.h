@@ -8,15 +8,20 @@
 //   ls->close();                 // writes the hosts changed since the last flush
 //
 // The live layer's Sink (live/sink.h) is adapted in cli/: store/ and live/
-// are sibling layers. Writes are batched: each changed host is one upsert
-// transaction at most once a second and at the final flush.
+// are sibling layers. Writes are batched and run on a thread of their own:
+// the hosts changed in the last second go to it as one transaction, so the
+// caller (the live processor, and its JSON records) never waits on the
+// database; while a transaction runs, the next changes gather behind it.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
@@ -35,10 +40,11 @@ class LiveStore {
   Status finding(const Finding& f, int rank);
   Status update(const std::string& host, const std::vector<const Finding*>& ranking);
   Status resolved(const Finding& f);
-  // Writes the changed hosts if a second has passed since the last write
-  // (always with force); the first error is kept and returned from then on.
+  // Hands the changed hosts to the writer if a second has passed since the
+  // last time (always with force); the first error of a write is kept and
+  // returned from then on.
   Status flush(bool force = false);
-  // Ends the scan row (after a final flush).
+  // Waits for every write, then ends the scan row.
   Status close();
 
   static std::string input_path(const std::string& host) { return "live:" + host; }
@@ -52,14 +58,21 @@ class LiveStore {
     int64_t first_ms = 0;
   };
   InputRecord record_of(const std::string& host, const HostState& h) const;
+  void write_loop();
+  Status status();
   std::unique_ptr<Store> db_;
   int64_t scan_id_ = 0;
   std::map<std::string, HostState> hosts_;
   std::set<std::string> dirty_;
   std::chrono::steady_clock::time_point last_flush_{};
-  Status status_ = ok_status();
-  int64_t written_ = 0;
   bool closed_ = false;
+  // Shared with the writer thread, under mu_.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, InputRecord> pending_;  // host -> its latest state, not written yet
+  bool stop_ = false;
+  Status status_ = ok_status();
+  std::thread writer_;
 };
 
 }  // namespace tpmdiag::store

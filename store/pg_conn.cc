@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include <type_traits>
+#include <unordered_map>
 #endif
 
 namespace tpmdiag::store {
@@ -60,11 +61,12 @@ struct Libpq {
   decltype(&::PQconnectdb) PQconnectdb;
   decltype(&::PQerrorMessage) PQerrorMessage;
   decltype(&::PQexec) PQexec;
-  decltype(&::PQexecParams) PQexecParams;
+  decltype(&::PQexecPrepared) PQexecPrepared;
   decltype(&::PQfinish) PQfinish;
   decltype(&::PQgetisnull) PQgetisnull;
   decltype(&::PQgetvalue) PQgetvalue;
   decltype(&::PQntuples) PQntuples;
+  decltype(&::PQprepare) PQprepare;
   decltype(&::PQresultErrorMessage) PQresultErrorMessage;
   decltype(&::PQresultStatus) PQresultStatus;
   decltype(&::PQsetNoticeProcessor) PQsetNoticeProcessor;
@@ -97,7 +99,8 @@ bool load_libpq(std::string& why) {
     load(l->PQconnectdb, "PQconnectdb");
     load(l->PQerrorMessage, "PQerrorMessage");
     load(l->PQexec, "PQexec");
-    load(l->PQexecParams, "PQexecParams");
+    load(l->PQexecPrepared, "PQexecPrepared");
+    load(l->PQprepare, "PQprepare");
     load(l->PQfinish, "PQfinish");
     load(l->PQgetisnull, "PQgetisnull");
     load(l->PQgetvalue, "PQgetvalue");
@@ -302,17 +305,34 @@ class PgImpl : public Conn {
   const std::vector<Migration>& history() override { return history_; }
   const char* kind() const override { return "postgresql"; }
 
+  // The server-side statement for this SQL, prepared on its first use: a
+  // live store writes ~6 statements per host, each parsed and planned anew
+  // by PQexecParams then. nullptr when it does not prepare (err_ says why).
+  const char* statement(const std::string& sql, int params) {
+    auto it = prepared_.find(sql);
+    if (it != prepared_.end()) return it->second.c_str();
+    std::string name = "tpmdiag_" + std::to_string(prepared_.size() + 1);
+    PGresult* r = pq().PQprepare(pg_, name.c_str(), sql.c_str(), params, nullptr);
+    bool ok = pq().PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) err_ = trimmed(r ? pq().PQresultErrorMessage(r) : pq().PQerrorMessage(pg_));
+    pq().PQclear(r);
+    if (!ok) return nullptr;
+    return prepared_.emplace(sql, std::move(name)).first->second.c_str();
+  }
+
   PGconn* pg_;
   std::string name_, err_;
   std::vector<Migration> history_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
 };
 
 Step PgCursor::step() {
   if (!res_) {
     std::vector<const char*> values;
     for (const auto& p : params_) values.push_back(p ? p->c_str() : nullptr);
-    res_ = pq().PQexecParams(c_.pg_, sql_.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                        nullptr, 0);
+    const char* stmt = c_.statement(sql_, static_cast<int>(values.size()));
+    if (!stmt) return Step::error;
+    res_ = pq().PQexecPrepared(c_.pg_, stmt, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0);
     auto st = pq().PQresultStatus(res_);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
       c_.err_ = trimmed(pq().PQresultErrorMessage(res_));
