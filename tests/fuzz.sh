@@ -3,7 +3,7 @@
 # for SECONDS each, with corpora seeded from samples/, rules/, kb/ and tests/.
 #
 #   tests/fuzz.sh SECONDS [BUILD_DIR]          # BUILD_DIR default: build-fuzz
-#   tests/fuzz.sh 30                           # the CI mode: 30 s per target
+#   tests/fuzz.sh 20                           # the CI mode: 20 s per target
 #   FUZZ_JOBS=1 FUZZ_ONLY=format_fuzz tests/fuzz.sh 600
 #   tests/fuzz.sh 0                            # replay seeds and regressions only
 #
