@@ -84,7 +84,7 @@ case "${1:-}" in
     unpack_syslog_ng
     build build -DCMAKE_BUILD_TYPE=Release
     log "tests"
-    (cd build && ctest --output-on-failure)
+    (cd build && ctest --output-on-failure -j2)
     log "the Debian package: cpack, dpkg -i, --version, man page, bash completion, dpkg -r"
     tests/package.sh build
     log "benchmark smoke run: 64 MiB, checks findings only (the full run: BENCHMARKS.md)"
@@ -98,9 +98,9 @@ case "${1:-}" in
     NO_COLOR=1 tests/golden.test.sh build-nox86/tpmdiag
     build build-asan -DCMAKE_BUILD_TYPE=Debug -DTPMDIAG_SANITIZE=ON
     log "tests under ASan+UBSan"
-    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure)
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2)
     log "fuzz targets, briefly (tests/fuzz.sh 600 runs them 10 minutes each)"
-    tests/fuzz.sh "${FUZZ_SECONDS:-20}" build-fuzz
+    tests/fuzz.sh "${FUZZ_SECONDS:-15}" build-fuzz
     ;;
   *)
     echo "usage: ./tpmdiag.sh demo|test" >&2
