@@ -55,7 +55,7 @@ json. A progress bar is drawn on stderr when it is a terminal.
 Exit codes:
   0  no open TPM problem in the inputs (healthy, resolved, no TPM lines)
   1  a TPM problem was found on at least one host (also for unchanged inputs)
-  2  usage error, none of the inputs could be read, or a PATH names
+  2  usage error, none of the inputs could be read in full, or a PATH names
      nothing to read (does not exist, or a folder with no bundle or log:
      nothing is stored for it; the other PATHs are still scanned)
      (unreadable inputs are listed on stderr, one line each, and recorded
@@ -363,7 +363,9 @@ int cmd_scan(const Args& args) {
       ++not_stored;
       if (store_error.empty()) store_error = stored.error().message;
     }
-    if (r->report.any_input_read || r->report.inputs.empty()) ++readable;
+    // Read in full, as a rescan counts it (an unchanged input with errors is
+    // not): a lone cut bundle exits 2 on its first scan and on every rescan.
+    if (rec.status != "error" && (r->report.any_input_read || r->report.inputs.empty())) ++readable;
     if (rec.status == "error" || !stored) ++counts.failed;
     else ++counts.scanned;
     if (rec.status == "error")

@@ -190,6 +190,14 @@ for run in first rescan; do
 done
 q=$(sqlite3 "$db" "select status from hosts where host = 'host4'")
 check "host4's row says incomplete: $q" [ "$q" = incomplete ]
+# A lone cut bundle: no input read in full, so exit 2, on its first scan
+# (where part of it was read) as on a rescan (where it is unchanged).
+mkdir -p "$work/lone"
+cp "$trunc" "$work/lone/"
+for run in first rescan; do
+  "$bin" scan --db "$work/lone.db" "$work/lone" >/dev/null 2>&1; rc=$?
+  check "$run scan of a lone cut bundle: exit 2 (got $rc)" [ "$rc" = 2 ]
+done
 # A bundle nothing could be read from is still its host (named by the bundle), status error.
 printf '\x1f\x8b\x08\x00' > "$work/fleet/esx-host5-2024-01-01--10.00-5.tgz"
 "$bin" scan --db "$db" "$work/fleet" >/dev/null 2>&1
