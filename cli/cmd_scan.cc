@@ -45,9 +45,9 @@ logs under var/run/log/ and var/log/ and the command outputs commands/*.txt
 An input unchanged since the store last saw it (same size and modification
 time) is not read again; --force reads it anyway. --prune forgets stored
 inputs whose files are gone (moved or deleted bundles). --since/--until read
-every input again and record only the lines they keep (scan again with
---force to record whole logs); --host GLOB picks the hosts shown, the store
-keeps all.
+every input again and show the diagnosis of the lines they keep, without
+storing it (the store keeps whole bundles); --host GLOB picks the hosts shown,
+the store keeps all.
 
 Output: a table (host, verdict, top cause, confidence, input), or --format
 json. A progress bar is drawn on stderr when it is a terminal.
@@ -141,8 +141,8 @@ void print_json(std::ostream& out, const Summary& s, const std::vector<Row>& row
   JsonWriter w(out, 2);
   w.begin_object();
   w.key("schema_version").integer(kSchemaVersion);
-  w.key("db").string(s.db_path);
-  w.key("scan_id").integer(s.scan_id);
+  if (s.db_path.empty()) w.key("db").null().key("scan_id").null();  // --since/--until: not stored
+  else w.key("db").string(s.db_path).key("scan_id").integer(s.scan_id);
   w.key("verdict").string(s.any_problem ? "problem" : "ok");
   w.key("stats").begin_object();
   w.key("inputs").integer(s.counts.total).key("scanned").integer(s.counts.scanned);
@@ -219,7 +219,7 @@ void print_table(std::ostream& out, const Summary& s, std::vector<Row> rows) {
   char tail[96];
   std::snprintf(tail, sizeof tail, "; %.1f MB in %.2f s (%s)", static_cast<double>(s.bytes) / 1e6, s.secs,
                 fmt_bytes_rate(static_cast<double>(s.bytes), s.secs).c_str());
-  out << tail << "; store " << s.db_path << "\n";
+  out << tail << (s.db_path.empty() ? "; not stored (--since/--until)" : "; store " + s.db_path) << "\n";
   for (const auto& p : s.pruned) out << "forgot " << visible(p) << " (gone)\n";
 }
 
@@ -262,10 +262,17 @@ int cmd_scan(const Args& args) {
   }
   if (!lim.apply("scan", vm) || !check_min_confidence("scan", run.diagnose.min_confidence)) return 2;
   if (!apply_filter_options("scan", filter, run.filter)) return 2;
-  // --host picks the rows shown (the store keeps every host); --since/--until
-  // change the diagnosis, so every input is read again and stored as filtered.
+  // --host picks the rows shown (the store keeps every host). --since/--until
+  // change the diagnosis: every input is read again, and nothing is stored
+  // (stored, a window's verdict would stand for the whole bundle, and the
+  // next scan would find the bundle unchanged and keep it).
   std::string host_glob = std::exchange(run.filter.host_glob, "");
-  if (run.filter.active()) force = true;
+  const bool keep = !run.filter.active();
+  if (!keep) force = true;
+  if (!keep && prune) {
+    std::cerr << "tpmdiag scan: error: --prune writes the store, which --since/--until do not: drop one of them\n";
+    return 2;
+  }
   if (db_path.empty()) {
     if (const char* e = std::getenv("TPMDIAG_DB")) db_path = e;
   }
@@ -290,18 +297,22 @@ int cmd_scan(const Args& args) {
     for (const auto& e : plan_errors) print_error(e.message);
     return 2;
   }
-  auto st = store::Store::open(db_path);
-  if (!st) {
-    print_error(st.error().message);
-    return 2;
-  }
-  store::Store& db = **st;
-  std::string command = "tpmdiag scan";
-  for (const auto& a : args) command += " " + a;
-  auto scan_id = db.begin_scan(command);
-  if (!scan_id) {
-    print_error(scan_id.error().message);
-    return 2;
+  std::unique_ptr<store::Store> st;
+  Result<int64_t> scan_id = int64_t{0};
+  if (keep) {
+    auto opened = store::Store::open(db_path);
+    if (!opened) {
+      print_error(opened.error().message);
+      return 2;
+    }
+    st = std::move(*opened);
+    std::string command = "tpmdiag scan";
+    for (const auto& a : args) command += " " + a;
+    scan_id = st->begin_scan(command);
+    if (!scan_id) {
+      print_error(scan_id.error().message);
+      return 2;
+    }
   }
 
   store::ScanCounts counts;
@@ -322,7 +333,11 @@ int cmd_scan(const Args& args) {
   std::map<std::string, std::string> name_of;
   for (const auto& j : jobs) {
     name_of[j.path] = j.name;
-    auto old = db.find_input(j.path);
+    if (!keep) {
+      todo.push_back(&j);
+      continue;
+    }
+    auto old = st->find_input(j.path);
     if (!old) {
       print_error(old.error().message);
       return 2;
@@ -358,7 +373,7 @@ int cmd_scan(const Args& args) {
     auto rec = batch::to_record(*r);
     // A write that fails (a full disk) loses this input's rows: it counts as
     // an error, never as scanned; its diagnosis is still shown.
-    auto stored = db.record(*scan_id, rec);
+    Status stored = keep ? st->record(*scan_id, rec) : ok_status();
     if (!stored) {
       ++not_stored;
       if (store_error.empty()) store_error = stored.error().message;
@@ -387,7 +402,7 @@ int cmd_scan(const Args& args) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   if (!unchanged_paths.empty()) {
-    auto stored = db.hosts({}, unchanged_paths);
+    auto stored = st->hosts({}, unchanged_paths);
     if (!stored) {
       print_error(stored.error().message);
       return 2;
@@ -402,10 +417,11 @@ int cmd_scan(const Args& args) {
       rows.push_back(std::move(row));
     }
   }
-  if (auto s = db.end_scan(*scan_id, counts); !s && store_error.empty()) store_error = s.error().message;
+  if (keep)
+    if (auto s = st->end_scan(*scan_id, counts); !s && store_error.empty()) store_error = s.error().message;
 
   if (not_stored > 0)
-    error_lines.push_back(db.path() + ": " + std::to_string(not_stored) + " of " + std::to_string(done) +
+    error_lines.push_back(st->path() + ": " + std::to_string(not_stored) + " of " + std::to_string(done) +
                           " inputs diagnosed but not stored: " + store_error);
   else if (!store_error.empty())
     error_lines.push_back(store_error);
@@ -423,9 +439,9 @@ int cmd_scan(const Args& args) {
     std::erase_if(rows, [&](const Row& r) { return fnmatch(host_glob.c_str(), r.host.c_str(), 0) != 0; });
     any_problem = std::any_of(rows.begin(), rows.end(), [](const Row& r) { return r.verdict == "problem"; });
   }
-  Summary sum{db.path(), *scan_id, counts, any_problem, bytes_done.load(), secs, not_stored};
+  Summary sum{keep ? st->path() : "", *scan_id, counts, any_problem, bytes_done.load(), secs, not_stored};
   if (prune) {
-    auto gone = db.prune();
+    auto gone = st->prune();
     if (gone) {
       sum.pruned = std::move(*gone);
     } else {

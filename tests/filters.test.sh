@@ -124,6 +124,12 @@ grep -q "^-  healthy (incomplete)  -  -$" "$tmp/scan" && ok "scan --brief: a cut
   || bad "scan --brief on a cut bundle: $(cat "$tmp/scan")"
 "$bin" scan --db "$db" --brief --since 2021-10-29T19:42:00Z "${seed[@]}" > "$tmp/scan"; rc=$?
 [ "$rc" = 0 ] && grep -q " healthy " "$tmp/scan" && ok "scan --since: the filtered diagnosis" || bad "scan --since: exit $rc: $(cat "$tmp/scan")"
+# Not stored: the store keeps the whole bundles' diagnosis (before, the window's
+# HEALTHY was stored, and the next scan found the inputs unchanged and kept it).
+"$bin" scan --db "$db" "${seed[@]}" > "$tmp/scan2"; rc=$?
+[ "$rc" = 1 ] && grep -q " problem " "$tmp/scan2" && ok "scan after scan --since: the whole logs' diagnosis" ||
+  bad "scan after scan --since: exit $rc: $(cat "$tmp/scan2")"
+
 
 echo "filters: $pass passed, $fail failed"
 [ "$fail" = 0 ]
