@@ -119,6 +119,7 @@ void JsonLinesSink::stats(const live::Stats& s) {
   w.key("evictions").begin_object();
   w.key("hosts").integer(n(s.evicted_hosts));
   w.key("facts").integer(n(s.evicted_facts));
+  w.key("hosts_settled_early").integer(n(s.evicted_settled_early));
   w.end_object();
   w.key("connections").begin_object();
   w.key("open").integer(n(s.conn_open));

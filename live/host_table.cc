@@ -15,7 +15,8 @@ void HostTable::add(Fact fact) {
   auto it = hosts_.find(fact.host);
   if (it == hosts_.end()) {
     if (hosts_.size() >= limits_.max_hosts) {
-      const std::string& victim = lru_.back();
+      const std::string victim = lru_.back();
+      if (before_evict) before_evict(victim, dirty_set_.count(victim) > 0);
       auto v = hosts_.find(victim);
       facts_ -= v->second.facts.size();
       remember(victim, v->second.causes);

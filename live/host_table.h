@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <set>
@@ -64,6 +65,12 @@ class HostTable {
 
   // Adds one fact to its host (fact.host). Marks the host dirty.
   void add(Fact fact);
+
+  // Called with the host about to be evicted (over max_hosts), while it is
+  // still in the table, and whether it had facts since the last
+  // take_dirty(): its owner may update() it first, so that facts not yet
+  // diagnosed are not lost with it.
+  std::function<void(const std::string& host, bool dirty)> before_evict;
 
   // Hosts with facts added since the last call, in the order they became dirty.
   std::vector<std::string> take_dirty();

@@ -198,6 +198,16 @@ Processor::Processor(const Engine& engine, ProcessorOptions opts, IngestCounters
       scanner_(std::make_unique<ScannerBox>(engine, opts_.max_frame)),
       table_(engine.causes(), opts_.limits) {
   start_ = last_stats_ = std::chrono::steady_clock::now();
+  // A host evicted while its new facts wait to settle is diagnosed first:
+  // under host churn (more hosts than --max-hosts within --settle) its
+  // findings were otherwise lost without a word.
+  table_.before_evict = [this](const std::string& host, bool dirty) {
+    auto it = settling_.find(host);
+    if (it == settling_.end() && !dirty) return;
+    if (it != settling_.end()) settling_.erase(it);
+    ++evicted_unsettled_;
+    report_host(host);
+  };
 }
 
 Processor::~Processor() = default;
@@ -287,23 +297,27 @@ void Processor::report_settled(bool all, std::chrono::steady_clock::time_point u
       }
       break;
     }
-    HostUpdate u = table_.update(it->first);
-    for (const auto& ch : u.changes) {
-      switch (ch.kind) {
-        case Change::Kind::finding:
-          sink_.finding(ch.finding, ch.rank);
-          ++findings_;
-          break;
-        case Change::Kind::resolved:
-          sink_.resolved(ch.finding);
-          ++resolved_;
-          break;
-        case Change::Kind::update:
-          sink_.update(it->first, ch.ranking);
-          break;
-      }
-    }
+    report_host(it->first);
     settling_.erase(it);
+  }
+}
+
+void Processor::report_host(const std::string& host) {
+  HostUpdate u = table_.update(host);
+  for (const auto& ch : u.changes) {
+    switch (ch.kind) {
+      case Change::Kind::finding:
+        sink_.finding(ch.finding, ch.rank);
+        ++findings_;
+        break;
+      case Change::Kind::resolved:
+        sink_.resolved(ch.finding);
+        ++resolved_;
+        break;
+      case Change::Kind::update:
+        sink_.update(host, ch.ranking);
+        break;
+    }
   }
 }
 
@@ -353,6 +367,7 @@ void Processor::write_stats(bool final) {
   st.unsettled_hosts = unsettled_;
   st.cut = c_.cut.load();
   st.evicted_hosts = table_.evicted_hosts();
+  st.evicted_settled_early = evicted_unsettled_;
   st.evicted_facts = table_.evicted_facts();
   st.conn_open = c_.conn_open.load();
   st.conn_total = c_.conn_total.load();

@@ -173,6 +173,7 @@ class Processor {
 
  private:
   void write_error(const std::string& message);
+  void report_host(const std::string& host);  // diagnoses it and writes what changed
 
   ProcessorOptions opts_;
   IngestCounters& c_;
@@ -202,6 +203,7 @@ class Processor {
   std::vector<Fact> facts_;
   uint64_t messages_ = 0, facts_total_ = 0, facts_dropped_ = 0, findings_ = 0, resolved_ = 0, errors_ = 0;
   uint64_t unsettled_ = 0;
+  uint64_t evicted_unsettled_ = 0;  // hosts evicted with new facts: diagnosed before they went
   uint64_t last_messages_ = 0;
   std::chrono::steady_clock::time_point start_, last_stats_;
 };

@@ -26,6 +26,7 @@ struct Stats {
   uint64_t udp_kernel = 0, partial_frames = 0, shutdown_unread_datagrams = 0, shutdown_unread_frames = 0;
   uint64_t shutdown_unread_bytes = 0, shutdown_unprocessed = 0, refused_messages = 0, unsettled_hosts = 0;
   uint64_t cut = 0, evicted_hosts = 0, evicted_facts = 0;
+  uint64_t evicted_settled_early = 0;  // of evicted_hosts: with new facts, diagnosed before they went
   uint64_t conn_open = 0, conn_total = 0, conn_rejected = 0, conn_max = 0, idle_timeouts = 0;
   // Messages received and not processed, each counted once: the `drops` field.
   uint64_t drops() const {

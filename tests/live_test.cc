@@ -265,6 +265,40 @@ TEST_CASE("processor: a host that never falls quiet is reported all the same", "
   CHECK(first_finding < std::chrono::milliseconds(1500));  // 0.5 s due, with room for a loaded machine
 }
 
+// More hosts than --max-hosts within --settle: a host evicted while its new
+// facts wait to settle is diagnosed before it goes, never lost unsaid.
+TEST_CASE("processor: a host evicted before it settles has its findings written", "[live]") {
+  IngestCounters c;
+  BatchQueue q(1 << 20);
+  std::ostringstream out;
+  ProcessorOptions po;
+  po.settle = 60;  // none settles by itself in this test
+  po.limits.max_hosts = 2;
+  cli::JsonLinesSink sink(out);
+  Processor p(engine(), po, c, sink);
+  BatchBuilder b(q, c);
+  b.source(1, "hostd.log", "esx-a");
+  for (const auto& l : lines_of("samples/seed-failing/hostd.log")) b.message(1, l);
+  b.flush();
+  while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
+  CHECK(records(out.str(), "finding").empty());  // still settling
+  int id = 2;
+  for (const char* host : {"esx-b", "esx-c", "esx-d"}) {  // esx-a is evicted by the second of them
+    b.source(static_cast<uint64_t>(id), "hostd.log", host);
+    for (const auto& l : lines_of("samples/seed-failing/hostd.log")) b.message(static_cast<uint64_t>(id), l);
+    ++id;
+    b.flush();
+    while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
+  }
+  auto findings = records(out.str(), "finding");
+  CHECK(std::count_if(findings.begin(), findings.end(), [](const std::string& r) {
+          return r.find("\"host\":\"esx-a\"") != std::string::npos &&
+                 r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos;
+        }) == 1);
+  p.write_stats(true);
+  CHECK(out.str().find("\"hosts_settled_early\":2") != std::string::npos);  // esx-a and esx-b
+}
+
 TEST_CASE("host table: caps on hosts and facts, evictions counted", "[live]") {
   ProcessorOptions po;
   po.limits.max_hosts = 3;
