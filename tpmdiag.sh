@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two commands of the README, for a fresh Debian 12 machine (idempotent):
 #   ./tpmdiag.sh demo   install what is missing, build, diagnose the bundled samples
-#   ./tpmdiag.sh test   install what is missing, build (plain, without x86 engines, ASan+UBSan), run every test
+#   ./tpmdiag.sh test   install what is missing, build (plain, ASan+UBSan, without x86 engines, libFuzzer), run every test
 #                       (the .deb too: built, installed, checked and removed again)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -66,6 +66,46 @@ build() {  # build DIR [cmake options...] [-- ninja targets...]
   ninja -C "$dir" "${targets[@]}"
 }
 
+# build_behind LOG STEP...: runs build steps (as `build`) behind the tests, at
+# nice 19 (a test that measures time keeps its CPU), output into LOG; the
+# caller waits for it with built_behind.
+build_behind() {
+  local log=$1; shift
+  ( renice -n 19 -p "$BASHPID" >/dev/null 2>&1 || true; "$@" ) > "$log" 2>&1 &
+  behind_pid=$! behind_log=$log
+}
+# A failing step ends the script: the build behind it ends too.
+trap '[ -n "${behind_pid:-}" ] && { pkill -TERM -P "$behind_pid" 2>/dev/null; kill "$behind_pid" 2>/dev/null; }; true' EXIT
+built_behind() {
+  if ! wait "$behind_pid"; then
+    tail -40 "$behind_log"
+    log "build failed: $behind_log"
+    return 1
+  fi
+}
+
+fuzz_targets() {
+  local f
+  for f in parsers/*_fuzz.cc rules/*_fuzz.cc kb/*_fuzz.cc pipeline/*_fuzz.cc live/*_fuzz.cc; do
+    [ -e "$f" ] && echo "fuzz_$(basename "$f" .cc)"
+  done
+}
+
+# The builds the test command needs after the first: sanitizers; then the
+# portable build (as on aarch64: Vectorscan and plain loops, no AVX code;
+# the binary only, unoptimised; its rule self-test runs at build, its golden
+# reports below; the unit tests run the Vectorscan engine in the main build,
+# unit_vectorscan) and the libFuzzer targets (clang).
+build_asan() { build build-asan -DCMAKE_BUILD_TYPE=Debug -DTPMDIAG_SANITIZE=ON; }
+build_nox86_fuzz() {
+  build build-nox86 -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DTPMDIAG_X86_ENGINES=OFF -- tpmdiag
+  log "building build-fuzz"
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DTPMDIAG_FUZZ=ON \
+    > build-fuzz.configure.log 2>&1 || { cat build-fuzz.configure.log; return 1; }
+  # shellcheck disable=SC2046
+  ninja -C build-fuzz $(fuzz_targets)
+}
+
 case "${1:-}" in
   demo)
     install_missing "${PACKAGES[@]}"
@@ -83,22 +123,24 @@ case "${1:-}" in
     install_missing "${PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${extra[@]}"
     unpack_syslog_ng
     build build -DCMAKE_BUILD_TYPE=Release
+    # Each later build runs behind the tests of the one before (2 cores:
+    # the tests leave one mostly idle).
+    build_behind build-asan.log build_asan
     log "tests"
     (cd build && ctest --output-on-failure -j2)
     log "the Debian package: cpack, dpkg -i, --version, man page, bash completion, dpkg -r"
     tests/package.sh build
     log "benchmark smoke run: 64 MiB, checks findings only (the full run: BENCHMARKS.md)"
     python3 bench/run.py --tpmdiag build/tpmdiag --quick --rules-x10 auto --cache build/bench-cache
-    # The portable build (as on aarch64): Vectorscan and plain loops, no AVX
-    # code. The binary only, unoptimised (it is built to be compiled and run
-    # once): its rule self-test runs at build, the golden reports below. The
-    # unit tests run the Vectorscan engine in the main build (unit_vectorscan).
-    build build-nox86 -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DTPMDIAG_X86_ENGINES=OFF -- tpmdiag
-    log "golden reports without the x86 engines"
-    NO_COLOR=1 tests/golden.test.sh build-nox86/tpmdiag
-    build build-asan -DCMAKE_BUILD_TYPE=Debug -DTPMDIAG_SANITIZE=ON
+    log "waiting for the ASan+UBSan build (build-asan.log)"
+    built_behind
+    build_behind build-nox86-fuzz.log build_nox86_fuzz
     log "tests under ASan+UBSan"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2)
+    log "waiting for the portable and libFuzzer builds (build-nox86-fuzz.log)"
+    built_behind
+    log "golden reports without the x86 engines"
+    NO_COLOR=1 tests/golden.test.sh build-nox86/tpmdiag
     log "fuzz targets, briefly (tests/fuzz.sh 600 runs them 10 minutes each)"
     tests/fuzz.sh "${FUZZ_SECONDS:-15}" build-fuzz
     ;;
