@@ -75,8 +75,14 @@ build_behind() {
   ( renice -n 19 -p "$BASHPID" >/dev/null 2>&1 || true; "$@" ) > "$log" 2>&1 &
   behind_pid=$! behind_log=$log
 }
-# A failing step ends the script: the build behind it ends too.
-trap '[ -n "${behind_pid:-}" ] && { pkill -TERM -P "$behind_pid" 2>/dev/null; kill "$behind_pid" 2>/dev/null; }; true' EXIT
+# A failing step ends the script: the build behind it ends too (the exit
+# status stays the script's: nothing here may fail under set -e).
+stop_behind() {
+  [ -n "${behind_pid:-}" ] || return 0
+  pkill -TERM -P "$behind_pid" 2>/dev/null || true
+  kill "$behind_pid" 2>/dev/null || true
+}
+trap stop_behind EXIT
 built_behind() {
   if ! wait "$behind_pid"; then
     tail -40 "$behind_log"
