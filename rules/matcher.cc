@@ -3,6 +3,7 @@
 #include <hs/hs.h>
 #include <re2/filtered_re2.h>
 #include <re2/re2.h>
+#include <re2/set.h>
 
 #include <algorithm>
 #include <array>
@@ -73,6 +74,15 @@ void Matcher::avoid_keys_in(std::vector<std::string> text, const std::vector<std
   common_keys_.clear();
   for (const auto& p : patterns) common_keys_.push_back(std::make_shared<const RE2>(p));
 }
+
+// One RE2::Set of every pattern but the fallback rules' (decided by the
+// lexicon): a line costs one DFA pass instead of one search per rule.
+struct Matcher::Reference {
+  std::once_flag once;
+  std::unique_ptr<RE2::Set> set;  // null: it did not build, try every rule
+  std::vector<int> rule_of;       // set index -> rule
+  std::vector<int> always;        // fallback rules: candidates on every line
+};
 
 Matcher::Matcher() = default;
 Matcher::Matcher(Matcher&&) noexcept = default;
@@ -227,18 +237,44 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std
       if (list.empty() || list.back() != static_cast<int>(i)) list.push_back(static_cast<int>(i));
     }
   }
+  m.index_atoms();
   m.lazy_ = std::make_unique<Lazy>();
+  m.ref_ = std::make_unique<Reference>();
   return m;
 }
 
+void Matcher::index_atoms() {
+  pair_from_.assign(65537, 0);
+  auto key = [](const std::string& a) { return static_cast<unsigned char>(a[0]) << 8 | static_cast<unsigned char>(a[1]); };
+  for (const auto& a : atom_list_)
+    if (a.size() >= 2) ++pair_from_[key(a) + 1];
+  for (size_t k = 1; k < pair_from_.size(); ++k) pair_from_[k] += pair_from_[k - 1];
+  pair_atoms_.assign(pair_from_.back(), 0);
+  std::vector<uint32_t> at(pair_from_.begin(), pair_from_.end() - 1);
+  for (size_t i = 0; i < atom_list_.size(); ++i) {
+    if (atom_list_[i].size() >= 2) pair_atoms_[at[key(atom_list_[i])]++] = static_cast<int>(i);
+    else short_atoms_.push_back(static_cast<int>(i));
+  }
+}
+
+// One pass over the line: at each position, only the atoms that begin with
+// its two bytes are compared (a search per atom cost a pass per atom).
 void Matcher::atoms_in(std::string_view text, Scratch& scratch, std::vector<int>& out) const {
   std::string& low = scratch.lower_;
   low.assign(text);
   for (char& ch : low) ch = ascii_lower(ch);
   const size_t before = out.size();
-  for (size_t a = 0; a < atom_list_.size(); ++a)
-    if (low.find(atom_list_[a]) != std::string::npos) out.push_back(static_cast<int>(a));
-  if (before == 0) return;  // ids ascend: already sorted
+  for (int a : short_atoms_)
+    if (low.find(atom_list_[static_cast<size_t>(a)]) != std::string::npos) out.push_back(a);
+  const auto* p = reinterpret_cast<const unsigned char*>(low.data());
+  for (size_t i = 0; i + 1 < low.size(); ++i) {
+    unsigned k = static_cast<unsigned>(p[i]) << 8 | p[i + 1];
+    for (uint32_t j = pair_from_[k]; j < pair_from_[k + 1]; ++j) {
+      const std::string& a = atom_list_[static_cast<size_t>(pair_atoms_[j])];
+      if (a.size() <= low.size() - i && std::memcmp(p + i, a.data(), a.size()) == 0) out.push_back(pair_atoms_[j]);
+    }
+  }
+  if (out.size() - before <= 1 && (before == 0 || out.size() == before)) return;  // nothing to order
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
 }
@@ -358,12 +394,44 @@ void where_from(Fact& f, const Rule& r, const Event& ev) {
 }
 }  // namespace
 
+bool Matcher::reference_candidates(std::string_view text, Scratch& scratch, std::vector<int>& out) const {
+  Reference& r = *ref_;
+  std::call_once(r.once, [&] {
+    RE2::Options o = rule_options();
+    o.set_max_mem(64 << 20);  // a hundred patterns in one DFA
+    auto set = std::make_unique<RE2::Set>(o, RE2::UNANCHORED);
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      if (rules_[i].fallback) {
+        r.always.push_back(static_cast<int>(i));
+        continue;
+      }
+      if (set->Add(rules_[i].pattern, nullptr) < 0) return;
+      r.rule_of.push_back(static_cast<int>(i));
+    }
+    if (set->Compile()) r.set = std::move(set);
+  });
+  if (!r.set) return false;
+  auto& hits = scratch.set_hits_;
+  hits.clear();
+  RE2::Set::ErrorInfo err{};
+  if (!r.set->Match(re2::StringPiece(text.data(), text.size()), &hits, &err) &&
+      err.kind != RE2::Set::kNoError)
+    return false;  // out of memory on this line: the caller tries every rule
+  for (int h : hits) out.push_back(r.rule_of[static_cast<size_t>(h)]);
+  out.insert(out.end(), r.always.begin(), r.always.end());
+  std::sort(out.begin(), out.end());
+  return true;
+}
+
 void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scratch,
                     std::vector<Fact>& out) const {
   auto& cand = scratch.potentials_;
   cand.clear();
   if (atoms == nullptr) {
-    for (size_t i = 0; i < rules_.size(); ++i) cand.push_back(static_cast<int>(i));
+    if (!reference_candidates(ev.message, scratch, cand)) {
+      cand.clear();
+      for (size_t i = 0; i < rules_.size(); ++i) cand.push_back(static_cast<int>(i));
+    }
   } else {
     for (int a : *atoms) {
       const auto& rs = atom_rules_[static_cast<size_t>(a)];

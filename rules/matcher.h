@@ -20,10 +20,14 @@
 //     m->match(ev, &atoms, facts);                  // appends Facts
 //   });
 //
-// match(ev, nullptr, facts) tries every rule: the slow reference path that
-// differential tests compare the prefiltered path with.
+// match(ev, nullptr, facts) tries every rule: the reference path that
+// differential tests compare the prefiltered path with. It owes nothing to the
+// literals: one RE2::Set of all the patterns says which rules match the line,
+// and those run as on the prefiltered path (each rule's RE2 in turn, should
+// the set not compile or run out of memory).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -83,6 +87,7 @@ class Matcher {
     hs_scratch* atoms_hs_ = nullptr;
     std::vector<int> atoms_;
     std::vector<int> potentials_;
+    std::vector<int> set_hits_;
     std::vector<LineSpan> lines_;
     std::string lower_;
   };
@@ -152,6 +157,11 @@ class Matcher {
   std::vector<std::vector<std::pair<std::string, int>>> groups_;  // per rule: named captures
   std::vector<std::string> atom_list_;        // level-2 literals: distinct, lowercase
   std::vector<std::vector<int>> atom_rules_;  // atom -> rules it stands for
+  // atoms_in()'s index: atoms by their first two bytes (pair_atoms_[
+  // pair_from_[k] .. pair_from_[k + 1]) for the pair k), and the shorter ones.
+  std::vector<uint32_t> pair_from_;
+  std::vector<int> pair_atoms_, short_atoms_;
+  void index_atoms();
   struct Lazy {
     std::once_flag once;
     std::vector<std::string> key_list;          // level-1 literals
@@ -161,6 +171,11 @@ class Matcher {
   };
   const Lazy& compiled(std::string_view sample = {}) const;
   std::unique_ptr<Lazy> lazy_;
+  struct Reference;                   // the reference path's RE2::Set, built on first use
+  std::unique_ptr<Reference> ref_;
+  // The rules that may match text on the reference path, ascending: false
+  // when the set cannot say (every rule must then be tried).
+  bool reference_candidates(std::string_view text, Scratch& scratch, std::vector<int>& out) const;
 };
 
 }  // namespace tpmdiag

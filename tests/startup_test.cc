@@ -164,3 +164,50 @@ TEST_CASE("a cache entry serves only the same pattern and literals", "[startup]"
   none.save();
   CHECK(none.find(a) == nullptr);
 }
+
+// atoms_in() looks up atoms by their first two bytes in one pass over the
+// line; the plain search (every atom looked for in turn) is its reference.
+TEST_CASE("atoms_in finds what a search for each atom finds", "[startup][differential]") {
+  const Matcher& m = tpmdiag::testing::shared_engine().matcher();
+  const auto& atoms = m.atoms();
+  REQUIRE(atoms.size() > 20);
+  auto naive = [&](std::string_view text) {
+    std::vector<int> out;
+    std::string low = ascii_lower(text);
+    for (size_t a = 0; a < atoms.size(); ++a)
+      if (low.find(atoms[a]) != std::string::npos) out.push_back(static_cast<int>(a));
+    return out;
+  };
+  std::vector<std::string> texts = {"", "x", "tp", rule_lines(tpmdiag::testing::shared_engine())};
+  uint64_t seed = 7;
+  auto rnd = [&] { return seed = seed * 6364136223846793005ULL + 1442695040888963407ULL, seed >> 33; };
+  for (int n = 0; n < 300; ++n) {
+    // Atoms at the start, the end, overlapping, cut short, in upper case,
+    // amid noise.
+    std::string t;
+    for (int k = 0, parts = static_cast<int>(rnd() % 6); k < parts; ++k) {
+      const std::string& a = atoms[rnd() % atoms.size()];
+      switch (rnd() % 5) {
+        case 0: t += a; break;
+        case 1:
+          for (char c : a) t += c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+          break;
+        case 2: t += a.substr(0, a.size() - 1); break;
+        case 3: t += a.substr(1); break;
+        default: t += static_cast<char>(rnd() % 256); break;
+      }
+    }
+    texts.push_back(t);
+  }
+  Matcher::Scratch scratch(m);
+  for (const auto& t : texts) {
+    INFO(t);
+    std::vector<int> got;
+    m.atoms_in(t, scratch, got);
+    CHECK(got == naive(t));
+    // Appending to atoms found before keeps the list ordered and unique.
+    std::vector<int> twice = got;
+    m.atoms_in(t, scratch, twice);
+    CHECK(twice == got);
+  }
+}
