@@ -1,6 +1,7 @@
 #include "common/text.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace tpmdiag {
 
@@ -15,10 +16,26 @@ bool iequals(std::string_view a, std::string_view b) {
          std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
 }
 
+// memchr finds where the first byte (in either case) may start a match: the
+// lexicon and the fallback rule ask this of every line a rule leaves.
 bool icontains(std::string_view hay, std::string_view needle) {
-  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
-                        [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
-  return it != hay.end();
+  if (needle.empty()) return true;
+  const char lo = ascii_lower(needle[0]);
+  const char up = lo >= 'a' && lo <= 'z' ? static_cast<char>(lo - 'a' + 'A') : lo;
+  const char* p = hay.data();
+  const char* end = p + hay.size();
+  while (static_cast<size_t>(end - p) >= needle.size()) {
+    const char* last = end - needle.size() + 1;  // a match starts before this
+    auto* a = static_cast<const char*>(std::memchr(p, lo, static_cast<size_t>(last - p)));
+    auto* b = up == lo ? nullptr : static_cast<const char*>(std::memchr(p, up, static_cast<size_t>((a ? a : last) - p)));
+    const char* at = b ? b : a;
+    if (!at) return false;
+    size_t k = 1;
+    while (k < needle.size() && ascii_lower(at[k]) == ascii_lower(needle[k])) ++k;
+    if (k == needle.size()) return true;
+    p = at + 1;
+  }
+  return false;
 }
 
 bool ends_with(std::string_view s, std::string_view suffix) {

@@ -3,10 +3,13 @@
 // and an exhaustive check of all 2- and 3-byte sequences against a reference.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "common/normalize.h"
+#include "common/text.h"
 
 using namespace tpmdiag;
 
@@ -168,4 +171,26 @@ TEST_CASE("normalize: every byte pair and lead-byte triple keeps the invariants"
           CHECK(needs_normalize(s) == changed);
         }
       }
+}
+
+// icontains() jumps between first bytes with memchr; a caseless std::search
+// is its reference. Short alphabets make near-misses and overlaps common.
+TEST_CASE("icontains finds what a caseless search finds", "[normalize][differential]") {
+  auto slow = [](std::string_view h, std::string_view n) {
+    return std::search(h.begin(), h.end(), n.begin(), n.end(), [](char x, char y) {
+             return tpmdiag::ascii_lower(x) == tpmdiag::ascii_lower(y);
+           }) != h.end() || n.empty();
+  };
+  uint64_t seed = 11;
+  auto rnd = [&] { return seed = seed * 6364136223846793005ULL + 1442695040888963407ULL, seed >> 33; };
+  const std::string alphabet = "aAbB1@[{\x80\xff";
+  for (int i = 0; i < 20000; ++i) {
+    std::string h, n;
+    for (size_t k = rnd() % 24; k > 0; --k) h += alphabet[rnd() % alphabet.size()];
+    for (size_t k = rnd() % 5; k > 0; --k) n += alphabet[rnd() % alphabet.size()];
+    INFO(h << " / " << n);
+    REQUIRE(tpmdiag::icontains(h, n) == slow(h, n));
+  }
+  CHECK(tpmdiag::icontains("Tpm2Cmd: CreatePrimary", "createprimary"));
+  CHECK(!tpmdiag::icontains("tpm", "tpm2"));
 }
