@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <unistd.h>
 #include <map>
@@ -63,7 +64,7 @@ class PieceSource : public ByteSource {
     size_t want = 1 + (k_++ * 7919) % step_;
     if (n > want) n = want;
     if (n > cap) n = cap;
-    for (size_t i = 0; i < n; ++i) buf[i] = d_[at_ + i];
+    std::memcpy(buf, d_.data() + at_, n);
     at_ += n;
     return n;
   }
