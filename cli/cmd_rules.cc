@@ -3,6 +3,7 @@
 
 #include "cli/common.h"
 #include "cli/render.h"
+#include "kb/bundle_info.h"
 #include "rules/keyfilter.h"
 #include "pipeline/selftest.h"
 
@@ -123,6 +124,10 @@ int cmd_rules(const Args& args) {
     return 2;
   }
   auto res = test_rules(engine->matcher(), engine->formats());
+  // The embedded bundle spec's patterns compile on first use at run time.
+  auto spec = BundleSpec::builtin();
+  if (!spec) res.failures.push_back(spec.error().message);
+  else if (auto s = (*spec)->check(); !s) res.failures.push_back("kb/bundle-metadata.json: " + s.error().message);
   for (const auto& f : res.failures) std::cout << "FAIL " << f << "\n";
   std::cout << "rules test: " << res.passed << " passed, " << res.failures.size() << " failed\n";
   return res.failures.empty() ? 0 : 1;

@@ -57,12 +57,11 @@ std::string normalise_bool(std::string v) {
   return v;
 }
 
-Result<std::shared_ptr<re2::RE2>> compile(const JsonFields& f, const char* key, const std::string& text) {
-  RE2::Options o;
-  o.set_log_errors(false);
-  auto re = std::make_shared<re2::RE2>(text, o);
-  if (!re->ok()) return f.err(key, "bad RE2 pattern: " + re->error());
-  return re;
+// A pattern's error, or "" when it is valid RE2 with the value's capture group.
+std::string pattern_error(const LazyRegex& re, bool needs_capture) {
+  if (!re.get().ok()) return "bad RE2 pattern: " + re.get().error();
+  if (needs_capture && re.get().NumberOfCapturingGroups() < 1) return "needs a capture group: the value";
+  return "";
 }
 
 }  // namespace
@@ -77,7 +76,19 @@ bool path_tail_matches(std::string_view path, std::string_view glob) {
   return true;
 }
 
-Result<BundleSpec> BundleSpec::parse(std::string_view json, const std::string& where) {
+LazyRegex::LazyRegex(std::string pattern) : pattern_(std::move(pattern)) {}
+LazyRegex::~LazyRegex() = default;
+
+const RE2& LazyRegex::get() const {
+  std::call_once(once_, [this] {
+    RE2::Options o;
+    o.set_log_errors(false);
+    re_ = std::make_unique<RE2>(pattern_, o);
+  });
+  return *re_;
+}
+
+Result<BundleSpec> BundleSpec::parse(std::string_view json, const std::string& where, bool check_patterns) {
   simdjson::dom::parser parser;
   auto doc = parse_json(parser, where, std::string(json));
   if (!doc) return doc.error();
@@ -131,14 +142,13 @@ Result<BundleSpec> BundleSpec::parse(std::string_view json, const std::string& w
       if (src.file.empty() == src.fact.empty()) return sf.err("file", "give either 'file' (with 'pattern') or 'fact' (with 'capture')");
       if (!src.file.empty()) {
         if (pattern.empty()) return sf.err("pattern", "required with 'file'");
-        auto re = compile(sf, "pattern", pattern);
-        if (!re) return re.error();
-        if ((*re)->NumberOfCapturingGroups() < 1) return sf.err("pattern", "needs a capture group: the value");
-        src.pattern = *re;
+        src.pattern = std::make_shared<const LazyRegex>(pattern);
+        if (check_patterns)
+          if (auto e = pattern_error(*src.pattern, true); !e.empty()) return sf.err("pattern", e);
         if (!section.empty()) {
-          auto sec = compile(sf, "section", section);
-          if (!sec) return sec.error();
-          src.section = *sec;
+          src.section = std::make_shared<const LazyRegex>(section);
+          if (check_patterns)
+            if (auto e = pattern_error(*src.section, false); !e.empty()) return sf.err("section", e);
           if (src.within <= 0) return sf.err("within", "required (> 0) with 'section'");
         }
       } else if (src.capture.empty()) {
@@ -160,10 +170,23 @@ Result<const BundleSpec*> BundleSpec::builtin() {
   static const Result<BundleSpec> spec = [] {
     std::string_view text = find_embedded("kb/bundle-metadata.json");
     if (text.empty()) return Result<BundleSpec>(make_error("kb/bundle-metadata.json: not embedded in this build"));
-    return parse(text, "kb/bundle-metadata.json");
+    return parse(text, "kb/bundle-metadata.json", false);
   }();
   if (!spec) return spec.error();
   return &*spec;
+}
+
+Status BundleSpec::check() const {
+  for (const auto& f : fields_)
+    for (size_t i = 0; i < f.sources.size(); ++i) {
+      const Source& s = f.sources[i];
+      std::string where = "field '" + f.name + "': sources[" + std::to_string(i) + "]";
+      if (s.pattern)
+        if (auto e = pattern_error(*s.pattern, true); !e.empty()) return make_error(where + ": field 'pattern': " + e);
+      if (s.section)
+        if (auto e = pattern_error(*s.section, false); !e.empty()) return make_error(where + ": field 'section': " + e);
+    }
+  return ok_status();
 }
 
 bool BundleSpec::wants(std::string_view name) const {
@@ -221,7 +244,7 @@ void BundleInfo::line(FileState& st, std::string_view text) {
   for (auto& a : st.active) {
     const auto& s = *a.source;
     if (s.section) {
-      if (RE2::PartialMatch(sp, *s.section)) {
+      if (RE2::PartialMatch(sp, s.section->get())) {
         a.section_left = s.within;
         continue;
       }
@@ -229,7 +252,7 @@ void BundleInfo::line(FileState& st, std::string_view text) {
       --a.section_left;
     }
     std::string v;
-    if (!RE2::PartialMatch(sp, *s.pattern, &v)) continue;
+    if (!RE2::PartialMatch(sp, s.pattern->get(), &v)) continue;
     v = decode(s.decode, v);
     if (v.empty()) continue;
     set(*a.field, a.priority, std::move(v));

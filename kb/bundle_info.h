@@ -19,6 +19,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -34,14 +35,30 @@ class RE2;
 
 namespace tpmdiag {
 
+// An RE2 compiled on first use, once, from any thread: a paste reads no
+// bundle, and compiling the spec's ~40 patterns at start was a sixth of a
+// one-line paste's instructions.
+class LazyRegex {
+ public:
+  explicit LazyRegex(std::string pattern);
+  ~LazyRegex();
+  const re2::RE2& get() const;
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  std::string pattern_;
+  mutable std::once_flag once_;
+  mutable std::unique_ptr<re2::RE2> re_;
+};
+
 class BundleSpec {
  public:
   enum class Type { string, list, boolean, presence };
   enum class Decode { none, hex_ascii, hex_u16_pair };
   struct Source {
     std::string file;                    // glob on the end of the stream path (file sources)
-    std::shared_ptr<re2::RE2> pattern;   // first capture group is the value
-    std::shared_ptr<re2::RE2> section;   // optional: pattern counts only `within` lines after this
+    std::shared_ptr<const LazyRegex> pattern;  // first capture group is the value
+    std::shared_ptr<const LazyRegex> section;  // optional: pattern counts only `within` lines after this
     int within = 0;
     Decode decode = Decode::none;
     std::string fact, capture;           // fact sources
@@ -52,10 +69,17 @@ class BundleSpec {
     std::vector<Source> sources;         // in priority order
   };
 
-  // Parses the JSON text; errors name `where`, the field and the key.
-  static Result<BundleSpec> parse(std::string_view json, const std::string& where);
-  // kb/bundle-metadata.json as embedded in the binary (parsed once; thread-safe).
+  // Parses the JSON text; errors name `where`, the field and the key. The
+  // patterns compile now and are checked, unless `check_patterns` is false:
+  // then they compile when a file of theirs is first read (check() tells).
+  static Result<BundleSpec> parse(std::string_view json, const std::string& where, bool check_patterns = true);
+  // kb/bundle-metadata.json as embedded in the binary (parsed once; thread-safe),
+  // its patterns compiled on first use: `tpmdiag rules test` checks them
+  // when the binary is built.
   static Result<const BundleSpec*> builtin();
+  // Compiles every pattern: fails on one that is not valid RE2 or has no
+  // capture group (the value).
+  Status check() const;
 
   const std::vector<Field>& fields() const { return fields_; }
   uint64_t max_bytes_per_file() const { return max_bytes_; }

@@ -157,8 +157,9 @@ class Matcher {
   std::vector<std::vector<std::pair<std::string, int>>> groups_;  // per rule: named captures
   std::vector<std::string> atom_list_;        // level-2 literals: distinct, lowercase
   std::vector<std::vector<int>> atom_rules_;  // atom -> rules it stands for
-  // atoms_in()'s index: atoms by their first two bytes (pair_atoms_[
-  // pair_from_[k] .. pair_from_[k + 1]) for the pair k), and the shorter ones.
+  // atoms_in()'s index: atoms by a bucket of their first two bytes
+  // (pair_atoms_[pair_from_[k] .. pair_from_[k + 1]) for bucket k), and the
+  // shorter ones.
   std::vector<uint32_t> pair_from_;
   std::vector<int> pair_atoms_, short_atoms_;
   void index_atoms();

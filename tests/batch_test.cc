@@ -329,6 +329,17 @@ TEST_CASE("bundle metadata: globs, decodes and spec errors", "[batch]") {
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("test.json: field 'x'") != std::string::npos);
   CHECK(bad.error().message.find("pattern") != std::string::npos);
+
+  // The built-in spec compiles its patterns on first use; check() compiles
+  // them all, as `tpmdiag rules test` does at build time.
+  CHECK((*spec)->check().ok());
+  const char* lazy_bad = R"({"fields": [{"field": "x", "sources": [{"file": "a.txt", "pattern": "no group"}]}]})";
+  auto later = BundleSpec::parse(lazy_bad, "test.json", false);
+  REQUIRE(later);
+  auto why = later->check();
+  REQUIRE_FALSE(why.ok());
+  CHECK(why.error().message.find("field 'x': sources[0]: field 'pattern': needs a capture group") != std::string::npos);
+  CHECK_FALSE(BundleSpec::parse(lazy_bad, "test.json"));
 }
 
 TEST_CASE("plan_jobs: loose text files become jobs as --max-text-member decides", "[batch]") {
