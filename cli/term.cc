@@ -127,6 +127,10 @@ std::pair<std::string, bool> pager_command() {
 bool run_pager(const std::string& cmd, const std::string& text) {
   int fds[2];
   if (pipe(fds) != 0) return false;
+  // Set here, not in the child: between fork and exec a child of a threaded
+  // process may only make async-signal-safe calls, which setenv is not.
+  setenv("LESS", "FRX", 0);  // as git: quit if one screen, keep colours, no init
+  setenv("LV", "-c", 0);
   pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -137,8 +141,6 @@ bool run_pager(const std::string& cmd, const std::string& text) {
     dup2(fds[0], STDIN_FILENO);
     close(fds[0]);
     close(fds[1]);
-    setenv("LESS", "FRX", 0);  // as git: quit if one screen, keep colours, no init
-    setenv("LV", "-c", 0);
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
