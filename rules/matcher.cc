@@ -416,7 +416,7 @@ bool Matcher::reference_candidates(std::string_view text, Scratch& scratch, std:
       if (set->Add(rules_[i].pattern, nullptr) < 0) return;
       r.rule_of.push_back(static_cast<int>(i));
     }
-    if (set->Compile()) r.set = std::move(set);
+    if (!r.rule_of.empty() && set->Compile()) r.set = std::move(set);
   });
   if (!r.set) return false;
   auto& hits = scratch.set_hits_;
