@@ -680,8 +680,10 @@ bool host_allowed(std::string_view host, const std::vector<std::string>& names,
       return true;
   }
   int p = host_port < 0 ? 80 : host_port;
+  // A copy to capture: clang before 16 cannot capture a structured binding.
+  std::string_view host_name = name;
   return p == port && std::any_of(names_with_port.begin(), names_with_port.end(),
-                                  [&](const std::string& n) { return iequals(name, n); });
+                                  [&](const std::string& n) { return iequals(host_name, n); });
 }
 
 std::string percent_decode(std::string_view s, bool plus_is_space) {
