@@ -14,10 +14,10 @@
 # (fuzz.sh does this itself when BUILD_DIR holds no fuzz_* binary.)
 #
 # Explore fast, check deep: ASan (with UBSan, the default) catches the most,
-# but its allocator costs the scanner target over half its speed (RE2
-# allocates on every parsed line: ~460 runs/s against ~1,040 with UBSan
-# alone). Run an UBSan-only build to grow the corpus, and the ASan build over
-# that corpus too (FUZZ_EXTRA_CORPUS):
+# but its allocator costs the scanner target nearly two thirds of its speed
+# (RE2 allocates on every parsed line: ~680 runs/s against ~1,900 with UBSan
+# alone, BENCHMARKS.md). Run an UBSan-only build to grow the corpus, and the
+# ASan build over that corpus too (FUZZ_EXTRA_CORPUS):
 #   cmake -S . -B build-fuzz-ub -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
 #         -DTPMDIAG_FUZZ=ON -DTPMDIAG_FUZZ_SANITIZERS=undefined
 #   FUZZ_ONLY=scanner_fuzz tests/fuzz.sh 600 build-fuzz-ub
@@ -238,8 +238,8 @@ run_one() {
   # Each input is scanned three times (prefiltered, reference, in place).
   # 2 KiB holds some 30 log lines (more than the 16-line look-ahead of a
   # record) or hundreds of short `-->` lines (past the 80-line look-back);
-  # a run of that size costs about 3 ms of CPU under ASan, most of it RE2
-  # parsing and matching every line on the reference path.
+  # runs average ~1.5 ms of CPU under ASan, most of it RE2 parsing lines
+  # (and ASan's allocator under it).
   [ "$t" = scanner_fuzz ] && extra+=(-max_len=2048)
   local more=()
   if [ -n "${FUZZ_EXTRA_CORPUS:-}" ] && [ -d "$FUZZ_EXTRA_CORPUS/fuzz/corpus/$t" ]; then

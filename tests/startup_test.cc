@@ -165,8 +165,8 @@ TEST_CASE("a cache entry serves only the same pattern and literals", "[startup]"
   CHECK(none.find(a) == nullptr);
 }
 
-// atoms_in() looks up atoms by their first two bytes in one pass over the
-// line; the plain search (every atom looked for in turn) is its reference.
+// atoms_in() looks atoms up by a bucket of their first two bytes, in one
+// pass over the line; a search for each atom in turn is its reference.
 TEST_CASE("atoms_in finds what a search for each atom finds", "[startup][differential]") {
   const Matcher& m = tpmdiag::testing::shared_engine().matcher();
   const auto& atoms = m.atoms();
