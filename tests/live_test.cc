@@ -65,6 +65,16 @@ std::vector<std::string> records(const std::string& out, const std::string& type
   return r;
 }
 
+// How many records of that type name the cause (and the host, if given).
+long count_records(const std::string& out, const std::string& type, const std::string& cause,
+                   const std::string& host = "") {
+  auto rs = records(out, type);
+  return std::count_if(rs.begin(), rs.end(), [&](const std::string& r) {
+    return r.find("\"cause\":\"" + cause + "\"") != std::string::npos &&
+           (host.empty() || r.find("\"host\":\"" + host + "\"") != std::string::npos);
+  });
+}
+
 // A processor writing JSON Lines into a string, fed through a batch builder.
 struct Rig {
   IngestCounters c;
@@ -171,10 +181,7 @@ TEST_CASE("processor: finding once, then resolved, with source and line", "[live
     while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
   }
   auto findings = records(out.str(), "finding");
-  auto fw = std::count_if(findings.begin(), findings.end(), [](const std::string& r) {
-    return r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos;
-  });
-  CHECK(fw == 1);
+  CHECK(count_records(out.str(), "finding", "tpm_firmware_outdated") == 1);
   CHECK(records(out.str(), "resolved").empty());
   REQUIRE(!findings.empty());
   CHECK(out.str().find("\"host\":\"esx-a\"") != std::string::npos);
@@ -184,11 +191,7 @@ TEST_CASE("processor: finding once, then resolved, with source and line", "[live
   for (const auto& l : lines_of("samples/seed-fixed/hostd.log")) b.message(3, l);
   b.flush();
   while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
-  auto res = records(out.str(), "resolved");
-  CHECK(std::count_if(res.begin(), res.end(), [](const std::string& r) {
-          return r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos &&
-                 r.find("\"host\":\"esx-a\"") != std::string::npos;
-        }) == 1);
+  CHECK(count_records(out.str(), "resolved", "tpm_firmware_outdated", "esx-a") == 1);
   CHECK(p.hosts().open_problems() == 0);
   CHECK(p.messages() == 11 + 11 + 9);
 }
@@ -290,11 +293,7 @@ TEST_CASE("processor: a host evicted before it settles has its findings written"
     b.flush();
     while (auto batch = q.pop(std::chrono::steady_clock::now())) p.process(*batch);
   }
-  auto findings = records(out.str(), "finding");
-  CHECK(std::count_if(findings.begin(), findings.end(), [](const std::string& r) {
-          return r.find("\"host\":\"esx-a\"") != std::string::npos &&
-                 r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos;
-        }) == 1);
+  CHECK(count_records(out.str(), "finding", "tpm_firmware_outdated", "esx-a") == 1);
   p.write_stats(true);
   CHECK(out.str().find("\"hosts_settled_early\":2") != std::string::npos);  // esx-a and esx-b
 }
@@ -349,26 +348,15 @@ TEST_CASE("host table: an evicted host coming back does not report its findings 
       send("esx-" + std::to_string(h), hostd);
     }
   CHECK(p.hosts().evicted_hosts() >= 45);
-  auto findings = records(out.str(), "finding");
-  auto top = std::count_if(findings.begin(), findings.end(), [](const std::string& r) {
-    return r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos;
-  });
-  CHECK(top == 5);  // once per host
+  CHECK(count_records(out.str(), "finding", "tpm_firmware_outdated") == 5);  // once per host
   CHECK(out.str().size() < in_bytes);
   // esx-0 was evicted with its cause open: back with its failing boot and a
   // fixed one, the cause is not reported again but its resolution is.
   send("esx-0", vmk);
   send("esx-0", hostd);
   send("esx-0", lines_of("samples/seed-fixed/hostd.log"));
-  findings = records(out.str(), "finding");
-  CHECK(std::count_if(findings.begin(), findings.end(), [](const std::string& r) {
-          return r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos;
-        }) == 5);
-  auto res = records(out.str(), "resolved");
-  CHECK(std::count_if(res.begin(), res.end(), [](const std::string& r) {
-          return r.find("\"cause\":\"tpm_firmware_outdated\"") != std::string::npos &&
-                 r.find("\"host\":\"esx-0\"") != std::string::npos;
-        }) == 1);
+  CHECK(count_records(out.str(), "finding", "tpm_firmware_outdated") == 5);
+  CHECK(count_records(out.str(), "resolved", "tpm_firmware_outdated", "esx-0") == 1);
 }
 
 namespace {
