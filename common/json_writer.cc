@@ -7,9 +7,25 @@
 
 namespace tpmdiag {
 
+namespace {
+
+constexpr size_t kFlushAt = 64 * 1024;
+
+// Printable ASCII other than '"' and '\\': copied as it is.
+bool plain(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
+
+}  // namespace
+
 void JsonWriter::escape(std::string_view s, std::string& out) {
   out.push_back('"');
   for (size_t i = 0; i < s.size();) {
+    size_t run = i;
+    while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) ++run;
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      if (i == s.size()) break;
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       size_t n = utf8_len(s, i);
@@ -28,24 +44,31 @@ void JsonWriter::escape(std::string_view s, std::string& out) {
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      }
     }
     ++i;
   }
   out.push_back('"');
 }
 
+void JsonWriter::flush() {
+  if (buf_.empty()) return;
+  out_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+  buf_.clear();
+}
+
+void JsonWriter::done() {
+  if (has_items_.empty() || buf_.size() >= kFlushAt) flush();
+}
+
 void JsonWriter::newline() {
   if (indent_ <= 0) return;
-  out_ << '\n';
-  for (size_t i = 0; i < has_items_.size() * static_cast<size_t>(indent_); ++i) out_ << ' ';
+  buf_.push_back('\n');
+  buf_.append(has_items_.size() * static_cast<size_t>(indent_), ' ');
 }
 
 void JsonWriter::before_value() {
@@ -54,7 +77,7 @@ void JsonWriter::before_value() {
     return;
   }
   if (!has_items_.empty()) {
-    if (has_items_.back()) out_ << ',';
+    if (has_items_.back()) buf_.push_back(',');
     has_items_.back() = true;
     newline();
   }
@@ -62,7 +85,7 @@ void JsonWriter::before_value() {
 
 JsonWriter& JsonWriter::begin_object() {
   before_value();
-  out_ << '{';
+  buf_.push_back('{');
   has_items_.push_back(false);
   return *this;
 }
@@ -71,14 +94,15 @@ JsonWriter& JsonWriter::end_object() {
   bool had = has_items_.back();
   has_items_.pop_back();
   if (had) newline();
-  out_ << '}';
-  if (has_items_.empty() && indent_ > 0) out_ << '\n';
+  buf_.push_back('}');
+  if (has_items_.empty() && indent_ > 0) buf_.push_back('\n');
+  done();
   return *this;
 }
 
 JsonWriter& JsonWriter::begin_array() {
   before_value();
-  out_ << '[';
+  buf_.push_back('[');
   has_items_.push_back(false);
   return *this;
 }
@@ -87,54 +111,57 @@ JsonWriter& JsonWriter::end_array() {
   bool had = has_items_.back();
   has_items_.pop_back();
   if (had) newline();
-  out_ << ']';
+  buf_.push_back(']');
+  done();
   return *this;
 }
 
 JsonWriter& JsonWriter::key(std::string_view k) {
   before_value();
-  std::string buf;
-  escape(k, buf);
-  out_ << buf << (indent_ > 0 ? ": " : ":");
+  escape(k, buf_);
+  buf_ += indent_ > 0 ? ": " : ":";
   after_key_ = true;
   return *this;
 }
 
 JsonWriter& JsonWriter::string(std::string_view s) {
   before_value();
-  std::string buf;
-  escape(s, buf);
-  out_ << buf;
+  escape(s, buf_);
+  done();
   return *this;
 }
 
 JsonWriter& JsonWriter::number(double d) {
   before_value();
   if (!std::isfinite(d)) {
-    out_ << "null";
+    buf_ += "null";
   } else {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.4g", d);
-    out_ << buf;
+    char b[32];
+    std::snprintf(b, sizeof b, "%.4g", d);
+    buf_ += b;
   }
+  done();
   return *this;
 }
 
 JsonWriter& JsonWriter::integer(int64_t i) {
   before_value();
-  out_ << i;
+  buf_ += std::to_string(i);
+  done();
   return *this;
 }
 
 JsonWriter& JsonWriter::boolean(bool b) {
   before_value();
-  out_ << (b ? "true" : "false");
+  buf_ += b ? "true" : "false";
+  done();
   return *this;
 }
 
 JsonWriter& JsonWriter::null() {
   before_value();
-  out_ << "null";
+  buf_ += "null";
+  done();
   return *this;
 }
 

@@ -10,6 +10,10 @@
 //   w.key("confidence").number(0.8);
 //   w.key("fix").begin_array().string("step 1").end_array();
 //   w.end_object();
+//
+// Output is gathered in a buffer and written to the stream in large pieces:
+// when the buffer passes 64 KiB, when the outermost value closes, and on
+// destruction. So a stream shared with other writers sees whole values.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +27,9 @@ namespace tpmdiag {
 class JsonWriter {
  public:
   explicit JsonWriter(std::ostream& out, int indent = 0) : out_(out), indent_(indent) {}
+  ~JsonWriter() { flush(); }
+  JsonWriter(const JsonWriter&) = delete;
+  JsonWriter& operator=(const JsonWriter&) = delete;
 
   JsonWriter& begin_object();
   JsonWriter& end_object();
@@ -34,6 +41,8 @@ class JsonWriter {
   JsonWriter& integer(int64_t i);
   JsonWriter& boolean(bool b);
   JsonWriter& null();
+  // Writes what is buffered to the stream.
+  void flush();
 
   // Appends s as a JSON string literal (with quotes) to out.
   static void escape(std::string_view s, std::string& out);
@@ -41,8 +50,10 @@ class JsonWriter {
  private:
   void before_value();
   void newline();
+  void done();  // after each value: flush once the outermost one is whole or the buffer full
 
   std::ostream& out_;
+  std::string buf_;
   int indent_;
   // One entry per open container: true once it holds an element.
   std::vector<bool> has_items_;

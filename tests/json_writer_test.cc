@@ -1,0 +1,89 @@
+// JsonWriter: the fast escape against a byte-by-byte reference, and the buffer
+// handing the stream whole values.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <sstream>
+
+#include "common/json_writer.h"
+#include "common/text.h"
+
+using tpmdiag::JsonWriter;
+
+namespace {
+
+// The escape as it was written first, one byte at a time: the reference.
+std::string reference_escape(std::string_view s) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      size_t n = tpmdiag::utf8_len(s, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    static const char* hex = "0123456789abcdef";
+    if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7F) out += std::string("\\u00") + hex[c >> 4] + hex[c & 15];
+    else out.push_back(static_cast<char>(c));
+    ++i;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+TEST_CASE("JsonWriter::escape equals the byte-by-byte reference", "[json]") {
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  std::string out;
+  JsonWriter::escape(all, out);
+  CHECK(out == reference_escape(all));
+
+  std::mt19937 rng(7);
+  const std::string pieces[] = {"Tpm2Cmd", " ", "\"", "\\", "\n", "\x01", "\x7F", "\xC3\xA9", "\xE2\x82\xAC",
+                                "\xF0\x9F\x98\x80", "\xC3", "\xFF", "\xED\xA0\x80", ""};
+  for (int i = 0; i < 2000; ++i) {
+    std::string s;
+    int n = static_cast<int>(rng() % 12);
+    for (int k = 0; k < n; ++k) s += pieces[rng() % std::size(pieces)];
+    out.clear();
+    JsonWriter::escape(s, out);
+    CHECK(out == reference_escape(s));
+  }
+}
+
+TEST_CASE("JsonWriter hands the stream whole values, large ones in pieces", "[json]") {
+  std::ostringstream os;
+  {
+    JsonWriter w(os);
+    w.begin_object().key("a").integer(1);
+    CHECK(os.str().empty());  // buffered until the value is whole
+    w.end_object();
+    CHECK(os.str() == "{\"a\":1}");
+    os << '\n';
+    w.string("x");
+    CHECK(os.str() == "{\"a\":1}\n\"x\"");
+  }
+  std::ostringstream big;
+  JsonWriter w(big, 2);
+  w.begin_array();
+  for (int i = 0; i < 20000; ++i) w.string("some log line text");
+  size_t before_end = big.str().size();
+  w.end_array();
+  size_t total = big.str().size();
+  CHECK(total > 20000u * 20u);
+  CHECK(big.str().back() == ']');
+  CHECK(before_end > 0);
+  CHECK(total - before_end < 70000u);  // the buffer stays bounded: at most 64 KiB and one value held back
+}
