@@ -100,13 +100,14 @@ int cmd_rules(const Args& args) {
       print_error(s.error().message);
       return 2;
     }
-    const KeyFilter* kf = m.key_filter();
-    std::cout << m.keys().size() << " keys, searched by "
+    auto kf = m.key_filter();
+    const auto keys = m.keys();
+    std::cout << keys.size() << " keys, searched by "
               << (kf ? std::string("the ") + KeyFilter::name(kf->engine()) + " key filter (4-byte window in brackets)"
                      : std::string("Vectorscan"))
               << ":\n";
-    for (size_t i = 0; i < m.keys().size(); ++i) {
-      const std::string& k = m.keys()[i];
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const std::string& k = keys[i];
       std::cout << "  '" << k << "'";
       if (kf) std::cout << "  [" << k.substr(std::min(k.size(), kf->window(i)), 4) << "]";
       std::cout << "\n";

@@ -292,37 +292,92 @@ void Matcher::atoms_in(std::string_view text, Scratch& scratch, std::vector<int>
 const Matcher::Lazy& Matcher::compiled(std::string_view sample) const {
   std::call_once(lazy_->once, [this, sample] {
     Lazy& l = *lazy_;
-    std::vector<Requirement> all;
-    for (const auto& rr : rule_reqs_) all.insert(all.end(), rr.begin(), rr.end());
+    if (atom_list_.empty()) return;
     // One of a requirement's atoms holds a key, so the atoms need not wait
     // for the keys: their database compiles while the keys are chosen.
-    if (atom_list_.empty()) return;
     Result<hs_database_t*> atoms = make_error("");
     std::thread other([&] { atoms = compile_literals(atom_list_); });
-    CommonCheck common(sample.substr(0, kSampleBytes));
-    // Keys in text known to fill ordinary logs are avoided too: the input's
-    // start may lack what fills the rest of it.
-    l.key_list = choose_keys(all, [&](const std::string& key) {
-      for (const auto& t : common_text_)
-        if (t.find(key) != std::string::npos) return true;
-      for (const auto& re : common_keys_)
-        if (RE2::FullMatch(key, *re)) return true;
-      return common(key);
-    });
-    Result<hs_database_t*> keys = nullptr;
-    if (auto engine = KeyFilter::best())
-      l.fast_keys = std::make_unique<KeyFilter>(l.key_list, common.text(), *engine);
-    else
-      keys = compile_literals(l.key_list);
+    l.keys = choose(sample, {}, &l.error);
     other.join();
-    if (!keys || !atoms) {
-      lazy_->error = !keys ? keys.error().message : atoms.error().message;
+    if (!atoms) {
+      l.keys = nullptr;
+      l.error = atoms.error().message;
       return;
     }
-    lazy_->keys.reset(*keys);
-    lazy_->atoms.reset(*atoms);
+    l.atoms.reset(*atoms);
   });
   return *lazy_;
+}
+
+std::shared_ptr<const Matcher::Keys> Matcher::choose(std::string_view sample, const std::vector<std::string>& avoid,
+                                                     std::string* error) const {
+  std::vector<Requirement> all;
+  for (const auto& rr : rule_reqs_) all.insert(all.end(), rr.begin(), rr.end());
+  CommonCheck common(sample.substr(0, kSampleBytes));
+  auto k = std::make_shared<Keys>();
+  // Keys in text known to fill ordinary logs are avoided too: the input's
+  // start may lack what fills the rest of it. A part of a key that turned
+  // out common is at least as common.
+  k->list = choose_keys(all, [&](const std::string& key) {
+    for (const auto& a : avoid)
+      if (a.find(key) != std::string::npos) return true;
+    for (const auto& t : common_text_)
+      if (t.find(key) != std::string::npos) return true;
+    for (const auto& re : common_keys_)
+      if (RE2::FullMatch(key, *re)) return true;
+    return common(key);
+  });
+  if (auto engine = KeyFilter::best()) {
+    k->fast = std::make_shared<KeyFilter>(k->list, common.text(), *engine);
+  } else {
+    auto db = compile_literals(k->list);
+    if (!db) {
+      *error = db.error().message;
+      return nullptr;
+    }
+    k->db.reset(*db);
+  }
+  return k;
+}
+
+std::shared_ptr<const Matcher::Keys> Matcher::current_keys() const {
+  compiled();
+  std::lock_guard<std::mutex> lock(lazy_->mu);
+  return lazy_->keys;
+}
+
+std::vector<std::string> Matcher::keys() const {
+  auto k = current_keys();
+  return k ? k->list : std::vector<std::string>{};
+}
+
+std::shared_ptr<const KeyFilter> Matcher::key_filter() const {
+  auto k = current_keys();
+  return k ? k->fast : nullptr;
+}
+
+int Matcher::key_changes() const {
+  std::lock_guard<std::mutex> lock(lazy_->mu);
+  return lazy_->changes;
+}
+
+void Matcher::watch_keys(const char* data, size_t n, Scratch& scratch) const {
+  constexpr int kMaxChanges = 8;  // a bound, should inputs keep changing
+  const auto& keys = *static_cast<const Keys*>(scratch.keys_.get());
+  std::vector<std::string> turned = scratch.watch_->block(data, n, scratch.wasted_, keys.list);
+  if (turned.empty()) return;
+  Lazy& l = *lazy_;
+  std::lock_guard<std::mutex> lock(l.mu);
+  if (l.keys != scratch.keys_ || l.changes >= kMaxChanges) return;  // another thread chose already
+  std::vector<std::string> avoid = l.avoid;
+  avoid.insert(avoid.end(), turned.begin(), turned.end());
+  std::string error;
+  // The block is where the keys turned common: the sample to choose by.
+  auto fresh = choose(std::string_view(data, n), avoid, &error);
+  if (!fresh) return;  // Vectorscan rejected a key: keep the ones that work
+  l.avoid = std::move(avoid);
+  l.keys = std::move(fresh);
+  ++l.changes;
 }
 
 Status Matcher::compile(std::string_view sample) const {
@@ -331,7 +386,7 @@ Status Matcher::compile(std::string_view sample) const {
   return ok_status();
 }
 
-Matcher::Scratch::Scratch(const Matcher&) {}
+Matcher::Scratch::Scratch(const Matcher&) : watch_(std::make_unique<prefilter::KeyWatch>()) {}
 
 Matcher::Scratch::~Scratch() {
   if (keys_hs_) hs_free_scratch(keys_hs_);
@@ -342,33 +397,44 @@ void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const Cand
   if (n == 0) return;
   const Lazy& db = compiled(std::string_view(data, n));
   if (atom_list_.empty()) return;
-  if (!db.keys && !db.fast_keys) {
+  std::shared_ptr<const Keys> keys = current_keys();
+  if (!keys) {
     // Cannot happen with valid literals; say so once and find nothing rather than crash.
     static std::once_flag told;
     std::call_once(told, [&] { std::fprintf(stderr, "tpmdiag: error: %s\n", db.error.c_str()); });
     return;
   }
-  if (!scratch.keys_hs_ && db.keys) hs_alloc_scratch(db.keys.get(), &scratch.keys_hs_);
+  if (scratch.keys_ != keys) {
+    scratch.keys_ = keys;
+    scratch.watch_->reset();
+    if (keys->db) hs_alloc_scratch(keys->db.get(), &scratch.keys_hs_);
+  }
   if (!scratch.atoms_hs_) hs_alloc_scratch(db.atoms.get(), &scratch.atoms_hs_);
   auto& lines = scratch.lines_;
   lines.clear();
-  if (db.fast_keys) {
-    db.fast_keys->lines(data, n, lines);
+  if (keys->fast) {
+    keys->fast->lines(data, n, lines);
   } else {
     KeyScan st{data, n, &lines};
     // Vectorscan takes an unsigned length: callers pass blocks far below 4 GiB.
-    hs_scan(db.keys.get(), data, static_cast<unsigned>(n), 0, scratch.keys_hs_, on_key, &st);
+    hs_scan(keys->db.get(), data, static_cast<unsigned>(n), 0, scratch.keys_hs_, on_key, &st);
   }
+  const bool watched = n >= prefilter::KeyWatch::kMinBlock;
+  scratch.wasted_.clear();
   for (const LineSpan& line : lines) {
     auto& atoms = scratch.atoms_;
     atoms.clear();
     hs_scan(db.atoms.get(), data + line.begin, static_cast<unsigned>(line.end - line.begin), 0,
             scratch.atoms_hs_, on_atom, &atoms);
-    if (atoms.empty()) continue;
+    if (atoms.empty()) {
+      if (watched) scratch.wasted_.push_back(line);
+      continue;
+    }
     std::sort(atoms.begin(), atoms.end());
     atoms.erase(std::unique(atoms.begin(), atoms.end()), atoms.end());
     fn(std::string_view(data + line.begin, line.end - line.begin), atoms);
   }
+  if (watched) watch_keys(data, n, scratch);
 }
 
 bool Matcher::match_rule(size_t i, std::string_view msg,

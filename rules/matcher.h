@@ -20,6 +20,11 @@
 //     m->match(ev, &atoms, facts);                  // appends Facts
 //   });
 //
+// Keys are chosen from a sample of the input; should one turn out common later
+// (more lines holding it than the atoms confirm), the keys are chosen again
+// without it, from the text where it turned common, and the scan goes on with
+// them (prefilter_build.h, KeyWatch). Keys decide speed, never what is found.
+//
 // match(ev, nullptr, facts) tries every rule: the reference path that
 // differential tests compare the prefiltered path with. It owes nothing to the
 // literals: one RE2::Set of all the patterns says which rules match the line,
@@ -53,6 +58,9 @@ namespace tpmdiag {
 
 class KeyFilter;
 class RuleCache;
+namespace prefilter {
+class KeyWatch;
+}
 
 using CandidateFn = std::function<void(std::string_view line, const std::vector<int>& atoms)>;
 
@@ -83,6 +91,9 @@ class Matcher {
 
    private:
     friend class Matcher;
+    std::shared_ptr<const void> keys_;  // the Keys keys_hs_ was made for
+    std::unique_ptr<prefilter::KeyWatch> watch_;
+    std::vector<LineSpan> wasted_;       // lines with a key and no atom, in the last block
     hs_scratch* keys_hs_ = nullptr;
     hs_scratch* atoms_hs_ = nullptr;
     std::vector<int> atoms_;
@@ -115,9 +126,13 @@ class Matcher {
   // `patterns` (RE2, whole key): keys of these shapes are avoided too ("0x1").
   void avoid_keys_in(std::vector<std::string> text, const std::vector<std::string>& patterns);
   const std::vector<std::string>& atoms() const { return atom_list_; }
-  const std::vector<std::string>& keys() const { return compiled().key_list; }
-  // The level-1 search when this CPU runs it (else Vectorscan does); its keys are keys().
-  const KeyFilter* key_filter() const { return compiled().fast_keys.get(); }
+  // The level-1 keys now (they change when one turns out common).
+  std::vector<std::string> keys() const;
+  // The level-1 search when this CPU runs it (else Vectorscan does); its keys
+  // are keys() unless they changed since.
+  std::shared_ptr<const KeyFilter> key_filter() const;
+  // How many times the keys were chosen again (see above).
+  int key_changes() const;
   const std::vector<int>& atom_rules(size_t atom) const { return atom_rules_[atom]; }
   // Rules whose pattern has been compiled (at build, or since by a line).
   size_t compiled_rules() const;
@@ -163,14 +178,28 @@ class Matcher {
   std::vector<uint32_t> pair_from_;
   std::vector<int> pair_atoms_, short_atoms_;
   void index_atoms();
+  struct Keys {                                 // level 1
+    std::vector<std::string> list;
+    Db db;                                      // unless fast
+    std::shared_ptr<const KeyFilter> fast;      // on AVX2 / AVX-512 VBMI
+  };
   struct Lazy {
     std::once_flag once;
-    std::vector<std::string> key_list;          // level-1 literals
-    Db keys, atoms;                             // keys: unless fast_keys
-    std::unique_ptr<KeyFilter> fast_keys;       // level 1 on AVX2 / AVX-512 VBMI
+    Db atoms;
     std::string error;
+    std::mutex mu;                              // guards the three below
+    std::shared_ptr<const Keys> keys;
+    std::vector<std::string> avoid;             // keys that turned out common in the input
+    int changes = 0;
   };
   const Lazy& compiled(std::string_view sample = {}) const;
+  std::shared_ptr<const Keys> current_keys() const;
+  // Keys for sample (any case), avoiding `avoid` and what the matcher knows
+  // fills logs; null (with *error) if Vectorscan rejects one.
+  std::shared_ptr<const Keys> choose(std::string_view sample, const std::vector<std::string>& avoid,
+                                     std::string* error) const;
+  // After a block: chooses the keys again if one turned out common in it.
+  void watch_keys(const char* data, size_t n, Scratch& scratch) const;
   std::unique_ptr<Lazy> lazy_;
   struct Reference;                   // the reference path's RE2::Set, built on first use
   std::unique_ptr<Reference> ref_;

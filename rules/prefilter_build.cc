@@ -241,5 +241,26 @@ Result<hs_database_t*> compile_literals(const std::vector<std::string>& lits) {
   return db;
 }
 
+std::vector<std::string> KeyWatch::block(const char* data, size_t n, const std::vector<LineSpan>& wasted,
+                                         const std::vector<std::string>& keys) {
+  if (n < kMinBlock) return {};
+  bytes_ += n;
+  wasted_ += wasted.size();
+  if (bytes_ < kWindow) return {};
+  bool busy = wasted_ * kWastedEvery > bytes_;
+  reset();
+  if (!busy) return {};
+  // Which keys pass this block's wasted lines (a line may hold several).
+  std::vector<size_t> hits(keys.size(), 0);
+  for (const LineSpan& l : wasted) {
+    std::string_view line(data + l.begin, l.end - l.begin);
+    for (size_t k = 0; k < keys.size(); ++k)
+      if (icontains(line, keys[k])) ++hits[k];
+  }
+  std::vector<std::string> common;
+  for (size_t k = 0; k < keys.size(); ++k)
+    if (hits[k] >= 16 && hits[k] * 2 * kWastedEvery > n) common.push_back(keys[k]);
+  return common;
+}
 
 }  // namespace tpmdiag::prefilter
