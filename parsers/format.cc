@@ -43,7 +43,11 @@ bool match(const Format& f, std::string_view line, Groups& g) {
   const RE2* re = f.compiled();
   if (!re) return false;
   g.n = std::min(re->NumberOfCapturingGroups() + 1, kMaxGroups);
-  return re->Match(re2::StringPiece(line.data(), line.size()), 0, line.size(), RE2::ANCHOR_BOTH, g.g, g.n);
+  re2::StringPiece text(line.data(), line.size());
+  // Without captures RE2 runs its DFA, ~10x faster than the engines that
+  // capture: it says no to the formats a line is not in (most attempts).
+  if (!re->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, nullptr, 0)) return false;
+  return re->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, g.g, g.n);
 }
 
 void reset(Event& ev, std::string_view line) {
