@@ -1,7 +1,9 @@
 #include "common/json_writer.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 #include "common/text.h"
 
@@ -14,12 +16,25 @@ constexpr size_t kFlushAt = 64 * 1024;
 // Printable ASCII other than '"' and '\\': copied as it is.
 bool plain(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
 
+// Whether 8 bytes are all plain(), at once (SWAR: a byte's high bit is set in
+// the result where it is below 0x20, is '"', '\\' or 0x7F, or is >= 0x80).
+bool plain8(const char* p) {
+  constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  auto zero = [&](uint64_t v) { return (v - ones) & ~v & highs; };  // a byte of v is 0
+  uint64_t bad = ((x - ones * 0x20) & ~x & highs)                      // below 0x20
+                 | zero(x ^ (ones * '"')) | zero(x ^ (ones * '\\')) | zero(x ^ (ones * 0x7F)) | (x & highs);
+  return bad == 0;
+}
+
 }  // namespace
 
 void JsonWriter::escape(std::string_view s, std::string& out) {
   out.push_back('"');
   for (size_t i = 0; i < s.size();) {
     size_t run = i;
+    while (run + 8 <= s.size() && plain8(s.data() + run)) run += 8;
     while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) ++run;
     if (run > i) {
       out.append(s.data() + i, run - i);

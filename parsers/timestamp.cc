@@ -134,6 +134,15 @@ std::string format_iso8601(int64_t ms) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
+  if (y >= 0 && y <= 9999) {  // the common case, without printf (reports write one per fact)
+    char out[] = "0000-00-00T00:00:00.000Z";
+    auto put = [&](int at, int width, int64_t v) {
+      for (int i = at + width - 1; i >= at; --i, v /= 10) out[i] = static_cast<char>('0' + v % 10);
+    };
+    put(0, 4, y), put(5, 2, m), put(8, 2, d), put(11, 2, sod / 3600), put(14, 2, sod / 60 % 60),
+        put(17, 2, sod % 60), put(20, 3, rem_ms);
+    return std::string(out, 24);
+  }
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(sod / 3600),

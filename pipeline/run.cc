@@ -149,6 +149,9 @@ bool Run::scan_mapped(const StreamInfo& info, ByteSource& src) {
   InputReport ir;
   ir.name = info.name;
   uint64_t lines_before = 0;
+  size_t total = facts_.size();
+  for (const auto& part : parts) total += part.facts.size();
+  facts_.reserve(total);
   for (auto& part : parts) {
     for (auto& f : part.facts) {
       f.line += lines_before;

@@ -63,6 +63,18 @@ TEST_CASE("JsonWriter::escape equals the byte-by-byte reference", "[json]") {
   }
 }
 
+TEST_CASE("JsonWriter::escape: every byte at every place of an 8-byte step", "[json]") {
+  std::string out;
+  for (int c = 0; c < 256; ++c)
+    for (size_t at = 0; at < 20; ++at) {
+      std::string s(20, 'a');
+      s[at] = static_cast<char>(c);
+      out.clear();
+      JsonWriter::escape(s, out);
+      CHECK(out == reference_escape(s));
+    }
+}
+
 TEST_CASE("JsonWriter hands the stream whole values, large ones in pieces", "[json]") {
   std::ostringstream os;
   {

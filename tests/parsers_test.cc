@@ -3,6 +3,7 @@
 // fuzz-style test that feeds the detector junk (docs/formats.md).
 #include <catch2/catch.hpp>
 
+#include <ctime>
 #include <random>
 #include <set>
 
@@ -55,6 +56,31 @@ Parsed parse(const std::string& line) {
 const char* kCreatePrimary = "Tpm2Cmd: CreatePrimary: (0x9a2) Unknown";
 
 }  // namespace
+
+TEST_CASE("format_iso8601 writes what printf writes, in and out of years 0-9999", "[parsers][timestamp]") {
+  auto reference = [](int64_t ms) {  // the same civil date, printed by printf
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000, rem = ms - secs * 1000;
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400, sod = secs - days * 86400;
+    std::time_t t = static_cast<std::time_t>(days * 86400);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02lld:%02lld:%02lld.%03lldZ",
+                  static_cast<long long>(tm.tm_year) + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  static_cast<long long>(sod / 3600), static_cast<long long>(sod / 60 % 60),
+                  static_cast<long long>(sod % 60), static_cast<long long>(rem));
+    return std::string(buf);
+  };
+  std::mt19937_64 rng(21);
+  std::vector<int64_t> cases = {0, -1, 999, 1000, 86399999, 86400000, 951782400000 /* 2000-02-29 */,
+                                253402300799999 /* 9999-12-31T23:59:59.999 */, 253402300800000, -62167219200000,
+                                -62167219200001};
+  for (int i = 0; i < 5000; ++i) cases.push_back(static_cast<int64_t>(rng() % 400000000000000ull) - 100000000000000);
+  for (int64_t ms : cases) {
+    CAPTURE(ms);
+    CHECK(format_iso8601(ms) == reference(ms));
+  }
+}
 
 TEST_CASE("timestamps: RFC 3164 by hand, epochs by magnitude", "[parsers][timestamp]") {
   size_t n = 0;
