@@ -4,6 +4,7 @@
 
 #include "common/json_read.h"
 #include "parsers/timestamp.h"
+#include "parsers/trailing_any.h"
 
 namespace tpmdiag {
 
@@ -43,11 +44,7 @@ bool match(const Format& f, std::string_view line, Groups& g) {
   const RE2* re = f.compiled();
   if (!re) return false;
   g.n = std::min(re->NumberOfCapturingGroups() + 1, kMaxGroups);
-  re2::StringPiece text(line.data(), line.size());
-  // Without captures RE2 runs its DFA, ~10x faster than the engines that
-  // capture: it says no to the formats a line is not in (most attempts).
-  if (!re->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, nullptr, 0)) return false;
-  return re->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, g.g, g.n);
+  return f.match(line, g.g, g.n);
 }
 
 void reset(Event& ev, std::string_view line) {
@@ -128,9 +125,36 @@ const RE2* Format::compiled() const {
     component = group_index(*r, "component");
     sd = group_index(*r, "sd");
     cont = group_index(*r, "cont");
+    if (auto t = split_trailing_any(pattern)) {
+      auto h = std::make_unique<RE2>(t->head, opts);
+      if (h->ok() && h->NumberOfCapturingGroups() == r->NumberOfCapturingGroups()) {
+        head = std::move(h);
+        head_spanning = std::move(t->spanning);
+      }
+    }
     re = std::move(r);
   });
   return re.get();
+}
+
+bool Format::match(std::string_view line, re2::StringPiece* g, int n, bool reference) const {
+  const RE2* r = compiled();
+  if (!r) return false;
+  re2::StringPiece text(line.data(), line.size());
+  // Without captures RE2 runs its DFA, ~10x faster than the engines that
+  // capture: it says no to the formats a line is not in (most attempts).
+  if (!r->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, nullptr, 0)) return false;
+  if (head && !reference && head->Match(text, 0, line.size(), RE2::ANCHOR_START, g, n)) {
+    const char* end = line.data() + line.size();
+    const char* matched = g[0].data() + g[0].size();
+    if (any_matches_all(std::string_view(matched, static_cast<size_t>(end - matched)))) {
+      g[0] = text;
+      for (int i : head_spanning)
+        if (i < n && g[i].data()) g[i] = re2::StringPiece(g[i].data(), static_cast<size_t>(end - g[i].data()));
+      return true;
+    }
+  }
+  return r->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, g, n);
 }
 
 bool FormatSet::try_regex(const Format& f, std::string_view line, Event& ev, ParseScratch& s) const {

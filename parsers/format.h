@@ -76,7 +76,13 @@ struct Format {
   // null if it does not compile, with `error` saying why. Then `re` and the
   // capture indexes below are set, and stay so.
   const RE2* compiled() const;
+  // Matches the whole line; fills g[0, n) with the pattern's captures. By
+  // default with `head` when the pattern has one (trailing_any.h: the same
+  // captures, faster); reference = the whole pattern only, for tests.
+  bool match(std::string_view line, re2::StringPiece* g, int n, bool reference = false) const;
   mutable std::unique_ptr<RE2> re;
+  mutable std::unique_ptr<RE2> head;      // the pattern without a trailing `.*`, if exact
+  mutable std::vector<int> head_spanning;  // its groups that end at the line's end
   mutable int ts = -1, level = -1, pri = -1, program = -1, pid = -1, host = -1, component = -1, sd = -1,
       cont = -1, message = -1;  // capture indexes
   mutable std::string error;

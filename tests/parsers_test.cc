@@ -10,6 +10,7 @@
 #include "pipeline/run.h"
 #include "parsers/envelope.h"
 #include "parsers/format.h"
+#include "parsers/trailing_any.h"
 #include "parsers/inputs.h"
 #include "pipeline/scanner.h"
 #include "parsers/timestamp.h"
@@ -419,4 +420,73 @@ TEST_CASE("count_newlines: every length and alignment, long runs", "[parsers][sc
     }
   std::string all(100000, '\n');  // byte counters must not overflow (255 steps per fold)
   REQUIRE(count_newlines(all.data(), all.size()) == all.size());
+}
+
+TEST_CASE("split_trailing_any: only exact splits", "[parsers][formats]") {
+  auto t = split_trailing_any("(?P<ts>\\S+) (?P<message>(?:(?P<c>[A-Za-z_]\\w*): )?.*)");
+  REQUIRE(t);
+  CHECK(t->head == "(?P<ts>\\S+) (?P<message>(?:(?P<c>[A-Za-z_]\\w*): )?)");
+  CHECK(t->spanning == std::vector<int>{2});
+  t = split_trailing_any("x.*");
+  REQUIRE(t);
+  CHECK(t->head == "x");
+  CHECK(t->spanning.empty());
+  t = split_trailing_any("((?P<a>x)|y)(?P<m>.*)");
+  REQUIRE(t);
+  CHECK(t->spanning == std::vector<int>{3});
+  for (const char* no : {"(a|b.*)", "a|b.*", "(a)|b.*", "a\\.*", "a\\\\\\.*)", "[.*]", "a.*?", "(?P<m>.*))",
+                         "(?P<m>.*)?", "a.*$", "\\Qx\\E.*", "[a.*", "(a.*"})
+    CHECK_FALSE(split_trailing_any(no));
+  CHECK(split_trailing_any("a\\\\.*"));  // an escaped backslash, then `.*`
+}
+
+TEST_CASE("a format's head gives the captures of its whole pattern", "[parsers][formats][differential]") {
+  std::mt19937 rng(42);
+  const std::string extra[] = {"", " ", "\xC3\xA9", "\xFF", "\t", "-->", "x", ": ", "]", "\n", "\r", "Tpm2Cmd: "};
+  size_t with_head = 0, compared = 0;
+  for (const Format& f : formats().formats()) {
+    const RE2* re = f.compiled();
+    if (!re || !f.head) continue;
+    ++with_head;
+    int n = re->NumberOfCapturingGroups() + 1;
+    std::vector<std::string> lines;
+    for (const auto& other : formats().formats())
+      for (const auto& s : other.samples) lines.push_back(s.line);
+    for (size_t i = 0, base = lines.size(); i < base * 20; ++i) {  // mutated: cut, or a piece inserted
+      std::string l = lines[rng() % base];
+      size_t at = l.empty() ? 0 : rng() % l.size();
+      if (rng() % 3 == 0) l.resize(at);
+      else l.insert(at, extra[rng() % std::size(extra)]);
+      lines.push_back(l);
+    }
+    for (const auto& l : lines) {
+      std::vector<re2::StringPiece> fast(static_cast<size_t>(n)), ref(static_cast<size_t>(n));
+      bool a = f.match(l, fast.data(), n), b = f.match(l, ref.data(), n, true);
+      CAPTURE(f.name, l);
+      REQUIRE(a == b);
+      if (!a) continue;
+      ++compared;
+      for (int g = 0; g < n; ++g) {
+        CAPTURE(g);
+        CHECK(fast[static_cast<size_t>(g)].data() == ref[static_cast<size_t>(g)].data());
+        CHECK(fast[static_cast<size_t>(g)].size() == ref[static_cast<size_t>(g)].size());
+      }
+    }
+  }
+  CHECK(with_head >= 10);  // most built-in formats end in (?P<message>.*)
+  CHECK(compared > 500);
+}
+
+TEST_CASE("a format's head is not used when what follows it is not `.*` text", "[parsers][formats]") {
+  Format f;  // the head takes the empty `a` (lazy); the whole pattern must put the newline in it
+  f.name = "lazy";
+  f.pattern = "(?P<a>[\\s\\S]?\?)(?P<m>.*)";
+  REQUIRE(f.compiled());
+  REQUIRE(f.head);
+  re2::StringPiece fast[3], ref[3];
+  std::string line = "\nabc";
+  REQUIRE(f.match(line, fast, 3));
+  REQUIRE(f.match(line, ref, 3, true));
+  CHECK(ref[1].size() == 1);
+  for (int g = 0; g < 3; ++g) CHECK(std::string(fast[g].data(), fast[g].size()) == std::string(ref[g].data(), ref[g].size()));
 }
