@@ -1,9 +1,12 @@
 #include "common/data_files.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "common/embedded.h"
 
@@ -26,14 +29,37 @@ Result<std::vector<DataFile>> collect_data_files(std::string_view prefix,
     if (ec) return make_error(dir + ": " + ec.message());
     std::sort(paths.begin(), paths.end());
     for (const auto& p : paths) {
-      std::ifstream in(p, std::ios::binary);
-      if (!in) return make_error(p.string() + ": cannot read");
-      std::ostringstream ss;
-      ss << in.rdbuf();
-      out.push_back({p.string(), ss.str()});
+      DataFile& f = out.emplace_back(DataFile{p.string(), {}});
+      if (!read_whole_file(f.path, f.text)) return make_error(f.path + ": cannot read");
     }
   }
   return out;
+}
+
+bool read_whole_file(const std::string& path, std::string& out) {
+  // O_NONBLOCK: a FIFO in its place neither blocks open() nor is read.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return false;
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (ok) {
+    // The size fstat saw; a file that grows meanwhile is read to its end.
+    out.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    for (;;) {
+      if (got == out.size()) out.resize(got + 4096 + got / 2);
+      ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ok = n == 0;
+        break;
+      }
+      got += static_cast<size_t>(n);
+    }
+    out.resize(got);
+  }
+  ::close(fd);
+  return ok;
 }
 
 }  // namespace tpmdiag

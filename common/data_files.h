@@ -25,4 +25,8 @@ struct DataFile {
 Result<std::vector<DataFile>> collect_data_files(std::string_view prefix,
                                                  const std::vector<std::string>& extra_dirs);
 
+// The bytes of a regular file, in one read of its size: false (out
+// unspecified) if it cannot be opened or read.
+bool read_whole_file(const std::string& path, std::string& out);
+
 }  // namespace tpmdiag

@@ -63,7 +63,11 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
 
   auto rule_files = collect_data_files("rules/", opts.rules_dirs);
   if (!rule_files) return rule_files.error();
-  auto rules = load_rules(*rule_files);
+  // A previous run's rules of these files, with what compiling them taught
+  // it (issue 21): no JSON to parse, and each pattern compiles when a line
+  // first reaches it.
+  RuleCache cache = RuleCache::open(opts.rule_cache ? RuleCache::default_dir() : "", *rule_files);
+  auto rules = cache.rules(*rule_files);
   if (!rules) return rules.error();
   auto lexicon_files = collect_data_files("rules/lexicon/", {});
   if (!lexicon_files) return lexicon_files.error();
@@ -72,9 +76,6 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
   std::set<std::string> facts;
   for (const auto& r : *rules) facts.insert(r.fact);
   size_t rule_count = rules->size();
-  // What compiling the rules taught a previous run (issue 21): their
-  // patterns then compile when a line first reaches them.
-  RuleCache cache = RuleCache::open(opts.rule_cache ? RuleCache::default_dir() : "", *rules);
   auto matcher = Matcher::build(std::move(*rules), rc::fact_decoder(), std::make_unique<Lexicon>(std::move(*lexicon)),
                                 &cache);
   if (!matcher) return matcher.error();

@@ -196,10 +196,8 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std
   // matters for a paste, and --rules folders can hold hundreds).
   std::vector<Compiled> done(m.rules_.size());
   std::vector<size_t> todo;
-  for (size_t i = 0; i < m.rules_.size(); ++i) {
-    if (const RuleAnalysis* a = cache ? cache->find(m.rules_[i]) : nullptr) done[i].a = *a;
-    else todo.push_back(i);
-  }
+  for (size_t i = 0; i < m.rules_.size(); ++i)
+    if (!cache || !cache->take(i, done[i].a)) todo.push_back(i);
   unsigned threads = todo.size() < 64 ? 1u : std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
   std::atomic<size_t> next{0};
   auto work = [&] {
@@ -213,7 +211,7 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std
   for (size_t i = 0; i < done.size(); ++i) {
     Compiled& c = done[i];
     if (!c.error.empty()) return make_error(c.error);  // the first bad rule in file order
-    if (c.re && cache) cache->add(m.rules_[i], c.a);
+    if (c.re && cache) cache->add(i, c.a);
     m.res_[i].filter = std::move(c.re);
     m.captures_.push_back(c.a.captures);
     m.groups_.push_back(std::move(c.a.groups));

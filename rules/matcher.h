@@ -72,9 +72,10 @@ class Matcher {
   // each capture named `rc` into Fact::rc before `when`/`unless` are checked.
   // `lexicon` decides for "fallback" rules (rule.h), and is needed if any.
   //
-  // With a cache (rules/rule_cache.h) that knows a rule, its pattern is not
-  // compiled here but when a line first reaches the rule (start-up that does
-  // not grow with the rule set); the rules compiled here are added to it.
+  // With a cache (rules/rule_cache.h) whose rules() these are, a rule it
+  // knows is not compiled here but when a line first reaches it (start-up
+  // that does not grow with the rule set); the rules compiled here are added
+  // to it.
   static Result<Matcher> build(std::vector<Rule> rules, RcDecoder decode_rc = {},
                                std::unique_ptr<Lexicon> lexicon = nullptr, RuleCache* cache = nullptr);
 

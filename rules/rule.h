@@ -59,6 +59,8 @@ std::string_view role_name(RuleRole r);
 struct RuleSample {
   std::string line;
   std::map<std::string, std::string> captures;  // expected values of named captures
+
+  bool operator==(const RuleSample&) const = default;
 };
 
 struct Rule {
@@ -80,6 +82,9 @@ struct Rule {
   std::map<std::string, std::vector<std::string>> when, unless;
   std::vector<RuleSample> match_samples;
   std::vector<std::string> nomatch_samples;
+
+  // Every field (the rule cache's tests compare what it returns with load_rules()'s).
+  bool operator==(const Rule&) const = default;
 
   bool applies_to(SourceKind k) const;
   // Checks when/unless against the fields of a match (Fact::value).

@@ -1,80 +1,220 @@
 #include "rules/rule_cache.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <charconv>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <limits>
+#include <map>
+
+#include "common/hash.h"
+#include "parsers/mapped.h"
 
 namespace tpmdiag {
 
 namespace {
 
-// Bump when RuleAnalysis or how it is computed changes.
-constexpr std::string_view kMagic = "tpmdiag-rule-cache 1 " TPMDIAG_VERSION "\n";
+// Bump when Rule, RuleAnalysis, the encoding or how an analysis is computed
+// changes (the binary's stat in the key covers rebuilds, not a copied binary).
+constexpr std::string_view kMagic = "tpmdiag-rule-set 2 " TPMDIAG_VERSION "\n";
 
-void put(std::string& out, char tag, std::string_view s) {
-  out += tag;
-  out += ' ';
-  out += std::to_string(s.size());
-  out += '\n';
-  out += s;
-  out += '\n';
-}
+// Numbers in this machine's order (the key names the binary that wrote
+// them), strings and lists after their u32 length.
+struct Writer {
+  std::string out;
+  bool ok = true;
 
-// Reads what put() wrote; any surprise makes the whole file unusable.
+  template <typename T>
+  void num(T v) {
+    out.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void size(size_t n) {
+    if (n > std::numeric_limits<uint32_t>::max()) ok = false;
+    num(static_cast<uint32_t>(n));
+  }
+  void str(std::string_view s) {
+    size(s.size());
+    out += s;
+  }
+  void strs(const std::vector<std::string>& v) {
+    size(v.size());
+    for (const auto& s : v) str(s);
+  }
+  void lists(const std::map<std::string, std::vector<std::string>>& m) {
+    size(m.size());
+    for (const auto& [k, v] : m) {
+      str(k);
+      strs(v);
+    }
+  }
+};
+
+// Reads what Writer wrote; any surprise (a length past the end, a value out
+// of range, bytes left over) makes the whole file unusable.
 struct Reader {
   std::string_view in;
   bool ok = true;
 
-  bool at(char tag) const { return ok && !in.empty() && in.front() == tag; }
-  long number() {
-    long v = 0;
-    auto [p, ec] = std::from_chars(in.data(), in.data() + in.size(), v);
-    if (ec != std::errc() || v < 0) {
+  template <typename T>
+  T num() {
+    T v{};
+    if (in.size() < sizeof v) {
       ok = false;
-      return 0;
+      return v;
     }
-    in.remove_prefix(static_cast<size_t>(p - in.data()));
+    std::memcpy(&v, in.data(), sizeof v);
+    in.remove_prefix(sizeof v);
     return v;
   }
-  void expect(char c) {
-    if (in.empty() || in.front() != c) ok = false;
-    else in.remove_prefix(1);
+  // A count of items of at least `least` bytes each: never more than the
+  // bytes left can hold, so a damaged count cannot make a huge reserve.
+  size_t count(size_t least) {
+    size_t n = num<uint32_t>();
+    if (n > in.size() / least) ok = false;
+    return ok ? n : 0;
   }
-  std::string take(char tag) {
-    expect(tag);
-    expect(' ');
-    long n = number();
-    expect('\n');
-    if (!ok || in.size() < static_cast<size_t>(n) + 1) {
-      ok = false;
-      return {};
-    }
-    std::string s(in.substr(0, static_cast<size_t>(n)));
-    in.remove_prefix(static_cast<size_t>(n));
-    expect('\n');
+  std::string str() {
+    size_t n = count(1);
+    std::string s(in.substr(0, n));
+    in.remove_prefix(n);
     return s;
+  }
+  void strs(std::vector<std::string>& v) {
+    size_t n = count(sizeof(uint32_t));
+    v.reserve(n);
+    for (size_t i = 0; i < n && ok; ++i) v.push_back(str());
+  }
+  void lists(std::map<std::string, std::vector<std::string>>& m) {
+    for (size_t i = 0, n = count(2 * sizeof(uint32_t)); i < n && ok; ++i) {
+      std::string k = str();
+      strs(m[std::move(k)]);
+    }
+  }
+  // An enum written as its byte, checked by `valid`.
+  template <typename E, typename F>
+  E byte(F valid) {
+    auto v = static_cast<E>(num<uint8_t>());
+    if (!valid(v)) ok = false;
+    return v;
   }
 };
 
-// FNV-1a: names the file of one rule set.
-uint64_t fnv(std::string_view s, uint64_t h = 14695981039346656037ull) {
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+void put_rule(Writer& w, const Rule& r, const RuleAnalysis& a) {
+  w.str(r.id);
+  w.str(r.title);
+  w.str(r.file);
+  w.size(r.sources.size());
+  for (SourceKind k : r.sources) w.num(static_cast<uint8_t>(k));
+  w.str(r.pattern);
+  w.strs(r.literals);
+  w.str(r.fact);
+  w.num(static_cast<uint8_t>(r.severity));
+  w.num(static_cast<uint8_t>(r.role));
+  w.num(static_cast<uint8_t>(r.window));
+  w.num(static_cast<uint8_t>(r.fallback));
+  w.str(r.meaning);
+  w.lists(r.when);
+  w.lists(r.unless);
+  w.size(r.match_samples.size());
+  for (const auto& s : r.match_samples) {
+    w.str(s.line);
+    w.size(s.captures.size());
+    for (const auto& [k, v] : s.captures) {
+      w.str(k);
+      w.str(v);
+    }
+  }
+  w.strs(r.nomatch_samples);
+  w.num(static_cast<int32_t>(a.captures));
+  w.size(a.groups.size());
+  for (const auto& [name, idx] : a.groups) {
+    w.str(name);
+    w.num(static_cast<int32_t>(idx));
+  }
+  w.size(a.reqs.size());
+  for (const auto& req : a.reqs) w.strs(req);
+}
+
+// The byte values that name a log kind (parsers/event.h): those a name maps back to.
+bool valid_kind(SourceKind k) {
+  static const std::array<bool, 256> valid = [] {
+    std::array<bool, 256> v{};
+    for (unsigned b = 0; b < v.size(); ++b) {
+      auto k = static_cast<SourceKind>(b);
+      v[b] = kind_from_name(kind_name(k)) == k;
+    }
+    return v;
+  }();
+  return valid[static_cast<uint8_t>(k)];
+}
+
+void get_rule(Reader& rd, Rule& r, RuleAnalysis& a) {
+  r.id = rd.str();
+  r.title = rd.str();
+  r.file = rd.str();
+  size_t n_sources = rd.count(1);
+  r.sources.reserve(n_sources);
+  for (size_t i = 0; i < n_sources && rd.ok; ++i) r.sources.push_back(rd.byte<SourceKind>(valid_kind));
+  r.pattern = rd.str();
+  rd.strs(r.literals);
+  r.fact = rd.str();
+  r.severity = rd.byte<Severity>(
+      [](Severity s) { return s != Severity::none && severity_from_name(severity_name(s)) == s; });
+  r.role = rd.byte<RuleRole>([](RuleRole x) { return x <= RuleRole::success; });
+  r.window = rd.byte<WindowMark>([](WindowMark x) { return x <= WindowMark::service; });
+  r.fallback = rd.byte<uint8_t>([](uint8_t b) { return b <= 1; }) != 0;
+  r.meaning = rd.str();
+  rd.lists(r.when);
+  rd.lists(r.unless);
+  size_t n_samples = rd.count(2 * sizeof(uint32_t));
+  r.match_samples.reserve(n_samples);
+  for (size_t i = 0; i < n_samples && rd.ok; ++i) {
+    RuleSample& s = r.match_samples.emplace_back();
+    s.line = rd.str();
+    for (size_t j = 0, m = rd.count(2 * sizeof(uint32_t)); j < m && rd.ok; ++j) {
+      std::string k = rd.str();
+      s.captures[std::move(k)] = rd.str();
+    }
+  }
+  rd.strs(r.nomatch_samples);
+  a.captures = rd.num<int32_t>();
+  if (a.captures < 0) rd.ok = false;
+  size_t n_groups = rd.count(2 * sizeof(uint32_t));
+  a.groups.reserve(n_groups);
+  for (size_t i = 0; i < n_groups && rd.ok; ++i) {
+    std::string name = rd.str();
+    int idx = rd.num<int32_t>();
+    if (idx < 0) rd.ok = false;
+    a.groups.emplace_back(std::move(name), idx);
+  }
+  size_t n_reqs = rd.count(sizeof(uint32_t));
+  a.reqs.reserve(n_reqs);
+  for (size_t i = 0; i < n_reqs && rd.ok; ++i) {
+    auto& req = a.reqs.emplace_back();
+    rd.strs(req);
+    if (req.empty()) rd.ok = false;  // a requirement names at least one atom
+    for (const auto& atom : req)
+      if (atom.empty()) rd.ok = false;
+  }
+}
+
+// The key of a rule set: the files and the binary that reads them.
+uint64_t set_key(const std::vector<DataFile>& files, const struct stat& self) {
+  uint64_t h = hash_bytes(kMagic);
+  for (uint64_t v : {static_cast<uint64_t>(self.st_size), static_cast<uint64_t>(self.st_mtim.tv_sec),
+                     static_cast<uint64_t>(self.st_mtim.tv_nsec), static_cast<uint64_t>(self.st_ino)})
+    h = hash_bytes(std::string_view(reinterpret_cast<const char*>(&v), sizeof v), h);
+  for (const auto& f : files) h = hash_bytes(f.text, hash_bytes(f.path, h));
   return h;
 }
 
 }  // namespace
-
-std::string RuleCache::key(const Rule& r) {
-  std::string k = r.pattern;
-  for (const auto& l : r.literals) (k += '\0') += l;
-  return k;
-}
 
 std::string RuleCache::default_dir() {
   if (const char* d = std::getenv("TPMDIAG_CACHE_DIR")) return d;
@@ -83,87 +223,98 @@ std::string RuleCache::default_dir() {
   return {};
 }
 
-RuleCache RuleCache::open(const std::string& dir, const std::vector<Rule>& rules) {
+std::string RuleCache::encode(uint64_t key, const std::vector<Rule>& rules, const std::vector<RuleAnalysis>& analyses) {
+  if (rules.size() != analyses.size()) return {};
+  Writer w;
+  w.size(rules.size());
+  for (size_t i = 0; i < rules.size(); ++i) put_rule(w, rules[i], analyses[i]);
+  if (!w.ok) return {};
+  Writer head;
+  head.out = kMagic;
+  head.num(key);
+  head.num(hash_bytes(w.out));
+  return head.out + w.out;
+}
+
+bool RuleCache::decode(std::string_view bytes, uint64_t key, std::vector<Rule>& rules,
+                       std::vector<RuleAnalysis>& analyses) {
+  rules.clear();
+  analyses.clear();
+  if (bytes.substr(0, kMagic.size()) != kMagic) return false;
+  Reader rd{bytes.substr(kMagic.size())};
+  if (rd.num<uint64_t>() != key || !rd.ok) return false;
+  // A byte changed inside a string would still decode: the sum finds it.
+  const auto sum = rd.num<uint64_t>();
+  if (!rd.ok || sum != hash_bytes(rd.in)) return false;
+  // A rule takes at least its 14 lengths and 4 bytes.
+  const size_t n = rd.count(14 * sizeof(uint32_t) + 4);
+  rules.resize(n);
+  analyses.resize(n);
+  for (size_t i = 0; i < n && rd.ok; ++i) get_rule(rd, rules[i], analyses[i]);
+  if (rd.ok && rd.in.empty()) return true;
+  rules.clear();  // a cut or damaged file: none of it
+  analyses.clear();
+  return false;
+}
+
+RuleCache RuleCache::open(const std::string& dir, const std::vector<DataFile>& files) {
   RuleCache c;
   if (dir.empty()) return c;
-  uint64_t h = fnv(kMagic);
   struct stat self;
   if (::stat("/proc/self/exe", &self) != 0) return c;  // which binary wrote it is unknown: no cache
-  for (uint64_t v : {static_cast<uint64_t>(self.st_size), static_cast<uint64_t>(self.st_mtim.tv_sec),
-                     static_cast<uint64_t>(self.st_mtim.tv_nsec), static_cast<uint64_t>(self.st_ino)})
-    h = fnv(std::string_view(reinterpret_cast<const char*>(&v), sizeof v), h);
-  for (const auto& r : rules) h = fnv(key(r), fnv("\n", h));
+  c.key_ = set_key(files, self);
   char name[40];
-  std::snprintf(name, sizeof name, "/rules-%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(name, sizeof name, "/rules-%016llx", static_cast<unsigned long long>(c.key_));
   c.path_ = dir + name;
-
-  std::ifstream f(c.path_, std::ios::binary);
-  if (!f) return c;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const std::string text = ss.str();
-  Reader rd{text};
-  if (rd.in.substr(0, kMagic.size()) != kMagic) return c;
-  rd.in.remove_prefix(kMagic.size());
-  std::map<std::string, RuleAnalysis> entries;
-  while (rd.at('K')) {
-    std::string k = rd.take('K');
-    RuleAnalysis a;
-    rd.expect('C');
-    rd.expect(' ');
-    a.captures = static_cast<int>(rd.number());
-    rd.expect('\n');
-    while (rd.at('G')) {
-      std::string name = rd.take('G');
-      rd.expect('I');
-      rd.expect(' ');
-      int idx = static_cast<int>(rd.number());
-      rd.expect('\n');
-      a.groups.emplace_back(std::move(name), idx);
-    }
-    while (rd.at('R')) {
-      rd.take('R');
-      auto& req = a.reqs.emplace_back();
-      while (rd.at('A')) req.push_back(rd.take('A'));
-      if (req.empty()) rd.ok = false;
-    }
-    rd.expect('E');
-    rd.expect('\n');
-    if (!rd.ok) return c;
-    entries.emplace(std::move(k), std::move(a));
+  // Mapped, not read: decoded where it lies. Writers rename a whole file
+  // into place; one cut meanwhile (SIGBUS guarded by MappedFile) is not used.
+  int fd = ::open(c.path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return c;
+  auto mapped = MappedFile::open(fd, c.path_);
+  ::close(fd);
+  if (!mapped) return c;
+  const MappedFile& m = **mapped;
+  c.hit_ = decode(std::string_view(m.data(), m.size()), c.key_, c.rules_, c.analyses_) && !m.shrank();
+  if (!c.hit_) {
+    c.rules_.clear();
+    c.analyses_.clear();
   }
-  if (!rd.ok || !rd.in.empty()) return c;  // a cut or damaged file: none of it
-  c.entries_ = std::move(entries);
   return c;
 }
 
-const RuleAnalysis* RuleCache::find(const Rule& r) const {
-  auto it = entries_.find(key(r));
-  return it == entries_.end() ? nullptr : &it->second;
+Result<std::vector<Rule>> RuleCache::rules(const std::vector<DataFile>& files) {
+  if (hit_ && !taken_) {
+    taken_ = true;
+    return std::move(rules_);
+  }
+  hit_ = false;
+  auto parsed = load_rules(files);
+  if (parsed && !path_.empty()) {
+    rules_ = *parsed;
+    analyses_.assign(rules_.size(), RuleAnalysis{});
+    added_.assign(rules_.size(), false);
+  }
+  return parsed;
 }
 
-void RuleCache::add(const Rule& r, RuleAnalysis a) {
-  if (path_.empty()) return;
-  entries_.insert_or_assign(key(r), std::move(a));
-  dirty_ = true;
+bool RuleCache::take(size_t i, RuleAnalysis& out) {
+  if (!hit_ || i >= analyses_.size()) return false;
+  out = std::move(analyses_[i]);
+  return true;
+}
+
+void RuleCache::add(size_t i, RuleAnalysis a) {
+  if (hit_ || i >= added_.size()) return;
+  analyses_[i] = std::move(a);
+  added_[i] = true;
 }
 
 void RuleCache::save() const {
-  if (!dirty_ || path_.empty()) return;
-  std::string out(kMagic);
-  for (const auto& [k, a] : entries_) {
-    put(out, 'K', k);
-    out += "C " + std::to_string(a.captures) + "\n";
-    for (const auto& [name, idx] : a.groups) {
-      put(out, 'G', name);
-      out += "I " + std::to_string(idx) + "\n";
-    }
-    for (const auto& req : a.reqs) {
-      put(out, 'R', "");
-      for (const auto& atom : req) put(out, 'A', atom);
-    }
-    out += "E\n";
-  }
+  if (hit_ || path_.empty() || added_.empty()) return;
+  for (bool a : added_)
+    if (!a) return;
+  const std::string out = encode(key_, rules_, analyses_);
+  if (out.empty()) return;
   std::error_code ec;
   const std::filesystem::path path(path_);
   std::filesystem::create_directories(path.parent_path(), ec);

@@ -1,28 +1,33 @@
-// What the matcher learns by compiling a rule's pattern, kept on disk so that
-// the next run need not compile it (issue 21: start-up that does not grow with
-// the rule set). Compiling ~90 RE2 patterns to find their literals was most of
-// a paste's start-up; with the analysis at hand, a rule's RE2 is compiled only
-// when a line holding one of its literals reaches it.
+// A rule set as loaded and analysed, kept on disk so that the next run with
+// the same rule files neither parses their JSON nor compiles their patterns
+// (issue 21: start-up that does not grow with the rule set). With the
+// analysis at hand (captures, named groups, prefilter requirements), a
+// rule's RE2 is compiled only when a line holding one of its literals
+// reaches it.
 //
-//   RuleCache cache = RuleCache::open(RuleCache::default_dir(), rules);  // never fails
-//   if (const RuleAnalysis* a = cache.find(rule)) { ...use a... }
-//   else { RuleAnalysis a = analyse(rule); cache.add(rule, a); }
-//   cache.save();                    // only if something was added
+//   RuleCache cache = RuleCache::open(RuleCache::default_dir(), files);  // never fails
+//   auto rules = cache.rules(files);    // cached, or load_rules(files)
+//   for each rule i: if (!cache.take(i, a)) { a = analyse(rule i); cache.add(i, a); }
+//   cache.save();                       // only if the rules were not cached
 //
-// An entry is found only for the same pattern and literals, byte for byte, and
-// the same tpmdiag binary (its size, time and inode name the file: how the
-// analysis is computed may change between builds of one version, and a
-// stale analysis could hide a rule's lines): a stale entry cannot be used. A file that does not
-// parse is ignored (and rewritten by save()). save() writes a new file and
+// The file is named by a hash of the rule files (names and bytes) and of the
+// tpmdiag binary (its size, time and inode: how rules are read and analysed
+// may change between builds of one version, and a stale analysis could hide
+// a rule's lines), and holds that key and a hash of its contents: a changed
+// file or binary reads another file. A file whose key or hash differs, or
+// that does not decode whole (cut, damaged, another format), is not used at
+// all, and save() rewrites it. save() writes a new file and
 // renames it into place, so concurrent runs never read a half-written one;
 // the last writer wins, and each writer's file is whole.
 #pragma once
 
+#include <cstdint>
 #include <string>
-#include <map>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/data_files.h"
 #include "rules/rule.h"
 
 namespace tpmdiag {
@@ -33,6 +38,8 @@ struct RuleAnalysis {
   // Prefilter requirements (Matcher::requirements()): one of them is met by
   // every line the rule matches; each lists atoms all such lines hold.
   std::vector<std::vector<std::string>> reqs;
+
+  bool operator==(const RuleAnalysis&) const = default;
 };
 
 class RuleCache {
@@ -40,21 +47,37 @@ class RuleCache {
   // $TPMDIAG_CACHE_DIR, else $XDG_CACHE_HOME/tpmdiag, else ~/.cache/tpmdiag;
   // empty (no cache) when TPMDIAG_CACHE_DIR is set but empty, or no home.
   static std::string default_dir();
-  // The cache of this rule set in dir ("" = none: find() finds nothing and
-  // save() writes nothing).
-  static RuleCache open(const std::string& dir, const std::vector<Rule>& rules);
+  // The cache of the rule set in these files, in dir ("" = none: nothing
+  // is found and save() writes nothing).
+  static RuleCache open(const std::string& dir, const std::vector<DataFile>& files);
 
-  const RuleAnalysis* find(const Rule& r) const;
-  void add(const Rule& r, RuleAnalysis a);
-  // Writes the file if entries were added; errors are ignored (a cache).
+  // The files' rules (the same files as open()'s): the cached ones when the
+  // file holds them, else load_rules(files).
+  Result<std::vector<Rule>> rules(const std::vector<DataFile>& files);
+  // Whether the rules came from the cache.
+  bool hit() const { return hit_; }
+  // What compiling rule i of rules() taught a previous run, moved into out:
+  // only when the rules came from the cache, once per rule.
+  bool take(size_t i, RuleAnalysis& out);
+  // Rule i's analysis, for save() (rules() parsed the files).
+  void add(size_t i, RuleAnalysis a);
+  // Writes the rules and their analyses when rules() parsed the files and
+  // every rule's analysis was added; errors are ignored (a cache).
   void save() const;
 
-  static std::string key(const Rule& r);  // pattern and literals
+  // The file's bytes for a rule set, and back (decode: false, and nothing
+  // in the outputs to use, unless the bytes are a whole file of this key).
+  static std::string encode(uint64_t key, const std::vector<Rule>& rules, const std::vector<RuleAnalysis>& analyses);
+  static bool decode(std::string_view bytes, uint64_t key, std::vector<Rule>& rules,
+                     std::vector<RuleAnalysis>& analyses);
 
  private:
   std::string path_;
-  std::map<std::string, RuleAnalysis> entries_;  // sorted: the same rules, the same file
-  bool dirty_ = false;
+  uint64_t key_ = 0;
+  bool hit_ = false, taken_ = false;
+  std::vector<Rule> rules_;  // decoded, until rules(); or a copy of the parsed ones, for save()
+  std::vector<RuleAnalysis> analyses_;  // per rule
+  std::vector<bool> added_;             // per rule, when parsed
 };
 
 }  // namespace tpmdiag

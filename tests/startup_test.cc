@@ -1,7 +1,8 @@
-// Start-up paths (issue 21): a matcher built from the rule cache compiles
-// each rule when a line first reaches it, and inputs too small for the
-// literal databases find their atoms by a plain search. Both must find
-// exactly what the reference path (every rule on every line) finds.
+// Start-up paths (issue 21): a matcher built from the rule cache (the rules
+// as parsed, no JSON read) compiles each rule when a line first reaches it,
+// and inputs too small for the literal databases find their atoms by a plain
+// search. Both must find exactly what the reference path (every rule on every
+// line) finds, and the cache must hand back exactly the rules of the files.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -48,6 +49,11 @@ struct CacheDir {
   }
 };
 
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 std::vector<std::string> sample_dirs() {
   std::vector<std::string> dirs;
   for (const auto& entry : std::filesystem::directory_iterator(TPMDIAG_SOURCE_DIR "/samples"))
@@ -81,6 +87,7 @@ TEST_CASE("a matcher from the rule cache compiles rules on first use and finds w
   REQUIRE(warm.ok());
   const Matcher& wm = (*warm)->matcher();
   CHECK(wm.compiled_rules() == 0);  // nothing compiled before a line needs it
+  CHECK(wm.rules() == cm.rules());  // no JSON read: the cached rules, each field as parsed
   CHECK(wm.requirements() == cm.requirements());
   CHECK(wm.atoms() == cm.atoms());
 
@@ -107,62 +114,185 @@ TEST_CASE("a matcher from the rule cache compiles rules on first use and finds w
   CHECK(fact_keys(run(**warm, {file}, Path::prefiltered)) == fact_keys(want));
 }
 
-TEST_CASE("a damaged or cut rule cache is ignored and rewritten", "[startup]") {
+TEST_CASE("a damaged, cut or stale rule cache is ignored and rewritten", "[startup]") {
   CacheDir cache;
-  REQUIRE(Engine::load({}).ok());
+  auto first = Engine::load({});
+  REQUIRE(first.ok());
+  const std::vector<Rule>& want = (*first)->matcher().rules();
   auto files = cache.files();
   REQUIRE(files.size() == 1);
   const auto path = files.front();
-  std::string whole;
-  {
-    std::ifstream in(path, std::ios::binary);
-    whole.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  const std::string whole = read_file(path);
   REQUIRE(whole.size() > 100);
+  // Where the rules start: after the first line (magic), the key and the sum.
+  const size_t body = whole.find('\n') + 1 + 16;
+  auto flipped = [&](size_t at) {
+    std::string s = whole;
+    s[at] = static_cast<char>(s[at] ^ 0x20);
+    return s;
+  };
+  auto stale = [&] {  // another rule set's key: the file of other rule files
+    std::string s = whole;
+    s[body - 16] = static_cast<char>(s[body - 16] ^ 1);
+    return s;
+  };
   const std::vector<std::pair<const char*, std::string>> damaged = {
       {"cut", whole.substr(0, whole.size() / 2)},
+      {"one byte short", whole.substr(0, whole.size() - 1)},
+      {"one byte more", whole + "x"},
       {"garbage", std::string(whole.size(), '\x7f')},
-      {"a length too long", std::string(whole).replace(whole.find("K ") + 2, 1, "9")},
+      {"a rule count too large", std::string(whole).replace(body, 4, "\xff\xff\xff\x7f", 4)},
+      {"a letter changed in a rule", flipped(whole.size() / 2)},
+      {"a letter changed in the last rule", flipped(whole.size() - 20)},
+      {"another key", stale()},
+      {"another format", "tpmdiag-rule-cache 1 " TPMDIAG_VERSION "\nK 3\nabc\n"},
       {"empty", ""},
   };
   for (const auto& [what, text] : damaged) {
     INFO(what);
+    REQUIRE(text != whole);
     std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
     auto e = Engine::load({});
     REQUIRE(e.ok());
-    // Nothing taken from the damaged file: every rule compiled at load.
+    // Nothing taken from the damaged file: every rule parsed and compiled at load.
     CHECK((*e)->matcher().compiled_rules() == (*e)->matcher().rules().size());
-    std::ifstream in(path, std::ios::binary);
-    std::string now(std::istreambuf_iterator<char>(in), {});
-    CHECK(now == whole);
+    CHECK((*e)->matcher().rules() == want);
+    CHECK(read_file(path) == whole);
   }
 }
 
-TEST_CASE("a cache entry serves only the same pattern and literals", "[startup]") {
+TEST_CASE("a cached rule set is the files' rules, and serves only the same files", "[startup]") {
   CacheDir cache;
-  Rule a;
-  a.id = "a";
-  a.pattern = "Tpm2Cmd: (?P<command>\\w+): \\((?P<rc>0x[0-9a-f]+)\\)";
-  Rule b = a;
-  b.pattern += "x";
-  Rule c = a;
-  c.literals = {"tpm2cmd"};
-  auto rc = RuleCache::open(cache.dir.string(), {a});
-  rc.add(a, RuleAnalysis{2, {{"command", 1}, {"rc", 2}}, {{"tpm2cmd"}}});
-  rc.save();
-  auto again = RuleCache::open(cache.dir.string(), {a});
-  REQUIRE(again.find(a) != nullptr);
-  CHECK(again.find(a)->captures == 2);
-  CHECK(again.find(a)->groups.size() == 2);
-  CHECK(again.find(b) == nullptr);
-  CHECK(again.find(c) == nullptr);
-  // Another rule set reads another file.
-  CHECK(RuleCache::open(cache.dir.string(), {b}).find(a) == nullptr);
+  auto files = collect_data_files("rules/", {});
+  REQUIRE(files.ok());
+  auto parsed = load_rules(*files);
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->size() > 20);
+  // Analyses that differ rule by rule, to see each come back to its rule.
+  auto analysis = [](size_t i) {
+    return RuleAnalysis{static_cast<int>(i % 7), {{"g" + std::to_string(i), 1}}, {{"atom" + std::to_string(i)}}};
+  };
+  {
+    auto rc = RuleCache::open(cache.dir.string(), *files);
+    CHECK(!rc.hit());
+    auto rules = rc.rules(*files);
+    REQUIRE(rules.ok());
+    CHECK(*rules == *parsed);
+    RuleAnalysis a;
+    CHECK(!rc.take(0, a));
+    for (size_t i = 0; i + 1 < rules->size(); ++i) rc.add(i, analysis(i));
+    rc.save();  // one rule without its analysis: nothing written
+    CHECK(cache.files().empty());
+    rc.add(rules->size() - 1, analysis(rules->size() - 1));
+    rc.save();
+    CHECK(cache.files().size() == 1);
+  }
+  {
+    auto rc = RuleCache::open(cache.dir.string(), *files);
+    CHECK(rc.hit());
+    auto rules = rc.rules(*files);
+    REQUIRE(rules.ok());
+    CHECK(*rules == *parsed);
+    for (size_t i = 0; i < rules->size(); ++i) {
+      RuleAnalysis a;
+      REQUIRE(rc.take(i, a));
+      CHECK(a == analysis(i));
+    }
+    RuleAnalysis a;
+    CHECK(!rc.take(rules->size(), a));
+  }
+  // Other files read another cache file: one letter of a rule's meaning, a
+  // file's name, one file more or less.
+  auto changed = *files;
+  auto& text = changed.front().text;
+  const size_t at = text.find("\"meaning\": \"") + 12;
+  REQUIRE(at > 12);
+  text[at] = text[at] == 'x' ? 'y' : 'x';
+  auto renamed = *files;
+  renamed.back().path += ".json";
+  auto fewer = *files;
+  fewer.pop_back();
+  auto more = *files;
+  more.push_back(more.front());
+  more.back().path = "extra/" + more.back().path;
+  for (const auto& other : {changed, renamed, fewer, more}) {
+    auto rc = RuleCache::open(cache.dir.string(), other);
+    CHECK(!rc.hit());
+    auto rules = rc.rules(other);
+    REQUIRE(rules.ok());
+    CHECK(*rules == *load_rules(other));
+  }
   // No folder: nothing found, nothing written.
-  auto none = RuleCache::open("", {a});
-  none.add(a, RuleAnalysis{});
+  auto none = RuleCache::open("", *files);
+  CHECK(none.rules(*files).ok());
+  none.add(0, RuleAnalysis{});
   none.save();
-  CHECK(none.find(a) == nullptr);
+  CHECK(!none.hit());
+}
+
+TEST_CASE("the rule cache's bytes decode to what was encoded, and only whole", "[startup]") {
+  const auto& rules = tpmdiag::testing::shared_engine().matcher().rules();
+  std::vector<RuleAnalysis> analyses(rules.size());
+  for (size_t i = 0; i < rules.size(); ++i) analyses[i] = {static_cast<int>(i % 5), {{"n", 1}}, {{"x"}, {"y", "z"}}};
+  const std::string bytes = RuleCache::encode(42, rules, analyses);
+  std::vector<Rule> r;
+  std::vector<RuleAnalysis> a;
+  REQUIRE(RuleCache::decode(bytes, 42, r, a));
+  CHECK(r == rules);
+  CHECK(a == analyses);
+  CHECK(!RuleCache::decode(bytes, 43, r, a));
+  CHECK((r.empty() && a.empty()));
+  // Every cut fails (a sample of them: the file is large).
+  for (size_t n = 0; n < bytes.size(); n += 1 + n / 8) {
+    INFO(n);
+    CHECK(!RuleCache::decode(std::string_view(bytes).substr(0, n), 42, r, a));
+  }
+}
+
+// A --rules folder whose file changes between runs: the second run must see
+// the change, not the first run's cached rules.
+TEST_CASE("a rule file changed between runs is read again, not taken from the cache", "[startup][differential]") {
+  CacheDir cache;
+  const auto dir = cache.dir / "rules";
+  std::filesystem::create_directories(dir);
+  auto write_rule = [&](const std::string& pattern) {
+    std::ofstream(dir / "extra.json", std::ios::binary | std::ios::trunc)
+        << R"({"family": "extra", "rules": [{"id": "extra.probe", "title": "probe", "source": ["hostd"],
+               "pattern": ")" << pattern << R"(", "fact": "tpm_manager_created", "severity": "info",
+               "role": "context", "meaning": "m",
+               "samples": {"match": ["x )" << pattern << R"("], "nomatch": ["nothing"]}}]})";
+  };
+  const auto log = (cache.dir / "probe.log").string();
+  std::ofstream(log, std::ios::binary)
+      << "2021-10-29T19:41:29.231Z info hostd[2099349] [Originator@6876 sub=Hostsvc] ProbeAlpha seen\n"
+         "2021-10-29T19:41:30.231Z info hostd[2099349] [Originator@6876 sub=Hostsvc] ProbeBravo seen\n";
+  EngineOptions o;
+  o.rules_dirs = {dir.string()};
+  auto probe_lines = [&](const Engine& e, Path p) {
+    std::set<uint64_t> lines;
+    for (const auto& f : run(e, {log}, p).facts)
+      if (f.rule->id == "extra.probe") lines.insert(f.line);
+    return lines;
+  };
+  for (const auto& [pattern, line] : {std::pair{"ProbeAlpha", 1}, std::pair{"ProbeBravo", 2}}) {
+    INFO(pattern);
+    write_rule(pattern);
+    for (int round = 0; round < 2; ++round) {  // the second run reads its own cache
+      auto e = Engine::load(o);
+      REQUIRE(e.ok());
+      const Matcher& m = (*e)->matcher();
+      CHECK(m.compiled_rules() == (round == 0 ? m.rules().size() : 0));
+      auto uncached = load_rules(*collect_data_files("rules/", o.rules_dirs));
+      REQUIRE(uncached.ok());
+      for (Rule& r : *uncached)  // as Matcher::build completes them
+        if (r.fallback && r.literals.empty()) r.literals = m.lexicon()->prefilter_terms();
+      CHECK(m.rules() == *uncached);
+      const std::set<uint64_t> want = {static_cast<uint64_t>(line)};
+      CHECK(probe_lines(**e, Path::reference) == want);
+      CHECK(probe_lines(**e, Path::small) == want);
+      CHECK(probe_lines(**e, Path::prefiltered) == want);
+    }
+  }
 }
 
 // atoms_in() looks atoms up by a bucket of their first two bytes, in one
