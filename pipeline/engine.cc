@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/embedded.h"
+#include "common/hash.h"
 #include "common/json_read.h"
 #include "kb/rc_fact.h"
 #include "rules/rule_cache.h"
@@ -32,18 +33,13 @@ Status avoid_common_keys(Matcher& m) {
   return ok_status();
 }
 
-// FNV-1a over the files' names and texts, 48 bits shown.
+// A hash of the files' names and texts (common/hash.h), 48 bits shown.
+// (It was FNV-1a, byte by byte: 8 M instructions of a paste's start-up with
+// 1 MB of --rules files.)
 std::string fingerprint(const std::vector<const std::vector<DataFile>*>& sets) {
-  uint64_t h = 14695981039346656037ull;
-  auto mix = [&](std::string_view s) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-  };
+  uint64_t h = 0;
   for (const auto* set : sets)
-    for (const auto& f : *set) {
-      mix(f.path);
-      mix(f.text);
-    }
+    for (const auto& f : *set) h = hash_bytes(f.text, hash_bytes(f.path, h));
   char buf[16];
   std::snprintf(buf, sizeof buf, "%012llx", static_cast<unsigned long long>(h & 0xffffffffffffull));
   return buf;
