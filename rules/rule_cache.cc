@@ -90,11 +90,16 @@ struct Reader {
     v.reserve(n);
     for (size_t i = 0; i < n && ok; ++i) v.push_back(str());
   }
+  // The next key of a map, which Writer wrote in order: a key out of order
+  // or repeated is a file Writer did not write.
+  template <typename M>
+  typename M::iterator key(M& m) {
+    std::string k = str();
+    if (!m.empty() && !(m.rbegin()->first < k)) ok = false;
+    return m.emplace_hint(m.end(), std::move(k), typename M::mapped_type{});
+  }
   void lists(std::map<std::string, std::vector<std::string>>& m) {
-    for (size_t i = 0, n = count(2 * sizeof(uint32_t)); i < n && ok; ++i) {
-      std::string k = str();
-      strs(m[std::move(k)]);
-    }
+    for (size_t i = 0, n = count(2 * sizeof(uint32_t)); i < n && ok; ++i) strs(key(m)->second);
   }
   // An enum written as its byte, checked by `valid`.
   template <typename E, typename F>
@@ -178,8 +183,8 @@ void get_rule(Reader& rd, Rule& r, RuleAnalysis& a) {
     RuleSample& s = r.match_samples.emplace_back();
     s.line = rd.str();
     for (size_t j = 0, m = rd.count(2 * sizeof(uint32_t)); j < m && rd.ok; ++j) {
-      std::string k = rd.str();
-      s.captures[std::move(k)] = rd.str();
+      auto it = rd.key(s.captures);  // the key first: `x = y` reads y first
+      it->second = rd.str();
     }
   }
   rd.strs(r.nomatch_samples);

@@ -163,6 +163,15 @@ for t in targets:
             head = bytes([len(ks) - 1]) + b"".join(bytes([len(k)]) + k for k in ks)
             put(t, head + b"\n".join(lines[i:i + 10]))
         put(t, bytes([0, 3]) + b"tpm" + b"a" * 130 + b"TPM")
+    elif t == "rule_cache_fuzz":
+        # The target builds the embedded rules' cache file itself (odd first
+        # byte: patch it; even: the rest is the body, after a right sum).
+        put(t, b"\x01")
+        put(t, b"\x01" + b"\x00\x40\x00" + b"\x01\x00\xff" + b"\x80")
+        put(t, b"\x03" + b"\x00\x05\x7f")
+        put(t, b"\x00")
+        put(t, b"\x00" + b"\x00\x00\x00\x00")
+        put(t, b"\x00" + b"\x01\x00\x00\x00" + b"\x02\x00\x00\x00id")
     elif t == "rule_loader_fuzz":
         for _, data in json_files(["rules/*.json", "kb/causes/*.json", "tests/bad-data/**/*.json"]):
             put(t, data)
