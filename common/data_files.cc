@@ -43,8 +43,9 @@ bool read_whole_file(const std::string& path, std::string& out) {
   struct stat st;
   bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   if (ok) {
-    // The size fstat saw; a file that grows meanwhile is read to its end.
-    out.resize(static_cast<size_t>(st.st_size));
+    // The size fstat saw and a byte more, to see the end in the same read;
+    // a file that grows meanwhile is read to its end.
+    out.resize(static_cast<size_t>(st.st_size) + 1);
     size_t got = 0;
     for (;;) {
       if (got == out.size()) out.resize(got + 4096 + got / 2);

@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "common/embedded.h"
 #include "rules/keyfilter.h"
@@ -220,12 +221,14 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std
   if (cache) cache->save();
   // Level-2 atoms: per requirement, its rarest atom (every atom of a
   // requirement is in each line it stands for).
-  std::map<std::string, int> atom_ids;
+  std::unordered_map<std::string_view, int> atom_ids;  // views of rule_reqs_, unchanged meanwhile
+  atom_ids.reserve(m.rules_.size() * 2);
   for (size_t i = 0; i < m.rule_reqs_.size(); ++i) {
     for (const auto& req : m.rule_reqs_[i]) {
       const std::string* best = &req.front();
-      for (const auto& a : req)
-        if (rarity(a) > rarity(*best)) best = &a;
+      double best_rarity = req.size() > 1 ? rarity(*best) : 0;  // one atom: nothing to compare
+      for (size_t k = 1; k < req.size(); ++k)
+        if (double r = rarity(req[k]); r > best_rarity) best = &req[k], best_rarity = r;
       auto [it, fresh] = atom_ids.emplace(*best, static_cast<int>(m.atom_list_.size()));
       if (fresh) {
         m.atom_list_.push_back(*best);
