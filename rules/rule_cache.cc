@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -275,6 +276,13 @@ RuleCache RuleCache::open(const std::string& dir, const std::vector<DataFile>& f
   // into place; one cut meanwhile (SIGBUS guarded by MappedFile) is not used.
   int fd = ::open(c.path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return c;
+  // Only a file of this user's: in a folder others can write (a shared
+  // TPMDIAG_CACHE_DIR), theirs could hold any rules.
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || st.st_uid != ::geteuid()) {
+    ::close(fd);
+    return c;
+  }
   auto mapped = MappedFile::open(fd, c.path_);
   ::close(fd);
   if (!mapped) return c;
@@ -324,7 +332,9 @@ void RuleCache::save() const {
   const std::filesystem::path path(path_);
   std::filesystem::create_directories(path.parent_path(), ec);
   // A name of its own, then rename: readers see the old file or the new one.
-  std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
+  // (Engines loading on two threads of one process write two names.)
+  static std::atomic<unsigned> serial{0};
+  std::string tmp = path_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(serial++);
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) return;

@@ -14,11 +14,11 @@
 // tpmdiag binary (its size, time and inode: how rules are read and analysed
 // may change between builds of one version, and a stale analysis could hide
 // a rule's lines), and holds that key and a hash of its contents: a changed
-// file or binary reads another file. A file whose key or hash differs, or
-// that does not decode whole (cut, damaged, another format), is not used at
-// all, and save() rewrites it. save() writes a new file and
-// renames it into place, so concurrent runs never read a half-written one;
-// the last writer wins, and each writer's file is whole.
+// file or binary reads another file. A file whose key or hash differs, that
+// does not decode whole (cut, damaged, another format) or that another user
+// owns is not used at all, and save() rewrites it. save() writes a new file
+// and renames it into place, so concurrent runs never read a half-written
+// one; the last writer wins, and each writer's file is whole.
 #pragma once
 
 #include <cstdint>

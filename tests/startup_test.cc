@@ -5,10 +5,12 @@
 // line) finds, and the cache must hand back exactly the rules of the files.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 #include <unistd.h>
 
 #include "pipeline/run.h"
@@ -159,6 +161,43 @@ TEST_CASE("a damaged, cut or stale rule cache is ignored and rewritten", "[start
     CHECK((*e)->matcher().rules() == want);
     CHECK(read_file(path) == whole);
   }
+}
+
+TEST_CASE("a rule cache file of another user's is not used", "[startup]") {
+  if (::geteuid() != 0) return;  // only root can give a file away
+  CacheDir cache;
+  REQUIRE(Engine::load({}).ok());
+  auto files = cache.files();
+  REQUIRE(files.size() == 1);
+  REQUIRE(::chown(files.front().c_str(), 4242, 4242) == 0);
+  auto e = Engine::load({});
+  REQUIRE(e.ok());
+  CHECK((*e)->matcher().compiled_rules() == (*e)->matcher().rules().size());
+  auto again = Engine::load({});  // rewritten, ours again
+  REQUIRE(again.ok());
+  CHECK((*again)->matcher().compiled_rules() == 0);
+}
+
+TEST_CASE("engines loading at once share the rule cache safely", "[startup]") {
+  CacheDir cache;
+  const auto want = tpmdiag::testing::shared_engine().matcher().rules();
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> threads;
+    std::atomic<int> good{0};
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&] {
+        auto e = Engine::load({});
+        if (e.ok() && (*e)->matcher().rules() == want) ++good;
+      });
+    for (auto& t : threads) t.join();
+    CHECK(good == 4);
+    std::set<std::string> names;
+    for (const auto& f : cache.files()) names.insert(f.filename().string());
+    CHECK(names.size() == 1);  // no temporary file left
+  }
+  auto e = Engine::load({});
+  REQUIRE(e.ok());
+  CHECK((*e)->matcher().compiled_rules() == 0);
 }
 
 TEST_CASE("a cached rule set is the files' rules, and serves only the same files", "[startup]") {
