@@ -363,13 +363,18 @@ int Matcher::key_changes() const {
 }
 
 void Matcher::watch_keys(const char* data, size_t n, Scratch& scratch) const {
+  using prefilter::KeyWatch;
   constexpr int kMaxChanges = 8;  // a bound, should inputs keep changing
-  const auto& keys = *static_cast<const Keys*>(scratch.keys_.get());
-  std::vector<std::string> turned = scratch.watch_->block(data, n, scratch.wasted_, keys.list);
-  if (turned.empty()) return;
   Lazy& l = *lazy_;
-  std::lock_guard<std::mutex> lock(l.mu);
-  if (l.keys != scratch.keys_ || l.changes >= kMaxChanges) return;  // another thread chose already
+  l.wasted_lines += scratch.wasted_.size();
+  if (l.watched_bytes.fetch_add(n) + n < KeyWatch::kWindow) return;
+  std::lock_guard<std::mutex> lock(l.mu);  // once a window: one thread judges it
+  size_t bytes = l.watched_bytes.exchange(0), wasted = l.wasted_lines.exchange(0);
+  if (bytes < KeyWatch::kWindow || !KeyWatch::busy(bytes, wasted)) return;
+  if (l.keys != scratch.keys_ || l.changes >= kMaxChanges) return;  // keys changed since this block
+  const auto& keys = *static_cast<const Keys*>(scratch.keys_.get());
+  std::vector<std::string> turned = KeyWatch::blame(data, n, scratch.wasted_, keys.list);
+  if (turned.empty()) return;
   std::vector<std::string> avoid = l.avoid;
   avoid.insert(avoid.end(), turned.begin(), turned.end());
   std::string error;
@@ -387,7 +392,7 @@ Status Matcher::compile(std::string_view sample) const {
   return ok_status();
 }
 
-Matcher::Scratch::Scratch(const Matcher&) : watch_(std::make_unique<prefilter::KeyWatch>()) {}
+Matcher::Scratch::Scratch(const Matcher&) {}
 
 Matcher::Scratch::~Scratch() {
   if (keys_hs_) hs_free_scratch(keys_hs_);
@@ -407,7 +412,6 @@ void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const Cand
   }
   if (scratch.keys_ != keys) {
     scratch.keys_ = keys;
-    scratch.watch_->reset();
     if (keys->db) hs_alloc_scratch(keys->db.get(), &scratch.keys_hs_);
   }
   if (!scratch.atoms_hs_) hs_alloc_scratch(db.atoms.get(), &scratch.atoms_hs_);

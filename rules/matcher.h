@@ -32,6 +32,7 @@
 // the set not compile or run out of memory).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,9 +59,6 @@ namespace tpmdiag {
 
 class KeyFilter;
 class RuleCache;
-namespace prefilter {
-class KeyWatch;
-}
 
 using CandidateFn = std::function<void(std::string_view line, const std::vector<int>& atoms)>;
 
@@ -93,7 +91,6 @@ class Matcher {
    private:
     friend class Matcher;
     std::shared_ptr<const void> keys_;  // the Keys keys_hs_ was made for
-    std::unique_ptr<prefilter::KeyWatch> watch_;
     std::vector<LineSpan> wasted_;       // lines with a key and no atom, in the last block
     hs_scratch* keys_hs_ = nullptr;
     hs_scratch* atoms_hs_ = nullptr;
@@ -192,6 +189,8 @@ class Matcher {
     std::shared_ptr<const Keys> keys;
     std::vector<std::string> avoid;             // keys that turned out common in the input
     int changes = 0;
+    // The window the keys are judged over (prefilter_build.h, KeyWatch).
+    std::atomic<size_t> watched_bytes{0}, wasted_lines{0};
   };
   const Lazy& compiled(std::string_view sample = {}) const;
   std::shared_ptr<const Keys> current_keys() const;

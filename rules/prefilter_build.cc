@@ -241,17 +241,9 @@ Result<hs_database_t*> compile_literals(const std::vector<std::string>& lits) {
   return db;
 }
 
-std::vector<std::string> KeyWatch::block(const char* data, size_t n, const std::vector<LineSpan>& wasted,
+std::vector<std::string> KeyWatch::blame(const char* data, size_t n, const std::vector<LineSpan>& wasted,
                                          const std::vector<std::string>& keys) {
-  if (n < kMinBlock) return {};
-  bytes_ += n;
-  wasted_ += wasted.size();
-  if (bytes_ < kWindow) return {};
-  bool busy = wasted_ * kWastedEvery > bytes_;
-  reset();
-  if (!busy) return {};
-  // Which keys pass this block's wasted lines (a line may hold several).
-  std::vector<size_t> hits(keys.size(), 0);
+  std::vector<size_t> hits(keys.size(), 0);  // a line may hold several keys
   for (const LineSpan& l : wasted) {
     std::string_view line(data + l.begin, l.end - l.begin);
     for (size_t k = 0; k < keys.size(); ++k)

@@ -94,26 +94,22 @@ class CommonCheck {
   std::vector<Slot> slots_;
 };
 
-// Watches, per thread, how many lines the keys pass that hold no atom (wasted
-// work) and says which keys turned out common in the input after they were
-// chosen from a sample: the matcher then chooses again without them. A key is
-// blamed when, alone, it passes more than one wasted line per 32 KiB of a
-// block (half the rate that makes a window busy); a window is busy when its
-// wasted lines are more than one per 16 KiB.
-class KeyWatch {
- public:
-  static constexpr size_t kWindow = 8 << 20;      // bytes judged at once
+// Judges the keys by the lines they pass that hold no atom (wasted work), over
+// windows of the input (all threads, all inputs of a matcher), and says which
+// keys turned out common after they were chosen from a sample: the matcher
+// then chooses again without them. A window is busy when its wasted lines
+// are more than one per 16 KiB; a key is then blamed when, alone, it passes
+// more than one wasted line per 32 KiB of the block at hand.
+struct KeyWatch {
+  static constexpr size_t kWindow = 4 << 20;      // bytes judged at once
   static constexpr size_t kMinBlock = 64 << 10;   // smaller blocks (single lines) are not counted
   static constexpr size_t kWastedEvery = 16 << 10;
 
-  // After a block of n bytes whose wasted lines are `wasted`: the keys (of
-  // `keys`, lowercase) to avoid from now on, or none.
-  std::vector<std::string> block(const char* data, size_t n, const std::vector<LineSpan>& wasted,
-                                 const std::vector<std::string>& keys);
-  void reset() { bytes_ = wasted_ = 0; }
-
- private:
-  size_t bytes_ = 0, wasted_ = 0;
+  static bool busy(size_t bytes, size_t wasted) { return wasted * kWastedEvery > bytes; }
+  // The keys (of `keys`, lowercase) to avoid, by the wasted lines of one
+  // block of n bytes; may be none.
+  static std::vector<std::string> blame(const char* data, size_t n, const std::vector<LineSpan>& wasted,
+                                        const std::vector<std::string>& keys);
 };
 
 }  // namespace tpmdiag::prefilter
