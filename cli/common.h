@@ -95,8 +95,9 @@ bool check_min_confidence(const std::string& cmd, double x);
 bool parse_args(const std::string& cmd, const Args& args, const po::options_description& visible,
                 const po::positional_options_description* pos, po::variables_map& vm);
 
-// Loads the engine or prints the one-line error; nullptr means exit 2.
-std::unique_ptr<Engine> load_engine(const CommonOptions& o);
+// Loads the engine or prints the one-line error; nullptr means exit 2. The
+// engine lives until the process ends (never freed: see common.cc).
+Engine* load_engine(const CommonOptions& o);
 
 // -o FILE: where the output goes ("-" or none: standard output).
 //   OutputFile out;

@@ -125,16 +125,24 @@ const RE2* Format::compiled() const {
     component = group_index(*r, "component");
     sd = group_index(*r, "sd");
     cont = group_index(*r, "cont");
-    if (auto t = split_trailing_any(pattern)) {
-      auto h = std::make_unique<RE2>(t->head, opts);
-      if (h->ok() && h->NumberOfCapturingGroups() == r->NumberOfCapturingGroups()) {
-        head = std::move(h);
-        head_spanning = std::move(t->spanning);
-      }
-    }
     re = std::move(r);
   });
   return re.get();
+}
+
+const RE2* Format::compiled_head() const {
+  std::call_once(*head_once, [this] {
+    auto t = split_trailing_any(pattern);
+    if (!t || !re) return;
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    auto h = std::make_unique<RE2>(t->head, opts);
+    if (h->ok() && h->NumberOfCapturingGroups() == re->NumberOfCapturingGroups()) {
+      head = std::move(h);
+      head_spanning = std::move(t->spanning);
+    }
+  });
+  return head.get();
 }
 
 bool Format::match(std::string_view line, re2::StringPiece* g, int n, bool reference) const {
@@ -144,7 +152,8 @@ bool Format::match(std::string_view line, re2::StringPiece* g, int n, bool refer
   // Without captures RE2 runs its DFA, ~10x faster than the engines that
   // capture: it says no to the formats a line is not in (most attempts).
   if (!r->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, nullptr, 0)) return false;
-  if (head && !reference && head->Match(text, 0, line.size(), RE2::ANCHOR_START, g, n)) {
+  const RE2* head = reference ? nullptr : compiled_head();
+  if (head && head->Match(text, 0, line.size(), RE2::ANCHOR_START, g, n)) {
     const char* end = line.data() + line.size();
     const char* matched = g[0].data() + g[0].size();
     if (any_matches_all(std::string_view(matched, static_cast<size_t>(end - matched)))) {

@@ -81,8 +81,12 @@ struct Format {
   // captures, faster); reference = the whole pattern only, for tests.
   bool match(std::string_view line, re2::StringPiece* g, int n, bool reference = false) const;
   mutable std::unique_ptr<RE2> re;
-  mutable std::unique_ptr<RE2> head;      // the pattern without a trailing `.*`, if exact
+  // The pattern without a trailing `.*`, if exact; compiled when a line first
+  // matches the pattern (a paste tries several formats and matches one).
+  const RE2* compiled_head() const;
+  mutable std::unique_ptr<RE2> head;
   mutable std::vector<int> head_spanning;  // its groups that end at the line's end
+  std::unique_ptr<std::once_flag> head_once = std::make_unique<std::once_flag>();
   mutable int ts = -1, level = -1, pri = -1, program = -1, pid = -1, host = -1, component = -1, sd = -1,
       cont = -1, message = -1;  // capture indexes
   mutable std::string error;

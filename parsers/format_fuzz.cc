@@ -41,7 +41,7 @@ void parse_line(std::string_view line, ParseScratch& scratch) {
   for (std::string_view v : {ev.message, ev.host, ev.component, ev.program, ev.proc_id, ev.ts_text})
     for (char c : v) sink = sink + static_cast<unsigned char>(c);
   for (const Format& f : fs.formats()) {
-    if (f.compiled() && f.head) {
+    if (f.compiled() && f.compiled_head()) {
       re2::StringPiece fast[24], ref[24];
       int n = std::min(f.re->NumberOfCapturingGroups() + 1, 24);
       bool a = f.match(line, fast, n), b = f.match(line, ref, n, true);

@@ -446,7 +446,7 @@ TEST_CASE("a format's head gives the captures of its whole pattern", "[parsers][
   size_t with_head = 0, compared = 0;
   for (const Format& f : formats().formats()) {
     const RE2* re = f.compiled();
-    if (!re || !f.head) continue;
+    if (!re || !f.compiled_head()) continue;
     ++with_head;
     int n = re->NumberOfCapturingGroups() + 1;
     std::vector<std::string> lines;
@@ -482,7 +482,7 @@ TEST_CASE("a format's head is not used when what follows it is not `.*` text", "
   f.name = "lazy";
   f.pattern = "(?P<a>[\\s\\S]?\?)(?P<m>.*)";
   REQUIRE(f.compiled());
-  REQUIRE(f.head);
+  REQUIRE(f.compiled_head());
   re2::StringPiece fast[3], ref[3];
   std::string line = "\nabc";
   REQUIRE(f.match(line, fast, 3));
