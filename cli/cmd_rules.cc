@@ -57,7 +57,7 @@ int cmd_rules(const Args& args) {
     std::cerr << "tpmdiag rules: error: unknown action '" << action << "' (use list, test or prefilter)\n";
     return 2;
   }
-  auto engine = load_engine(o);
+  auto engine = load_engine(o, action == "test");  // only the test reads the rules' samples
   if (!engine) return 2;
   const auto& rules = engine->matcher().rules();
   if (action == "list") {

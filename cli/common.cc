@@ -167,8 +167,12 @@ bool parse_args(const std::string& cmd, const Args& args, const po::options_desc
   return vm.count("help") || check_choices(cmd, options, pos, vm);
 }
 
-Engine* load_engine(const CommonOptions& o) {
-  auto e = Engine::load({o.rules_dirs, o.kb_dirs});
+Engine* load_engine(const CommonOptions& o, bool rule_samples) {
+  EngineOptions eo;
+  eo.rules_dirs = o.rules_dirs;
+  eo.kb_dirs = o.kb_dirs;
+  eo.rule_samples = rule_samples;
+  auto e = Engine::load(eo);
   if (!e) {
     print_error(e.error().message);
     return nullptr;

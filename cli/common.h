@@ -96,8 +96,9 @@ bool parse_args(const std::string& cmd, const Args& args, const po::options_desc
                 const po::positional_options_description* pos, po::variables_map& vm);
 
 // Loads the engine or prints the one-line error; nullptr means exit 2. The
-// engine lives until the process ends (never freed: see common.cc).
-Engine* load_engine(const CommonOptions& o);
+// engine lives until the process ends (never freed: see common.cc). The
+// rules' samples are loaded only when asked (`rules test`).
+Engine* load_engine(const CommonOptions& o, bool rule_samples = false);
 
 // -o FILE: where the output goes ("-" or none: standard output).
 //   OutputFile out;

@@ -62,7 +62,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
   // A previous run's rules of these files, with what compiling them taught
   // it (issue 21): no JSON to parse, and each pattern compiles when a line
   // first reaches it.
-  RuleCache cache = RuleCache::open(opts.rule_cache ? RuleCache::default_dir() : "", *rule_files);
+  RuleCache cache = RuleCache::open(opts.rule_cache ? RuleCache::default_dir() : "", *rule_files, opts.rule_samples);
   auto rules = cache.rules(*rule_files);
   if (!rules) return rules.error();
   auto lexicon_files = collect_data_files("rules/lexicon/", {});

@@ -21,6 +21,9 @@ struct EngineOptions {
   std::vector<std::string> rules_dirs;  // extra rule files (override embedded ones by id)
   std::vector<std::string> kb_dirs;     // extra cause files (override embedded ones by id)
   bool rule_cache = true;               // rules/rule_cache.h, in RuleCache::default_dir()
+  // Rules from the cache come without their samples unless asked (only
+  // `rules test` reads them); rules parsed from JSON always have them.
+  bool rule_samples = true;
 };
 
 class Engine {

@@ -86,6 +86,7 @@ struct Reader {
     in.remove_prefix(n);
     return s;
   }
+  void skip_str() { in.remove_prefix(count(1)); }
   void strs(std::vector<std::string>& v) {
     size_t n = count(sizeof(uint32_t));
     v.reserve(n);
@@ -160,7 +161,8 @@ bool valid_kind(SourceKind k) {
   return valid[static_cast<uint8_t>(k)];
 }
 
-void get_rule(Reader& rd, Rule& r, RuleAnalysis& a) {
+// samples=false skips the rule's samples (only `rules test` reads them).
+void get_rule(Reader& rd, Rule& r, RuleAnalysis& a, bool samples) {
   r.id = rd.str();
   r.title = rd.str();
   r.file = rd.str();
@@ -179,8 +181,13 @@ void get_rule(Reader& rd, Rule& r, RuleAnalysis& a) {
   rd.lists(r.when);
   rd.lists(r.unless);
   size_t n_samples = rd.count(2 * sizeof(uint32_t));
-  r.match_samples.reserve(n_samples);
+  if (samples) r.match_samples.reserve(n_samples);
   for (size_t i = 0; i < n_samples && rd.ok; ++i) {
+    if (!samples) {
+      rd.skip_str();
+      for (size_t j = 0, m = rd.count(2 * sizeof(uint32_t)); j < m && rd.ok; ++j) rd.skip_str(), rd.skip_str();
+      continue;
+    }
     RuleSample& s = r.match_samples.emplace_back();
     s.line = rd.str();
     for (size_t j = 0, m = rd.count(2 * sizeof(uint32_t)); j < m && rd.ok; ++j) {
@@ -188,7 +195,11 @@ void get_rule(Reader& rd, Rule& r, RuleAnalysis& a) {
       it->second = rd.str();
     }
   }
-  rd.strs(r.nomatch_samples);
+  if (samples) {
+    rd.strs(r.nomatch_samples);
+  } else {
+    for (size_t i = 0, m = rd.count(sizeof(uint32_t)); i < m && rd.ok; ++i) rd.skip_str();
+  }
   a.captures = rd.num<int32_t>();
   if (a.captures < 0) rd.ok = false;
   size_t n_groups = rd.count(2 * sizeof(uint32_t));
@@ -243,7 +254,7 @@ std::string RuleCache::encode(uint64_t key, const std::vector<Rule>& rules, cons
 }
 
 bool RuleCache::decode(std::string_view bytes, uint64_t key, std::vector<Rule>& rules,
-                       std::vector<RuleAnalysis>& analyses) {
+                       std::vector<RuleAnalysis>& analyses, bool samples) {
   rules.clear();
   analyses.clear();
   if (bytes.substr(0, kMagic.size()) != kMagic) return false;
@@ -256,14 +267,14 @@ bool RuleCache::decode(std::string_view bytes, uint64_t key, std::vector<Rule>& 
   const size_t n = rd.count(14 * sizeof(uint32_t) + 4);
   rules.resize(n);
   analyses.resize(n);
-  for (size_t i = 0; i < n && rd.ok; ++i) get_rule(rd, rules[i], analyses[i]);
+  for (size_t i = 0; i < n && rd.ok; ++i) get_rule(rd, rules[i], analyses[i], samples);
   if (rd.ok && rd.in.empty()) return true;
   rules.clear();  // a cut or damaged file: none of it
   analyses.clear();
   return false;
 }
 
-RuleCache RuleCache::open(const std::string& dir, const std::vector<DataFile>& files) {
+RuleCache RuleCache::open(const std::string& dir, const std::vector<DataFile>& files, bool samples) {
   RuleCache c;
   if (dir.empty()) return c;
   struct stat self;
@@ -287,7 +298,7 @@ RuleCache RuleCache::open(const std::string& dir, const std::vector<DataFile>& f
   ::close(fd);
   if (!mapped) return c;
   const MappedFile& m = **mapped;
-  c.hit_ = decode(std::string_view(m.data(), m.size()), c.key_, c.rules_, c.analyses_) && !m.shrank();
+  c.hit_ = decode(std::string_view(m.data(), m.size()), c.key_, c.rules_, c.analyses_, samples) && !m.shrank();
   if (!c.hit_) {
     c.rules_.clear();
     c.analyses_.clear();

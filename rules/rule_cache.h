@@ -49,7 +49,9 @@ class RuleCache {
   static std::string default_dir();
   // The cache of the rule set in these files, in dir ("" = none: nothing
   // is found and save() writes nothing).
-  static RuleCache open(const std::string& dir, const std::vector<DataFile>& files);
+  // samples=false leaves the cached rules' samples out (only `rules test`
+  // reads them: a third of the file, and of the time to read it).
+  static RuleCache open(const std::string& dir, const std::vector<DataFile>& files, bool samples = true);
 
   // The files' rules (the same files as open()'s): the cached ones when the
   // file holds them, else load_rules(files).
@@ -69,7 +71,7 @@ class RuleCache {
   // in the outputs to use, unless the bytes are a whole file of this key).
   static std::string encode(uint64_t key, const std::vector<Rule>& rules, const std::vector<RuleAnalysis>& analyses);
   static bool decode(std::string_view bytes, uint64_t key, std::vector<Rule>& rules,
-                     std::vector<RuleAnalysis>& analyses);
+                     std::vector<RuleAnalysis>& analyses, bool samples = true);
 
  private:
   std::string path_;

@@ -240,6 +240,26 @@ TEST_CASE("a cached rule set is the files' rules, and serves only the same files
     RuleAnalysis a;
     CHECK(!rc.take(rules->size(), a));
   }
+  {
+    // Without samples: the same rules but for their samples, the same analyses.
+    auto rc = RuleCache::open(cache.dir.string(), *files, false);
+    CHECK(rc.hit());
+    auto rules = rc.rules(*files);
+    REQUIRE(rules.ok());
+    REQUIRE(rules->size() == parsed->size());
+    size_t had_samples = 0;
+    for (size_t i = 0; i < rules->size(); ++i) {
+      Rule want = (*parsed)[i];
+      had_samples += !want.match_samples.empty() || !want.nomatch_samples.empty();
+      want.match_samples.clear();
+      want.nomatch_samples.clear();
+      CHECK((*rules)[i] == want);
+      RuleAnalysis a;
+      REQUIRE(rc.take(i, a));
+      CHECK(a == analysis(i));
+    }
+    CHECK(had_samples > 20);
+  }
   // Other files read another cache file: one letter of a rule's meaning, a
   // file's name, one file more or less.
   auto changed = *files;
