@@ -420,6 +420,20 @@ TEST_CASE("count_newlines: every length and alignment, long runs", "[parsers][sc
     }
   std::string all(100000, '\n');  // byte counters must not overflow (255 steps per fold)
   REQUIRE(count_newlines(all.data(), all.size()) == all.size());
+  // A byte >= 0x80 anywhere sets *high; none leaves it.
+  for (size_t len : {1, 31, 63, 64, 65, 200}) {
+    std::string text(len, 'a');
+    unsigned char high = 0;
+    count_newlines(text.data(), len, &high);
+    CHECK(high == 0);
+    for (size_t at = 0; at < len; ++at) {
+      text.assign(len, 'a');
+      text[at] = '\xC3';
+      high = 0;
+      count_newlines(text.data(), len, &high);
+      CHECK(high == 0x80);
+    }
+  }
 }
 
 TEST_CASE("split_trailing_any: only exact splits", "[parsers][formats]") {
