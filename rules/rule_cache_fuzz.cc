@@ -12,7 +12,8 @@
 //         (at its size times the first of them / 256).
 // Checked: no crash, no read past the input (ASan); a body that decodes
 // encodes back to the same bytes (the format has one spelling, so the
-// decoder took nothing a writer would not have written).
+// decoder took nothing a writer would not have written), and decodes without
+// samples to the same rules but for their samples.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -78,5 +79,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (RuleCache::encode(kKey, rules, analyses) != file) std::abort();
+  // Without samples: decodes too, to the same rules but for their samples.
+  std::vector<Rule> lean;
+  std::vector<RuleAnalysis> lean_analyses;
+  if (!RuleCache::decode(std::string_view(exact.data(), exact.size()), kKey, lean, lean_analyses, false)) std::abort();
+  if (lean.size() != rules.size() || lean_analyses != analyses) std::abort();
+  for (size_t i = 0; i < rules.size(); ++i) {
+    Rule want = rules[i];
+    want.match_samples.clear();
+    want.nomatch_samples.clear();
+    if (!(lean[i] == want)) std::abort();
+  }
   return 0;
 }
