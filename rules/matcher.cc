@@ -60,13 +60,6 @@ int on_key(unsigned int /*id*/, unsigned long long /*from*/, unsigned long long 
   return 0;
 }
 
-// Level 2: the exact atoms in one line.
-int on_atom(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/, unsigned int /*flags*/,
-            void* ctx) {
-  static_cast<std::vector<int>*>(ctx)->push_back(static_cast<int>(id));
-  return 0;
-}
-
 }  // namespace
 
 void Matcher::avoid_keys_in(std::vector<std::string> text, const std::vector<std::string>& patterns) {
@@ -288,24 +281,15 @@ void Matcher::atoms_in(std::string_view text, Scratch& scratch, std::vector<int>
   out.erase(std::unique(out.begin(), out.end()), out.end());
 }
 
-// Keys, atoms and the literal databases are made on first use: a paste small
-// enough for the reference path never pays for them.
+// Keys are chosen on first use: a paste small enough for the reference path
+// never pays for them. A candidate line's atoms are found by atoms_in(): a
+// Vectorscan database of the atoms cost ~14 ms to compile before the first
+// byte was scanned, and was no faster per line.
 const Matcher::Lazy& Matcher::compiled(std::string_view sample) const {
   std::call_once(lazy_->once, [this, sample] {
     Lazy& l = *lazy_;
     if (atom_list_.empty()) return;
-    // One of a requirement's atoms holds a key, so the atoms need not wait
-    // for the keys: their database compiles while the keys are chosen.
-    Result<hs_database_t*> atoms = make_error("");
-    std::thread other([&] { atoms = compile_literals(atom_list_); });
     l.keys = choose(sample, {}, &l.error);
-    other.join();
-    if (!atoms) {
-      l.keys = nullptr;
-      l.error = atoms.error().message;
-      return;
-    }
-    l.atoms.reset(*atoms);
   });
   return *lazy_;
 }
@@ -396,7 +380,6 @@ Matcher::Scratch::Scratch(const Matcher&) {}
 
 Matcher::Scratch::~Scratch() {
   if (keys_hs_) hs_free_scratch(keys_hs_);
-  if (atoms_hs_) hs_free_scratch(atoms_hs_);
 }
 
 void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const {
@@ -414,7 +397,6 @@ void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const Cand
     scratch.keys_ = keys;
     if (keys->db) hs_alloc_scratch(keys->db.get(), &scratch.keys_hs_);
   }
-  if (!scratch.atoms_hs_) hs_alloc_scratch(db.atoms.get(), &scratch.atoms_hs_);
   auto& lines = scratch.lines_;
   lines.clear();
   if (keys->fast) {
@@ -429,14 +411,11 @@ void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const Cand
   for (const LineSpan& line : lines) {
     auto& atoms = scratch.atoms_;
     atoms.clear();
-    hs_scan(db.atoms.get(), data + line.begin, static_cast<unsigned>(line.end - line.begin), 0,
-            scratch.atoms_hs_, on_atom, &atoms);
+    atoms_in(std::string_view(data + line.begin, line.end - line.begin), scratch, atoms);
     if (atoms.empty()) {
       if (watched) scratch.wasted_.push_back(line);
       continue;
     }
-    std::sort(atoms.begin(), atoms.end());
-    atoms.erase(std::unique(atoms.begin(), atoms.end()), atoms.end());
     fn(std::string_view(data + line.begin, line.end - line.begin), atoms);
   }
   if (watched) watch_keys(data, n, scratch);

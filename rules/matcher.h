@@ -10,8 +10,9 @@
 // one, rare by their letters and not common in the first text scanned) are
 // searched caseless over the raw buffer (rules/keyfilter.h on CPUs with AVX2
 // or AVX-512 VBMI, 5-10 GB/s; Vectorscan elsewhere); only lines holding a key are
-// then searched for the exact atoms. Only lines with an atom are parsed, and
-// only the rules of the atoms found are run on them.
+// then searched for the exact atoms (atoms_in: one pass, atoms looked up by
+// their first two bytes). Only lines with an atom are parsed, and only the
+// rules of the atoms found are run on them.
 //
 //   auto m = Matcher::build(std::move(rules));      // Result<Matcher>
 //   Matcher::Scratch scratch(*m);                   // one per thread
@@ -93,7 +94,6 @@ class Matcher {
     std::shared_ptr<const void> keys_;  // the Keys keys_hs_ was made for
     std::vector<LineSpan> wasted_;       // lines with a key and no atom, in the last block
     hs_scratch* keys_hs_ = nullptr;
-    hs_scratch* atoms_hs_ = nullptr;
     std::vector<int> atoms_;
     std::vector<int> potentials_;
     std::vector<int> set_hits_;
@@ -105,10 +105,10 @@ class Matcher {
   // per line, with the ids of the atoms found in it. n must end at a line end.
   void prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const;
 
-  // The atoms in text, as prefilter() finds them in a line, by a plain
-  // search: for inputs too small to be worth the literal databases (a paste),
-  // so that only the rules of the atoms found are compiled and run. Appends
-  // to out, which stays sorted and without repeats.
+  // The atoms in text (any case), as prefilter() finds them in a line; also
+  // for inputs too small to be worth choosing keys (a paste), so that only
+  // the rules of the atoms found are compiled and run. Appends to out, which
+  // stays sorted and without repeats.
   void atoms_in(std::string_view text, Scratch& scratch, std::vector<int>& out) const;
 
   // Runs the rules that may match (all of them when atoms is null) on ev and
@@ -183,7 +183,6 @@ class Matcher {
   };
   struct Lazy {
     std::once_flag once;
-    Db atoms;
     std::string error;
     std::mutex mu;                              // guards the three below
     std::shared_ptr<const Keys> keys;
