@@ -38,17 +38,17 @@ uint32_t load32(const char* p) {
 std::unordered_map<uint32_t, size_t> window_counts(const std::vector<KeyFilter::Key>& keys,
                                                    std::string_view sample) {
   std::unordered_map<uint32_t, size_t> counts;
-  std::vector<bool> maybe(1 << 16);
+  std::vector<uint64_t> maybe((1 << 16) / 64);  // a bit per slot: most windows stop here
   auto slot = [](uint32_t w) { return (w * 2654435761u) >> 16; };
   for (const auto& k : keys)
     for (size_t o = 0; o + kWindow <= k.text.size(); ++o) {
       uint32_t w = load32(k.text.data() + o);
       counts[w] = 0;
-      maybe[slot(w)] = true;
+      maybe[slot(w) >> 6] |= uint64_t{1} << (slot(w) & 63);
     }
   for (size_t i = 0; i + kWindow <= sample.size(); ++i) {
     uint32_t w = load32(sample.data() + i);
-    if (!maybe[slot(w)]) continue;
+    if (!(maybe[slot(w) >> 6] >> (slot(w) & 63) & 1)) continue;
     auto it = counts.find(w);
     if (it != counts.end()) ++it->second;
   }
@@ -280,9 +280,10 @@ struct Passes {
 // adds little; mixing unlike windows passes their cross products).
 std::vector<std::pair<size_t, size_t>> KeyFilter::assign_buckets(std::string_view sample, Engine e, size_t buckets,
                                                                  const std::vector<size_t>& order) const {
+  uint32_t seen[256] = {};
+  for (char c : sample) ++seen[static_cast<unsigned char>(c)];
   double freq[256];
-  for (double& x : freq) x = 1;  // a byte unseen in the sample is rare, not absent
-  for (char c : sample) freq[static_cast<unsigned char>(c)] += 1;
+  for (int x = 0; x < 256; ++x) freq[x] = 1.0 + seen[x];  // a byte unseen in the sample is rare, not absent
   for (int c = 'A'; c <= 'Z'; ++c) freq[c] = freq[c - 'A' + 'a'] / 4;  // the sample is lowercased
   double total = 0;
   for (double x : freq) total += x;

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -45,19 +47,38 @@ Result<hs_database*> compile_literals(const std::vector<std::string>& lits);
 class CommonCheck {
  public:
   explicit CommonCheck(std::string_view sample) : text_(ascii_lower(sample)) {
-    lines_ = static_cast<size_t>(std::count(text_.begin(), text_.end(), '\n'));
-    if (lines_ < kMinLines) return;
-    // Lines holding each 3 bytes (hashed: a collision only raises a count).
+    // Lines holding each 3 bytes (hashed: a collision only raises a count),
+    // and the lines, in one pass.
     slots_.assign(kSlots, {0, 0});
     uint32_t line = 1;
-    for (size_t i = 0; i + 3 <= text_.size(); ++i) {
-      if (text_[i] == '\n') {
+    const char* p = text_.data();
+    const size_t n = text_.size();
+    size_t i = 0;
+    auto count = [&](uint32_t bytes3) {
+      Slot& s = slots_[slot(bytes3)];
+      if (s.line != line) s.line = line, ++s.lines;
+    };
+    for (; i + 4 <= n; ++i) {
+      if (p[i] == '\n') {
         ++line;
         continue;
       }
-      Slot& s = slots_[slot(text_.data() + i)];
-      if (s.line != line) s.line = line, ++s.lines;
+      if constexpr (std::endian::native == std::endian::little) {
+        uint32_t v;  // one load for the three bytes
+        std::memcpy(&v, p + i, 4);
+        count(v & 0xffffffu);
+      } else {
+        count(bytes3(p + i));
+      }
     }
+    for (; i < n; ++i) {
+      if (p[i] == '\n') {
+        ++line;
+        continue;
+      }
+      if (i + 3 <= n) count(bytes3(p + i));
+    }
+    lines_ = line - 1;
   }
   const std::string& text() const { return text_; }
   bool operator()(const std::string& key) const {
@@ -65,7 +86,7 @@ class CommonCheck {
     size_t limit = std::max<size_t>(lines_ / 100, 5), hits = 0;
     // A key is in no more lines than its rarest 3 bytes: most keys stop here.
     size_t bound = SIZE_MAX;
-    for (size_t i = 0; i + 3 <= key.size(); ++i) bound = std::min<size_t>(bound, slots_[slot(key.data() + i)].lines);
+    for (size_t i = 0; i + 3 <= key.size(); ++i) bound = std::min<size_t>(bound, slots_[slot(bytes3(key.data() + i))].lines);
     if (bound <= limit) return false;
     std::boyer_moore_horspool_searcher search(key.begin(), key.end());
     for (auto it = text_.begin();;) {
@@ -83,12 +104,12 @@ class CommonCheck {
   struct Slot {
     uint32_t line, lines;  // the last line counted, lines counted
   };
-  static size_t slot(const char* p) {
-    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(p[0])) |
-                 static_cast<uint32_t>(static_cast<unsigned char>(p[1])) << 8 |
-                 static_cast<uint32_t>(static_cast<unsigned char>(p[2])) << 16;
-    return (v * 2654435761u) >> 15;
+  static uint32_t bytes3(const char* p) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(p[0])) |
+           static_cast<uint32_t>(static_cast<unsigned char>(p[1])) << 8 |
+           static_cast<uint32_t>(static_cast<unsigned char>(p[2])) << 16;
   }
+  static size_t slot(uint32_t bytes3) { return (bytes3 * 2654435761u) >> 15; }
   std::string text_;
   size_t lines_ = 0;
   std::vector<Slot> slots_;

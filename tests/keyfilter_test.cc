@@ -4,12 +4,14 @@
 // 64-byte blocks and the padded tail.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "rules/keyfilter.h"
 #include "rules/matcher.h"
+#include "rules/prefilter_build.h"
 
 using namespace tpmdiag;
 
@@ -188,5 +190,40 @@ TEST_CASE("key search: the window slots drop near-misses; short keys keep to the
     CHECK(spans(out) == spans(slow));
     CHECK(st.candidates > 20);
     CHECK(st.confirmed * 4 <= st.candidates);
+  }
+}
+
+// CommonCheck (prefilter_build.h) counts lines per 3 bytes in one pass; a key
+// is common when more than max(lines / 100, 5) lines hold it: checked against
+// counting the lines by hand, for keys near the text's end and texts without
+// a final newline.
+TEST_CASE("common keys: as counting the lines that hold them", "[keyfilter]") {
+  std::mt19937 rng(7);
+  const std::vector<std::string> words = {"tpm", "Loading", "module", "vmkernel", "abc", "xyz", "cpu1:", "IOMMU"};
+  for (int round = 0; round < 20; ++round) {
+    std::string text;
+    std::uniform_int_distribution<size_t> pick(0, words.size() - 1), per(1, 6), rare(0, 40 + round * 10);
+    size_t lines = 500 + static_cast<size_t>(round) * 37;
+    for (size_t l = 0; l < lines; ++l) {
+      for (size_t w = per(rng); w > 0; --w) text += words[pick(rng)] + " ";
+      if (rare(rng) == 0) text += "Rarekey";
+      text += l + 1 < lines || round % 2 ? "\n" : "tail";
+    }
+    prefilter::CommonCheck common(text);
+    std::vector<std::string> keys = {"rarekey", "tpm", "loading mod", "xyz", "ail", "tail", "zzz", "le v"};
+    for (const auto& k : keys) {
+      size_t holding = 0, n = 0;
+      for (size_t from = 0; from < text.size();) {
+        size_t eol = text.find('\n', from);
+        if (eol == std::string::npos) eol = text.size();
+        ++n;
+        if (tpmdiag::icontains(std::string_view(text).substr(from, eol - from), k)) ++holding;
+        from = eol + 1;
+      }
+      size_t newlines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+      bool want = newlines >= 500 && holding > std::max<size_t>(newlines / 100, 5);
+      INFO("round " << round << " key '" << k << "' in " << holding << " of " << n << " lines");
+      REQUIRE(common(k) == want);
+    }
   }
 }

@@ -194,3 +194,16 @@ TEST_CASE("icontains finds what a caseless search finds", "[normalize][different
   CHECK(tpmdiag::icontains("Tpm2Cmd: CreatePrimary", "createprimary"));
   CHECK(!tpmdiag::icontains("tpm", "tpm2"));
 }
+
+TEST_CASE("ascii_lower: eight bytes at a time as byte by byte, every byte value at every lane", "[normalize]") {
+  for (size_t len : {0, 1, 7, 8, 9, 15, 16, 17, 64, 300}) {
+    for (int shift = 0; shift < 256; shift += 1) {
+      std::string s(len, '\0');
+      for (size_t i = 0; i < len; ++i) s[i] = static_cast<char>((i * 37 + static_cast<size_t>(shift)) & 0xff);
+      std::string want = s;
+      for (char& c : want) c = tpmdiag::ascii_lower(c);
+      REQUIRE(tpmdiag::ascii_lower(std::string_view(s)) == want);
+    }
+  }
+  CHECK(tpmdiag::ascii_lower(std::string_view("Tpm2Cmd: CreatePrimary @[Z`\xc3\x89")) == "tpm2cmd: createprimary @[z`\xc3\x89");
+}
