@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 namespace tpmdiag {
 
@@ -78,7 +79,8 @@ Timeline build_timeline(std::vector<Fact>& facts) {
 
   // Per host, with vmkwarning/vmkernel duplicates dropped.
   std::map<std::string, std::vector<const Fact*>> hosts;
-  std::set<std::string> seen;
+  std::unordered_set<std::string> seen;
+  seen.reserve(facts.size());
   for (size_t i : order) {
     const Fact& f = facts[i];
     if (f.ts_ms && (f.kind == SourceKind::vmkernel || f.kind == SourceKind::vmkwarning)) {
