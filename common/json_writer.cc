@@ -1,5 +1,6 @@
 #include "common/json_writer.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -28,9 +29,27 @@ bool plain8(const char* p) {
   return bad == 0;
 }
 
+// The length of s's leading run of plain() bytes.
+size_t plain_prefix(std::string_view s) {
+  size_t run = 0;
+  while (run + 8 <= s.size() && plain8(s.data() + run)) run += 8;
+  while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) ++run;
+  return run;
+}
+
 }  // namespace
 
 void JsonWriter::escape(std::string_view s, std::string& out) {
+  // Most strings (keys, ids, most log lines) need no escape: one append.
+  if (plain_prefix(s) == s.size()) {
+    size_t at = out.size();
+    out.resize(at + s.size() + 2);
+    char* p = out.data() + at;
+    p[0] = '"';
+    std::memcpy(p + 1, s.data(), s.size());
+    p[s.size() + 1] = '"';
+    return;
+  }
   out.push_back('"');
   for (size_t i = 0; i < s.size();) {
     size_t run = i;
@@ -93,7 +112,7 @@ void JsonWriter::before_value() {
   }
   if (!has_items_.empty()) {
     if (has_items_.back()) buf_.push_back(',');
-    has_items_.back() = true;
+    has_items_.back() = 1;
     newline();
   }
 }
@@ -101,7 +120,7 @@ void JsonWriter::before_value() {
 JsonWriter& JsonWriter::begin_object() {
   before_value();
   buf_.push_back('{');
-  has_items_.push_back(false);
+  has_items_.push_back(0);
   return *this;
 }
 
@@ -118,7 +137,7 @@ JsonWriter& JsonWriter::end_object() {
 JsonWriter& JsonWriter::begin_array() {
   before_value();
   buf_.push_back('[');
-  has_items_.push_back(false);
+  has_items_.push_back(0);
   return *this;
 }
 
@@ -161,7 +180,8 @@ JsonWriter& JsonWriter::number(double d) {
 
 JsonWriter& JsonWriter::integer(int64_t i) {
   before_value();
-  buf_ += std::to_string(i);
+  char b[24];
+  buf_.append(b, static_cast<size_t>(std::to_chars(b, b + sizeof b, i).ptr - b));
   done();
   return *this;
 }

@@ -55,8 +55,8 @@ class JsonWriter {
   std::ostream& out_;
   std::string buf_;
   int indent_;
-  // One entry per open container: true once it holds an element.
-  std::vector<bool> has_items_;
+  // One entry per open container: 1 once it holds an element.
+  std::vector<char> has_items_;
   bool after_key_ = false;
 };
 
