@@ -1,5 +1,7 @@
 #include "parsers/mapped.h"
 
+#include <algorithm>
+
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -94,6 +96,14 @@ void MappedFile::release(const char* from, const char* to) const {
   auto b = (reinterpret_cast<uintptr_t>(from) + g_page - 1) & ~(g_page - 1);
   auto e = reinterpret_cast<uintptr_t>(to) & ~(g_page - 1);
   if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
+
+void MappedFile::release_around(const char* from, const char* to) const {
+  constexpr uintptr_t kFolio = uintptr_t{2} << 20;  // the largest page cache folio on x86-64 (PMD size)
+  auto b = std::max(reinterpret_cast<uintptr_t>(from) & ~(kFolio - 1), reinterpret_cast<uintptr_t>(data_));
+  auto e = std::min((reinterpret_cast<uintptr_t>(to) + kFolio - 1) & ~(kFolio - 1),
+                    reinterpret_cast<uintptr_t>(data_) + size_);
+  if (e > b) release(reinterpret_cast<const char*>(b), reinterpret_cast<const char*>(e));
 }
 
 bool MappedFile::shrank() const { return g_slots[slot_].shrank.load(); }

@@ -40,6 +40,11 @@ class MappedFile {
   // page cache keeps them): a scan that releases what it has read keeps its
   // resident size small however large the file.
   void release(const char* from, const char* to) const;
+  // For a look at [from, to) out of scan order (a sample, a search for a
+  // cut point): drops the pages around it too. A fault maps the whole folio
+  // the page cache holds (up to 2 MiB for a file written in large writes),
+  // and release() would keep what lies outside [from, to).
+  void release_around(const char* from, const char* to) const;
 
  private:
   MappedFile(const char* data, size_t size, std::string name, int slot);

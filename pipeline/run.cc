@@ -33,34 +33,45 @@ namespace {
 // A split point within `window` bytes after `at`: just after a newline that is
 // followed by the start of a record (not a continuation line), so no
 // multi-line record is cut; `none` when there is none that near (a huge line:
-// the search must not touch, and make resident, the whole of it).
-size_t split_point(const char* data, size_t at, size_t size, size_t window, size_t none) {
-  size_t stop = std::min(size, at + window);
+// the search must not touch, and make resident, the whole of it). What it
+// looked at is released: the scan reaches it much later.
+size_t split_point(const MappedFile& m, const char* data, size_t at, size_t size, size_t window, size_t none) {
+  const size_t start = at, stop = std::min(size, at + window);
+  size_t found = none, looked = stop;
   while (at + 1 < stop) {
     const char* nl = static_cast<const char*>(std::memchr(data + at, '\n', stop - at - 1));
     if (!nl) break;
     at = static_cast<size_t>(nl - data);
     char next = data[at + 1];
-    if ((next >= '0' && next <= '9') || next == '<' || next == '{') return at + 1;
+    if ((next >= '0' && next <= '9') || next == '<' || next == '{') {
+      found = at + 1;
+      looked = at + 2;
+      break;
+    }
     ++at;
   }
-  return none;
+  m.release_around(data + start, data + looked);
+  return found;
 }
 
 // Text to choose prefilter keys by: slices from across the file, not only its
-// start (a log's first boot lines differ from what fills the rest of it).
-std::string spread_sample(const char* data, size_t size) {
+// start (a log's first boot lines differ from what fills the rest of it). The
+// pages looked at are released, as by split_point().
+std::string spread_sample(const MappedFile& m, const char* data, size_t size) {
   constexpr size_t kSlices = 8, kSlice = 64 << 10;
   if (size <= kSlices * kSlice) return std::string(data, size);
   std::string out;
   for (size_t k = 0; k < kSlices; ++k) {
     size_t at = size / kSlices * k;
+    size_t look = std::min(size - at, 2 * kSlice);
     const char* nl = k ? static_cast<const char*>(std::memchr(data + at, '\n', std::min(size - at, kSlice))) : data - 1;
-    if (!nl) continue;  // inside a line longer than a slice
-    size_t from = static_cast<size_t>(nl - data) + 1;
-    size_t to = std::min(size, from + kSlice);
-    const void* end = memrchr(data + from, '\n', to - from);
-    if (end) out.append(data + from, static_cast<const char*>(end) + 1);
+    if (nl) {  // else inside a line longer than a slice
+      size_t from = static_cast<size_t>(nl - data) + 1;
+      size_t to = std::min(size, from + kSlice);
+      const void* end = memrchr(data + from, '\n', to - from);
+      if (end) out.append(data + from, static_cast<const char*>(end) + 1);
+    }
+    m.release_around(data + at, data + at + look);
   }
   return out;
 }
@@ -97,7 +108,7 @@ bool Run::scan_mapped(const StreamInfo& info, ByteSource& src) {
 
   // Keys are chosen once, on the start of the first large input (the same
   // whichever thread gets there first).
-  (void)engine_.matcher().compile(spread_sample(data, size));
+  (void)engine_.matcher().compile(spread_sample(**map, data, size));
   // Parts several per thread, taken in turn, so no thread idles at the end.
   unsigned jobs = opts_.jobs ? opts_.jobs : std::max(1u, std::thread::hardware_concurrency());
   if (size < opts_.split_min) jobs = 1;
@@ -105,7 +116,7 @@ bool Run::scan_mapped(const StreamInfo& info, ByteSource& src) {
   std::vector<size_t> cuts{0};
   for (size_t j = 1; j < nparts; ++j) {
     size_t at = std::max(cuts.back(), size / nparts * j);
-    cuts.push_back(at >= size ? size : split_point(data, at, size, 1 << 20, cuts.back()));
+    cuts.push_back(at >= size ? size : split_point(**map, data, at, size, 1 << 20, cuts.back()));
   }
   cuts.push_back(size);
 

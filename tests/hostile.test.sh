@@ -148,13 +148,25 @@ case_long_line() {
 
 # The same as a regular file (mapped, not read; issue 20 #15): the pages of
 # the line are released as it is passed, and no search runs over all of it
-# (325 MiB peak and 5x the piped time for 300 MiB before).
+# (325 MiB peak and 5x the piped time for 300 MiB before). The file is
+# written in one write: the page cache may then hold it in 2 MiB folios, and
+# each page touched maps its whole folio (62 MiB peak before the pages of the
+# key sample and the cut-point searches were released, 17 MiB after; issue
+# 21 asks <= 64).
 case_long_line_file() {
   case_name=long-line-file
   local size=$((300 << 20)) label=300MiB
   if [ "$san" = 1 ]; then size=$((128 << 20)); label=128MiB; fi
-  { printf '%s' "$tpm_line"; head -c "$size" /dev/zero | tr '\0' a; printf '\n'; cat "$good"; } > "$T/longline.log"
-  run "$(cap_mb 100)" "$(tmo 20)" "$bin" diagnose --format json "$T/longline.log"
+  python3 - "$T/longline.log" "$size" "$tpm_line" "$good" <<'PY'
+import os, sys
+path, size, line, good = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), sys.argv[4]
+data = memoryview(line + b"a" * size + b"\n" + open(good, "rb").read())
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+while data:
+    data = data[os.write(fd, data):]
+os.close(fd)
+PY
+  run "$(cap_mb 40)" "$(tmo 20)" "$bin" diagnose --format json "$T/longline.log"
   check_rc 1 || return
   check_no_crash || return
   check_rss || return
