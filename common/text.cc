@@ -7,7 +7,13 @@
 namespace tpmdiag {
 
 std::string ascii_lower(std::string_view s) {
-  std::string out(s);
+  std::string out;
+  ascii_lower(s, out);
+  return out;
+}
+
+void ascii_lower(std::string_view s, std::string& out) {
+  out.assign(s);
   char* p = out.data();
   size_t i = 0;
   // 8 bytes at a time (key choice lowers a 512 KiB sample): per byte, the
@@ -24,7 +30,6 @@ std::string ascii_lower(std::string_view s) {
     std::memcpy(p + i, &v, 8);
   }
   for (; i < out.size(); ++i) p[i] = ascii_lower(p[i]);
-  return out;
 }
 
 bool iequals(std::string_view a, std::string_view b) {

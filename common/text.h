@@ -25,6 +25,7 @@ struct LineSpan {
 
 inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 std::string ascii_lower(std::string_view s);
+void ascii_lower(std::string_view s, std::string& out);  // into out, reusing its memory
 bool iequals(std::string_view a, std::string_view b);
 bool icontains(std::string_view hay, std::string_view needle);
 bool ends_with(std::string_view s, std::string_view suffix);

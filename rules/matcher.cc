@@ -238,44 +238,64 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std
 }
 
 namespace {
-// atoms_in()'s bucket of a position: the low 6 bits of two bytes (letters,
-// digits and most punctuation apart; a clash costs one more compare).
-inline unsigned pair_bucket(unsigned char a, unsigned char b) { return (a & 63u) << 6 | (b & 63u); }
+uint32_t load4(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+// 16 bits of 4 bytes: the index's bit, and its bucket (the top 12).
+uint32_t quad_hash(uint32_t v) { return (v * 0x9E3779B1u) >> 16; }
 }  // namespace
 
 void Matcher::index_atoms() {
-  pair_from_.assign(4097, 0);
-  auto key = [](const std::string& a) {
-    return pair_bucket(static_cast<unsigned char>(a[0]), static_cast<unsigned char>(a[1]));
-  };
-  for (const auto& a : atom_list_)
-    if (a.size() >= 2) ++pair_from_[key(a) + 1];
-  for (size_t k = 1; k < pair_from_.size(); ++k) pair_from_[k] += pair_from_[k - 1];
-  pair_atoms_.assign(pair_from_.back(), 0);
-  std::vector<uint32_t> at(pair_from_.begin(), pair_from_.end() - 1);
+  // Atoms of 4 bytes or more by their first 4; the few shorter ones are
+  // searched for as they are.
+  Index quad;
   for (size_t i = 0; i < atom_list_.size(); ++i) {
-    if (atom_list_[i].size() >= 2) pair_atoms_[at[key(atom_list_[i])]++] = static_cast<int>(i);
+    const std::string& a = atom_list_[i];
+    if (a.size() >= 4) quad.add(quad_hash(load4(a.data())), static_cast<int>(i));
     else short_atoms_.push_back(static_cast<int>(i));
   }
+  quad_ = quad.build();
 }
 
-// One pass over the line: at each position, only the atoms in the bucket of
-// its two bytes are compared (a search per atom cost a pass per atom).
+void Matcher::Index::add(uint32_t hash, int atom) { entries.emplace_back(hash, atom); }
+
+Matcher::AtomIndex Matcher::Index::build() const {
+  AtomIndex x;
+  x.seen.assign((1u << 16) / 64, 0);
+  x.from.assign(kBuckets + 1, 0);
+  for (auto [h, a] : entries) {
+    x.seen[h >> 6] |= uint64_t{1} << (h & 63);
+    ++x.from[bucket(h) + 1];
+  }
+  for (size_t k = 1; k < x.from.size(); ++k) x.from[k] += x.from[k - 1];
+  x.atoms.assign(entries.size(), 0);
+  std::vector<uint32_t> at(x.from.begin(), x.from.end() - 1);
+  for (auto [h, a] : entries) x.atoms[at[bucket(h)]++] = a;
+  return x;
+}
+
+// One pass over the line: at each position, a bit says whether an atom may
+// start with its 4 bytes (most positions stop at it); only then are the atoms
+// in the bucket of those bytes compared (a search per atom cost a pass per atom).
 void Matcher::atoms_in(std::string_view text, Scratch& scratch, std::vector<int>& out) const {
   std::string& low = scratch.lower_;
-  low.assign(text);
-  for (char& ch : low) ch = ascii_lower(ch);
+  ascii_lower(text, low);
   const size_t before = out.size();
   for (int a : short_atoms_)
     if (low.find(atom_list_[static_cast<size_t>(a)]) != std::string::npos) out.push_back(a);
-  const auto* p = reinterpret_cast<const unsigned char*>(low.data());
-  for (size_t i = 0; i + 1 < low.size(); ++i) {
-    unsigned k = pair_bucket(p[i], p[i + 1]);
-    for (uint32_t j = pair_from_[k]; j < pair_from_[k + 1]; ++j) {
-      const std::string& a = atom_list_[static_cast<size_t>(pair_atoms_[j])];
-      if (a.size() <= low.size() - i && std::memcmp(p + i, a.data(), a.size()) == 0) out.push_back(pair_atoms_[j]);
+  const char* p = low.data();
+  const size_t n = low.size();
+  auto at = [&](const AtomIndex& x, uint32_t h, size_t i) {
+    if (!x.may_start(h)) return;
+    for (uint32_t j = x.from[AtomIndex::bucket(h)], e = x.from[AtomIndex::bucket(h) + 1]; j < e; ++j) {
+      const std::string& a = atom_list_[static_cast<size_t>(x.atoms[j])];
+      if (a.size() <= n - i && std::memcmp(p + i, a.data(), a.size()) == 0) out.push_back(x.atoms[j]);
     }
-  }
+  };
+  if (!quad_.atoms.empty())
+    for (size_t i = 0; i + 4 <= n; ++i) at(quad_, quad_hash(load4(p + i)), i);
   if (out.size() - before <= 1 && (before == 0 || out.size() == before)) return;  // nothing to order
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -170,11 +170,27 @@ class Matcher {
   std::vector<std::vector<std::pair<std::string, int>>> groups_;  // per rule: named captures
   std::vector<std::string> atom_list_;        // level-2 literals: distinct, lowercase
   std::vector<std::vector<int>> atom_rules_;  // atom -> rules it stands for
-  // atoms_in()'s index: atoms by a bucket of their first two bytes
-  // (pair_atoms_[pair_from_[k] .. pair_from_[k + 1]) for bucket k), and the
-  // shorter ones.
-  std::vector<uint32_t> pair_from_;
-  std::vector<int> pair_atoms_, short_atoms_;
+  // atoms_in()'s index: atoms by a 16-bit hash of their first 4 bytes: a
+  // bit per hash that some atom has, and the atoms of each bucket
+  // (atoms[from[k] .. from[k + 1]) for bucket k = the hash's top 12 bits).
+  // Atoms under 4 bytes (a few) are searched for as they are.
+  struct AtomIndex {
+    static constexpr uint32_t kBuckets = 4096;
+    static uint32_t bucket(uint32_t hash) { return hash >> 4; }
+    bool may_start(uint32_t hash) const { return seen[hash >> 6] >> (hash & 63) & 1; }
+    std::vector<uint64_t> seen;
+    std::vector<uint32_t> from;
+    std::vector<int> atoms;
+  };
+  struct Index {  // while building
+    static constexpr uint32_t kBuckets = AtomIndex::kBuckets;
+    static uint32_t bucket(uint32_t hash) { return AtomIndex::bucket(hash); }
+    void add(uint32_t hash, int atom);
+    AtomIndex build() const;
+    std::vector<std::pair<uint32_t, int>> entries;
+  };
+  AtomIndex quad_;
+  std::vector<int> short_atoms_;
   void index_atoms();
   struct Keys {                                 // level 1
     std::vector<std::string> list;
