@@ -304,7 +304,8 @@ void Matcher::atoms_in(std::string_view text, Scratch& scratch, std::vector<int>
 // Keys are chosen on first use: a paste small enough for the reference path
 // never pays for them. A candidate line's atoms are found by atoms_in(): a
 // Vectorscan database of the atoms cost ~14 ms to compile before the first
-// byte was scanned, and was no faster per line.
+// byte was scanned, and saved little per line (45 M against 55 M
+// instructions for 20,000 lines of the boot-heavy mix).
 const Matcher::Lazy& Matcher::compiled(std::string_view sample) const {
   std::call_once(lazy_->once, [this, sample] {
     Lazy& l = *lazy_;
