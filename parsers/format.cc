@@ -1,6 +1,8 @@
 #include "parsers/format.h"
 
 #include <algorithm>
+#include <atomic>
+#include <re2/set.h>
 
 #include "common/json_read.h"
 #include "parsers/timestamp.h"
@@ -40,11 +42,11 @@ struct Groups {
   }
 };
 
-bool match(const Format& f, std::string_view line, Groups& g) {
+bool match(const Format& f, std::string_view line, Groups& g, bool known) {
   const RE2* re = f.compiled();
   if (!re) return false;
   g.n = std::min(re->NumberOfCapturingGroups() + 1, kMaxGroups);
-  return f.match(line, g.g, g.n);
+  return f.match(line, g.g, g.n, false, known);
 }
 
 void reset(Event& ev, std::string_view line) {
@@ -145,18 +147,24 @@ const RE2* Format::compiled_head() const {
   return head.get();
 }
 
-bool Format::match(std::string_view line, re2::StringPiece* g, int n, bool reference) const {
+bool Format::match(std::string_view line, re2::StringPiece* g, int n, bool reference, bool known) const {
   const RE2* r = compiled();
   if (!r) return false;
   re2::StringPiece text(line.data(), line.size());
   // Without captures RE2 runs its DFA, ~10x faster than the engines that
   // capture: it says no to the formats a line is not in (most attempts).
-  if (!r->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, nullptr, 0)) return false;
+  if (!known && !r->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, nullptr, 0)) return false;
   const RE2* head = reference ? nullptr : compiled_head();
-  if (head && head->Match(text, 0, line.size(), RE2::ANCHOR_START, g, n)) {
+  re2::StringPiece span;  // the head's match, found by the DFA (no captures)
+  if (head && head->Match(text, 0, line.size(), RE2::ANCHOR_START, &span, 1)) {
     const char* end = line.data() + line.size();
-    const char* matched = g[0].data() + g[0].size();
-    if (any_matches_all(std::string_view(matched, static_cast<size_t>(end - matched)))) {
+    const char* matched = span.data() + span.size();
+    // The captures of that match come from matching exactly its span (the
+    // line around it as context): the capturing engine then walks only the
+    // head's bytes, and the first match of the head is the first of those
+    // that end where it ends.
+    if (any_matches_all(std::string_view(matched, static_cast<size_t>(end - matched))) &&
+        head->Match(text, 0, span.size(), RE2::ANCHOR_BOTH, g, n)) {
       g[0] = text;
       for (int i : head_spanning)
         if (i < n && g[i].data()) g[i] = re2::StringPiece(g[i].data(), static_cast<size_t>(end - g[i].data()));
@@ -166,9 +174,9 @@ bool Format::match(std::string_view line, re2::StringPiece* g, int n, bool refer
   return r->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, g, n);
 }
 
-bool FormatSet::try_regex(const Format& f, std::string_view line, Event& ev, ParseScratch& s) const {
+bool FormatSet::try_regex(const Format& f, std::string_view line, Event& ev, ParseScratch& s, bool known) const {
   Groups g;
-  if (!match(f, line, g)) return false;
+  if (!match(f, line, g, known)) return false;
   ev.kind = f.kind;
   ev.program = g.nil(f.program);
   ev.proc_id = g.nil(f.pid);
@@ -187,10 +195,10 @@ bool FormatSet::try_regex(const Format& f, std::string_view line, Event& ev, Par
 }
 
 bool FormatSet::try_envelope(const Format& f, std::string_view line, Event& ev, ParseScratch& s,
-                             Depth depth) const {
+                             Depth depth, bool known) const {
   (void)depth;
   Groups g;
-  if (!match(f, line, g)) return false;
+  if (!match(f, line, g, known)) return false;
   // A header time that is not ISO 8601 must be a valid RFC 3164 one (month
   // names checked by hand), or the line is not this envelope.
   std::string_view ts = g.nil(f.ts);
@@ -265,20 +273,71 @@ bool FormatSet::try_json(const Format& f, std::string_view line, Event& ev, Pars
 
 const Format* FormatSet::parse_at(std::string_view line, Event& ev, ParseScratch& s, Depth depth,
                                   const Format* only) const {
-  auto attempt = [&](const Format& f) {
+  auto attempt = [&](const Format& f, bool known) {
     switch (f.type) {
       case FormatType::json: return try_json(f, line, ev, s);
-      case FormatType::envelope: return try_envelope(f, line, ev, s, depth);
-      default: return try_regex(f, line, ev, s);
+      case FormatType::envelope: return try_envelope(f, line, ev, s, depth, known);
+      default: return try_regex(f, line, ev, s, known);
     }
   };
-  if (only) return attempt(*only) ? only : nullptr;
-  for (const auto& f : formats_) {
+  if (only) return attempt(*only, false) ? only : nullptr;
+  const std::optional<uint64_t> hits = detect(line, s);
+  for (size_t i = 0; i < formats_.size(); ++i) {
+    const Format& f = formats_[i];
     if (f.type == FormatType::json && (depth != Depth::top || line.empty() || line.front() != '{')) continue;
     if (f.type == FormatType::envelope && depth == Depth::payload) continue;
-    if (attempt(f)) return &f;
+    const bool known = hits && f.type != FormatType::json;
+    if (known && !(*hits >> i & 1)) continue;
+    if (attempt(f, known)) return &f;
   }
   return nullptr;
+}
+
+struct FormatSet::Detect {
+  uint64_t after = 1000;  // lines parsed before the set is compiled
+  std::atomic<uint64_t> lines{0};
+  std::atomic<bool> ready{false};
+  std::once_flag once;
+  std::unique_ptr<RE2::Set> set;
+  std::vector<size_t> format_of;  // the set's pattern i is formats_[format_of[i]]
+};
+
+FormatSet::FormatSet() : detect_(std::make_unique<Detect>()) {}
+FormatSet::~FormatSet() = default;
+void FormatSet::detect_after(uint64_t lines) { detect_->after = lines; }
+FormatSet::FormatSet(FormatSet&&) noexcept = default;
+FormatSet& FormatSet::operator=(FormatSet&&) noexcept = default;
+
+std::optional<uint64_t> FormatSet::detect(std::string_view line, ParseScratch& s) const {
+  Detect& d = *detect_;
+  if (!d.ready.load(std::memory_order_acquire)) {
+    if (d.after == UINT64_MAX || d.lines.fetch_add(1, std::memory_order_relaxed) < d.after) return std::nullopt;
+    std::call_once(d.once, [&] {
+      if (formats_.size() > 64) return;
+      RE2::Options o;
+      o.set_log_errors(false);
+      o.set_max_mem(32 << 20);
+      auto set = std::make_unique<RE2::Set>(o, RE2::ANCHOR_BOTH);
+      for (size_t i = 0; i < formats_.size(); ++i) {
+        const Format& f = formats_[i];
+        if (f.type == FormatType::json || !f.compiled()) continue;  // json: no pattern; else it never matches
+        if (set->Add(f.pattern, nullptr) < 0) return;
+        d.format_of.push_back(i);
+      }
+      if (!set->Compile()) return;
+      d.set = std::move(set);
+      d.ready.store(true, std::memory_order_release);
+    });
+    if (!d.ready.load(std::memory_order_acquire)) return std::nullopt;
+  }
+  auto& got = s.set_hits_;
+  got.clear();
+  RE2::Set::ErrorInfo err{};
+  if (!d.set->Match(re2::StringPiece(line.data(), line.size()), &got, &err) && err.kind != RE2::Set::kNoError)
+    return std::nullopt;  // out of memory on this line: ask each format
+  uint64_t hits = 0;
+  for (int h : got) hits |= uint64_t{1} << d.format_of[static_cast<size_t>(h)];
+  return hits;
 }
 
 const Format* FormatSet::parse(std::string_view line, Event& ev, ParseScratch& scratch, const Format* only) const {

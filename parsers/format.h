@@ -43,6 +43,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <re2/re2.h>
 #include <string>
 #include <vector>
@@ -79,7 +80,8 @@ struct Format {
   // Matches the whole line; fills g[0, n) with the pattern's captures. By
   // default with `head` when the pattern has one (trailing_any.h: the same
   // captures, faster); reference = the whole pattern only, for tests.
-  bool match(std::string_view line, re2::StringPiece* g, int n, bool reference = false) const;
+  // known: the whole pattern is known to match (FormatSet asked RE2::Set).
+  bool match(std::string_view line, re2::StringPiece* g, int n, bool reference = false, bool known = false) const;
   mutable std::unique_ptr<RE2> re;
   // The pattern without a trailing `.*`, if exact; compiled when a line first
   // matches the pattern (a paste tries several formats and matches one).
@@ -103,10 +105,16 @@ class ParseScratch {
   friend class FormatSet;
   JsonUnwrapper json_;
   std::string sd_;
+  std::vector<int> set_hits_;
 };
 
 class FormatSet {
  public:
+  FormatSet();
+  ~FormatSet();
+  FormatSet(FormatSet&&) noexcept;
+  FormatSet& operator=(FormatSet&&) noexcept;
+
   // Fills ev (everything but input/line) from one line (no trailing newline).
   // Auto-detects the format, or tries only `only` (a forced --input-format;
   // an envelope's or JSON's payload is still auto-detected). Returns the
@@ -120,6 +128,10 @@ class FormatSet {
   // A format by name, or null.
   const Format* find(std::string_view name) const;
 
+  // How many lines are parsed before detect() compiles its set (default
+  // 1000; 0: at once, UINT64_MAX: never). Set it before the first parse.
+  void detect_after(uint64_t lines);
+
   // Checks every format's samples; returns one message per failure.
   std::vector<std::string> self_test() const;
 
@@ -130,8 +142,16 @@ class FormatSet {
   enum class Depth { top, json_payload, payload };
   const Format* parse_at(std::string_view line, Event& ev, ParseScratch& s, Depth depth,
                          const Format* only) const;
-  bool try_regex(const Format& f, std::string_view line, Event& ev, ParseScratch& s) const;
-  bool try_envelope(const Format& f, std::string_view line, Event& ev, ParseScratch& s, Depth depth) const;
+  bool try_regex(const Format& f, std::string_view line, Event& ev, ParseScratch& s, bool known) const;
+  bool try_envelope(const Format& f, std::string_view line, Event& ev, ParseScratch& s, Depth depth,
+                    bool known) const;
+  // Which formats' patterns match the whole line, in one pass of RE2::Set
+  // (bit i: formats_[i]), once this set has parsed enough lines to pay for
+  // compiling every pattern (a paste meets few formats); nullopt: ask each
+  // format (not yet, more than 64 formats, or the set ran out of memory).
+  std::optional<uint64_t> detect(std::string_view line, ParseScratch& s) const;
+  struct Detect;
+  std::unique_ptr<Detect> detect_;
   bool try_json(const Format& f, std::string_view line, Event& ev, ParseScratch& s) const;
   Severity level_of(std::string_view text) const;
   SourceKind kind_of_program(std::string_view program) const;

@@ -504,3 +504,46 @@ TEST_CASE("a format's head is not used when what follows it is not `.*` text", "
   CHECK(ref[1].size() == 1);
   for (int g = 0; g < 3; ++g) CHECK(std::string(fast[g].data(), fast[g].size()) == std::string(ref[g].data(), ref[g].size()));
 }
+
+// detect() asks one RE2::Set which formats match a line; without it each
+// format is asked in turn. Both must parse every line alike: the formats'
+// samples, cut and with pieces inserted (as the head test above).
+TEST_CASE("formats found by one RE2::Set parse lines as formats asked in turn", "[parsers][formats][differential]") {
+  auto files = collect_data_files("parsers/formats/", {});
+  REQUIRE(files);
+  auto set_first = load_formats(*files), each = load_formats(*files);
+  REQUIRE(set_first);
+  REQUIRE(each);
+  set_first->detect_after(0);
+  each->detect_after(UINT64_MAX);
+  std::mt19937 rng(43);
+  const std::string extra[] = {"", " ", "\xC3\xA9", "\xFF", "\t", "-->", "x", ": ", "]", "<13>", "{", "Tpm2Cmd: "};
+  std::vector<std::string> lines;
+  for (const auto& f : each->formats())
+    for (const auto& s : f.samples) lines.push_back(s.line);
+  for (size_t i = 0, base = lines.size(); i < base * 30; ++i) {
+    std::string l = lines[rng() % base];
+    size_t at = l.empty() ? 0 : rng() % l.size();
+    if (rng() % 3 == 0) l.resize(at);
+    else l.insert(at, extra[rng() % std::size(extra)]);
+    lines.push_back(l);
+  }
+  ParseScratch s1, s2;
+  size_t parsed = 0;
+  for (const auto& l : lines) {
+    Event a, b;
+    const Format* fa = set_first->parse(l, a, s1);
+    const Format* fb = each->parse(l, b, s2);
+    CAPTURE(l);
+    REQUIRE((fa ? fa->name : "-") == (fb ? fb->name : "-"));
+    parsed += fa != nullptr;
+    CHECK(kind_name(a.kind) == kind_name(b.kind));
+    CHECK(a.host == b.host);
+    CHECK(a.ts_text == b.ts_text);
+    CHECK(a.component == b.component);
+    CHECK(a.message == b.message);
+    CHECK(a.program == b.program);
+    CHECK(a.continuation == b.continuation);
+  }
+  CHECK(parsed > lines.size() / 2);
+}
