@@ -13,7 +13,7 @@
 namespace tpmdiag {
 
 Result<std::vector<DataFile>> collect_data_files(std::string_view prefix,
-                                                 const std::vector<std::string>& extra_dirs) {
+                                                 const std::vector<std::string>& extra_dirs, bool read) {
   std::vector<DataFile> out;
   for (const auto& f : embedded_files())
     if (f.path.substr(0, prefix.size()) == prefix && f.path.find('/', prefix.size()) == std::string_view::npos &&
@@ -29,11 +29,31 @@ Result<std::vector<DataFile>> collect_data_files(std::string_view prefix,
     if (ec) return make_error(dir + ": " + ec.message());
     std::sort(paths.begin(), paths.end());
     for (const auto& p : paths) {
-      DataFile& f = out.emplace_back(DataFile{p.string(), {}});
-      if (!read_whole_file(f.path, f.text)) return make_error(f.path + ": cannot read");
+      DataFile& f = out.emplace_back();
+      f.path = p.string();
+      f.on_disk = true;
+      f.loaded = false;
+      struct stat st;
+      // As read_whole_file would: a file that is not regular cannot be read.
+      if (::stat(f.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return make_error(f.path + ": cannot read");
+      f.stamp = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                 static_cast<uint64_t>(st.st_size),
+                 static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                 static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
     }
   }
+  if (read)
+    if (auto s = read_data_files(out); !s) return s.error();
   return out;
+}
+
+Status read_data_files(std::vector<DataFile>& files) {
+  for (auto& f : files) {
+    if (f.loaded) continue;
+    if (!read_whole_file(f.path, f.text)) return make_error(f.path + ": cannot read");
+    f.loaded = true;
+  }
+  return ok_status();
 }
 
 bool read_whole_file(const std::string& path, std::string& out) {

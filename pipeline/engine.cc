@@ -33,13 +33,14 @@ Status avoid_common_keys(Matcher& m) {
   return ok_status();
 }
 
-// A hash of the files' names and texts (common/hash.h), 48 bits shown.
-// (It was FNV-1a, byte by byte: 8 M instructions of a paste's start-up with
-// 1 MB of --rules files.)
-std::string fingerprint(const std::vector<const std::vector<DataFile>*>& sets) {
+// A hash of the files' names and texts (common/hash.h), 48 bits shown; the
+// rule files' by RuleCache::files_hash, which a cached run has without
+// reading them.
+std::string fingerprint(const std::vector<const std::vector<DataFile>*>& sets, uint64_t rules_hash) {
   uint64_t h = 0;
   for (const auto* set : sets)
     for (const auto& f : *set) h = hash_bytes(f.text, hash_bytes(f.path, h));
+  h = hash_bytes(std::string_view(reinterpret_cast<const char*>(&rules_hash), sizeof rules_hash), h);
   char buf[16];
   std::snprintf(buf, sizeof buf, "%012llx", static_cast<unsigned long long>(h & 0xffffffffffffull));
   return buf;
@@ -57,7 +58,8 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
   auto formats = load_formats(*format_files, false);
   if (!formats) return formats.error();
 
-  auto rule_files = collect_data_files("rules/", opts.rules_dirs);
+  // Stat'ed, read only if the cache does not hold their rules.
+  auto rule_files = collect_data_files("rules/", opts.rules_dirs, false);
   if (!rule_files) return rule_files.error();
   // A previous run's rules of these files, with what compiling them taught
   // it (issue 21): no JSON to parse, and each pattern compiles when a line
@@ -84,7 +86,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
   if (auto s = avoid_common_keys(*matcher); !s) return s.error();
   std::unique_ptr<Engine> e(new Engine(std::move(*formats), std::move(*matcher)));
   e->causes_ = std::move(*causes);
-  e->knowledge_ = "kb " + fingerprint({&*format_files, &*rule_files, &*lexicon_files, &*cause_files}) + " (" +
+  e->knowledge_ = "kb " + fingerprint({&*format_files, &*lexicon_files, &*cause_files}, cache.files_hash()) + " (" +
                   std::to_string(rule_count) + " rules, " + std::to_string(e->causes_.size()) + " causes)";
   return e;
 }

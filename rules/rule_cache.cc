@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -221,14 +223,42 @@ void get_rule(Reader& rd, Rule& r, RuleAnalysis& a, bool samples) {
   }
 }
 
-// The key of a rule set: the files and the binary that reads them.
+template <typename T>
+uint64_t hash_value(const T& v, uint64_t h) {
+  return hash_bytes(std::string_view(reinterpret_cast<const char*>(&v), sizeof v), h);
+}
+
+// The key of a rule set: the files and the binary that reads them. A file
+// from a directory counts by its stat (its bytes are not read for it), an
+// embedded one by its bytes (at hand).
 uint64_t set_key(const std::vector<DataFile>& files, const struct stat& self) {
   uint64_t h = hash_bytes(kMagic);
   for (uint64_t v : {static_cast<uint64_t>(self.st_size), static_cast<uint64_t>(self.st_mtim.tv_sec),
                      static_cast<uint64_t>(self.st_mtim.tv_nsec), static_cast<uint64_t>(self.st_ino)})
-    h = hash_bytes(std::string_view(reinterpret_cast<const char*>(&v), sizeof v), h);
-  for (const auto& f : files) h = hash_bytes(f.text, hash_bytes(f.path, h));
+    h = hash_value(v, h);
+  for (const auto& f : files) {
+    h = hash_value(f.on_disk, hash_bytes(f.path, h));
+    h = f.on_disk ? hash_value(f.stamp, h) : hash_bytes(f.text, h);
+  }
   return h;
+}
+
+// Changed this close to the time its stat was taken for a cache (or after
+// it), a file may change again within the same tick of its file system's
+// clock (a second on some, two on FAT) and keep its stat: only its bytes
+// tell. Git calls such an index entry "racily clean".
+constexpr int64_t kRacyNs = 3'000'000'000;
+
+bool racy(const std::vector<DataFile>& files, int64_t at_ns) {
+  for (const auto& f : files)
+    if (f.on_disk && std::max(f.stamp.mtime_ns, f.stamp.ctime_ns) > at_ns - kRacyNs) return true;
+  return false;
+}
+
+int64_t now_ns() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 }  // namespace
@@ -240,9 +270,18 @@ std::string RuleCache::default_dir() {
   return {};
 }
 
-std::string RuleCache::encode(uint64_t key, const std::vector<Rule>& rules, const std::vector<RuleAnalysis>& analyses) {
+uint64_t RuleCache::files_hash(const std::vector<DataFile>& files) {
+  uint64_t h = 0;
+  for (const auto& f : files) h = hash_bytes(f.text, hash_bytes(f.path, h));
+  return h;
+}
+
+std::string RuleCache::encode(uint64_t key, const std::vector<Rule>& rules, const std::vector<RuleAnalysis>& analyses,
+                              Written written) {
   if (rules.size() != analyses.size()) return {};
   Writer w;
+  w.num(written.at_ns);
+  w.num(written.files_hash);
   w.size(rules.size());
   for (size_t i = 0; i < rules.size(); ++i) put_rule(w, rules[i], analyses[i]);
   if (!w.ok) return {};
@@ -254,7 +293,7 @@ std::string RuleCache::encode(uint64_t key, const std::vector<Rule>& rules, cons
 }
 
 bool RuleCache::decode(std::string_view bytes, uint64_t key, std::vector<Rule>& rules,
-                       std::vector<RuleAnalysis>& analyses, bool samples) {
+                       std::vector<RuleAnalysis>& analyses, bool samples, Written* written) {
   rules.clear();
   analyses.clear();
   if (bytes.substr(0, kMagic.size()) != kMagic) return false;
@@ -263,22 +302,31 @@ bool RuleCache::decode(std::string_view bytes, uint64_t key, std::vector<Rule>& 
   // A byte changed inside a string would still decode: the sum finds it.
   const auto sum = rd.num<uint64_t>();
   if (!rd.ok || sum != hash_bytes(rd.in)) return false;
+  Written w;
+  w.at_ns = rd.num<int64_t>();
+  w.files_hash = rd.num<uint64_t>();
   // A rule takes at least its 14 lengths and 4 bytes.
   const size_t n = rd.count(14 * sizeof(uint32_t) + 4);
   rules.resize(n);
   analyses.resize(n);
   for (size_t i = 0; i < n && rd.ok; ++i) get_rule(rd, rules[i], analyses[i], samples);
-  if (rd.ok && rd.in.empty()) return true;
+  if (rd.ok && rd.in.empty()) {
+    if (written) *written = w;
+    return true;
+  }
   rules.clear();  // a cut or damaged file: none of it
   analyses.clear();
   return false;
 }
 
-RuleCache RuleCache::open(const std::string& dir, const std::vector<DataFile>& files, bool samples) {
+RuleCache RuleCache::open(const std::string& dir, std::vector<DataFile>& files, bool samples) {
   RuleCache c;
   if (dir.empty()) return c;
   struct stat self;
   if (::stat("/proc/self/exe", &self) != 0) return c;  // which binary wrote it is unknown: no cache
+  // Before the stats below are compared: a file changed after this instant
+  // is racy for a cache written now.
+  c.at_ns_ = now_ns();
   c.key_ = set_key(files, self);
   char name[40];
   std::snprintf(name, sizeof name, "/rules-%016llx", static_cast<unsigned long long>(c.key_));
@@ -298,20 +346,33 @@ RuleCache RuleCache::open(const std::string& dir, const std::vector<DataFile>& f
   ::close(fd);
   if (!mapped) return c;
   const MappedFile& m = **mapped;
-  c.hit_ = decode(std::string_view(m.data(), m.size()), c.key_, c.rules_, c.analyses_, samples) && !m.shrank();
-  if (!c.hit_) {
+  const std::string_view bytes(m.data(), m.size());
+  Written w;
+  c.hit_ = decode(bytes, c.key_, c.rules_, c.analyses_, samples, &w) && !m.shrank();
+  if (c.hit_ && racy(files, w.at_ns)) {
+    // The stats match but may hide a change: the bytes decide.
+    c.hit_ = read_data_files(files).ok() && files_hash(files) == w.files_hash && !m.shrank();
+    // Settled since: written again with this run's time, the next run
+    // trusts the stats.
+    if (c.hit_ && !racy(files, c.at_ns_)) c.restamp_ = std::string(bytes);
+  }
+  if (c.hit_) {
+    c.files_hash_ = w.files_hash;
+  } else {
     c.rules_.clear();
     c.analyses_.clear();
   }
   return c;
 }
 
-Result<std::vector<Rule>> RuleCache::rules(const std::vector<DataFile>& files) {
+Result<std::vector<Rule>> RuleCache::rules(std::vector<DataFile>& files) {
   if (hit_ && !taken_) {
     taken_ = true;
     return std::move(rules_);
   }
   hit_ = false;
+  if (auto s = read_data_files(files); !s) return s.error();
+  files_hash_ = files_hash(files);
   auto parsed = load_rules(files);
   if (parsed && !path_.empty()) {
     rules_ = *parsed;
@@ -334,11 +395,22 @@ void RuleCache::add(size_t i, RuleAnalysis a) {
 }
 
 void RuleCache::save() const {
-  if (hit_ || path_.empty() || added_.empty()) return;
-  for (bool a : added_)
-    if (!a) return;
-  const std::string out = encode(key_, rules_, analyses_);
-  if (out.empty()) return;
+  std::string out;
+  if (hit_) {
+    if (restamp_.empty()) return;
+    // The same file but for its time (and so its sum).
+    out = restamp_;
+    const size_t head = kMagic.size() + sizeof key_, sum_at = head, body = head + sizeof(uint64_t);
+    std::memcpy(out.data() + body, &at_ns_, sizeof at_ns_);
+    const uint64_t sum = hash_bytes(std::string_view(out).substr(body));
+    std::memcpy(out.data() + sum_at, &sum, sizeof sum);
+  } else {
+    if (path_.empty() || added_.empty()) return;
+    for (bool a : added_)
+      if (!a) return;
+    out = encode(key_, rules_, analyses_, {at_ns_, files_hash_});
+    if (out.empty()) return;
+  }
   std::error_code ec;
   const std::filesystem::path path(path_);
   std::filesystem::create_directories(path.parent_path(), ec);

@@ -5,16 +5,28 @@
 // rule's RE2 is compiled only when a line holding one of its literals
 // reaches it.
 //
-//   RuleCache cache = RuleCache::open(RuleCache::default_dir(), files);  // never fails
-//   auto rules = cache.rules(files);    // cached, or load_rules(files)
+//   auto files = collect_data_files("rules/", dirs, false);  // stat'ed, not read
+//   RuleCache cache = RuleCache::open(RuleCache::default_dir(), *files);  // never fails
+//   auto rules = cache.rules(*files);   // cached, or read_data_files + load_rules
 //   for each rule i: if (!cache.take(i, a)) { a = analyse(rule i); cache.add(i, a); }
-//   cache.save();                       // only if the rules were not cached
+//   cache.save();                       // only if the rules were not cached (or to restamp)
 //
-// The file is named by a hash of the rule files (names and bytes) and of the
-// tpmdiag binary (its size, time and inode: how rules are read and analysed
-// may change between builds of one version, and a stale analysis could hide
-// a rule's lines), and holds that key and a hash of its contents: a changed
-// file or binary reads another file. A file whose key or hash differs, that
+// The file is named by a hash of the rule files and of the tpmdiag binary
+// (its size, time and inode: how rules are read and analysed may change
+// between builds of one version, and a stale analysis could hide a rule's
+// lines). A file from a --rules folder counts by its path and stat (device,
+// inode, size, mtime and ctime, in ns), as make and git tell a changed file,
+// so a cached run reads none of them; an embedded one by its bytes. Writing
+// a file changes its ctime, which cannot be set back, except within one tick
+// of its file system's clock: a file changed less than 3 s before the cache
+// was written ("racy", as git says) could change again unseen, so for it the
+// files are read and must hash to what the cache was written from, else the
+// cache is not used (and is restamped, once no file is racy any more, so
+// later runs trust the stats again). The stats must be taken just before
+// open(), whose time is the cache's.
+//
+// The cache file holds its key and a hash of its contents: a changed file
+// or binary reads another file. A file whose key or hash differs, that
 // does not decode whole (cut, damaged, another format) or that another user
 // owns is not used at all, and save() rewrites it. save() writes a new file
 // and renames it into place, so concurrent runs never read a half-written
@@ -42,6 +54,14 @@ struct RuleAnalysis {
   bool operator==(const RuleAnalysis&) const = default;
 };
 
+// When a rule cache file was written (RuleCache::open()'s time, ns since the
+// epoch) and from which bytes (RuleCache::files_hash).
+struct RuleCacheWritten {
+  int64_t at_ns = 0;
+  uint64_t files_hash = 0;
+  bool operator==(const RuleCacheWritten&) const = default;
+};
+
 class RuleCache {
  public:
   // $TPMDIAG_CACHE_DIR, else $XDG_CACHE_HOME/tpmdiag, else ~/.cache/tpmdiag;
@@ -51,11 +71,15 @@ class RuleCache {
   // is found and save() writes nothing).
   // samples=false leaves the cached rules' samples out (only `rules test`
   // reads them: a third of the file, and of the time to read it).
-  static RuleCache open(const std::string& dir, const std::vector<DataFile>& files, bool samples = true);
+  // Reads the files (read_data_files) only when the cache is racy.
+  static RuleCache open(const std::string& dir, std::vector<DataFile>& files, bool samples = true);
 
   // The files' rules (the same files as open()'s): the cached ones when the
-  // file holds them, else load_rules(files).
-  Result<std::vector<Rule>> rules(const std::vector<DataFile>& files);
+  // file holds them, else load_rules(files) after reading them.
+  Result<std::vector<Rule>> rules(std::vector<DataFile>& files);
+  // files_hash() of the rule files, once rules() returned them: the cache's
+  // record of it when they were not read.
+  uint64_t files_hash() const { return files_hash_; }
   // Whether the rules came from the cache.
   bool hit() const { return hit_; }
   // What compiling rule i of rules() taught a previous run, moved into out:
@@ -67,15 +91,22 @@ class RuleCache {
   // every rule's analysis was added; errors are ignored (a cache).
   void save() const;
 
+  // A hash of the files' names and bytes (loaded).
+  static uint64_t files_hash(const std::vector<DataFile>& files);
+
+  using Written = RuleCacheWritten;
   // The file's bytes for a rule set, and back (decode: false, and nothing
   // in the outputs to use, unless the bytes are a whole file of this key).
-  static std::string encode(uint64_t key, const std::vector<Rule>& rules, const std::vector<RuleAnalysis>& analyses);
+  static std::string encode(uint64_t key, const std::vector<Rule>& rules, const std::vector<RuleAnalysis>& analyses,
+                            Written written = {});
   static bool decode(std::string_view bytes, uint64_t key, std::vector<Rule>& rules,
-                     std::vector<RuleAnalysis>& analyses, bool samples = true);
+                     std::vector<RuleAnalysis>& analyses, bool samples = true, Written* written = nullptr);
 
  private:
   std::string path_;
-  uint64_t key_ = 0;
+  uint64_t key_ = 0, files_hash_ = 0;
+  int64_t at_ns_ = 0;
+  std::string restamp_;  // a racy hit's file, to write again with at_ns_
   bool hit_ = false, taken_ = false;
   std::vector<Rule> rules_;  // decoded, until rules(); or a copy of the parsed ones, for save()
   std::vector<RuleAnalysis> analyses_;  // per rule

@@ -4,7 +4,8 @@
 // target writes a right sum over what it fuzzes, to reach the decoder.
 //
 // Input: one byte choosing how the rest makes a file's body (what follows
-// the magic line, the key and the sum):
+// the magic line, the key and the sum: the time it was written, the rule
+// files' hash, the rules):
 //   even: the rest is the body;
 //   odd:  the body of the embedded rules' file, with the rest applied as
 //         patches of 3 bytes each: a 16-bit offset (modulo the body's size)
@@ -74,11 +75,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<char> exact(file.begin(), file.end());
   std::vector<Rule> rules;
   std::vector<RuleAnalysis> analyses;
-  if (!RuleCache::decode(std::string_view(exact.data(), exact.size()), kKey, rules, analyses)) {
+  RuleCache::Written written;
+  if (!RuleCache::decode(std::string_view(exact.data(), exact.size()), kKey, rules, analyses, true, &written)) {
     if (!rules.empty() || !analyses.empty()) std::abort();  // a failed decode leaves nothing to use
     return 0;
   }
-  if (RuleCache::encode(kKey, rules, analyses) != file) std::abort();
+  if (RuleCache::encode(kKey, rules, analyses, written) != file) std::abort();
   // Without samples: decodes too, to the same rules but for their samples.
   std::vector<Rule> lean;
   std::vector<RuleAnalysis> lean_analyses;

@@ -6,11 +6,15 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pipeline/run.h"
@@ -126,7 +130,8 @@ TEST_CASE("a damaged, cut or stale rule cache is ignored and rewritten", "[start
   const auto path = files.front();
   const std::string whole = read_file(path);
   REQUIRE(whole.size() > 100);
-  // Where the rules start: after the first line (magic), the key and the sum.
+  // Where the body starts: after the first line (magic), the key and the
+  // sum; the rules after its time and files' hash.
   const size_t body = whole.find('\n') + 1 + 16;
   auto flipped = [&](size_t at) {
     std::string s = whole;
@@ -143,7 +148,7 @@ TEST_CASE("a damaged, cut or stale rule cache is ignored and rewritten", "[start
       {"one byte short", whole.substr(0, whole.size() - 1)},
       {"one byte more", whole + "x"},
       {"garbage", std::string(whole.size(), '\x7f')},
-      {"a rule count too large", std::string(whole).replace(body, 4, "\xff\xff\xff\x7f", 4)},
+      {"a rule count too large", std::string(whole).replace(body + 16, 4, "\xff\xff\xff\x7f", 4)},
       {"a letter changed in a rule", flipped(whole.size() / 2)},
       {"a letter changed in the last rule", flipped(whole.size() - 20)},
       {"another key", stale()},
@@ -159,7 +164,10 @@ TEST_CASE("a damaged, cut or stale rule cache is ignored and rewritten", "[start
     // Nothing taken from the damaged file: every rule parsed and compiled at load.
     CHECK((*e)->matcher().compiled_rules() == (*e)->matcher().rules().size());
     CHECK((*e)->matcher().rules() == want);
-    CHECK(read_file(path) == whole);
+    // Rewritten: the same but for its time (and so its sum).
+    const std::string again = read_file(path);
+    CHECK(again.substr(0, body - 8) == whole.substr(0, body - 8));
+    CHECK(again.substr(body + 8) == whole.substr(body + 8));
   }
 }
 
@@ -274,7 +282,7 @@ TEST_CASE("a cached rule set is the files' rules, and serves only the same files
   auto more = *files;
   more.push_back(more.front());
   more.back().path = "extra/" + more.back().path;
-  for (const auto& other : {changed, renamed, fewer, more}) {
+  for (auto other : {changed, renamed, fewer, more}) {
     auto rc = RuleCache::open(cache.dir.string(), other);
     CHECK(!rc.hit());
     auto rules = rc.rules(other);
@@ -308,6 +316,25 @@ TEST_CASE("the rule cache's bytes decode to what was encoded, and only whole", "
   }
 }
 
+namespace {
+
+// A --rules file of one rule matching `word`: the same size for words of
+// the same length.
+std::string probe_rules(const std::string& word) {
+  return R"({"family": "extra", "rules": [{"id": "extra.probe", "title": "probe", "source": ["hostd"],
+               "pattern": ")" + word + R"(", "fact": "tpm_manager_created", "severity": "info",
+               "role": "context", "meaning": "m",
+               "samples": {"match": ["x )" + word + R"("], "nomatch": ["nothing"]}}]})";
+}
+
+std::string probe_pattern(const std::vector<Rule>& rules) {
+  for (const auto& r : rules)
+    if (r.id == "extra.probe") return r.pattern;
+  return {};
+}
+
+}  // namespace
+
 // A --rules folder whose file changes between runs: the second run must see
 // the change, not the first run's cached rules.
 TEST_CASE("a rule file changed between runs is read again, not taken from the cache", "[startup][differential]") {
@@ -315,11 +342,7 @@ TEST_CASE("a rule file changed between runs is read again, not taken from the ca
   const auto dir = cache.dir / "rules";
   std::filesystem::create_directories(dir);
   auto write_rule = [&](const std::string& pattern) {
-    std::ofstream(dir / "extra.json", std::ios::binary | std::ios::trunc)
-        << R"({"family": "extra", "rules": [{"id": "extra.probe", "title": "probe", "source": ["hostd"],
-               "pattern": ")" << pattern << R"(", "fact": "tpm_manager_created", "severity": "info",
-               "role": "context", "meaning": "m",
-               "samples": {"match": ["x )" << pattern << R"("], "nomatch": ["nothing"]}}]})";
+    std::ofstream(dir / "extra.json", std::ios::binary | std::ios::trunc) << probe_rules(pattern);
   };
   const auto log = (cache.dir / "probe.log").string();
   std::ofstream(log, std::ios::binary)
@@ -352,6 +375,142 @@ TEST_CASE("a rule file changed between runs is read again, not taken from the ca
       CHECK(probe_lines(**e, Path::prefiltered) == want);
     }
   }
+}
+
+// A cached run reads no --rules file (the cache is keyed by their stat): a
+// file rewritten at once to the same size, its mtime set back, must still
+// be seen (its ctime changed; and, changed so recently, it is racy and its
+// bytes are compared).
+TEST_CASE("a rule file rewritten to the same size and mtime is read again", "[startup][differential]") {
+  CacheDir cache;
+  const auto dir = cache.dir / "rules";
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "extra.json";
+  std::ofstream(path, std::ios::binary) << probe_rules("ProbeAlpha");
+  struct stat before;
+  REQUIRE(::stat(path.c_str(), &before) == 0);
+  EngineOptions o;
+  o.rules_dirs = {dir.string()};
+  auto first = Engine::load(o);  // writes the cache
+  REQUIRE(first.ok());
+  auto second = Engine::load(o);
+  REQUIRE(second.ok());
+  CHECK((*second)->matcher().compiled_rules() == 0);  // cached
+  CHECK(probe_pattern((*second)->matcher().rules()) == "ProbeAlpha");
+  // The knowledge named in reports: the same cached or not.
+  CHECK((*second)->knowledge() == (*first)->knowledge());
+  EngineOptions uncached = o;
+  uncached.rule_cache = false;
+  CHECK((*Engine::load(uncached))->knowledge() == (*first)->knowledge());
+
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << probe_rules("ProbeBravo");
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  struct stat after;
+  REQUIRE(::stat(path.c_str(), &after) == 0);
+  REQUIRE(after.st_size == before.st_size);
+  REQUIRE(after.st_mtim.tv_sec == before.st_mtim.tv_sec);
+  REQUIRE(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+  auto e = Engine::load(o);
+  REQUIRE(e.ok());
+  const Matcher& m = (*e)->matcher();
+  CHECK(m.compiled_rules() == m.rules().size());  // parsed, not cached
+  CHECK(probe_pattern(m.rules()) == "ProbeBravo");
+  CHECK((*e)->knowledge() != (*first)->knowledge());
+  CHECK((*e)->knowledge() == (*Engine::load(uncached))->knowledge());
+}
+
+// The rule cache with the files' stats made up (long ago), and its own time
+// set to make them racy: what stats alone decide, and what the bytes do.
+TEST_CASE("the rule cache trusts unchanged stats, and the files' bytes when they are racy", "[startup]") {
+  CacheDir cache;
+  const auto dir = cache.dir / "rules", cdir = cache.dir / "cache";
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "extra.json";
+  std::ofstream(path, std::ios::binary) << probe_rules("ProbeAlpha");
+  const int64_t long_ago = 1'000'000'000'000'000'000;  // 2001
+  const int64_t start = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  struct Opened {
+    bool hit = false, read = false;  // read: open() read the files
+    std::string pattern;
+    uint64_t hash = 0;
+  };
+  auto open = [&] {
+    auto files = collect_data_files("rules/", {dir.string()}, false);
+    REQUIRE(files.ok());
+    REQUIRE(files->back().on_disk);
+    REQUIRE(!files->back().loaded);
+    files->back().stamp.mtime_ns = files->back().stamp.ctime_ns = long_ago;
+    auto rc = RuleCache::open(cdir.string(), *files);
+    Opened o{rc.hit(), files->back().loaded, {}, 0};
+    auto rules = rc.rules(*files);
+    REQUIRE(rules.ok());
+    o.pattern = probe_pattern(*rules);
+    o.hash = rc.files_hash();
+    for (size_t i = 0; i < rules->size(); ++i) rc.add(i, {});
+    rc.save();
+    return o;
+  };
+  auto cache_file = [&] {
+    std::vector<std::filesystem::path> out;
+    for (const auto& e : std::filesystem::directory_iterator(cdir)) out.push_back(e.path());
+    REQUIRE(out.size() == 1);
+    return out.front();
+  };
+  // The file's time, set to `at` when given.
+  auto written = [&](std::optional<int64_t> at = std::nullopt) {
+    const auto file = cache_file();
+    const uint64_t key = std::stoull(file.filename().string().substr(6), nullptr, 16);
+    std::vector<Rule> r;
+    std::vector<RuleAnalysis> a;
+    RuleCache::Written w;
+    REQUIRE(RuleCache::decode(read_file(file), key, r, a, true, &w));
+    if (at) {
+      w.at_ns = *at;
+      std::ofstream(file, std::ios::binary | std::ios::trunc) << RuleCache::encode(key, r, a, w);
+    }
+    return w.at_ns;
+  };
+
+  auto files_hash = [&] { return RuleCache::files_hash(*collect_data_files("rules/", {dir.string()})); };
+  Opened o = open();  // written
+  CHECK((!o.hit && o.pattern == "ProbeAlpha"));
+  CHECK(written() >= start);
+  const uint64_t alpha = files_hash();
+  CHECK(o.hash == alpha);
+  o = open();
+  CHECK((o.hit && !o.read && o.pattern == "ProbeAlpha"));
+  CHECK(o.hash == alpha);  // the cache's record
+
+  // Bytes changed under a stat that did not: believed, as make and git do
+  // (a real change changes ctime, or is racy).
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << probe_rules("ProbeBravo");
+  o = open();
+  CHECK((o.hit && !o.read && o.pattern == "ProbeAlpha"));
+  // Written within 3 s of the files' change: racy, the bytes decide.
+  written(long_ago + 1'000'000'000);
+  o = open();
+  CHECK((!o.hit && o.read && o.pattern == "ProbeBravo"));
+  CHECK(o.hash == files_hash());
+  CHECK(o.hash != alpha);
+  CHECK(written() >= start);  // rewritten, not racy
+  o = open();
+  CHECK((o.hit && !o.read && o.pattern == "ProbeBravo"));
+  // Racy with the same bytes: used, and restamped for the next run.
+  written(long_ago + 2'000'000'000);
+  o = open();
+  CHECK((o.hit && o.read && o.pattern == "ProbeBravo"));
+  CHECK(o.hash == files_hash());
+  CHECK(written() >= start);
+  o = open();
+  CHECK((o.hit && !o.read && o.pattern == "ProbeBravo"));
+  // Changed after the cache was written (a clock set back): racy too.
+  written(long_ago - 60'000'000'000);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << probe_rules("ProbeDelta");
+  o = open();
+  CHECK((!o.hit && o.read && o.pattern == "ProbeDelta"));
 }
 
 // atoms_in() looks atoms up by a bucket of their first two bytes, in one
