@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dlfcn.h>
 
 #include <cerrno>
 #include <cstring>
@@ -10,6 +11,54 @@
 namespace tpmdiag {
 
 namespace {
+
+// libarchive is loaded with the first archive read (dlopen), not linked:
+// with what it links in turn (libxml2, ICU, nettle, five compressors) it
+// was 2.5 ms of every start (a one-line paste's quarter), archive or not.
+// Only its header is used at build time.
+#define TPMDIAG_LIBARCHIVE(X)                                                                                \
+  X(archive_error_string) X(archive_set_error) X(archive_filter_count) X(archive_filter_bytes)             \
+  X(archive_read_data_block) X(archive_read_new) X(archive_read_support_filter_all)                        \
+  X(archive_read_support_format_raw) X(archive_read_support_format_tar) X(archive_read_support_format_gnutar) \
+  X(archive_read_support_format_zip) X(archive_read_support_format_cpio) X(archive_read_open)              \
+  X(archive_read_free) X(archive_format) X(archive_read_next_header) X(archive_entry_pathname)             \
+  X(archive_entry_pathname_utf8) X(archive_entry_size_is_set) X(archive_entry_size) X(archive_entry_filetype) \
+  X(archive_entry_hardlink) X(archive_entry_symlink)
+
+struct Libarchive {
+#define TPMDIAG_FIELD(f) decltype(&::f) f = nullptr;
+  TPMDIAG_LIBARCHIVE(TPMDIAG_FIELD)
+#undef TPMDIAG_FIELD
+};
+
+// The library, or null (why says why) when it cannot be loaded.
+const Libarchive* load_libarchive(std::string* why = nullptr) {
+  static std::string error;
+  static const Libarchive* lib = []() -> const Libarchive* {
+    void* h = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = dlerror();
+      error = std::string("reading archives needs libarchive (Debian: libarchive13): ") + (e ? e : "not found");
+      return nullptr;
+    }
+    auto* l = new Libarchive{};
+#define TPMDIAG_LOAD(f)                                                   \
+  l->f = reinterpret_cast<decltype(&::f)>(dlsym(h, #f));                  \
+  if (!l->f) {                                                            \
+    error = "libarchive.so.13 lacks " #f;                                  \
+    delete l;                                                             \
+    return nullptr;                                                       \
+  }
+    TPMDIAG_LIBARCHIVE(TPMDIAG_LOAD)
+#undef TPMDIAG_LOAD
+    return l;
+  }();
+  if (!lib && why) *why = error;
+  return lib;
+}
+
+// Only once an archive was opened (ArchiveReader::open loaded it).
+const Libarchive& la() { return *load_libarchive(); }
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -28,7 +77,7 @@ std::string trimmed_line(std::string_view s) {
 }
 
 std::string why_of(::archive* a, const char* fallback) {
-  const char* why = archive_error_string(a);
+  const char* why = la().archive_error_string(a);
   return trimmed_line(why ? why : fallback);
 }
 
@@ -52,22 +101,22 @@ struct ArchiveReader::Callbacks {
     auto n = self->src_->read(self->buf_.data(), self->buf_.size());
     if (!n) {
       self->source_error_ = trimmed_line(strip_name(n.error().message, self->name_));
-      archive_set_error(a, EIO, "%s", self->source_error_.c_str());
+      la().archive_set_error(a, EIO, "%s", self->source_error_.c_str());
       // A cut or damaged stream ends here, so libarchive still hands out the
       // data it holds (the readable prefix of the member); a limit stops at once.
       return n.error().kind == ErrorKind::limit ? -1 : 0;
     }
     // Compression libarchive undoes itself (bzip2, xz, ...): the bomb guard.
-    if (archive_filter_count(a) > 1 && !self->charge_filtered()) {
+    if (la().archive_filter_count(a) > 1 && !self->charge_filtered()) {
       self->source_error_ = trimmed_line(strip_name(self->limits_.budget->error(self->name_).message, self->name_));
-      archive_set_error(a, EFBIG, "%s", self->source_error_.c_str());
+      la().archive_set_error(a, EFBIG, "%s", self->source_error_.c_str());
       return -1;
     }
-    if (archive_filter_count(a) > 1 &&
-        static_cast<uint64_t>(archive_filter_bytes(a, 0)) > self->limits_.max_decompressed) {
+    if (la().archive_filter_count(a) > 1 &&
+        static_cast<uint64_t>(la().archive_filter_bytes(a, 0)) > self->limits_.max_decompressed) {
       self->source_error_ = "decompressed size exceeds --max-decompressed (" +
                             std::to_string(self->limits_.max_decompressed) + " bytes); possible bomb";
-      archive_set_error(a, EFBIG, "%s", self->source_error_.c_str());
+      la().archive_set_error(a, EFBIG, "%s", self->source_error_.c_str());
       return -1;
     }
     *out = self->buf_.data();
@@ -114,7 +163,7 @@ class MemberSource : public ByteSource {
       const void* p = nullptr;
       size_t n = 0;
       la_int64_t at = 0;
-      int r = archive_read_data_block(ar_.a_, &p, &n, &at);
+      int r = la().archive_read_data_block(ar_.a_, &p, &n, &at);
       if (r == ARCHIVE_EOF) return 0;
       if (r < ARCHIVE_WARN) return -1;
       block_ = static_cast<const char*>(p);
@@ -150,45 +199,47 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(std::string name, std
   ar->limits_ = limits;
   ar->raw_ = raw;
   ar->buf_.resize(1 << 18);
-  ar->a_ = archive_read_new();
+  std::string why;
+  if (!load_libarchive(&why)) return make_error(ar->name_ + ": " + why);
+  ar->a_ = la().archive_read_new();
   if (!ar->a_) return make_error(ar->name_ + ": cannot initialise libarchive");
-  archive_read_support_filter_all(ar->a_);
+  la().archive_read_support_filter_all(ar->a_);
   if (raw) {
-    archive_read_support_format_raw(ar->a_);
+    la().archive_read_support_format_raw(ar->a_);
   } else {
-    archive_read_support_format_tar(ar->a_);
-    archive_read_support_format_gnutar(ar->a_);
-    archive_read_support_format_zip(ar->a_);
-    archive_read_support_format_cpio(ar->a_);
+    la().archive_read_support_format_tar(ar->a_);
+    la().archive_read_support_format_gnutar(ar->a_);
+    la().archive_read_support_format_zip(ar->a_);
+    la().archive_read_support_format_cpio(ar->a_);
   }
-  if (archive_read_open(ar->a_, ar.get(), nullptr, &Callbacks::read, nullptr) != ARCHIVE_OK) {
+  if (la().archive_read_open(ar->a_, ar.get(), nullptr, &Callbacks::read, nullptr) != ARCHIVE_OK) {
     return make_error(ar->name_ + ": not a readable archive: " + why_of(ar->a_, "unknown format"));
   }
   return ar;
 }
 
 ArchiveReader::~ArchiveReader() {
-  if (a_) archive_read_free(a_);
+  if (a_) la().archive_read_free(a_);
 }
 
 uint64_t ArchiveReader::raw_bytes() const { return src_ ? src_->raw_bytes() : 0; }
 
 bool ArchiveReader::charge_filtered() {
   if (!limits_.budget) return true;
-  auto now = static_cast<uint64_t>(archive_filter_bytes(a_, 0));
+  auto now = static_cast<uint64_t>(la().archive_filter_bytes(a_, 0));
   uint64_t grew = now > filtered_ ? now - filtered_ : 0;
   filtered_ = std::max(filtered_, now);
   return limits_.budget->charge(grew);
 }
 
 bool ArchiveReader::compressed_members() const {
-  return (archive_format(a_) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP;
+  return (la().archive_format(a_) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP;
 }
 
 Result<std::optional<ArchiveMember>> ArchiveReader::next() {
   if (failed_) return make_error(name_ + ": archive already failed");
   struct archive_entry* e = nullptr;
-  int r = archive_read_next_header(a_, &e);
+  int r = la().archive_read_next_header(a_, &e);
   if (r == ARCHIVE_EOF) return std::optional<ArchiveMember>{};
   if (r < ARCHIVE_WARN) {
     failed_ = true;
@@ -197,18 +248,18 @@ Result<std::optional<ArchiveMember>> ArchiveReader::next() {
                             ? "archive truncated or corrupt before its first member"
                             : "archive truncated or corrupt after member '" + current_ + "' (" +
                                   std::to_string(members_) + " members read, archive byte " +
-                                  std::to_string(archive_filter_bytes(a_, 0)) + ")";
+                                  std::to_string(la().archive_filter_bytes(a_, 0)) + ")";
     return make_error(name_ + ": " + where + ": " + why);
   }
   ++members_;
   ArchiveMember m;
-  const char* p = archive_entry_pathname(e);
-  if (!p) p = archive_entry_pathname_utf8(e);
+  const char* p = la().archive_entry_pathname(e);
+  if (!p) p = la().archive_entry_pathname_utf8(e);
   m.path = p ? p : "(unnamed member " + std::to_string(members_) + ")";
   if (raw_) m.path = "data";
-  m.size = archive_entry_size_is_set(e) ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
-  m.regular = raw_ || (archive_entry_filetype(e) == AE_IFREG && archive_entry_hardlink(e) == nullptr &&
-                       archive_entry_symlink(e) == nullptr);
+  m.size = la().archive_entry_size_is_set(e) ? static_cast<uint64_t>(la().archive_entry_size(e)) : 0;
+  m.regular = raw_ || (la().archive_entry_filetype(e) == AE_IFREG && la().archive_entry_hardlink(e) == nullptr &&
+                       la().archive_entry_symlink(e) == nullptr);
   current_ = trimmed_line(m.path);  // for messages only
   return std::optional<ArchiveMember>(std::move(m));
 }

@@ -55,6 +55,16 @@ trunc="$work/fleet/esx-host4-2024-01-01--10.00-9.tgz"
 head -c $(( $(stat -c %s "$good") * 2 / 3 )) "$good" > "$trunc"; rm "$good"
 db="$work/fleet.db"
 
+# 0. libarchive is loaded for the first archive only (parsers/archive.cc):
+# a paste does not pay for it and its ten libraries, a bundle reads.
+inits() { LD_DEBUG=libs "$@" 2>&1 >/dev/null | grep -c 'calling init: .*libarchive'; }
+n=$(echo '2021-10-29T20:00:00.000Z info hostd[1] [Originator@6876 sub=Vimsvc] Task started' | inits "$bin" diagnose -)
+check "a paste loads no libarchive ($n inits)" [ "$n" = 0 ]
+n=$(inits "$bin" diagnose "$resolved")
+check "a bundle loads libarchive ($n inits)" [ "$n" -ge 1 ]
+out=$("$bin" diagnose "$resolved" 2>&1)
+check "...and reads it: $out" grep -q "files under .*tgz" <<<"$out"
+
 # 1. Three good bundles and one truncated: three scanned, one error, exit 1.
 out=$("$bin" scan --db "$db" --jobs 2 "$work/fleet" 2>"$work/err"); rc=$?
 check "scan exit 1 (a problem was found), got $rc" [ "$rc" = 1 ]
