@@ -1,12 +1,13 @@
 #include "common/data_files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <filesystem>
+#include <cstring>
 
 #include "common/embedded.h"
 
@@ -19,28 +20,45 @@ Result<std::vector<DataFile>> collect_data_files(std::string_view prefix,
     if (f.path.substr(0, prefix.size()) == prefix && f.path.find('/', prefix.size()) == std::string_view::npos &&
         f.path.size() > 5 && f.path.substr(f.path.size() - 5) == ".json")
       out.push_back({std::string(f.path), std::string(f.data)});
-  namespace fs = std::filesystem;
   for (const auto& dir : extra_dirs) {
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) return make_error(dir + ": not a directory");
-    std::vector<fs::path> paths;
-    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
-      if (it->path().extension() == ".json") paths.push_back(it->path());
-    if (ec) return make_error(dir + ": " + ec.message());
-    std::sort(paths.begin(), paths.end());
-    for (const auto& p : paths) {
+    // readdir and fstatat, not std::filesystem: its paths parse themselves
+    // at each step (0.9 M instructions for 81 files, a tenth of a paste's
+    // cached start-up with them).
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) {
+      if (errno == ENOENT || errno == ENOTDIR) return make_error(dir + ": not a directory");
+      return make_error(dir + ": " + std::strerror(errno));
+    }
+    std::vector<std::string> names;
+    errno = 0;
+    while (const dirent* e = ::readdir(d)) {
+      std::string_view n = e->d_name;
+      if (n.size() > 5 && n.substr(n.size() - 5) == ".json") names.emplace_back(n);
+    }
+    const int err = errno;
+    if (err != 0) {
+      ::closedir(d);
+      return make_error(dir + ": " + std::strerror(err));
+    }
+    std::sort(names.begin(), names.end());
+    const std::string sep = !dir.empty() && dir.back() == '/' ? "" : "/";
+    for (const auto& name : names) {
       DataFile& f = out.emplace_back();
-      f.path = p.string();
+      f.path = dir + sep + name;
       f.on_disk = true;
       f.loaded = false;
       struct stat st;
       // As read_whole_file would: a file that is not regular cannot be read.
-      if (::stat(f.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return make_error(f.path + ": cannot read");
+      if (::fstatat(::dirfd(d), name.c_str(), &st, 0) != 0 || !S_ISREG(st.st_mode)) {
+        ::closedir(d);
+        return make_error(f.path + ": cannot read");
+      }
       f.stamp = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
                  static_cast<uint64_t>(st.st_size),
                  static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
                  static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
     }
+    ::closedir(d);
   }
   if (read)
     if (auto s = read_data_files(out); !s) return s.error();

@@ -1,7 +1,8 @@
 #include "pipeline/engine.h"
 
+#include <algorithm>
 #include <cstdio>
-#include <set>
+#include <string_view>
 
 #include "common/embedded.h"
 #include "common/hash.h"
@@ -71,8 +72,14 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
   if (!lexicon_files) return lexicon_files.error();
   auto lexicon = load_lexicon(*lexicon_files, false);
   if (!lexicon) return lexicon.error();
-  std::set<std::string> facts;
-  for (const auto& r : *rules) facts.insert(r.fact);
+  // The facts the rules name, sorted and unique (a std::set of them was
+  // 0.4 M instructions with 991 rules).
+  std::vector<std::string_view> fact_names;
+  fact_names.reserve(rules->size());
+  for (const auto& r : *rules) fact_names.push_back(r.fact);
+  std::sort(fact_names.begin(), fact_names.end());
+  fact_names.erase(std::unique(fact_names.begin(), fact_names.end()), fact_names.end());
+  std::vector<std::string> facts(fact_names.begin(), fact_names.end());
   size_t rule_count = rules->size();
   auto matcher = Matcher::build(std::move(*rules), rc::fact_decoder(), std::make_unique<Lexicon>(std::move(*lexicon)),
                                 &cache);
@@ -80,7 +87,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opts) {
 
   auto cause_files = collect_data_files("kb/causes/", opts.kb_dirs);
   if (!cause_files) return cause_files.error();
-  auto causes = load_causes(*cause_files, std::vector<std::string>(facts.begin(), facts.end()));
+  auto causes = load_causes(*cause_files, facts);
   if (!causes) return causes.error();
 
   if (auto s = avoid_common_keys(*matcher); !s) return s.error();

@@ -202,6 +202,9 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std
   work();
   for (auto& t : pool) t.join();
   m.res_ = std::make_unique<Regex[]>(m.rules_.size());
+  m.captures_.reserve(done.size());
+  m.groups_.reserve(done.size());
+  m.rule_reqs_.reserve(done.size());
   for (size_t i = 0; i < done.size(); ++i) {
     Compiled& c = done[i];
     if (!c.error.empty()) return make_error(c.error);  // the first bad rule in file order
