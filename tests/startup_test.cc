@@ -333,6 +333,25 @@ std::string probe_pattern(const std::vector<Rule>& rules) {
   return {};
 }
 
+// The time a rule cache file says it was written, set to `at` when given.
+int64_t cache_written_at(const std::filesystem::path& file, std::optional<int64_t> at = std::nullopt) {
+  const uint64_t key = std::stoull(file.filename().string().substr(6), nullptr, 16);  // "rules-<key>"
+  std::vector<Rule> r;
+  std::vector<RuleAnalysis> a;
+  RuleCache::Written w;
+  REQUIRE(RuleCache::decode(read_file(file), key, r, a, true, &w));
+  if (at) {
+    w.at_ns = *at;
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << RuleCache::encode(key, r, a, w);
+  }
+  return w.at_ns;
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 // A --rules folder whose file changes between runs: the second run must see
@@ -429,9 +448,7 @@ TEST_CASE("the rule cache trusts unchanged stats, and the files' bytes when they
   const auto path = dir / "extra.json";
   std::ofstream(path, std::ios::binary) << probe_rules("ProbeAlpha");
   const int64_t long_ago = 1'000'000'000'000'000'000;  // 2001
-  const int64_t start = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+  const int64_t start = now_ns();
   struct Opened {
     bool hit = false, read = false;  // read: open() read the files
     std::string pattern;
@@ -460,19 +477,7 @@ TEST_CASE("the rule cache trusts unchanged stats, and the files' bytes when they
     return out.front();
   };
   // The file's time, set to `at` when given.
-  auto written = [&](std::optional<int64_t> at = std::nullopt) {
-    const auto file = cache_file();
-    const uint64_t key = std::stoull(file.filename().string().substr(6), nullptr, 16);
-    std::vector<Rule> r;
-    std::vector<RuleAnalysis> a;
-    RuleCache::Written w;
-    REQUIRE(RuleCache::decode(read_file(file), key, r, a, true, &w));
-    if (at) {
-      w.at_ns = *at;
-      std::ofstream(file, std::ios::binary | std::ios::trunc) << RuleCache::encode(key, r, a, w);
-    }
-    return w.at_ns;
-  };
+  auto written = [&](std::optional<int64_t> at = std::nullopt) { return cache_written_at(cache_file(), at); };
 
   auto files_hash = [&] { return RuleCache::files_hash(*collect_data_files("rules/", {dir.string()})); };
   Opened o = open();  // written
@@ -511,6 +516,45 @@ TEST_CASE("the rule cache trusts unchanged stats, and the files' bytes when they
   std::ofstream(path, std::ios::binary | std::ios::trunc) << probe_rules("ProbeDelta");
   o = open();
   CHECK((!o.hit && o.read && o.pattern == "ProbeDelta"));
+}
+
+// The built-in rule files copied to a --rules folder (each overrides its
+// embedded rules), the cache then dated after their change: a run trusts
+// their stats and reads none of them, and finds what parsing them finds.
+TEST_CASE("rules cached by their files' stats find what the parsed files find", "[startup][differential]") {
+  CacheDir cache;
+  const auto dir = cache.dir / "rules";
+  std::filesystem::create_directories(dir);
+  auto embedded = collect_data_files("rules/", {});
+  REQUIRE(embedded.ok());
+  for (const auto& f : *embedded)
+    std::ofstream(dir / std::filesystem::path(f.path).filename(), std::ios::binary) << f.text;
+  EngineOptions o;
+  o.rules_dirs = {dir.string()};
+  auto cold = Engine::load(o);  // parses the files, writes the cache
+  REQUIRE(cold.ok());
+  std::vector<std::filesystem::path> written;
+  for (const auto& f : cache.files())
+    if (f.filename().string().rfind("rules-", 0) == 0) written.push_back(f);
+  REQUIRE(written.size() == 1);
+  const int64_t later = now_ns() + 60'000'000'000;  // no file racy against it
+  cache_written_at(written.front(), later);
+  auto warm = Engine::load(o);
+  REQUIRE(warm.ok());
+  const Matcher& cm = (*cold)->matcher();
+  const Matcher& wm = (*warm)->matcher();
+  CHECK(wm.compiled_rules() == 0);
+  CHECK(cache_written_at(written.front()) == later);  // a racy hit would have restamped it
+  CHECK(wm.rules() == cm.rules());
+  CHECK(wm.requirements() == cm.requirements());
+  CHECK((*warm)->knowledge() == (*cold)->knowledge());
+  for (const auto& d : sample_dirs()) {
+    INFO(d);
+    auto want = fact_keys(run(**cold, {d}, Path::reference));
+    CHECK(fact_keys(run(**warm, {d}, Path::small)) == want);
+    CHECK(fact_keys(run(**warm, {d}, Path::prefiltered)) == want);
+    CHECK(fact_keys(run(**warm, {d}, Path::reference)) == want);
+  }
 }
 
 // atoms_in() looks atoms up by a bucket of their first two bytes, in one
