@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "common/embedded.h"
 
@@ -41,12 +42,16 @@ Result<std::vector<DataFile>> collect_data_files(std::string_view prefix,
       return make_error(dir + ": " + std::strerror(err));
     }
     std::sort(names.begin(), names.end());
+    struct timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    const int64_t stat_ns = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
     const std::string sep = !dir.empty() && dir.back() == '/' ? "" : "/";
     for (const auto& name : names) {
       DataFile& f = out.emplace_back();
       f.path = dir + sep + name;
       f.on_disk = true;
       f.loaded = false;
+      f.stat_ns = stat_ns;
       struct stat st;
       // As read_whole_file would: a file that is not regular cannot be read.
       if (::fstatat(::dirfd(d), name.c_str(), &st, 0) != 0 || !S_ISREG(st.st_mode)) {

@@ -37,6 +37,7 @@ struct DataFile {
   bool on_disk = false;  // from a directory: `stamp` is its stat
   bool loaded = true;    // `text` holds its bytes
   FileStamp stamp = {};
+  int64_t stat_ns = 0;  // when: the clock just before the stat (ns since the epoch)
 };
 
 // Data files directly in `prefix` ("rules/", "kb/causes/"; not in its

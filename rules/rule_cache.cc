@@ -324,9 +324,11 @@ RuleCache RuleCache::open(const std::string& dir, std::vector<DataFile>& files, 
   if (dir.empty()) return c;
   struct stat self;
   if (::stat("/proc/self/exe", &self) != 0) return c;  // which binary wrote it is unknown: no cache
-  // Before the stats below are compared: a file changed after this instant
-  // is racy for a cache written now.
+  // The cache's time: that of the oldest stat, so that a file changed
+  // after it was stat'ed is racy for a cache written now.
   c.at_ns_ = now_ns();
+  for (const auto& f : files)
+    if (f.on_disk) c.at_ns_ = std::min(c.at_ns_, f.stat_ns);
   c.key_ = set_key(files, self);
   char name[40];
   std::snprintf(name, sizeof name, "/rules-%016llx", static_cast<unsigned long long>(c.key_));

@@ -22,8 +22,8 @@
 // was written ("racy", as git says) could change again unseen, so for it the
 // files are read and must hash to what the cache was written from, else the
 // cache is not used (and is restamped, once no file is racy any more, so
-// later runs trust the stats again). The stats must be taken just before
-// open(), whose time is the cache's.
+// later runs trust the stats again). The cache's time is that of the
+// oldest stat (DataFile::stat_ns).
 //
 // The cache file holds its key and a hash of its contents: a changed file
 // or binary reads another file. A file whose key or hash differs, that
@@ -54,8 +54,9 @@ struct RuleAnalysis {
   bool operator==(const RuleAnalysis&) const = default;
 };
 
-// When a rule cache file was written (RuleCache::open()'s time, ns since the
-// epoch) and from which bytes (RuleCache::files_hash).
+// When a rule cache file was written (the time of its files' oldest stat, or
+// RuleCache::open()'s; ns since the epoch) and from which bytes
+// (RuleCache::files_hash).
 struct RuleCacheWritten {
   int64_t at_ns = 0;
   uint64_t files_hash = 0;
