@@ -165,13 +165,15 @@ for t in targets:
         put(t, bytes([0, 3]) + b"tpm" + b"a" * 130 + b"TPM")
     elif t == "rule_cache_fuzz":
         # The target builds the embedded rules' cache file itself (odd first
-        # byte: patch it; even: the rest is the body, after a right sum).
+        # byte: patch it; even: the rest is the body, after a right sum: the
+        # time it was written and the files' hash, 8 bytes each, the rules).
+        written = b"\x00" * 16
         put(t, b"\x01")
         put(t, b"\x01" + b"\x00\x40\x00" + b"\x01\x00\xff" + b"\x80")
         put(t, b"\x03" + b"\x00\x05\x7f")
         put(t, b"\x00")
-        put(t, b"\x00" + b"\x00\x00\x00\x00")
-        put(t, b"\x00" + b"\x01\x00\x00\x00" + b"\x02\x00\x00\x00id")
+        put(t, b"\x00" + written + b"\x00\x00\x00\x00")
+        put(t, b"\x00" + written + b"\x01\x00\x00\x00" + b"\x02\x00\x00\x00id")
     elif t == "rule_loader_fuzz":
         for _, data in json_files(["rules/*.json", "kb/causes/*.json", "tests/bad-data/**/*.json"]):
             put(t, data)
