@@ -63,11 +63,11 @@ TEST_CASE("JsonWriter::escape equals the byte-by-byte reference", "[json]") {
   }
 }
 
-TEST_CASE("JsonWriter::escape: every byte at every place of an 8-byte step", "[json]") {
+TEST_CASE("JsonWriter::escape: every byte at every place of the 16- and 8-byte steps", "[json]") {
   std::string out;
   for (int c = 0; c < 256; ++c)
-    for (size_t at = 0; at < 20; ++at) {
-      std::string s(20, 'a');
+    for (size_t at = 0; at < 44; ++at) {  // two 16-byte steps, an 8-byte one, 4 single bytes
+      std::string s(44, 'a');
       s[at] = static_cast<char>(c);
       out.clear();
       JsonWriter::escape(s, out);
