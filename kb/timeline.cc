@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <unordered_set>
+#include <unordered_map>
+
+#include "common/hash.h"
 
 namespace tpmdiag {
 
@@ -79,14 +81,29 @@ Timeline build_timeline(std::vector<Fact>& facts) {
 
   // Per host, with vmkwarning/vmkernel duplicates dropped.
   std::map<std::string, std::vector<const Fact*>> hosts;
-  std::unordered_set<std::string> seen;
+  // The same line: host, rule, time text and field values (by a hash, then
+  // compared; a fact kept is the first of its line in timeline order).
+  auto line_hash = [](const Fact& f) {
+    uint64_t h = hash_bytes(f.rule->id, hash_bytes(f.host, hash_bytes(f.ts_text)));
+    for (const auto& [k, v] : f.fields) h = hash_bytes(v, h);
+    return h;
+  };
+  auto same_line = [](const Fact& a, const Fact& b) {
+    if (a.rule->id != b.rule->id || a.host != b.host || a.ts_text != b.ts_text || a.fields.size() != b.fields.size())
+      return false;
+    for (size_t k = 0; k < a.fields.size(); ++k)
+      if (a.fields[k].second != b.fields[k].second) return false;
+    return true;
+  };
+  std::unordered_multimap<uint64_t, const Fact*> seen;
   seen.reserve(facts.size());
   for (size_t i : order) {
     const Fact& f = facts[i];
     if (f.ts_ms && (f.kind == SourceKind::vmkernel || f.kind == SourceKind::vmkwarning)) {
-      std::string key = f.host + '\x1f' + f.rule->id + '\x1f' + f.ts_text;
-      for (const auto& [k, v] : f.fields) key += '\x1f' + v;
-      if (!seen.insert(key).second) continue;
+      uint64_t h = line_hash(f);
+      auto [from, to] = seen.equal_range(h);
+      if (std::any_of(from, to, [&](const auto& e) { return same_line(*e.second, f); })) continue;
+      seen.emplace(h, &f);
     }
     hosts[f.host].push_back(&f);
   }
