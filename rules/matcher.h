@@ -11,7 +11,7 @@
 // searched caseless over the raw buffer (rules/keyfilter.h on CPUs with AVX2
 // or AVX-512 VBMI, 5-10 GB/s; Vectorscan elsewhere); only lines holding a key are
 // then searched for the exact atoms (atoms_in: one pass, atoms looked up by
-// their first two bytes). Only lines with an atom are parsed, and only the
+// their first four bytes). Only lines with an atom are parsed, and only the
 // rules of the atoms found are run on them.
 //
 //   auto m = Matcher::build(std::move(rules));      // Result<Matcher>
