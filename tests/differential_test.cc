@@ -2,8 +2,6 @@
 // the facts of the slow reference path that parses and matches every line.
 #include <catch2/catch.hpp>
 
-#include <algorithm>
-#include <cctype>
 #include <map>
 
 #include <filesystem>
@@ -13,9 +11,7 @@
 #include <fstream>
 #include <unistd.h>
 
-#include "common/text.h"
 #include "pipeline/run.h"
-#include "rules/matcher.h"
 #include "support.h"
 
 using namespace tpmdiag;
@@ -358,38 +354,3 @@ TEST_CASE("keys are chosen again when one turns out common later, and nothing fo
   std::filesystem::remove_all(dir);
 }
 
-// atoms_in() finds atoms by a bit and a bucket per 4 bytes; the reference is
-// a search for each atom in the lowered line. Lines are pieces of the atoms
-// themselves (cut, joined, in both cases) among log-like text, so near
-// misses and atoms at the line's edges are common.
-TEST_CASE("atoms in a line: as searching for each atom", "[differential]") {
-  const Matcher& m = tpmdiag::testing::shared_engine().matcher();
-  const auto& atoms = m.atoms();
-  REQUIRE(atoms.size() > 20);
-  std::mt19937 rng(21);
-  std::uniform_int_distribution<size_t> pick(0, atoms.size() - 1), cut(0, 12), coin(0, 3);
-  Matcher::Scratch scratch(m);
-  size_t found = 0;
-  for (int round = 0; round < 20000; ++round) {
-    std::string line;
-    for (size_t parts = 1 + coin(rng); parts > 0; --parts) {
-      const std::string& a = atoms[pick(rng)];
-      size_t from = coin(rng) == 0 ? std::min(cut(rng), a.size()) : 0;
-      std::string piece = a.substr(from, coin(rng) == 0 ? a.size() / 2 : std::string::npos);
-      for (char& c : piece)
-        if (coin(rng) == 0) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      line += coin(rng) == 0 ? "2023-05-26T10:26:34.183Z cpu0:2099240)" : "";
-      line += piece;
-      if (coin(rng) == 0) line += " x";
-    }
-    std::vector<int> got, want;
-    m.atoms_in(line, scratch, got);
-    std::string low = tpmdiag::ascii_lower(std::string_view(line));
-    for (size_t i = 0; i < atoms.size(); ++i)
-      if (low.find(atoms[i]) != std::string::npos) want.push_back(static_cast<int>(i));
-    INFO("line: " << line);
-    REQUIRE(got == want);
-    found += got.size();
-  }
-  CHECK(found > 20000);  // most lines hold an atom: the test looks at hits, not only misses
-}

@@ -568,8 +568,10 @@ TEST_CASE("rules cached by their files' stats find what the parsed files find", 
   }
 }
 
-// atoms_in() looks atoms up by a bucket of their first two bytes, in one
-// pass over the line; a search for each atom in turn is its reference.
+// atoms_in() looks atoms up by a hash of their first four bytes (a bit, then
+// a bucket), in one pass over the line; a search for each atom in turn is
+// its reference. Timestamps among the pieces: digits once shared a bucket
+// with letters ("40" with "tp").
 TEST_CASE("atoms_in finds what a search for each atom finds", "[startup][differential]") {
   const Matcher& m = tpmdiag::testing::shared_engine().matcher();
   const auto& atoms = m.atoms();
@@ -584,19 +586,20 @@ TEST_CASE("atoms_in finds what a search for each atom finds", "[startup][differe
   std::vector<std::string> texts = {"", "x", "tp", rule_lines(tpmdiag::testing::shared_engine())};
   uint64_t seed = 7;
   auto rnd = [&] { return seed = seed * 6364136223846793005ULL + 1442695040888963407ULL, seed >> 33; };
-  for (int n = 0; n < 300; ++n) {
+  for (int n = 0; n < 3000; ++n) {
     // Atoms at the start, the end, overlapping, cut short, in upper case,
     // amid noise.
     std::string t;
     for (int k = 0, parts = static_cast<int>(rnd() % 6); k < parts; ++k) {
       const std::string& a = atoms[rnd() % atoms.size()];
-      switch (rnd() % 5) {
+      switch (rnd() % 6) {
         case 0: t += a; break;
         case 1:
           for (char c : a) t += c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
           break;
         case 2: t += a.substr(0, a.size() - 1); break;
         case 3: t += a.substr(1); break;
+        case 4: t += rnd() % 2 ? "2023-05-26T10:26:34.183Z cpu0:2099240)" : " x "; break;
         default: t += static_cast<char>(rnd() % 256); break;
       }
     }
