@@ -1,5 +1,6 @@
 #include "rules/rule_cache.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <functional>
 #include <map>
 
 #include "common/hash.h"
@@ -431,7 +434,48 @@ void RuleCache::save() const {
     }
   }
   std::filesystem::rename(tmp, path, ec);
-  if (ec) std::filesystem::remove(tmp, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    return;
+  }
+  if (!hit_) prune(path.parent_path().string());
+}
+
+// Each rule set and each build of tpmdiag writes a file of its own: without
+// pruning, the folder would grow with every upgrade and every --rules folder
+// ever used. The newest kKeep cache files stay (a rule set in use is written
+// again after it was pruned: one run pays); a half-written file whose writer
+// is gone for ten minutes goes. Only this user's regular files named as the
+// cache names them are touched.
+void RuleCache::prune(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  const uid_t me = ::geteuid();
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::vector<std::pair<int64_t, std::string>> caches;  // (mtime, name)
+  while (const dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    bool cache = is_cache_name(name), tmp = !cache && name.substr(0, 6) == "rules-" && name.find(".tmp.") != name.npos;
+    if (!cache && !tmp) continue;
+    struct stat st;
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) || st.st_uid != me)
+      continue;
+    int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+    if (cache) caches.emplace_back(mtime, std::string(name));
+    else if (now - mtime > kStaleTmpNs) ::unlinkat(::dirfd(d), e->d_name, 0);
+  }
+  if (caches.size() > kKeep) {
+    std::sort(caches.begin(), caches.end(), std::greater<>());
+    for (size_t i = kKeep; i < caches.size(); ++i) ::unlinkat(::dirfd(d), caches[i].second.c_str(), 0);
+  }
+  ::closedir(d);
+}
+
+bool RuleCache::is_cache_name(std::string_view name) {
+  if (name.size() != 6 + 16 || name.substr(0, 6) != "rules-") return false;
+  return std::all_of(name.begin() + 6, name.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 }  // namespace tpmdiag

@@ -30,7 +30,9 @@
 // does not decode whole (cut, damaged, another format) or that another user
 // owns is not used at all, and save() rewrites it. save() writes a new file
 // and renames it into place, so concurrent runs never read a half-written
-// one; the last writer wins, and each writer's file is whole.
+// one; the last writer wins, and each writer's file is whole. The folder
+// keeps the 16 newest files (prune()): one per rule set and build of
+// tpmdiag would otherwise pile up.
 #pragma once
 
 #include <cstdint>
@@ -91,6 +93,12 @@ class RuleCache {
   // Writes the rules and their analyses when rules() parsed the files and
   // every rule's analysis was added; errors are ignored (a cache).
   void save() const;
+  // After save() writes a new file: keeps the kKeep newest cache files of
+  // dir and removes half-written ones older than ten minutes.
+  static void prune(const std::string& dir);
+  static constexpr size_t kKeep = 16;
+  static constexpr int64_t kStaleTmpNs = int64_t{600} * 1'000'000'000;
+  static bool is_cache_name(std::string_view name);  // "rules-" and 16 hex digits
 
   // A hash of the files' names and bytes (loaded).
   static uint64_t files_hash(const std::vector<DataFile>& files);

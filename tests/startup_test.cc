@@ -617,3 +617,46 @@ TEST_CASE("atoms_in finds what a search for each atom finds", "[startup][differe
     CHECK(twice == got);
   }
 }
+
+// Every rule set and build writes a cache file of its own: the folder keeps
+// the newest RuleCache::kKeep, drops half-written files whose writer is long
+// gone, and leaves anything else alone.
+TEST_CASE("the rule cache folder keeps its newest files and not every one ever written", "[startup]") {
+  CacheDir cache;
+  std::filesystem::create_directories(cache.dir);
+  auto make = [&](const std::string& name, int minutes_old) {
+    auto p = cache.dir / name;
+    std::ofstream(p) << "x";
+    std::filesystem::last_write_time(p, std::filesystem::file_time_type::clock::now() -
+                                            std::chrono::minutes(minutes_old));
+    return p;
+  };
+  std::vector<std::filesystem::path> old;
+  for (int i = 0; i < 30; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "rules-%016x", 0x1000 + i);
+    old.push_back(make(name, 60 * (i + 1)));  // rules-...1000 is the newest of them
+  }
+  auto dead_tmp = make("rules-00000000000000aa.tmp.1.0", 60);
+  auto live_tmp = make("rules-00000000000000bb.tmp.2.0", 0);
+  auto other = make("notes.txt", 60 * 24 * 365);
+  auto odd = make("rules-not-a-cache", 60 * 24 * 365);
+
+  auto e = Engine::load({});  // writes the built-in rule set's file, then prunes
+  REQUIRE(e.ok());
+  size_t caches = 0;
+  for (const auto& p : cache.files()) caches += RuleCache::is_cache_name(p.filename().string());
+  CHECK(caches == RuleCache::kKeep);
+  for (size_t i = 0; i < old.size(); ++i) {
+    INFO(old[i]);
+    CHECK(std::filesystem::exists(old[i]) == (i + 1 < RuleCache::kKeep));  // the new file is one of the kept
+  }
+  CHECK_FALSE(std::filesystem::exists(dead_tmp));
+  CHECK(std::filesystem::exists(live_tmp));
+  CHECK(std::filesystem::exists(other));
+  CHECK(std::filesystem::exists(odd));
+  // The new file is used by the next run.
+  auto again = Engine::load({});
+  REQUIRE(again.ok());
+  CHECK((*again)->matcher().compiled_rules() < (*again)->matcher().rules().size());
+}
