@@ -120,7 +120,6 @@ std::string fill(const FixStep& step, const std::vector<const Fact*>& facts) {
   return out;
 }
 
-// Scores every cause in one window; found causes best first.
 // The causes a fact can trigger, by its name: a cause none of whose
 // trigger conditions names a fact of the window cannot be found there.
 class TriggeredBy {
@@ -150,6 +149,7 @@ class TriggeredBy {
   std::unordered_map<std::string_view, std::vector<size_t>> by_name_;  // views of the causes' names
 };
 
+// Scores every cause that a fact of the window can trigger; found causes best first.
 std::vector<Finding> find_in_window(const std::string& host, const Window& win, const ByFact& by_fact,
                                     const std::vector<Cause>& causes, const TriggeredBy& triggered,
                                     const DiagnoseOptions& opts, const Timeline& tl) {
