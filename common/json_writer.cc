@@ -17,6 +17,7 @@ namespace {
 
 constexpr size_t kFlushAt = 64 * 1024;
 
+#if !defined(__SSE2__)
 // Printable ASCII other than '"' and '\\': copied as it is.
 bool plain(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
 
@@ -31,9 +32,11 @@ bool plain8(const char* p) {
                  | zero(x ^ (ones * '"')) | zero(x ^ (ones * '\\')) | zero(x ^ (ones * 0x7F)) | (x & highs);
   return bad == 0;
 }
+#endif
 
-// The length of s's leading run of plain() bytes: 16 at a time with SSE2
-// (every x86-64 CPU; log lines are most of a large report's bytes), else 8.
+// The length of s's leading run of plain bytes (printable ASCII other than
+// '"' and '\\'): 16 at a time with SSE2 (every x86-64 CPU; log lines are
+// most of a large report's bytes), else 8 (SWAR).
 size_t plain_prefix(std::string_view s) {
   size_t run = 0;
 #if defined(__SSE2__)
@@ -56,10 +59,11 @@ size_t plain_prefix(std::string_view s) {
     return m ? run + static_cast<size_t>(__builtin_ctz(m)) : s.size();
   }
   return run;
-#endif
+#else
   while (run + 8 <= s.size() && plain8(s.data() + run)) run += 8;
   while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) ++run;
   return run;
+#endif
 }
 
 }  // namespace

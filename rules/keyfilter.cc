@@ -1,5 +1,7 @@
 #include "rules/keyfilter.h"
 
+#include "rules/prefilter_build.h"
+
 #if TPMDIAG_X86_ENGINES
 #include <immintrin.h>
 #endif
@@ -27,11 +29,7 @@ constexpr size_t kWindow = 4;
 char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 char upper_ascii(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 
-uint32_t load32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
+using prefilter::load32;
 
 // How often each key's 4-byte windows occur in the sample: the rarest window
 // makes the fewest candidates to check.

@@ -31,6 +31,7 @@ using prefilter::choose_keys;
 using prefilter::CommonCheck;
 using prefilter::Requirement;
 using prefilter::kSampleBytes;
+using prefilter::load32;
 using prefilter::rarity;
 
 namespace {
@@ -241,11 +242,6 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std
 }
 
 namespace {
-uint32_t load4(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 // 16 bits of 4 bytes: the index's bit, and its bucket (the top 12).
 uint32_t quad_hash(uint32_t v) { return (v * 0x9E3779B1u) >> 16; }
 }  // namespace
@@ -253,30 +249,23 @@ uint32_t quad_hash(uint32_t v) { return (v * 0x9E3779B1u) >> 16; }
 void Matcher::index_atoms() {
   // Atoms of 4 bytes or more by their first 4; the few shorter ones are
   // searched for as they are.
-  Index quad;
+  std::vector<std::pair<uint32_t, int>> quad;  // (hash, atom)
   for (size_t i = 0; i < atom_list_.size(); ++i) {
     const std::string& a = atom_list_[i];
-    if (a.size() >= 4) quad.add(quad_hash(load4(a.data())), static_cast<int>(i));
+    if (a.size() >= 4) quad.emplace_back(quad_hash(load32(a.data())), static_cast<int>(i));
     else short_atoms_.push_back(static_cast<int>(i));
   }
-  quad_ = quad.build();
-}
-
-void Matcher::Index::add(uint32_t hash, int atom) { entries.emplace_back(hash, atom); }
-
-Matcher::AtomIndex Matcher::Index::build() const {
-  AtomIndex x;
+  AtomIndex& x = quad_;
   x.seen.assign((1u << 16) / 64, 0);
-  x.from.assign(kBuckets + 1, 0);
-  for (auto [h, a] : entries) {
+  x.from.assign(AtomIndex::kBuckets + 1, 0);
+  for (auto [h, a] : quad) {
     x.seen[h >> 6] |= uint64_t{1} << (h & 63);
-    ++x.from[bucket(h) + 1];
+    ++x.from[AtomIndex::bucket(h) + 1];
   }
   for (size_t k = 1; k < x.from.size(); ++k) x.from[k] += x.from[k - 1];
-  x.atoms.assign(entries.size(), 0);
+  x.atoms.assign(quad.size(), 0);
   std::vector<uint32_t> at(x.from.begin(), x.from.end() - 1);
-  for (auto [h, a] : entries) x.atoms[at[bucket(h)]++] = a;
-  return x;
+  for (auto [h, a] : quad) x.atoms[at[AtomIndex::bucket(h)]++] = a;
 }
 
 // One pass over the line: at each position, a bit says whether an atom may
@@ -298,7 +287,7 @@ void Matcher::atoms_in(std::string_view text, Scratch& scratch, std::vector<int>
     }
   };
   if (!quad_.atoms.empty())
-    for (size_t i = 0; i + 4 <= n; ++i) at(quad_, quad_hash(load4(p + i)), i);
+    for (size_t i = 0; i + 4 <= n; ++i) at(quad_, quad_hash(load32(p + i)), i);
   if (out.size() - before <= 1 && (before == 0 || out.size() == before)) return;  // nothing to order
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -182,13 +182,6 @@ class Matcher {
     std::vector<uint32_t> from;
     std::vector<int> atoms;
   };
-  struct Index {  // while building
-    static constexpr uint32_t kBuckets = AtomIndex::kBuckets;
-    static uint32_t bucket(uint32_t hash) { return AtomIndex::bucket(hash); }
-    void add(uint32_t hash, int atom);
-    AtomIndex build() const;
-    std::vector<std::pair<uint32_t, int>> entries;
-  };
   AtomIndex quad_;
   std::vector<int> short_atoms_;
   void index_atoms();

@@ -23,6 +23,13 @@ namespace tpmdiag::prefilter {
 
 constexpr size_t kSampleBytes = 512 << 10;  // text used to reject common keys
 
+// 4 bytes at p as one number (this machine's order): windows, atoms' heads.
+inline uint32_t load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
 // A prefilter requirement: a line that may match the rule holds at least one
 // of these atoms.
 using Requirement = std::vector<std::string>;
@@ -64,9 +71,7 @@ class CommonCheck {
         continue;
       }
       if constexpr (std::endian::native == std::endian::little) {
-        uint32_t v;  // one load for the three bytes
-        std::memcpy(&v, p + i, 4);
-        count(v & 0xffffffu);
+        count(load32(p + i) & 0xffffffu);  // one load for the three bytes
       } else {
         count(bytes3(p + i));
       }

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -451,9 +450,7 @@ void RuleCache::prune(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return;
   const uid_t me = ::geteuid();
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = now_ns();
   std::vector<std::pair<int64_t, std::string>> caches;  // (mtime, name)
   while (const dirent* e = ::readdir(d)) {
     std::string_view name = e->d_name;
