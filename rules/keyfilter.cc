@@ -235,6 +235,17 @@ std::optional<KeyFilter::Engine> KeyFilter::best() {
   return chosen;
 }
 
+ByteFreqs::ByteFreqs(std::string_view sample) {
+  uint32_t seen[256] = {};
+  for (char c : sample) ++seen[static_cast<unsigned char>(c)];
+  for (int x = 0; x < 256; ++x) freq[x] = 1.0 + seen[x];  // a byte unseen in the sample is rare, not absent
+  for (int c = 'A'; c <= 'Z'; ++c) freq[c] = freq[c - 'A' + 'a'] / 4;  // the sample is lowercased
+  double total = 0;
+  for (double x : freq) total += x;
+  for (double& x : freq) x /= total;
+  for (unsigned x = 0; x < 256; ++x) freq6[x & 63] += freq[x];
+}
+
 namespace {
 
 // Which bytes a bucket's lookups pass at each window byte: by the low 6 bits
@@ -276,18 +287,10 @@ struct Passes {
 // window first, each into the bucket whose candidates it adds least to, by
 // byte frequencies of the sample (a key sharing bytes with a bucket's keys
 // adds little; mixing unlike windows passes their cross products).
-std::vector<std::pair<size_t, size_t>> KeyFilter::assign_buckets(std::string_view sample, Engine e, size_t buckets,
+std::vector<std::pair<size_t, size_t>> KeyFilter::assign_buckets(const ByteFreqs& bf, Engine e, size_t buckets,
                                                                  const std::vector<size_t>& order) const {
-  uint32_t seen[256] = {};
-  for (char c : sample) ++seen[static_cast<unsigned char>(c)];
-  double freq[256];
-  for (int x = 0; x < 256; ++x) freq[x] = 1.0 + seen[x];  // a byte unseen in the sample is rare, not absent
-  for (int c = 'A'; c <= 'Z'; ++c) freq[c] = freq[c - 'A' + 'a'] / 4;  // the sample is lowercased
-  double total = 0;
-  for (double x : freq) total += x;
-  for (double& x : freq) x /= total;
-  double freq6[64] = {};
-  for (unsigned x = 0; x < 256; ++x) freq6[x & 63] += freq[x];
+  const auto& freq = bf.freq;
+  const auto& freq6 = bf.freq6;
   std::vector<std::pair<double, size_t>> by_rate;
   for (size_t i : order) {
     Passes one;
@@ -329,10 +332,17 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
     keys_.push_back(std::move(k));
   }
   auto counts = window_counts(keys_, sample_lower);
+  const ByteFreqs bf(sample_lower);
+  // The rarest window in the sample; among windows as rare (most are absent
+  // from it), the one this engine's lookups pass least.
   for (auto& k : keys_) {
-    size_t best = SIZE_MAX;
+    std::pair<size_t, double> best{SIZE_MAX, 0};
     for (size_t o = 0; o + kWindow <= k.text.size(); ++o) {
-      size_t c = counts[load32(k.text.data() + o)];
+      Key w = k;
+      w.offset = o;
+      Passes one;
+      one.add(w);
+      std::pair<size_t, double> c{counts[load32(k.text.data() + o)], one.rate(bf.freq, bf.freq6, engine)};
       if (c < best) best = c, k.offset = o;
     }
   }
@@ -357,7 +367,7 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
   bucket_.assign(buckets, {});
   std::vector<std::pair<size_t, size_t>> placed;  // (bucket, key)
   for (size_t i : shorts) placed.emplace_back(0, i);
-  for (auto [b, ki] : assign_buckets(sample_lower, engine, buckets - reserved, order))
+  for (auto [b, ki] : assign_buckets(bf, engine, buckets - reserved, order))
     placed.emplace_back(reserved + b, ki);
   for (auto [b, ki] : placed) {
     const Key& k = keys_[ki];

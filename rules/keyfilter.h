@@ -33,6 +33,13 @@
 
 namespace tpmdiag {
 
+// Byte frequencies of a sample, to steer key windows and buckets.
+struct ByteFreqs {
+  explicit ByteFreqs(std::string_view sample);
+  double freq[256];       // share of bytes of each value
+  double freq6[64] = {};  // share of bytes of each low-6-bit value
+};
+
 class KeyFilter {
  public:
   enum class Engine { avx512, avx2 };
@@ -74,7 +81,7 @@ class KeyFilter {
   };
 
  private:
-  std::vector<std::pair<size_t, size_t>> assign_buckets(std::string_view sample, Engine e, size_t buckets,
+  std::vector<std::pair<size_t, size_t>> assign_buckets(const ByteFreqs& bf, Engine e, size_t buckets,
                                                         const std::vector<size_t>& order) const;
   std::vector<Key> keys_;
   Engine engine_;
