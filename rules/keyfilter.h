@@ -10,7 +10,9 @@
 // 8 buckets give the buckets whose window may start there. With AVX-512 VBMI
 // one VPERMB looks up the low 6 bits of 64 bytes at once (~10 GB/s per core);
 // with AVX2 two PSHUFBs look up the two nibbles of 32 bytes, two registers a
-// step (a looser test). Buckets are filled so that the lookups pass few
+// step (a looser test, so about one 64-byte step in three has a candidate:
+// the positions of 64 steps are gathered without a branch, then checked).
+// Buckets are filled so that the lookups pass few
 // positions (by the sample's byte frequencies; keys under 4 bytes, which pass
 // any byte past their end, get a bucket of their own). A candidate's 4 bytes
 // must then hash to a slot some window took (one multiply) before its

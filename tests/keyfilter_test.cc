@@ -106,6 +106,34 @@ TEST_CASE("key search finds the same lines as the reference", "[keyfilter]") {
   }
 }
 
+// The AVX2 engine gathers the candidates of 64 blocks (4 KiB) before it
+// checks them: texts around and across those batches, with lines that run
+// from one batch into the next (the scan resumes past the line's end) and
+// blocks holding many candidates.
+TEST_CASE("key search: across the 4 KiB batches of candidates", "[keyfilter]") {
+  if (engines().empty()) return;
+  std::mt19937 rng(777);
+  for (size_t n : {4095, 4096, 4097, 4160, 8191, 8192, 8193, 12288 + 17, 40000}) {
+    for (int round = 0; round < 6; ++round) {
+      auto keys = random_keys(rng, round % 2 ? 9 : 30);
+      std::string text = random_text(rng, keys, n);
+      if (round >= 2) {  // few newlines: lines of several KiB, across batches
+        for (char& c : text)
+          if (c == '\n' && rng() % 16) c = ' ';
+      }
+      check(keys, text, round % 3 ? std::string_view(text) : std::string_view());
+    }
+  }
+  // A key just before a batch's end whose line ends in a later batch, and
+  // keys at the first byte of each batch.
+  std::vector<std::string> keys = {"tpm", "createprimary", "0x9a2"};
+  for (size_t at : {4093, 4094, 4095, 4096, 8189, 8192}) {
+    std::string text(at, 'a');
+    check(keys, text + "TPM" + std::string(5000, 'b') + "\n0x9a2\n", {});
+    check(keys, text + "CreatePrimary" + std::string(5000, 'c'), {});
+  }
+}
+
 TEST_CASE("key search: edges of the buffer and of lines", "[keyfilter]") {
   if (engines().empty()) return;
   std::vector<std::string> keys = {"tpm", "createprimary", "0x9a2", "x"};
