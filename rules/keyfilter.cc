@@ -23,6 +23,7 @@ namespace tpmdiag {
 namespace {
 
 constexpr size_t kWindow = 4;
+constexpr size_t kHighNibbles = KeyFilter::kHighNibbles;
 #define TPMDIAG_VBMI __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 #define TPMDIAG_AVX2 __attribute__((target("avx2")))
 
@@ -191,7 +192,7 @@ TPMDIAG_VBMI inline uint64_t block512(const __m512i (&t)[G][kWindow], const char
 // that the 16 ymm registers hold that byte's tables (2 per group), both
 // halves' nibbles and the 2 per group running results.
 template <int G>
-TPMDIAG_AVX2 inline uint64_t block256(const __m256i (&lo)[G][kWindow], const __m256i (&hi)[G][kWindow],
+TPMDIAG_AVX2 inline uint64_t block256(const __m256i (&lo)[G][kWindow], const __m256i (&hi)[G][kHighNibbles],
                                       const char* p, __m256i (&r0)[G], __m256i (&r1)[G]) {
   const __m256i nibble = _mm256_set1_epi8(0x0f);
   // Unrolled (GCC at -O2 keeps these loops, and r0/r1 in memory, otherwise).
@@ -199,12 +200,18 @@ TPMDIAG_AVX2 inline uint64_t block256(const __m256i (&lo)[G][kWindow], const __m
   for (size_t j = 0; j < kWindow; ++j) {
     __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j));
     __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + j));
-    __m256i la = _mm256_and_si256(a, nibble), ha = _mm256_and_si256(_mm256_srli_epi16(a, 4), nibble);
-    __m256i lb = _mm256_and_si256(b, nibble), hb = _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble);
+    __m256i la = _mm256_and_si256(a, nibble), lb = _mm256_and_si256(b, nibble), ha = la, hb = lb;
+    if (j < kHighNibbles) {
+      ha = _mm256_and_si256(_mm256_srli_epi16(a, 4), nibble);
+      hb = _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble);
+    }
 #pragma GCC unroll 2
     for (int g = 0; g < G; ++g) {
-      __m256i xa = _mm256_and_si256(_mm256_shuffle_epi8(lo[g][j], la), _mm256_shuffle_epi8(hi[g][j], ha));
-      __m256i xb = _mm256_and_si256(_mm256_shuffle_epi8(lo[g][j], lb), _mm256_shuffle_epi8(hi[g][j], hb));
+      __m256i xa = _mm256_shuffle_epi8(lo[g][j], la), xb = _mm256_shuffle_epi8(lo[g][j], lb);
+      if (j < kHighNibbles) {
+        xa = _mm256_and_si256(xa, _mm256_shuffle_epi8(hi[g][j], ha));
+        xb = _mm256_and_si256(xb, _mm256_shuffle_epi8(hi[g][j], hb));
+      }
       r0[g] = j ? _mm256_and_si256(r0[g], xa) : xa;
       r1[g] = j ? _mm256_and_si256(r1[g], xb) : xb;
     }
@@ -259,7 +266,8 @@ ByteFreqs::ByteFreqs(std::string_view sample) {
 namespace {
 
 // Which bytes a bucket's lookups pass at each window byte: by the low 6 bits
-// (AVX-512) or by each nibble (AVX2, which passes every low-high mix).
+// (AVX-512) or by each nibble (AVX2, which passes every low-high mix, and any
+// high nibble past the first kHighNibbles bytes).
 struct Passes {
   uint64_t six[kWindow] = {};
   uint16_t lo[kWindow] = {}, hi[kWindow] = {};
@@ -269,7 +277,7 @@ struct Passes {
         auto u = static_cast<unsigned char>(c);
         six[j] |= uint64_t{1} << (u & 63);
         lo[j] = static_cast<uint16_t>(lo[j] | 1u << (u & 15));
-        hi[j] = static_cast<uint16_t>(hi[j] | 1u << (u >> 4));
+        hi[j] = static_cast<uint16_t>(j < kHighNibbles ? hi[j] | 1u << (u >> 4) : 0xffff);
       }
   }
   // The share of positions where the bucket's lookups pass, taking the bytes
@@ -386,17 +394,19 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
     for (size_t j = 0; j < kWindow; ++j) {
       auto& tab = table_[b / 8][j];
       auto& lo = low_[b / 8][j];
-      auto& hi = high_[b / 8][j];
+      auto& hi = high_[b / 8][std::min(j, kHighNibbles - 1)];  // only the first's are read
       if (k.offset + j >= k.text.size()) {  // a short key: any byte
         for (auto& e : tab) e |= bit;
-        for (size_t x = 0; x < 16; ++x) lo[x] |= bit, hi[x] |= bit;
+        for (size_t x = 0; x < 16; ++x) lo[x] |= bit;
+        if (j < kHighNibbles)
+          for (size_t x = 0; x < 16; ++x) hi[x] |= bit;
         continue;
       }
       for (char c : {lower_ascii(k.text[k.offset + j]), upper_ascii(k.text[k.offset + j])}) {
         auto u = static_cast<unsigned char>(c);
         tab[u & 63] |= bit;
         lo[u & 15] |= bit;
-        hi[u >> 4] |= bit;
+        if (j < kHighNibbles) hi[u >> 4] |= bit;
       }
     }
   }
@@ -429,14 +439,15 @@ TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const Buckets& bk, F
 // blocks are gathered before they are checked: with the looser nibble test
 // about one block in three has one, and a branch per block on it mispredicts.
 template <int G>
-TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[2][4][16], const Buckets& bk,
-                          Found& f) {
-  __m256i lo[G][kWindow], hi[G][kWindow];
-  for (int g = 0; g < G; ++g)
-    for (size_t j = 0; j < kWindow; ++j) {  // PSHUFB looks up within each 16-byte lane
+TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[2][kHighNibbles][16],
+                          const Buckets& bk, Found& f) {
+  __m256i lo[G][kWindow], hi[G][kHighNibbles];
+  for (int g = 0; g < G; ++g) {  // PSHUFB looks up within each 16-byte lane
+    for (size_t j = 0; j < kWindow; ++j)
       lo[g][j] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(low[g][j])));
+    for (size_t j = 0; j < kHighNibbles; ++j)
       hi[g][j] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(high[g][j])));
-    }
+  }
   constexpr size_t kBlocks = 64;
   alignas(64) char tail[128];
   alignas(64) uint8_t bits[kBlocks][G][64];

@@ -9,10 +9,11 @@
 // bucket; for every byte position, table lookups per window byte and group of
 // 8 buckets give the buckets whose window may start there. With AVX-512 VBMI
 // one VPERMB looks up the low 6 bits of 64 bytes at once (~10 GB/s per core);
-// with AVX2 two PSHUFBs look up the two nibbles of 32 bytes, two registers a
-// step (a looser test, so about one 64-byte step in three has a candidate:
-// the positions of 64 steps are gathered without a branch, then checked).
-// Buckets are filled so that the lookups pass few
+// with AVX2 one PSHUFB looks up the low nibble of 32 bytes (and for the
+// window's first byte a second its high nibble), two registers a step (a
+// looser test, so about one 64-byte step in three has a candidate: the
+// positions of 64 steps are gathered without a branch, then checked).
+// Windows are chosen and buckets filled so that the lookups pass few
 // positions (by the sample's byte frequencies; keys under 4 bytes, which pass
 // any byte past their end, get a bucket of their own). A candidate's 4 bytes
 // must then hash to a slot some window took (one multiply) before its
@@ -76,6 +77,11 @@ class KeyFilter {
   size_t window(size_t key) const { return keys_[key].offset; }
   Engine engine() const { return engine_; }
 
+  // Window bytes whose high nibble the AVX2 test looks up too (the first):
+  // the low nibble alone passes more positions, but the lookups, not the
+  // candidates they pass, are most of the search's time.
+  static constexpr size_t kHighNibbles = 1;
+
   struct Key {
     std::string text;     // lowercase
     size_t offset = 0;    // of the 4-byte window in text
@@ -92,9 +98,10 @@ class KeyFilter {
   std::vector<uint64_t> slots_;                 // 2^16 bits: hash slots of the windows
   unsigned short_bits_ = 0;                     // group 0's bucket of keys under 4 bytes
   // -> bucket bits, per [group][window byte]: by the byte's low 6 bits (AVX-512),
-  // by its low and its high nibble (AVX2: a byte may start a window if both do).
+  // by its low nibble and, for the first kHighNibbles window bytes, its high
+  // nibble (AVX2: a byte may start a window if both do).
   alignas(64) uint8_t table_[2][4][64] = {};
-  alignas(64) uint8_t low_[2][4][16] = {}, high_[2][4][16] = {};
+  alignas(64) uint8_t low_[2][4][16] = {}, high_[2][kHighNibbles][16] = {};
 };
 
 }  // namespace tpmdiag
