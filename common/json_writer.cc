@@ -17,7 +17,6 @@ namespace {
 
 constexpr size_t kFlushAt = 64 * 1024;
 
-#if !defined(__SSE2__)
 // Printable ASCII other than '"' and '\\': copied as it is.
 bool plain(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
 
@@ -32,45 +31,60 @@ bool plain8(const char* p) {
                  | zero(x ^ (ones * '"')) | zero(x ^ (ones * '\\')) | zero(x ^ (ones * 0x7F)) | (x & highs);
   return bad == 0;
 }
+
+#if defined(__SSE2__)
+// The bytes of 16 at p that are not plain(), as a bit mask.
+unsigned bad16(const char* p) {
+  const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+                del = _mm_set1_epi8(0x7F);
+  __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  // Signed: bytes >= 0x80 are negative, so "below 0x20" takes them too.
+  __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, del)));
+  return static_cast<unsigned>(_mm_movemask_epi8(bad));
+}
 #endif
 
-// The length of s's leading run of plain bytes (printable ASCII other than
-// '"' and '\\'): 16 at a time with SSE2 (every x86-64 CPU; log lines are
-// most of a large report's bytes), else 8 (SWAR).
+// Whether every byte of s is plain(). Most strings of a report are (keys,
+// ids, most log lines), many of them short: the last step reads the last 16
+// (or 8) bytes again rather than copying a short tail; nothing past s is read.
+bool all_plain(std::string_view s) {
+  const char* p = s.data();
+  size_t n = s.size();
+#if defined(__SSE2__)
+  if (n >= 16) {
+    for (size_t i = 0; i + 16 < n; i += 16)
+      if (bad16(p + i)) return false;
+    return bad16(p + n - 16) == 0;
+  }
+#endif
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8)
+      if (!plain8(p + i)) return false;
+    return plain8(p + n - 8);
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (!plain(static_cast<unsigned char>(p[i]))) return false;
+  return true;
+}
+
+// The length of s's leading run of plain bytes: 16 at a time with SSE2, the
+// rest one by one (strings that need escaping only).
 size_t plain_prefix(std::string_view s) {
   size_t run = 0;
 #if defined(__SSE2__)
-  const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
-                del = _mm_set1_epi8(0x7F);
-  auto first_bad = [&](__m128i v) {
-    // Signed: bytes >= 0x80 are negative, so "below 0x20" takes them too.
-    __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
-                               _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, del)));
-    return static_cast<unsigned>(_mm_movemask_epi8(bad));
-  };
   for (; run + 16 <= s.size(); run += 16)
-    if (unsigned m = first_bad(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + run))))
-      return run + static_cast<size_t>(__builtin_ctz(m));
-  if (run < s.size()) {  // the rest (a key is all of it), padded with plain bytes
-    alignas(16) char tail[16];
-    std::memset(tail, 'a', sizeof tail);
-    std::memcpy(tail, s.data() + run, s.size() - run);
-    unsigned m = first_bad(_mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
-    return m ? run + static_cast<size_t>(__builtin_ctz(m)) : s.size();
-  }
-  return run;
-#else
-  while (run + 8 <= s.size() && plain8(s.data() + run)) run += 8;
+    if (unsigned m = bad16(s.data() + run)) return run + static_cast<size_t>(__builtin_ctz(m));
+#endif
   while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) ++run;
   return run;
-#endif
 }
 
 }  // namespace
 
 void JsonWriter::escape(std::string_view s, std::string& out) {
   // Most strings (keys, ids, most log lines) need no escape: one append.
-  if (plain_prefix(s) == s.size()) {
+  if (all_plain(s)) {
     size_t at = out.size();
     out.resize(at + s.size() + 2);
     char* p = out.data() + at;

@@ -75,6 +75,27 @@ TEST_CASE("JsonWriter::escape: every byte at every place of the 16- and 8-byte s
     }
 }
 
+// Short strings are checked with overlapping reads of their last 16 or 8
+// bytes: every length up to 40, plain, and with each byte value at each place.
+TEST_CASE("JsonWriter::escape: strings of every length up to 40, one byte changed anywhere", "[json]") {
+  std::string out;
+  for (size_t len = 0; len <= 40; ++len) {
+    std::string s(len, 'q');
+    out.clear();
+    JsonWriter::escape(s, out);
+    CHECK(out == reference_escape(s));
+    for (int c : {0x00, 0x1F, 0x20, int{'"'}, int{'\\'}, 0x7E, 0x7F, 0x80, 0xC3, 0xFF})
+      for (size_t at = 0; at < len; ++at) {
+        std::string t = s;
+        t[at] = static_cast<char>(c);
+        out.clear();
+        JsonWriter::escape(t, out);
+        INFO("length " << len << ", byte " << c << " at " << at);
+        CHECK(out == reference_escape(t));
+      }
+  }
+}
+
 TEST_CASE("JsonWriter hands the stream whole values, large ones in pieces", "[json]") {
   std::ostringstream os;
   {
