@@ -83,14 +83,12 @@ size_t plain_prefix(std::string_view s) {
 }  // namespace
 
 void JsonWriter::escape(std::string_view s, std::string& out) {
-  // Most strings (keys, ids, most log lines) need no escape: one append.
+  // Most strings (keys, ids, most log lines) need no escape: appended as they
+  // are (resize() would zero the bytes first).
   if (all_plain(s)) {
-    size_t at = out.size();
-    out.resize(at + s.size() + 2);
-    char* p = out.data() + at;
-    p[0] = '"';
-    std::memcpy(p + 1, s.data(), s.size());
-    p[s.size() + 1] = '"';
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
     return;
   }
   out.push_back('"');
