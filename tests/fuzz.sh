@@ -246,6 +246,8 @@ run_one() {
   if [ "$secs" = 0 ]; then extra=(-runs=0); else extra=(-max_total_time="$secs"); fi
   [ "$t" = archive_fuzz ] && extra+=(-max_len=65536)
   [ "$t" = rule_loader_fuzz ] && extra+=(-max_len=16384)
+  # The key search gathers candidates over 4 KiB of text: inputs past it.
+  [ "$t" = keyfilter_fuzz ] && extra+=(-max_len=12288)
   # Each input is scanned three times (prefiltered, reference, in place).
   # 2 KiB holds some 30 log lines (more than the 16-line look-ahead of a
   # record) or hundreds of short `-->` lines (past the 80-line look-back);
