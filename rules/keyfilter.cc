@@ -254,9 +254,10 @@ namespace {
 struct Passes {
   uint64_t six[kWindow] = {};
   uint16_t lo[kWindow] = {}, hi[kWindow] = {};
-  void add(const KeyFilter::Key& k) {
+  void add(const KeyFilter::Key& k) { add(k.text.data() + k.offset); }
+  void add(const char* window) {  // its kWindow bytes
     for (size_t j = 0; j < kWindow; ++j)
-      for (char c : {lower_ascii(k.text[k.offset + j]), upper_ascii(k.text[k.offset + j])}) {
+      for (char c : {lower_ascii(window[j]), upper_ascii(window[j])}) {
         auto u = static_cast<unsigned char>(c);
         six[j] |= uint64_t{1} << (u & 63);
         lo[j] = static_cast<uint16_t>(lo[j] | 1u << (u & 15));
@@ -339,10 +340,8 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
   for (auto& k : keys_) {
     std::pair<size_t, double> best{SIZE_MAX, 0};
     for (size_t o = 0; o + kWindow <= k.text.size(); ++o) {
-      Key w = k;
-      w.offset = o;
       Passes one;
-      one.add(w);
+      one.add(k.text.data() + o);
       std::pair<size_t, double> c{counts[load32(k.text.data() + o)], one.rate(bf.freq, bf.freq6, engine)};
       if (c < best) best = c, k.offset = o;
     }
