@@ -24,6 +24,7 @@ struct LineSpan {
 };
 
 inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+inline char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 std::string ascii_lower(std::string_view s);
 void ascii_lower(std::string_view s, std::string& out);  // into out, reusing its memory
 bool iequals(std::string_view a, std::string_view b);

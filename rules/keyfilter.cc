@@ -27,9 +27,6 @@ constexpr size_t kHighNibbles = KeyFilter::kHighNibbles;
 #define TPMDIAG_VBMI __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 #define TPMDIAG_AVX2 __attribute__((target("avx2")))
 
-char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-char upper_ascii(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
 using prefilter::load32;
 
 // How often each key's 4-byte windows occur in the sample: the rarest window
@@ -70,7 +67,7 @@ bool key_at(const KeyFilter::Key& k, const char* data, size_t n, size_t start) {
     return ((v | k.fold) & k.mask) == k.val;
   }
   for (size_t j = 0; j < len; ++j)
-    if (lower_ascii(data[start + j]) != k.text[j]) return false;
+    if (ascii_lower(data[start + j]) != k.text[j]) return false;
   return true;
 }
 
@@ -257,7 +254,7 @@ struct Passes {
   void add(const KeyFilter::Key& k) { add(k.text.data() + k.offset); }
   void add(const char* window) {  // its kWindow bytes
     for (size_t j = 0; j < kWindow; ++j)
-      for (char c : {lower_ascii(window[j]), upper_ascii(window[j])}) {
+      for (char c : {ascii_lower(window[j]), ascii_upper(window[j])}) {
         auto u = static_cast<unsigned char>(c);
         six[j] |= uint64_t{1} << (u & 63);
         lo[j] = static_cast<uint16_t>(lo[j] | 1u << (u & 15));
@@ -324,7 +321,7 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
     : engine_(engine) {
   for (const auto& text : keys) {
     Key k;
-    for (char c : text) k.text.push_back(lower_ascii(c));
+    for (char c : text) k.text.push_back(ascii_lower(c));
     for (size_t j = 0; j < std::min<size_t>(8, k.text.size()); ++j) {
       auto c = static_cast<unsigned char>(k.text[j]);
       k.val |= uint64_t{c} << (8 * j);
@@ -384,7 +381,7 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
           for (size_t x = 0; x < 16; ++x) hi[x] |= bit;
         continue;
       }
-      for (char c : {lower_ascii(k.text[k.offset + j]), upper_ascii(k.text[k.offset + j])}) {
+      for (char c : {ascii_lower(k.text[k.offset + j]), ascii_upper(k.text[k.offset + j])}) {
         auto u = static_cast<unsigned char>(c);
         tab[u & 63] |= bit;
         lo[u & 15] |= bit;
@@ -485,11 +482,11 @@ void KeyFilter::reference_lines(const std::vector<std::string>& keys, const char
     const void* nl = std::memchr(data + begin, '\n', n - begin);
     size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) : n;
     line.assign(data + begin, end - begin);
-    for (char& c : line) c = lower_ascii(c);
+    for (char& c : line) c = ascii_lower(c);
     for (const auto& k : keys) {
       if (k.find('\n') != std::string::npos) continue;
       std::string lk;
-      for (char c : k) lk.push_back(lower_ascii(c));
+      for (char c : k) lk.push_back(ascii_lower(c));
       if (line.find(lk) != std::string::npos) {
         out.push_back({begin, end});
         break;
