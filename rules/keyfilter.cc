@@ -168,9 +168,9 @@ TPMDIAG_VBMI inline uint64_t block512(const __m512i (&t)[G][kWindow], const char
 }
 
 // AVX2: the same for the 64 bytes at p (p[0..67) readable), by nibbles, in
-// two registers (r0: bytes 0-31, r1: 32-63). Window byte by window byte, so
-// that the 16 ymm registers hold that byte's tables (2 per group), both
-// halves' nibbles and the 2 per group running results.
+// two registers (r0: bytes 0-31, r1: 32-63). Window byte by window byte, each
+// table register serving both halves; with the high nibble looked up for the
+// first byte only, the tables (5 per group) stay in the 16 ymm registers.
 template <int G>
 TPMDIAG_AVX2 inline uint64_t block256(const __m256i (&lo)[G][kWindow], const __m256i (&hi)[G][kHighNibbles],
                                       const char* p, __m256i (&r0)[G], __m256i (&r1)[G]) {
@@ -431,10 +431,10 @@ TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const Buckets& bk, F
   }
 }
 
-// 64 bytes a step, as two registers: one loop test and one candidate walk per
-// 64 bytes, and each table register serves both halves. The candidates of 64
-// blocks are gathered before they are checked: with the looser nibble test
-// about one block in three has one, and a branch per block on it mispredicts.
+// 64 bytes a step, as two registers. The candidates of 64 steps are gathered
+// before they are checked, with their bucket bits (stored each step: cheaper
+// here than looking them up again): with the looser nibble test about one
+// step in three has a candidate, and a branch per step on it mispredicts.
 template <int G>
 TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[2][kHighNibbles][16],
                           const Buckets& bk, Found& f) {
