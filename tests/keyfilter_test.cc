@@ -107,8 +107,8 @@ TEST_CASE("key search finds the same lines as the reference", "[keyfilter]") {
   }
 }
 
-// The AVX2 engine gathers the candidates of 64 blocks (4 KiB) before it
-// checks them: texts around and across those batches, with lines that run
+// Both engines gather the candidates of 64 blocks (4 KiB) before they
+// check them: texts around and across those batches, with lines that run
 // from one batch into the next (the scan resumes past the line's end) and
 // blocks holding many candidates.
 TEST_CASE("key search: across the 4 KiB batches of candidates", "[keyfilter]") {
@@ -193,8 +193,8 @@ TEST_CASE("key search: the window slots drop near-misses; short keys keep to the
     std::set<int> six, nibble;
     for (size_t i = 0; i < keys.size(); ++i)
       if (keys[i].size() >= 4)
-        for (int c : {std::tolower(keys[i][f.window(i) + 3]), std::toupper(keys[i][f.window(i) + 3])})
-          six.insert(c & 63), nibble.insert(c & 15);
+        for (char c : {ascii_lower(keys[i][f.window(i) + 3]), ascii_upper(keys[i][f.window(i) + 3])})
+          six.insert(static_cast<unsigned char>(c) & 63), nibble.insert(static_cast<unsigned char>(c) & 15);
     int last = 0;
     while (last < 256 && (six.count(last & 63) || nibble.count(last & 15))) ++last;
     REQUIRE(last < 256);
