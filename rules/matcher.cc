@@ -279,15 +279,16 @@ void Matcher::atoms_in(std::string_view text, Scratch& scratch, std::vector<int>
     if (low.find(atom_list_[static_cast<size_t>(a)]) != std::string::npos) out.push_back(a);
   const char* p = low.data();
   const size_t n = low.size();
-  auto at = [&](const AtomIndex& x, uint32_t h, size_t i) {
-    if (!x.may_start(h)) return;
-    for (uint32_t j = x.from[AtomIndex::bucket(h)], e = x.from[AtomIndex::bucket(h) + 1]; j < e; ++j) {
-      const std::string& a = atom_list_[static_cast<size_t>(x.atoms[j])];
-      if (a.size() <= n - i && std::memcmp(p + i, a.data(), a.size()) == 0) out.push_back(x.atoms[j]);
+  const AtomIndex& x = quad_;
+  if (!x.atoms.empty())
+    for (size_t i = 0; i + 4 <= n; ++i) {
+      uint32_t h = quad_hash(load32(p + i));
+      if (!x.may_start(h)) continue;
+      for (uint32_t j = x.from[AtomIndex::bucket(h)], e = x.from[AtomIndex::bucket(h) + 1]; j < e; ++j) {
+        const std::string& a = atom_list_[static_cast<size_t>(x.atoms[j])];
+        if (a.size() <= n - i && std::memcmp(p + i, a.data(), a.size()) == 0) out.push_back(x.atoms[j]);
+      }
     }
-  };
-  if (!quad_.atoms.empty())
-    for (size_t i = 0; i + 4 <= n; ++i) at(quad_, quad_hash(load32(p + i)), i);
   if (out.size() - before <= 1 && (before == 0 || out.size() == before)) return;  // nothing to order
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
