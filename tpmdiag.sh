@@ -100,14 +100,15 @@ fuzz_targets() {
 
 # The builds the test command needs after the first: sanitizers; then the
 # portable build and the libFuzzer targets (clang). The portable build (as on
-# aarch64: Vectorscan and plain loops, no AVX code) compiles the two files
-# where the x86 engines are switched (rules/keyfilter.cc,
-# pipeline/scanner.cc, common/cpu.h); the Vectorscan engine itself is
-# tested in the main build (unit_vectorscan).
+# aarch64: Vectorscan and plain loops, no AVX code) compiles the files where
+# the x86 engines are switched (rules/keyfilter.cc, rules/newlines.cc,
+# common/cpu.h) and pipeline/scanner.cc above them; the Vectorscan engine
+# itself is tested in the main build (unit_vectorscan).
 build_asan() { build build-asan -DCMAKE_BUILD_TYPE=Debug -DTPMDIAG_SANITIZE=ON; }
 build_nox86_fuzz() {
   build build-nox86 -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DTPMDIAG_X86_ENGINES=OFF -- \
-    CMakeFiles/tpmdiag_rules.dir/rules/keyfilter.cc.o CMakeFiles/tpmdiag_pipeline.dir/pipeline/scanner.cc.o
+    CMakeFiles/tpmdiag_rules.dir/rules/keyfilter.cc.o CMakeFiles/tpmdiag_rules.dir/rules/newlines.cc.o \
+    CMakeFiles/tpmdiag_pipeline.dir/pipeline/scanner.cc.o
   log "building build-fuzz"
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DTPMDIAG_FUZZ=ON \
     > build-fuzz.configure.log 2>&1 || { cat build-fuzz.configure.log; return 1; }

@@ -12,15 +12,25 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace tpmdiag {
 
-// A line in a buffer: [begin, end) offsets, end at the '\n' or the buffer end.
+// A line in a buffer: [begin, end) offsets, end at the '\n' or the buffer end;
+// index: the '\n' bytes before it in the buffer (0 for its first line).
 struct LineSpan {
   size_t begin, end;
+  uint64_t index = 0;
+};
+
+// What a pass over a whole buffer counted on its way: its '\n' bytes, and
+// whether any byte is >= 0x80 (text that may need normalising).
+struct TextCounts {
+  uint64_t newlines = 0;
+  bool high = false;
 };
 
 inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }

@@ -4,13 +4,9 @@
 #include <cstring>
 #include <span>
 
-#include "common/cpu.h"
 #include "common/normalize.h"
-#include "rules/keyfilter.h"
+#include "rules/newlines.h"
 
-#if TPMDIAG_X86_ENGINES
-#include <immintrin.h>
-#endif
 
 namespace tpmdiag {
 
@@ -20,70 +16,6 @@ constexpr size_t kChunk = 1 << 20;
 // quicker than compiling the literal databases, and gives the same facts.
 constexpr size_t kSmallInput = 64 << 10;
 }
-
-static uint64_t count_newlines_plain(const char* p, size_t n, unsigned char* high) {
-  uint64_t c = 0;
-  unsigned char any = 0;
-  for (size_t i = 0; i < n; ++i) c += p[i] == '\n', any |= static_cast<unsigned char>(p[i]);
-  if (high) *high |= any & 0x80;
-  return c;
-}
-
-#if TPMDIAG_X86_ENGINES
-// Counted on every byte of every input (line numbers), so it must run near
-// memory speed: compare 32 bytes at a time, add the 0/-1 results into byte
-// counters, and fold those with psadbw before they can overflow. (CPUs
-// without AVX2 take the plain loop.)
-__attribute__((target("avx2"))) static uint64_t count_newlines_avx2(const char* p, size_t n, unsigned char* high) {
-  uint64_t total = 0;
-  size_t i = 0;
-  const __m256i nl = _mm256_set1_epi8('\n');
-  __m256i any = _mm256_setzero_si256();  // OR of every byte: is any >= 0x80?
-  while (n - i >= 32) {
-    __m256i acc = _mm256_setzero_si256();
-    size_t stop = i + std::min<size_t>((n - i) / 32, 255) * 32;
-    for (; i < stop; i += 32) {
-      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-      acc = _mm256_sub_epi8(acc, _mm256_cmpeq_epi8(v, nl));
-      any = _mm256_or_si256(any, v);
-    }
-    __m256i sums = _mm256_sad_epu8(acc, _mm256_setzero_si256());
-    total += static_cast<uint64_t>(_mm256_extract_epi64(sums, 0)) + static_cast<uint64_t>(_mm256_extract_epi64(sums, 1)) +
-             static_cast<uint64_t>(_mm256_extract_epi64(sums, 2)) + static_cast<uint64_t>(_mm256_extract_epi64(sums, 3));
-  }
-  if (high && _mm256_movemask_epi8(any) != 0) *high = 0x80;
-  return total + count_newlines_plain(p + i, n - i, high);
-}
-
-// The same with AVX-512: a mask per 64 bytes, counted by popcount.
-__attribute__((target("avx512f,avx512bw,popcnt"))) static uint64_t count_newlines_avx512(const char* p, size_t n,
-                                                                                       unsigned char* high) {
-  uint64_t total = 0;
-  size_t i = 0;
-  const __m512i nl = _mm512_set1_epi8('\n');
-  __mmask64 any = 0;  // bytes >= 0x80
-  for (; n - i >= 64; i += 64) {
-    __m512i v = _mm512_loadu_si512(p + i);
-    total += static_cast<uint64_t>(_mm_popcnt_u64(_mm512_cmpeq_epi8_mask(v, nl)));
-    any |= _mm512_movepi8_mask(v);
-  }
-  if (high && any) *high = 0x80;
-  return total + count_newlines_plain(p + i, n - i, high);
-}
-
-uint64_t count_newlines(const char* p, size_t n, unsigned char* high) {
-  // AVX-512 where the key search uses it too, so that a run with
-  // TPMDIAG_PREFILTER=avx2 stands for an AVX2-only CPU.
-  static const int engine = KeyFilter::best() == KeyFilter::Engine::avx512 && __builtin_cpu_supports("avx512bw")
-                                ? 2
-                                : __builtin_cpu_supports("avx2") ? 1 : 0;
-  return engine == 2   ? count_newlines_avx512(p, n, high)
-         : engine == 1 ? count_newlines_avx2(p, n, high)
-                       : count_newlines_plain(p, n, high);
-}
-#else
-uint64_t count_newlines(const char* p, size_t n, unsigned char* high) { return count_newlines_plain(p, n, high); }
-#endif
 
 Scanner::Scanner(const Matcher& matcher, const FormatSet& formats, ScanOptions opts)
     : matcher_(matcher), formats_(formats), opts_(std::move(opts)), scratch_(matcher) {
@@ -444,7 +376,9 @@ void Scanner::record(const char* data, size_t n, size_t begin, size_t end, std::
       // unescaped): find its atoms again, in the message and in the record's
       // lines, as the reference path looks for the fallback rule's literals.
       atoms_.clear();
-      auto add = [&](std::string_view, const std::vector<int>& a) { atoms_.insert(atoms_.end(), a.begin(), a.end()); };
+      auto add = [&](std::string_view, uint64_t, const std::vector<int>& a) {
+        atoms_.insert(atoms_.end(), a.begin(), a.end());
+      };
       matcher_.prefilter(ev.message.data(), ev.message.size(), scratch_, add);
       if (ev.raw != ev.message) matcher_.prefilter(ev.raw.data(), ev.raw.size(), scratch_, add);
       if (atoms_.empty()) return;
@@ -482,18 +416,22 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
   cands_.clear();
   cand_atoms_.clear();
   pending_ = facts.size();
+  TextCounts counts;
   if (!prefilter_) {
-    for (size_t pos = 0; pos < n;) {
+    uint64_t index = 0;
+    for (size_t pos = 0; pos < n; ++index) {
       size_t end = line_end(data, n, pos);
-      cands_.push_back({pos, end, 0, 0});
+      cands_.push_back({pos, end, index, 0, 0});
       pos = end + 1;
     }
+    counts.newlines = count_newlines(data, n, &counts.high);
   } else {
-    matcher_.prefilter(data, n, scratch_, [&](std::string_view text, const std::vector<int>& atoms) {
+    auto add = [&](std::string_view text, uint64_t index, const std::vector<int>& atoms) {
       size_t at = static_cast<size_t>(text.data() - data);
-      cands_.push_back({at, at + text.size(), cand_atoms_.size(), atoms.size()});
+      cands_.push_back({at, at + text.size(), index, cand_atoms_.size(), atoms.size()});
       cand_atoms_.insert(cand_atoms_.end(), atoms.begin(), atoms.end());
-    });
+    };
+    counts = matcher_.prefilter(data, n, scratch_, add);
   }
   if (n > opts_.max_line) {
     stats.cut_lines += cut_long_lines(data, n);
@@ -502,31 +440,26 @@ uint64_t Scanner::block(const char* data, size_t n, uint64_t first_line, const s
   covered_.clear();
   emitted_.clear();
   bare_memo_.at = keyed_memo_.at = SIZE_MAX;
-  size_t counted = 0;
-  uint64_t number = first_line;
-  unsigned char high = 0;  // a byte >= 0x80 somewhere in the block
   for (const Cand& c : cands_) {
-    number += count_newlines(data + counted, c.begin - counted, &high);
-    counted = c.begin;
+    uint64_t number = first_line + c.index;
     std::string_view text(data + c.begin, c.end - c.begin);
     if (needs_normalize(text)) {
-      high = 0x80;
-      continue;  // read as its normalised text below
+      counts.high = true;  // (the counts say so already)
+      continue;            // read as its normalised text below
     }
     ++stats.candidates;
     if (marked(covered_, c.begin)) continue;
     record(data, n, c.begin, c.end, text,
            std::span<const int>(cand_atoms_.data() + c.atoms_at, c.atoms_n), number, input, input_seq, facts);
     // No record still to come starts more than kLookback lines above this
-    // one, unless it is reached from a line that needs normalising (read
-    // after the others) above it: what is above is final.
-    if (!high && facts.size() - pending_ >= 512 && number > first_line + kLookback)
+    // one, unless the block has lines that need normalising (read after the
+    // others, and reaching records of their own): what is above is final.
+    if (!counts.high && facts.size() - pending_ >= 512 && number > first_line + kLookback)
       fold(facts, number - kLookback);
   }
-  uint64_t lines = number - first_line + count_newlines(data + counted, n - counted, &high);
-  if (high) normalized_lines(data, n, first_line, input, input_seq, facts, stats);
+  if (counts.high) normalized_lines(data, n, first_line, input, input_seq, facts, stats);
   fold(facts, UINT64_MAX);
-  return lines;
+  return counts.newlines;
 }
 
 // Lines that copying from a web page or mail changed (no-break spaces,
@@ -547,7 +480,9 @@ void Scanner::normalized_lines(const char* data, size_t n, uint64_t first_line, 
     norm_atoms_.clear();
     if (prefilter_) {
       matcher_.prefilter(text.data(), text.size(), scratch_,
-                         [&](std::string_view, const std::vector<int>& a) { norm_atoms_.assign(a.begin(), a.end()); });
+                         [&](std::string_view, uint64_t, const std::vector<int>& a) {
+                           norm_atoms_.assign(a.begin(), a.end());
+                         });
       if (norm_atoms_.empty()) continue;
     }
     ++stats.candidates;

@@ -109,6 +109,7 @@ class Scanner {
  private:
   struct Cand {
     size_t begin, end;         // the line in the block
+    uint64_t index;            // the '\n' bytes before it in the block
     size_t atoms_at, atoms_n;  // its atoms in cand_atoms_
   };
   uint64_t cut_long_lines(const char* data, size_t n);
@@ -186,9 +187,5 @@ inline constexpr int kMaxJoinLines = 64;  // continuation lines joined into one 
 inline constexpr int kLookback = kMaxJoinLines + kLookahead;
 inline constexpr size_t kMaxJoinBytes = 64 * 1024;
 
-// Number of '\n' bytes in [p, p + n).
-// Number of '\n' bytes in [p, p + n); when `high` is given, its 0x80 bit is
-// also set if any byte is >= 0x80 (text that may need normalising).
-uint64_t count_newlines(const char* p, size_t n, unsigned char* high = nullptr);
 
 }  // namespace tpmdiag

@@ -1,5 +1,6 @@
 #include "rules/keyfilter.h"
 
+#include "rules/newlines.h"
 #include "rules/prefilter_build.h"
 
 #if TPMDIAG_X86_ENGINES
@@ -77,15 +78,45 @@ struct Found {
   std::vector<LineSpan>* out;
   size_t floor = 0;  // first byte not yet in an emitted line
   KeyFilter::Stats* stats = nullptr;
+  TextCounts counts;  // of data before the batch being scanned
 };
 
-// Emits the line around a key found at `at`; returns where scanning resumes.
-size_t emit_line(Found& f, size_t at) {
+constexpr size_t kBlocks = 64;  // steps of 64 bytes gathered before their candidates are checked
+
+// The '\n' bytes of a batch of blocks: a mask per block, and how many are in
+// the blocks before each.
+struct Newlines {
+  uint64_t mask[kBlocks];
+  uint32_t before[kBlocks + 1] = {0};
+  void add(size_t b, uint64_t m) {
+    mask[b] = m;
+    before[b + 1] = before[b] + static_cast<uint32_t>(__builtin_popcountll(m));
+  }
+  // How many are before offset o of the batch.
+  uint32_t at(size_t o) const {
+    return before[o / 64] + static_cast<uint32_t>(__builtin_popcountll(mask[o / 64] & ((uint64_t{1} << (o % 64)) - 1)));
+  }
+};
+
+// Where the batch after one of `blocks` blocks at base starts: past an
+// emitted line that ran beyond it, whose rest is counted here (it holds one
+// '\n' at most, a long line's bytes >= 0x80 are there to see).
+inline size_t next_batch(Found& f, size_t base, size_t blocks, const Newlines& nl) {
+  size_t end = base + blocks * 64;
+  f.counts.newlines += nl.before[blocks];
+  if (f.floor <= end) return end;
+  f.counts.newlines += count_newlines(f.data + end, std::min(f.floor, f.n) - end, &f.counts.high);
+  return f.floor;
+}
+
+// Emits the line around a key found at `at`, with `index` '\n' bytes before
+// it; returns where scanning resumes.
+size_t emit_line(Found& f, size_t at, uint64_t index) {
   const void* nl = at > f.floor ? memrchr(f.data + f.floor, '\n', at - f.floor) : nullptr;
   size_t begin = nl ? static_cast<size_t>(static_cast<const char*>(nl) - f.data) + 1 : f.floor;
   const void* e = std::memchr(f.data + at, '\n', f.n - at);
   size_t end = e ? static_cast<size_t>(static_cast<const char*>(e) - f.data) : f.n;
-  f.out->push_back({begin, end});
+  f.out->push_back({begin, end, index});
   f.floor = end + 1;
   return f.floor;
 }
@@ -151,9 +182,13 @@ inline size_t positions(uint64_t m, uint32_t base, uint32_t* out) {
 
 // AVX-512: bucket bits of the windows that may start at each of the 64 bytes
 // at p (p[0..67) readable), per group of 8 buckets in r; returns the byte mask.
+// Its '\n' bytes go to nl, and its bytes are ORed into seen.
 template <int G>
-TPMDIAG_VBMI inline uint64_t block512(const __m512i (&t)[G][kWindow], const char* p, __m512i (&r)[G]) {
+TPMDIAG_VBMI inline uint64_t block512(const __m512i (&t)[G][kWindow], const char* p, __m512i (&r)[G], uint64_t& nl,
+                                      __m512i& seen) {
   __m512i v0 = _mm512_loadu_si512(p), v1 = _mm512_loadu_si512(p + 1);
+  nl = _mm512_cmpeq_epi8_mask(v0, _mm512_set1_epi8('\n'));
+  seen = _mm512_or_si512(seen, v0);
   __m512i v2 = _mm512_loadu_si512(p + 2), v3 = _mm512_loadu_si512(p + 3);
   __m512i any = _mm512_setzero_si512();
   for (int g = 0; g < G; ++g) {
@@ -171,9 +206,11 @@ TPMDIAG_VBMI inline uint64_t block512(const __m512i (&t)[G][kWindow], const char
 // two registers (r0: bytes 0-31, r1: 32-63). Window byte by window byte, each
 // table register serving both halves; with the high nibble looked up for the
 // first byte only, the tables (5 per group) stay in the 16 ymm registers.
+// Its '\n' bytes go to nl, and its bytes are ORed into seen.
 template <int G>
 TPMDIAG_AVX2 inline uint64_t block256(const __m256i (&lo)[G][kWindow], const __m256i (&hi)[G][kHighNibbles],
-                                      const char* p, __m256i (&r0)[G], __m256i (&r1)[G]) {
+                                      const char* p, __m256i (&r0)[G], __m256i (&r1)[G], uint64_t& nl,
+                                      __m256i& seen) {
   const __m256i nibble = _mm256_set1_epi8(0x0f);
   // Unrolled (GCC at -O2 keeps these loops, and r0/r1 in memory, otherwise).
 #pragma GCC unroll 4
@@ -181,6 +218,12 @@ TPMDIAG_AVX2 inline uint64_t block256(const __m256i (&lo)[G][kWindow], const __m
     __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + j));
     __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + j));
     __m256i la = _mm256_and_si256(a, nibble), lb = _mm256_and_si256(b, nibble), ha = la, hb = lb;
+    if (j == 0) {
+      const __m256i newline = _mm256_set1_epi8('\n');
+      nl = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, newline))) |
+           uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, newline)))} << 32;
+      seen = _mm256_or_si256(seen, _mm256_or_si256(a, b));
+    }
     if (j < kHighNibbles) {
       ha = _mm256_and_si256(_mm256_srli_epi16(a, 4), nibble);
       hb = _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble);
@@ -403,15 +446,18 @@ TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const Buckets& bk, F
   __m512i t[G][kWindow];
   for (int g = 0; g < G; ++g)
     for (size_t j = 0; j < kWindow; ++j) t[g][j] = _mm512_loadu_si512(table[g][j]);
-  constexpr size_t kBlocks = 64;
   alignas(64) char tail[128];
   uint32_t at[kBlocks * 64 + 2];
+  Newlines nl;
+  __m512i seen = _mm512_setzero_si512();
   for (size_t base = 0; base < f.n;) {
     size_t blocks = std::min(kBlocks, (f.n - base + 63) / 64), found = 0;
     for (size_t b = 0; b < blocks; ++b) {
       size_t pos = base + b * 64;
       __m512i r[G];
-      uint64_t m = in_text(block512<G>(t, readable(f, pos, 64 + kWindow - 1, tail), r), f.n - pos);
+      uint64_t m_nl;
+      uint64_t m = in_text(block512<G>(t, readable(f, pos, 64 + kWindow - 1, tail), r, m_nl, seen), f.n - pos);
+      nl.add(b, m_nl);  // the padding past the text holds none
       found += positions(m, static_cast<uint32_t>(b * 64), at + found);
     }
     if (f.stats) f.stats->candidates += found;
@@ -425,10 +471,11 @@ TPMDIAG_VBMI void scan512(const uint8_t (&table)[2][4][64], const Buckets& bk, F
           x &= table[g][j][(pos + j < f.n ? static_cast<unsigned char>(f.data[pos + j]) : 0u) & 63];
         bits[g] = static_cast<uint8_t>(x);
       }
-      if (key_from(pos, bits, 1, G, bk, f)) emit_line(f, pos);
+      if (key_from(pos, bits, 1, G, bk, f)) emit_line(f, pos, f.counts.newlines + nl.at(at[k]));
     }
-    base = std::max(base + blocks * 64, f.floor);
+    base = next_batch(f, base, blocks, nl);
   }
+  if (_mm512_movepi8_mask(seen)) f.counts.high = true;
 }
 
 // 64 bytes a step, as two registers. The candidates of 64 steps are gathered
@@ -445,17 +492,20 @@ TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[
     for (size_t j = 0; j < kHighNibbles; ++j)
       hi[g][j] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(high[g][j])));
   }
-  constexpr size_t kBlocks = 64;
   alignas(64) char tail[128];
   alignas(64) uint8_t bits[kBlocks][G][64];
   uint32_t at[kBlocks * 64 + 2];
+  Newlines nl;
+  __m256i seen = _mm256_setzero_si256();
   for (size_t base = 0; base < f.n;) {
     size_t blocks = std::min(kBlocks, (f.n - base + 63) / 64), found = 0;
     for (size_t b = 0; b < blocks; ++b) {
       size_t pos = base + b * 64;
       __m256i r0[G], r1[G];
       const char* p = readable(f, pos, 64 + kWindow - 1, tail);
-      uint64_t m = in_text(block256<G>(lo, hi, p, r0, r1), f.n - pos);
+      uint64_t m_nl;
+      uint64_t m = in_text(block256<G>(lo, hi, p, r0, r1, m_nl, seen), f.n - pos);
+      nl.add(b, m_nl);  // the padding past the text holds none
       for (int g = 0; g < G; ++g) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(bits[b][g]), r0[g]);
         _mm256_store_si256(reinterpret_cast<__m256i*>(bits[b][g] + 32), r1[g]);
@@ -465,46 +515,54 @@ TPMDIAG_AVX2 void scan256(const uint8_t (&low)[2][4][16], const uint8_t (&high)[
     if (f.stats) f.stats->candidates += found;
     for (size_t k = 0; k < found; ++k) {
       size_t pos = base + at[k];
-      if (pos >= f.floor && key_from(pos, &bits[at[k] / 64][0][at[k] % 64], 64, G, bk, f)) emit_line(f, pos);
+      if (pos >= f.floor && key_from(pos, &bits[at[k] / 64][0][at[k] % 64], 64, G, bk, f))
+        emit_line(f, pos, f.counts.newlines + nl.at(at[k]));
     }
-    base = std::max(base + blocks * 64, f.floor);
+    base = next_batch(f, base, blocks, nl);
   }
+  if (_mm256_movemask_epi8(seen)) f.counts.high = true;
 }
 
 #endif  // TPMDIAG_X86_ENGINES
 
 }  // namespace
 
-void KeyFilter::reference_lines(const std::vector<std::string>& keys, const char* data, size_t n,
-                                std::vector<LineSpan>& out) {
+TextCounts KeyFilter::reference_lines(const std::vector<std::string>& keys, const char* data, size_t n,
+                                      std::vector<LineSpan>& out) {
+  TextCounts counts;
   std::string line;
   for (size_t begin = 0; begin < n;) {
     const void* nl = std::memchr(data + begin, '\n', n - begin);
     size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) : n;
     line.assign(data + begin, end - begin);
-    for (char& c : line) c = ascii_lower(c);
+    for (char& c : line) {
+      if (static_cast<unsigned char>(c) >= 0x80) counts.high = true;
+      c = ascii_lower(c);
+    }
     for (const auto& k : keys) {
       if (k.find('\n') != std::string::npos) continue;
       std::string lk;
       for (char c : k) lk.push_back(ascii_lower(c));
       if (line.find(lk) != std::string::npos) {
-        out.push_back({begin, end});
+        out.push_back({begin, end, counts.newlines});
         break;
       }
     }
+    if (nl) ++counts.newlines;
     begin = end + 1;
   }
+  return counts;
 }
 
-void KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out, [[maybe_unused]] Stats* stats) const {
+TextCounts KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out,
+                            [[maybe_unused]] Stats* stats) const {
 #if !TPMDIAG_X86_ENGINES
   // Never constructed here (supported() is false); the reference keeps it total.
   std::vector<std::string> texts;
   for (const auto& k : keys_) texts.push_back(k.text);
-  reference_lines(texts, data, n, out);
+  return reference_lines(texts, data, n, out);
 #else
-  Found f{data, n, &out};
-  f.stats = stats;
+  Found f{data, n, &out, 0, stats, {}};
   Buckets bk{bucket_, keys_, slots_.data(), short_bits_};
   if (engine_ == Engine::avx512) {
     if (groups_ == 1)
@@ -517,6 +575,7 @@ void KeyFilter::lines(const char* data, size_t n, std::vector<LineSpan>& out, [[
     else
       scan256<2>(low_, high_, bk, f);
   }
+  return f.counts;
 #endif
 }
 

@@ -19,10 +19,14 @@
 // any byte past their end, get a bucket of their own). A candidate's 4 bytes
 // must then hash to a slot some window took (one multiply) before its
 // buckets' keys are compared whole. Other CPUs keep Vectorscan.
+// As it reads every byte, it also counts the lines (a compare per 64 bytes),
+// so that the lines it returns come numbered and the scanner need not read
+// the text a second time for line numbers.
 //
 //   KeyFilter f(keys, sample_lower);   // keys: any case and length (under 4 bytes
 //                                      // they make more candidates to check)
-//   f.lines(data, n, spans);           // appends each line holding a key, once
+//   TextCounts c = f.lines(data, n, spans);  // appends each line holding a key,
+//                                      // once, with its index; c: data's lines
 #pragma once
 
 #include <cstddef>
@@ -61,17 +65,19 @@ class KeyFilter {
   // engine must be supported().
   KeyFilter(const std::vector<std::string>& keys, std::string_view sample_lower, Engine engine);
 
-  // Appends [begin, end) of each line of data[0..n) that holds a key, in order
-  // and once; end is at the '\n' or n. stats, when given, counts the work
+  // Appends [begin, end) and the index of each line of data[0..n) that holds
+  // a key, in order and once; end is at the '\n' or n. Returns what it
+  // counted over all of data on the way (the search reads every byte: this
+  // saves a second pass for line numbers). stats, when given, counts the work
   // (for tests and tuning).
   struct Stats {
     size_t candidates = 0;  // positions the table lookups passed
     size_t confirmed = 0;   // of those, positions whose keys were compared
   };
-  void lines(const char* data, size_t n, std::vector<LineSpan>& out, Stats* stats = nullptr) const;
+  TextCounts lines(const char* data, size_t n, std::vector<LineSpan>& out, Stats* stats = nullptr) const;
 
   // The same answer the slow way (each line lowercased and searched), for tests.
-  static void reference_lines(const std::vector<std::string>& keys, const char* data, size_t n,
+  static TextCounts reference_lines(const std::vector<std::string>& keys, const char* data, size_t n,
                               std::vector<LineSpan>& out);
 
   // The window of each key, for `rules prefilter`: offset into the key.

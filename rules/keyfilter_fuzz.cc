@@ -3,6 +3,7 @@
 // as a length byte (0..15) and its bytes, then the text. The text is scanned
 // from a buffer of exactly its size, so reading past it is caught by ASan.
 // On a CPU with neither AVX2 nor AVX-512 VBMI there is nothing to check.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -29,15 +30,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<char[]> text(new char[n ? n : 1]);
   std::copy(data + at, data + size, text.get());
   std::vector<LineSpan> slow;
-  KeyFilter::reference_lines(keys, text.get(), n, slow);
+  TextCounts want = KeyFilter::reference_lines(keys, text.get(), n, slow);
+  if (want.newlines != static_cast<uint64_t>(std::count(text.get(), text.get() + n, '\n'))) std::abort();
   for (auto e : {KeyFilter::Engine::avx512, KeyFilter::Engine::avx2}) {
     if (!KeyFilter::supported(e)) continue;
     KeyFilter f(keys, std::string_view(text.get(), n), e);
     std::vector<LineSpan> fast;
-    f.lines(text.get(), n, fast);
-    if (fast.size() != slow.size()) std::abort();
+    TextCounts got = f.lines(text.get(), n, fast);
+    if (fast.size() != slow.size() || got.newlines != want.newlines || got.high != want.high) std::abort();
     for (size_t i = 0; i < fast.size(); ++i)
-      if (fast[i].begin != slow[i].begin || fast[i].end != slow[i].end) std::abort();
+      if (fast[i].begin != slow[i].begin || fast[i].end != slow[i].end || fast[i].index != slow[i].index)
+        std::abort();
   }
   return 0;
 }

@@ -20,6 +20,7 @@
 
 #include "common/embedded.h"
 #include "rules/keyfilter.h"
+#include "rules/newlines.h"
 #include "rules/prefilter_build.h"
 #include "rules/rule_cache.h"
 #include "common/text.h"
@@ -396,16 +397,19 @@ Matcher::Scratch::~Scratch() {
   if (keys_hs_) hs_free_scratch(keys_hs_);
 }
 
-void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const {
-  if (n == 0) return;
+TextCounts Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const {
+  TextCounts counts;
+  if (n == 0) return counts;
   const Lazy& db = compiled(std::string_view(data, n));
-  if (atom_list_.empty()) return;
-  std::shared_ptr<const Keys> keys = current_keys();
+  std::shared_ptr<const Keys> keys = atom_list_.empty() ? nullptr : current_keys();
   if (!keys) {
     // Cannot happen with valid literals; say so once and find nothing rather than crash.
-    static std::once_flag told;
-    std::call_once(told, [&] { std::fprintf(stderr, "tpmdiag: error: %s\n", db.error.c_str()); });
-    return;
+    if (!atom_list_.empty()) {
+      static std::once_flag told;
+      std::call_once(told, [&] { std::fprintf(stderr, "tpmdiag: error: %s\n", db.error.c_str()); });
+    }
+    counts.newlines = count_newlines(data, n, &counts.high);
+    return counts;
   }
   if (scratch.keys_ != keys) {
     scratch.keys_ = keys;
@@ -414,11 +418,18 @@ void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const Cand
   auto& lines = scratch.lines_;
   lines.clear();
   if (keys->fast) {
-    keys->fast->lines(data, n, lines);
+    counts = keys->fast->lines(data, n, lines);
   } else {
     KeyScan st{data, n, &lines};
     // Vectorscan takes an unsigned length: callers pass blocks far below 4 GiB.
     hs_scan(keys->db.get(), data, static_cast<unsigned>(n), 0, scratch.keys_hs_, on_key, &st);
+    size_t counted = 0;
+    for (LineSpan& line : lines) {
+      counts.newlines += count_newlines(data + counted, line.begin - counted, &counts.high);
+      line.index = counts.newlines;
+      counted = line.begin;
+    }
+    counts.newlines += count_newlines(data + counted, n - counted, &counts.high);
   }
   const bool watched = n >= prefilter::KeyWatch::kMinBlock;
   scratch.wasted_.clear();
@@ -430,9 +441,10 @@ void Matcher::prefilter(const char* data, size_t n, Scratch& scratch, const Cand
       if (watched) scratch.wasted_.push_back(line);
       continue;
     }
-    fn(std::string_view(data + line.begin, line.end - line.begin), atoms);
+    fn(std::string_view(data + line.begin, line.end - line.begin), line.index, atoms);
   }
   if (watched) watch_keys(data, n, scratch);
+  return counts;
 }
 
 bool Matcher::match_rule(size_t i, std::string_view msg,

@@ -16,7 +16,7 @@
 //
 //   auto m = Matcher::build(std::move(rules));      // Result<Matcher>
 //   Matcher::Scratch scratch(*m);                   // one per thread
-//   m->prefilter(buf, len, scratch, [&](std::string_view line, const std::vector<int>& atoms) {
+//   m->prefilter(buf, len, scratch, [&](std::string_view line, uint64_t index, const std::vector<int>& atoms) {
 //     Event ev; formats.parse(line, ev); ...
 //     m->match(ev, &atoms, facts);                  // appends Facts
 //   });
@@ -61,7 +61,9 @@ namespace tpmdiag {
 class KeyFilter;
 class RuleCache;
 
-using CandidateFn = std::function<void(std::string_view line, const std::vector<int>& atoms)>;
+// A line that holds an atom: its text, its index in the buffer (the '\n'
+// bytes before it), the atoms' ids.
+using CandidateFn = std::function<void(std::string_view line, uint64_t index, const std::vector<int>& atoms)>;
 
 class Matcher {
  public:
@@ -103,7 +105,9 @@ class Matcher {
 
   // Calls fn for each line of data[0..n) that contains an atom, in order, once
   // per line, with the ids of the atoms found in it. n must end at a line end.
-  void prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const;
+  // Returns data's counts (its line count, for line numbers without a
+  // second pass over it).
+  TextCounts prefilter(const char* data, size_t n, Scratch& scratch, const CandidateFn& fn) const;
 
   // The atoms in text (any case), as prefilter() finds them in a line; also
   // for inputs too small to be worth choosing keys (a paste), so that only

@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "rules/keyfilter.h"
@@ -18,10 +19,20 @@ using namespace tpmdiag;
 
 namespace {
 
-std::vector<std::pair<size_t, size_t>> spans(const std::vector<LineSpan>& v) {
-  std::vector<std::pair<size_t, size_t>> out;
-  for (const auto& s : v) out.emplace_back(s.begin, s.end);
+std::vector<std::tuple<size_t, size_t, uint64_t>> spans(const std::vector<LineSpan>& v) {
+  std::vector<std::tuple<size_t, size_t, uint64_t>> out;
+  for (const auto& s : v) out.emplace_back(s.begin, s.end, s.index);
   return out;
+}
+
+// What every engine must count over the whole text, found without them.
+TextCounts counted(std::string_view text) {
+  TextCounts c;
+  for (char ch : text) {
+    c.newlines += ch == '\n';
+    c.high = c.high || static_cast<unsigned char>(ch) >= 0x80;
+  }
+  return c;
 }
 
 // Text drawn mostly from the keys' own letters (in both cases), so keys and
@@ -71,13 +82,17 @@ std::vector<KeyFilter::Engine> engines() {
 
 void check(const std::vector<std::string>& keys, const std::string& text, std::string_view sample) {
   std::vector<LineSpan> slow;
-  KeyFilter::reference_lines(keys, text.data(), text.size(), slow);
+  TextCounts want = counted(text), got = KeyFilter::reference_lines(keys, text.data(), text.size(), slow);
+  REQUIRE(got.newlines == want.newlines);
+  REQUIRE(got.high == want.high);
   for (auto e : engines()) {
     KeyFilter f(keys, sample, e);
     std::vector<LineSpan> fast;
-    f.lines(text.data(), text.size(), fast);
+    got = f.lines(text.data(), text.size(), fast);
     INFO(KeyFilter::name(e) << ", keys: " << keys.size() << ", text bytes: " << text.size());
     REQUIRE(spans(fast) == spans(slow));
+    REQUIRE(got.newlines == want.newlines);
+    REQUIRE(got.high == want.high);
   }
 }
 
@@ -132,6 +147,16 @@ TEST_CASE("key search: across the 4 KiB batches of candidates", "[keyfilter]") {
     std::string text(at, 'a');
     check(keys, text + "TPM" + std::string(5000, 'b') + "\n0x9a2\n", {});
     check(keys, text + "CreatePrimary" + std::string(5000, 'c'), {});
+  }
+  // The line counts and high-byte test cover every byte, those of a line the
+  // scan skips to its end too: one byte >= 0x80 in ASCII text, before, inside
+  // and past such a line (it starts in the first batch, ends in the third).
+  std::string line = std::string(4000, 'a') + "tpm" + std::string(6000, 'b') + "\n";
+  for (size_t at : {size_t{0}, size_t{3999}, size_t{4100}, size_t{8191}, size_t{8300}, size_t{10002}, size_t{10100}}) {
+    std::string text = "x\n" + line + std::string(200, 'c') + "\n0x9a2\n";
+    check(keys, text, {});
+    text[at] = '\xe9';
+    check(keys, text, {});
   }
 }
 
