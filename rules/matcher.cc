@@ -451,7 +451,12 @@ bool Matcher::match_rule(size_t i, std::string_view msg,
                          std::vector<std::pair<std::string, std::string>>* fields) const {
   const RE2& re = regex(i);
   re2::StringPiece groups[kMaxCaptures + 1];
-  int ngroups = std::min(captures_[i] + 1, kMaxCaptures + 1);
+  // Only the named groups are read, so no more are asked for: with none, RE2
+  // answers from one DFA pass (group 0 would cost a second, backwards); with
+  // a few, its one-pass engine may take them (it takes up to 4).
+  int ngroups = 0;
+  if (fields)
+    for (const auto& g : groups_[i]) ngroups = std::max(ngroups, std::min(g.second, kMaxCaptures) + 1);
   if (!re.Match(re2::StringPiece(msg.data(), msg.size()), 0, msg.size(), RE2::UNANCHORED, groups,
                 ngroups))
     return false;
