@@ -391,7 +391,20 @@ Status Matcher::compile(std::string_view sample) const {
   return ok_status();
 }
 
-Matcher::Scratch::Scratch(const Matcher&) {}
+// Rules' answers by what decides them: the line's kind, its atoms (which
+// rules are tried) and its message (what they match). Bounded: a log of
+// ever-new messages empties it now and then.
+struct Matcher::Scratch::Memo {
+  static constexpr size_t kEntries = 4096, kMaxMessage = 1024;
+  struct Entry {
+    std::vector<std::pair<size_t, Fact>> facts;  // rule index, fields and rc
+    const Rule* fallback = nullptr;
+  };
+  std::unordered_map<std::string, Entry> entries;
+  std::string key;
+};
+
+Matcher::Scratch::Scratch(const Matcher&) : memo_(std::make_unique<Memo>()) {}
 
 Matcher::Scratch::~Scratch() {
   if (keys_hs_) hs_free_scratch(keys_hs_);
@@ -512,24 +525,7 @@ bool Matcher::reference_candidates(std::string_view text, Scratch& scratch, std:
   return true;
 }
 
-void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scratch,
-                    std::vector<Fact>& out) const {
-  auto& cand = scratch.potentials_;
-  cand.clear();
-  if (atoms == nullptr) {
-    if (!reference_candidates(ev.message, scratch, cand)) {
-      cand.clear();
-      for (size_t i = 0; i < rules_.size(); ++i) cand.push_back(static_cast<int>(i));
-    }
-  } else {
-    for (int a : *atoms) {
-      const auto& rs = atom_rules_[static_cast<size_t>(a)];
-      cand.insert(cand.end(), rs.begin(), rs.end());
-    }
-    std::sort(cand.begin(), cand.end());
-    cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
-  }
-  const size_t before = out.size();
+const Rule* Matcher::run_rules(const Event& ev, const std::vector<int>& cand, std::vector<Fact>& out) const {
   const Rule* fallback = nullptr;
   for (int ri : cand) {
     const Rule& r = rules_[static_cast<size_t>(ri)];
@@ -546,6 +542,67 @@ void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scr
     if (!r.accepts(f)) continue;
     out.push_back(std::move(f));
     where_from(out.back(), r, ev);
+  }
+  return fallback;
+}
+
+// The prefiltered path: the rules of the line's atoms, or what they found
+// before on a line of the same kind, atoms and message.
+const Rule* Matcher::match_atoms(const Event& ev, const std::vector<int>& atoms, Scratch& scratch,
+                                 std::vector<Fact>& out) const {
+  Scratch::Memo& memo = *scratch.memo_;
+  const bool keep = ev.message.size() <= Scratch::Memo::kMaxMessage;
+  if (keep) {
+    memo.key.assign(1, static_cast<char>(ev.kind));
+    memo.key.append(reinterpret_cast<const char*>(atoms.data()), atoms.size() * sizeof(int));
+    (memo.key += '\0') += ev.message;  // atoms are whole ints: where the message starts is clear
+    if (auto it = memo.entries.find(memo.key); it != memo.entries.end()) {
+      for (const auto& [ri, proto] : it->second.facts) {
+        out.push_back(proto);
+        where_from(out.back(), rules_[ri], ev);
+      }
+      return it->second.fallback;
+    }
+  }
+  auto& cand = scratch.potentials_;
+  cand.clear();
+  for (int a : atoms) {
+    const auto& rs = atom_rules_[static_cast<size_t>(a)];
+    cand.insert(cand.end(), rs.begin(), rs.end());
+  }
+  std::sort(cand.begin(), cand.end());
+  cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
+  const size_t before = out.size();
+  const Rule* fallback = run_rules(ev, cand, out);
+  if (keep) {
+    if (memo.entries.size() >= Scratch::Memo::kEntries) memo.entries.clear();
+    Scratch::Memo::Entry e;
+    e.fallback = fallback;
+    for (size_t i = before; i < out.size(); ++i) {
+      Fact proto;
+      proto.fields = out[i].fields;
+      proto.rc = out[i].rc;
+      e.facts.emplace_back(static_cast<size_t>(out[i].rule - rules_.data()), std::move(proto));
+    }
+    memo.entries.emplace(memo.key, std::move(e));
+  }
+  return fallback;
+}
+
+void Matcher::match(const Event& ev, const std::vector<int>* atoms, Scratch& scratch,
+                    std::vector<Fact>& out) const {
+  const size_t before = out.size();
+  const Rule* fallback = nullptr;
+  if (atoms) {
+    fallback = match_atoms(ev, *atoms, scratch, out);
+  } else {
+    auto& cand = scratch.potentials_;
+    cand.clear();
+    if (!reference_candidates(ev.message, scratch, cand)) {
+      cand.clear();
+      for (size_t i = 0; i < rules_.size(); ++i) cand.push_back(static_cast<int>(i));
+    }
+    fallback = run_rules(ev, cand, out);
   }
   // A line no rule explains, but that talks about the TPM and a failure. A
   // pasted line of no known log shape must also match the rule's pattern (the

@@ -101,6 +101,8 @@ class Matcher {
     std::vector<int> set_hits_;
     std::vector<LineSpan> lines_;
     std::string lower_;
+    struct Memo;                   // match()'s answers by line content
+    std::unique_ptr<Memo> memo_;
   };
 
   // Calls fn for each line of data[0..n) that contains an atom, in order, once
@@ -117,6 +119,10 @@ class Matcher {
 
   // Runs the rules that may match (all of them when atoms is null) on ev and
   // appends a Fact for each match. Facts get input/line/host/ts from ev.
+  // With atoms, what the rules found is kept in the scratch by what decides
+  // it (kind, atoms, message): a log repeats its messages (a host's every
+  // boot logs the same TPM lines), and a repeat is answered without RE2.
+  // atoms == nullptr is the reference path and keeps nothing.
   void match(const Event& ev, const std::vector<int>* atoms, Scratch& scratch,
              std::vector<Fact>& out) const;
 
@@ -218,6 +224,11 @@ class Matcher {
   // The rules that may match text on the reference path, ascending: false
   // when the set cannot say (every rule must then be tried).
   bool reference_candidates(std::string_view text, Scratch& scratch, std::vector<int>& out) const;
+  // match()'s rule loop over candidate rules (ascending); returns the first
+  // fallback rule among them that applies to ev's kind, if any.
+  const Rule* run_rules(const Event& ev, const std::vector<int>& cand, std::vector<Fact>& out) const;
+  const Rule* match_atoms(const Event& ev, const std::vector<int>& atoms, Scratch& scratch,
+                          std::vector<Fact>& out) const;
 };
 
 }  // namespace tpmdiag

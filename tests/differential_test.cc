@@ -354,3 +354,46 @@ TEST_CASE("keys are chosen again when one turns out common later, and nothing fo
   std::filesystem::remove_all(dir);
 }
 
+
+// Matcher::match keeps what the rules found on a line by its kind, atoms and
+// message: a scratch that has seen the same message (with another kind or
+// other atoms, or not) and many others must answer as a fresh one does.
+TEST_CASE("rules' answers kept by a scratch are a fresh scratch's", "[differential]") {
+  const Engine& e = tpmdiag::testing::shared_engine();
+  const Matcher& m = e.matcher();
+  std::vector<std::string> lines;
+  for (const auto& r : m.rules())
+    for (const auto& s : r.match_samples) lines.push_back(s.line);
+  REQUIRE(lines.size() > 50);
+  auto describe = [](const std::vector<Fact>& facts) {
+    std::vector<std::string> out;
+    for (const auto& f : facts) {
+      std::string d = f.rule->id + " @" + std::to_string(f.line) + " " + f.text;
+      for (const auto& [k, v] : f.all_fields()) d += " " + k + "=" + v;
+      out.push_back(d);
+    }
+    return out;
+  };
+  std::mt19937 rng(2026);
+  Matcher::Scratch kept(m);
+  size_t answered = 0;
+  for (int n = 0; n < 20000; ++n) {
+    std::string line = lines[rng() % lines.size()];
+    if (rng() % 2) line += " #" + std::to_string(rng() % 3000);  // more messages than the memo holds
+    Event ev;
+    e.formats().parse(line, ev);
+    ev.line = static_cast<uint64_t>(n);
+    if (rng() % 3 == 0) ev.kind = static_cast<SourceKind>(rng() % 4);  // the same message, another kind
+    std::vector<int> atoms;
+    m.atoms_in(rng() % 4 ? line : lines[rng() % lines.size()], kept, atoms);  // or another line's atoms
+    if (rng() % 8 == 0 && !atoms.empty()) atoms.pop_back();
+    std::vector<Fact> got, want;
+    m.match(ev, &atoms, kept, got);
+    Matcher::Scratch fresh(m);
+    m.match(ev, &atoms, fresh, want);
+    INFO(line << " kind " << static_cast<int>(ev.kind) << " atoms " << atoms.size());
+    REQUIRE(describe(got) == describe(want));
+    answered += !want.empty();
+  }
+  CHECK(answered > 5000);
+}
