@@ -63,7 +63,8 @@ struct FilterCounts {
 struct RunOptions {
   unsigned jobs = 0;                 // threads for one large plain file (0: one per core)
   uint64_t split_min = 64ull << 20;  // plain files at least this big are split across them
-  uint64_t map_min = 256 << 10;      // plain files at least this big are mapped, not read
+  uint64_t map_min = 256 << 10;      // plain files at least this big are sampled across (keys) and
+                                     // read by range (scan_file), not as a stream
   ScanOptions scan;
   DiagnoseOptions diagnose;
   SourceLimits limits;
@@ -113,9 +114,10 @@ class Run {
   void redact_again(Report& r) const;
   // A name or message, redacted when the run redacts (path: the input it names).
   std::string redacted(const std::string& text, const std::string& path = "") const;
-  // Maps a plain regular file (or its rest) and scans it in place, in
-  // parallel byte ranges when large; false if the stream is not one.
-  bool scan_mapped(const StreamInfo& info, ByteSource& src);
+  // Scans a plain regular file (or its rest) in byte ranges read with pread,
+  // in parallel when large, after choosing keys from slices across it
+  // (through a mapping); false if the stream is not one.
+  bool scan_file(const StreamInfo& info, ByteSource& src);
 
   const Engine& engine_;
   RunOptions opts_;

@@ -15,6 +15,12 @@
 #include "pipeline/scanner.h"
 #include "rules/newlines.h"
 #include "parsers/timestamp.h"
+#include "parsers/source.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
 
 using namespace tpmdiag;
 
@@ -547,4 +553,46 @@ TEST_CASE("formats found by one RE2::Set parse lines as formats asked in turn", 
     CHECK(a.continuation == b.continuation);
   }
   CHECK(parsed > lines.size() / 2);
+}
+
+TEST_CASE("range_source reads its byte range only, and ends early on a file cut short", "[parsers][sources]") {
+  auto path = (std::filesystem::temp_directory_path() / ("tpmdiag-range-" + std::to_string(::getpid()))).string();
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += "line " + std::to_string(i) + "\n";
+  {
+    std::ofstream(path, std::ios::binary) << text;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  auto read_all = [](ByteSource& src, size_t step) {
+    std::string out;
+    std::vector<char> buf(step);
+    for (;;) {
+      auto n = src.read(buf.data(), buf.size());
+      REQUIRE(n.ok());
+      if (*n == 0) return out;
+      out.append(buf.data(), *n);
+    }
+  };
+  for (size_t step : {1, 7, 4096, 1 << 20})
+    for (auto [from, to] : {std::pair<size_t, size_t>{0, text.size()}, {100, 2000}, {text.size() - 3, text.size()},
+                            {50, 50}, {60, 10}}) {
+      auto src = range_source(fd, from, to, "r.log");
+      std::string got = read_all(*src, step);
+      CHECK(got == text.substr(from, to > from ? to - from : 0));
+      CHECK(src->raw_bytes() == got.size());
+    }
+  // Cut short after the range was planned: the read ends where the file does.
+  REQUIRE(::truncate(path.c_str(), 1000) == 0);
+  auto src = range_source(fd, 500, text.size(), "r.log");
+  CHECK(read_all(*src, 4096) == text.substr(500, 500));
+  ::close(fd);
+  // A read that fails names the input.
+  auto bad = range_source(fd, 0, 10, "gone.log");
+  char c;
+  auto r = bad->read(&c, 1);
+  REQUIRE(!r.ok());
+  CHECK(r.error().message.rfind("gone.log: read error", 0) == 0);
+  CHECK(r.error().kind == ErrorKind::io);
+  std::filesystem::remove(path);
 }
