@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,7 +54,9 @@ struct Fact {
   Severity severity = Severity::none;
   std::string text;             // the raw line (capped)
   Fields fields;                // the rule's named captures
-  std::optional<DecodedRc> rc;  // the `rc` capture decoded
+  // The `rc` capture decoded. Shared, not inline: it is rare, and a Fact is
+  // moved and copied many times on its way (the decoded code is never changed).
+  std::shared_ptr<const DecodedRc> rc;
   // Later lines identical to this one (same rule and fields, same window of
   // the same input) that were counted here instead of kept (pipeline/scanner.h).
   uint64_t repeats = 0;

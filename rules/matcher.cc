@@ -537,7 +537,8 @@ const Rule* Matcher::run_rules(const Event& ev, const std::vector<int>& cand, st
     Fact f;
     if (!match_rule(static_cast<size_t>(ri), ev.message, &f.fields)) continue;
     if (decode_rc_) {
-      if (auto rc = f.field("rc"); !rc.empty()) f.rc = decode_rc_(rc, f.field("command"));
+      if (auto rc = f.field("rc"); !rc.empty())
+        if (auto d = decode_rc_(rc, f.field("command"))) f.rc = std::make_shared<const DecodedRc>(std::move(*d));
     }
     if (!r.accepts(f)) continue;
     out.push_back(std::move(f));
