@@ -98,9 +98,9 @@ struct Newlines {
   }
 };
 
-// Where the batch after one of `blocks` blocks at base starts: past an
-// emitted line that ran beyond it, whose rest is counted here (it holds one
-// '\n' at most, a long line's bytes >= 0x80 are there to see).
+// Where the batch after one of `blocks` blocks at base starts: its end, or
+// past an emitted line that ran beyond it. The search skips that line's
+// rest, so it is counted here (its '\n', and any byte >= 0x80).
 inline size_t next_batch(Found& f, size_t base, size_t blocks, const Newlines& nl) {
   size_t end = base + blocks * 64;
   f.counts.newlines += nl.before[blocks];

@@ -39,7 +39,7 @@ namespace {
 
 constexpr int kMinAtomLen = 4;
 constexpr size_t kMaxFactText = 4096;
-constexpr int kMaxCaptures = 15;  // match_rule() reads group 0 and at most this many
+constexpr int kMaxCaptures = 15;  // capture groups a pattern may have (match_rule() reads up to this one)
 
 struct KeyScan {
   const char* data;
@@ -204,7 +204,6 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std
   work();
   for (auto& t : pool) t.join();
   m.res_ = std::make_unique<Regex[]>(m.rules_.size());
-  m.captures_.reserve(done.size());
   m.groups_.reserve(done.size());
   m.rule_reqs_.reserve(done.size());
   for (size_t i = 0; i < done.size(); ++i) {
@@ -212,7 +211,6 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std
     if (!c.error.empty()) return make_error(c.error);  // the first bad rule in file order
     if (c.re && cache) cache->add(i, c.a);
     m.res_[i].filter = std::move(c.re);
-    m.captures_.push_back(c.a.captures);
     m.groups_.push_back(std::move(c.a.groups));
     m.rule_reqs_.push_back(std::move(c.a.reqs));
   }

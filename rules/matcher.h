@@ -174,7 +174,6 @@ class Matcher {
   struct Regex;                       // per rule: its RE2, compiled at build or on first use
   std::unique_ptr<Regex[]> res_;
   const re2::RE2& regex(size_t rule) const;
-  std::vector<int> captures_;         // per rule
   // Per rule, its literal requirements (see requirements()).
   std::vector<std::vector<std::vector<std::string>>> rule_reqs_;
   std::vector<std::vector<std::pair<std::string, int>>> groups_;  // per rule: named captures
