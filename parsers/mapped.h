@@ -1,17 +1,17 @@
-// A regular file mapped read-only into memory, for scanning without copying.
-//
-// Reading a big log through read() copies every byte from the page cache into
-// a buffer; a mapping lets the prefilter run straight on the page cache (the
-// way ripgrep reads single files). The catch with mappings is a file that
+// A regular file mapped read-only into memory, to look at parts of it without
+// reading it: the rule cache's file, and the slices of a large log that keys
+// are chosen from and split points found in (pipeline/run.cc; the scan itself
+// reads the parts with pread, into buffers that stay in cache: measured
+// faster than searching the mapping). The catch with mappings is a file that
 // shrinks while mapped: touching a page past the new end raises SIGBUS. A
 // process-wide SIGBUS handler therefore covers every live MappedFile: a fault
 // inside one maps a zero page over the missing page, marks the file as
-// shrunk, and lets the scan go on; shrank() then turns that into an error
+// shrunk, and lets the reader go on; shrank() then turns that into an error
 // naming the file. Faults anywhere else keep the default action.
 //
 //   auto m = MappedFile::open(fd, "vmkernel.log");  // Result<std::unique_ptr<MappedFile>>
-//   scanner.scan_memory(m->data(), m->size(), ...);
-//   if (m->shrank()) report(m->name() + ": file shrank while being read");
+//   use(std::string_view((*m)->data(), (*m)->size()));
+//   if ((*m)->shrank()) report((*m)->name() + ": file shrank while being read");
 #pragma once
 
 #include <atomic>
