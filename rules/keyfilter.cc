@@ -275,15 +275,58 @@ std::optional<KeyFilter::Engine> KeyFilter::best() {
   return chosen;
 }
 
-ByteFreqs::ByteFreqs(std::string_view sample) {
+ByteFreqs::ByteFreqs(std::string_view sample) : next6(64 * 64), next_lo(256 * 16), next_lolo(16 * 16) {
   uint32_t seen[256] = {};
-  for (char c : sample) ++seen[static_cast<unsigned char>(c)];
+  std::vector<uint32_t> pairs(256 * 256);
+  for (size_t i = 0; i < sample.size(); ++i) {
+    auto c = static_cast<unsigned char>(sample[i]);
+    ++seen[c];
+    if (i + 1 < sample.size()) ++pairs[c * 256u + static_cast<unsigned char>(sample[i + 1])];
+  }
   for (int x = 0; x < 256; ++x) freq[x] = 1.0 + seen[x];  // a byte unseen in the sample is rare, not absent
   for (int c = 'A'; c <= 'Z'; ++c) freq[c] = freq[c - 'A' + 'a'] / 4;  // the sample is lowercased
   double total = 0;
   for (double x : freq) total += x;
   for (double& x : freq) x /= total;
   for (unsigned x = 0; x < 256; ++x) freq6[x & 63] += freq[x];
+  double lo[16] = {};
+  for (unsigned x = 0; x < 256; ++x) lo[x & 15] += freq[x];
+
+  // Pairs, as freq: a letter of the lowercased sample is upper case a fifth
+  // of the time.
+  struct Variant {
+    unsigned byte[2];
+    double weight[2];
+    int n;
+  };
+  auto variants = [](unsigned c) {
+    if (c >= 'a' && c <= 'z') return Variant{{c, c - 32}, {0.8, 0.2}, 2};
+    return Variant{{c, c}, {1, 0}, 1};
+  };
+  std::vector<double> p6(64 * 64), pbl(256 * 16), pll(16 * 16);
+  double c6[64] = {}, cb[256] = {}, cl[16] = {};
+  for (unsigned a = 0; a < 256; ++a)
+    for (unsigned b = 0; b < 256; ++b) {
+      uint32_t n = pairs[a * 256 + b];
+      if (!n) continue;
+      Variant va = variants(a), vb = variants(b);
+      for (int i = 0; i < va.n; ++i)
+        for (int k = 0; k < vb.n; ++k) {
+          unsigned x = va.byte[i], y = vb.byte[k];
+          double w = n * va.weight[i] * vb.weight[k];
+          p6[(x & 63) * 64 + (y & 63)] += w, c6[x & 63] += w;
+          pbl[x * 16 + (y & 15)] += w, cb[x] += w;
+          pll[(x & 15) * 16 + (y & 15)] += w, cl[x & 15] += w;
+        }
+    }
+  // One pseudo-pair per first byte, split as the next byte's marginal: a byte
+  // rare in the sample is followed as bytes are on the whole.
+  for (unsigned s = 0; s < 64; ++s)
+    for (unsigned t = 0; t < 64; ++t) next6[s * 64 + t] = (p6[s * 64 + t] + freq6[t]) / (c6[s] + 1);
+  for (unsigned x = 0; x < 256; ++x)
+    for (unsigned t = 0; t < 16; ++t) next_lo[x * 16 + t] = (pbl[x * 16 + t] + lo[t]) / (cb[x] + 1);
+  for (unsigned s = 0; s < 16; ++s)
+    for (unsigned t = 0; t < 16; ++t) next_lolo[s * 16 + t] = (pll[s * 16 + t] + lo[t]) / (cl[s] + 1);
 }
 
 namespace {
@@ -304,26 +347,54 @@ struct Passes {
         hi[j] = static_cast<uint16_t>(j < kHighNibbles ? hi[j] | 1u << (u >> 4) : 0xffff);
       }
   }
-  // The share of positions where the bucket's lookups pass, taking the bytes
-  // as independent: its candidates per byte scanned.
-  // freq6[v]: the share of bytes whose low 6 bits are v.
-  double rate(const double (&freq)[256], const double (&freq6)[64], KeyFilter::Engine e) const {
-    double r = 1;
-    for (size_t j = 0; j < kWindow; ++j) {
-      double p = 0;
-      if (e == KeyFilter::Engine::avx512) {
-        for (uint64_t m = six[j]; m; m &= m - 1) p += freq6[__builtin_ctzll(m)];
-      } else {
-        for (unsigned h = hi[j]; h; h &= h - 1)
-          for (unsigned l = lo[j]; l; l &= l - 1) p += freq[__builtin_ctz(h) * 16 + __builtin_ctz(l)];
+  // The share of positions where the bucket's lookups pass: what passes at
+  // each window byte, chained by how often each byte follows the one before.
+  double rate(const ByteFreqs& bf, KeyFilter::Engine e) const {
+    static_assert(kHighNibbles == 1, "the AVX2 chain looks up the first byte whole, then low nibbles");
+    double v[64] = {}, nv[64] = {};
+    if (e == KeyFilter::Engine::avx512) {
+      for (uint64_t m = six[0]; m; m &= m - 1) v[__builtin_ctzll(m)] = bf.freq6[__builtin_ctzll(m)];
+      for (size_t j = 1; j < kWindow; ++j) {
+        for (uint64_t m = six[j]; m; m &= m - 1) {
+          auto t = static_cast<unsigned>(__builtin_ctzll(m));
+          double x = 0;
+          for (uint64_t p = six[j - 1]; p; p &= p - 1) x += v[__builtin_ctzll(p)] * bf.next6[__builtin_ctzll(p) * 64 + t];
+          nv[t] = x;
+        }
+        for (uint64_t m = six[j - 1]; m; m &= m - 1) v[__builtin_ctzll(m)] = 0;
+        for (uint64_t m = six[j]; m; m &= m - 1) v[__builtin_ctzll(m)] = nv[__builtin_ctzll(m)];
       }
-      r *= p;
+      double r = 0;
+      for (uint64_t m = six[kWindow - 1]; m; m &= m - 1) r += v[__builtin_ctzll(m)];
+      return r;
     }
+    for (unsigned h = hi[0]; h; h &= h - 1)
+      for (unsigned l = lo[0]; l; l &= l - 1) {
+        unsigned x = static_cast<unsigned>(__builtin_ctz(h)) * 16 + static_cast<unsigned>(__builtin_ctz(l));
+        for (unsigned t = lo[1]; t; t &= t - 1) v[__builtin_ctz(t)] += bf.freq[x] * bf.next_lo[x * 16 + __builtin_ctz(t)];
+      }
+    for (size_t j = 2; j < kWindow; ++j) {
+      for (unsigned t = lo[j]; t; t &= t - 1) {
+        double x = 0;
+        for (unsigned p = lo[j - 1]; p; p &= p - 1) x += v[__builtin_ctz(p)] * bf.next_lolo[__builtin_ctz(p) * 16 + __builtin_ctz(t)];
+        nv[__builtin_ctz(t)] = x;
+      }
+      for (unsigned t = 0; t < 16; ++t) v[t] = lo[j] >> t & 1 ? nv[t] : 0;
+    }
+    double r = 0;
+    for (unsigned t = lo[kWindow - 1]; t; t &= t - 1) r += v[__builtin_ctz(t)];
     return r;
   }
 };
 
 }  // namespace
+
+double KeyFilter::pass_rate(const std::vector<std::string>& windows, const ByteFreqs& bf, Engine e) {
+  Passes p;
+  for (const auto& w : windows)
+    if (w.size() == kWindow) p.add(w.data());
+  return p.rate(bf, e);
+}
 
 // Keys into buckets so that the lookups pass few positions: most common
 // window first, each into the bucket whose candidates it adds least to, by
@@ -331,13 +402,11 @@ struct Passes {
 // adds little; mixing unlike windows passes their cross products).
 std::vector<std::pair<size_t, size_t>> KeyFilter::assign_buckets(const ByteFreqs& bf, Engine e, size_t buckets,
                                                                  const std::vector<size_t>& order) const {
-  const auto& freq = bf.freq;
-  const auto& freq6 = bf.freq6;
   std::vector<std::pair<double, size_t>> by_rate;
   for (size_t i : order) {
     Passes one;
     one.add(keys_[i]);
-    by_rate.emplace_back(one.rate(freq, freq6, e), i);
+    by_rate.emplace_back(one.rate(bf, e), i);
   }
   std::stable_sort(by_rate.begin(), by_rate.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<Passes> passes(buckets);
@@ -350,7 +419,7 @@ std::vector<std::pair<size_t, size_t>> KeyFilter::assign_buckets(const ByteFreqs
     for (size_t b = 0; b < buckets; ++b) {
       Passes p = passes[b];
       p.add(keys_[i]);
-      double add = p.rate(freq, freq6, e) - rates[b];
+      double add = p.rate(bf, e) - rates[b];
       if (b == 0 || add < best_add) best = b, best_add = add, best_pass = p;
     }
     passes[best] = best_pass;
@@ -382,7 +451,7 @@ KeyFilter::KeyFilter(const std::vector<std::string>& keys, std::string_view samp
     for (size_t o = 0; o + kWindow <= k.text.size(); ++o) {
       Passes one;
       one.add(k.text.data() + o);
-      std::pair<size_t, double> c{counts[load32(k.text.data() + o)], one.rate(bf.freq, bf.freq6, engine)};
+      std::pair<size_t, double> c{counts[load32(k.text.data() + o)], one.rate(bf, engine)};
       if (c < best) best = c, k.offset = o;
     }
   }

@@ -41,11 +41,20 @@
 
 namespace tpmdiag {
 
-// Byte frequencies of a sample, to steer key windows and buckets.
+// Byte frequencies of a sample, to steer key windows and buckets; and how
+// often each byte follows another, as what a lookup passes at one window byte
+// depends on what it passed at the one before: mixing the windows "st t" and
+// "seal" in a bucket passes "stat", far more common in logs than its bytes
+// taken one by one make it.
 struct ByteFreqs {
   explicit ByteFreqs(std::string_view sample);
   double freq[256];       // share of bytes of each value
   double freq6[64] = {};  // share of bytes of each low-6-bit value
+  // The chance of the next byte's low 6 bits (AVX-512) or low nibble (AVX2)
+  // given this byte's low 6 bits, byte, or low nibble.
+  std::vector<double> next6;      // [64 * 64]
+  std::vector<double> next_lo;    // [256 * 16], after a byte
+  std::vector<double> next_lolo;  // [16 * 16], after a low nibble
 };
 
 class KeyFilter {
@@ -79,6 +88,11 @@ class KeyFilter {
   // The same answer the slow way (each line lowercased and searched), for tests.
   static TextCounts reference_lines(const std::vector<std::string>& keys, const char* data, size_t n,
                               std::vector<LineSpan>& out);
+
+  // The share of positions of text like the sample where the lookups of one
+  // bucket holding these 4-byte windows (any case) pass, as estimated to fill
+  // the buckets; for tests of the estimate against a count.
+  static double pass_rate(const std::vector<std::string>& windows, const ByteFreqs& bf, Engine e);
 
   // The window of each key, for `rules prefilter`: offset into the key.
   size_t window(size_t key) const { return keys_[key].offset; }
