@@ -180,7 +180,7 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted,
     for (const auto& [k, v] : h.bundle) w.key(k).string(v);
     w.end_object();
     w.key("boots").begin_array();
-    for (size_t bi = 0; bi < h.boots.size(); ++bi) {
+    w.items(h.boots.size(), [&](JsonWriter& w, size_t bi) {
       const auto& b = h.boots[bi];
       w.begin_object();
       w.key("boot").integer(b.index);
@@ -202,7 +202,7 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted,
       }
       w.end_array();
       w.end_object();
-    }
+    }, 64);
     w.end_array();
     w.end_object();
   }
@@ -215,7 +215,7 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted,
   }
   w.end_array();
   w.key("context").begin_array();
-  for (const Fact* f : r.context) write_fact(w, *f);
+  w.items(r.context.size(), [&](JsonWriter& w, size_t i) { write_fact(w, *r.context[i]); }, 1024);
   w.end_array();
   w.key("skipped").begin_array();
   for (const auto& s : r.skipped) w.string(s);

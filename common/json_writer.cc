@@ -1,10 +1,16 @@
 #include "common/json_writer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -129,13 +135,98 @@ void JsonWriter::escape(std::string_view s, std::string& out) {
 }
 
 void JsonWriter::flush() {
-  if (buf_.empty()) return;
-  out_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+  if (buf_.empty() || !out_) return;
+  out_->write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
   buf_.clear();
 }
 
 void JsonWriter::done() {
   if (has_items_.empty() || buf_.size() >= kFlushAt) flush();
+}
+
+JsonWriter JsonWriter::part(bool after_items) const {
+  JsonWriter p(indent_, has_items_);
+  if (after_items) p.has_items_.back() = 1;
+  return p;
+}
+
+void JsonWriter::splice(JsonWriter& p) {
+  if (p.has_items_.back()) has_items_.back() = 1;
+  if (out_) {
+    flush();
+    out_->write(p.buf_.data(), static_cast<std::streamsize>(p.buf_.size()));
+  } else {
+    buf_ += p.buf_;
+  }
+  p.buf_.clear();
+}
+
+JsonWriter& JsonWriter::items(size_t n, const std::function<void(JsonWriter&, size_t)>& one, size_t per_part) {
+  per_part = std::max<size_t>(per_part, 1);
+  const size_t parts = (n + per_part - 1) / per_part;
+  auto write_part = [&](size_t k, JsonWriter& into) {
+    for (size_t i = k * per_part; i < std::min(n, (k + 1) * per_part); ++i) one(into, i);
+  };
+  if (parts < 2 || has_items_.empty() || std::thread::hardware_concurrency() < 2) {
+    for (size_t k = 0; k < parts; ++k) write_part(k, *this);
+    return *this;
+  }
+  // Parts are claimed in order by either thread; this one also hands them on
+  // in order, and the other stops claiming while kAhead wait.
+  constexpr size_t kAhead = 4;
+  const JsonWriter at = part(false);  // this one's place: parts start from it, not from this (being written)
+  std::vector<std::optional<JsonWriter>> done(parts);
+  std::mutex m;
+  std::condition_variable cv;
+  size_t claimed = 0, handed = 0;
+  std::exception_ptr failed;
+  // Claims the next part and writes it, the lock released meanwhile; false
+  // once a part failed.
+  auto render_next = [&](std::unique_lock<std::mutex>& lock) {
+    size_t k = claimed++;
+    lock.unlock();
+    std::optional<JsonWriter> p;
+    try {
+      p.emplace(at.part(k > 0));
+      write_part(k, *p);
+    } catch (...) {
+      lock.lock();
+      failed = std::current_exception();
+      cv.notify_all();
+      return false;
+    }
+    lock.lock();
+    done[k] = std::move(p);
+    cv.notify_all();
+    return true;
+  };
+  std::thread other([&] {
+    std::unique_lock lock(m);
+    for (;;) {
+      cv.wait(lock, [&] { return claimed >= parts || claimed < handed + kAhead || failed; });
+      if (claimed >= parts || failed || !render_next(lock)) return;
+    }
+  });
+  std::unique_lock lock(m);
+  while (handed < parts && !failed) {
+    if (done[handed]) {
+      JsonWriter p = std::move(*done[handed]);
+      done[handed].reset();
+      ++handed;
+      cv.notify_all();
+      lock.unlock();
+      splice(p);
+      lock.lock();
+    } else if (claimed < parts) {
+      if (!render_next(lock)) break;
+    } else {
+      cv.wait(lock);
+    }
+  }
+  lock.unlock();
+  other.join();
+  if (failed) std::rethrow_exception(failed);
+  return *this;
 }
 
 void JsonWriter::newline() {

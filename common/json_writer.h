@@ -14,9 +14,16 @@
 // Output is gathered in a buffer and written to the stream in large pieces:
 // when the buffer passes 64 KiB, when the outermost value closes, and on
 // destruction. So a stream shared with other writers sees whole values.
+//
+// A long array's elements can be written on two threads (a report's context
+// list runs to tens of MB): the output is the same as one writer's.
+//   w.key("context").begin_array();
+//   w.items(facts.size(), [&](JsonWriter& part, size_t i) { write_fact(part, facts[i]); });
+//   w.end_array();
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -26,10 +33,12 @@ namespace tpmdiag {
 
 class JsonWriter {
  public:
-  explicit JsonWriter(std::ostream& out, int indent = 0) : out_(out), indent_(indent) {}
+  explicit JsonWriter(std::ostream& out, int indent = 0) : out_(&out), indent_(indent) {}
   ~JsonWriter() { flush(); }
   JsonWriter(const JsonWriter&) = delete;
   JsonWriter& operator=(const JsonWriter&) = delete;
+  JsonWriter(JsonWriter&&) = default;
+  JsonWriter& operator=(JsonWriter&&) = default;
 
   JsonWriter& begin_object();
   JsonWriter& end_object();
@@ -41,6 +50,13 @@ class JsonWriter {
   JsonWriter& integer(int64_t i);
   JsonWriter& boolean(bool b);
   JsonWriter& null();
+  // Writes n elements of the array just begun, each as one(part, i) writes
+  // it to the writer it is given, in order. Parts of per_part elements are
+  // written on this thread and one more at once, each into its own buffer,
+  // and handed to the stream in order; at most a few parts wait. Large parts
+  // keep the threads' overhead small; one() must be safe to call from two
+  // threads at once (it only reads).
+  JsonWriter& items(size_t n, const std::function<void(JsonWriter&, size_t)>& one, size_t per_part = 256);
   // Writes what is buffered to the stream.
   void flush();
 
@@ -52,7 +68,13 @@ class JsonWriter {
   void newline();
   void done();  // after each value: flush once the outermost one is whole or the buffer full
 
-  std::ostream& out_;
+  // A writer of one part of an array, at this one's place in it: it keeps
+  // all it writes (no stream) until splice() hands it on.
+  JsonWriter part(bool after_items) const;
+  void splice(JsonWriter& part);
+
+  JsonWriter(int indent, std::vector<char> has_items) : out_(nullptr), indent_(indent), has_items_(std::move(has_items)) {}
+  std::ostream* out_;  // null for a part
   std::string buf_;
   int indent_;
   // One entry per open container: 1 once it holds an element.

@@ -1,9 +1,11 @@
-// JsonWriter: the fast escape against a byte-by-byte reference, and the buffer
-// handing the stream whole values.
+// JsonWriter: the fast escape against a byte-by-byte reference, the buffer
+// handing the stream whole values, and arrays written on two threads.
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 
 #include "common/json_writer.h"
 #include "common/text.h"
@@ -119,4 +121,78 @@ TEST_CASE("JsonWriter hands the stream whole values, large ones in pieces", "[js
   CHECK(big.str().back() == ']');
   CHECK(before_end > 0);
   CHECK(total - before_end < 70000u);  // the buffer stays bounded: at most 64 KiB and one value held back
+}
+
+namespace {
+
+// One array element of a few shapes: nested objects and arrays (empty ones
+// too), strings long enough that parts pass the 64 KiB flush.
+void element(JsonWriter& w, size_t i) {
+  switch (i % 4) {
+    case 0: w.integer(static_cast<int64_t>(i)); break;
+    case 1: w.begin_object().key("i").integer(static_cast<int64_t>(i)).key("s").string(std::string(i % 300, 'x')).end_object(); break;
+    case 2: w.begin_array().end_array(); break;
+    default:
+      w.begin_object().key("list").begin_array();
+      for (size_t k = 0; k < i % 5; ++k) w.string("line " + std::to_string(k));
+      w.end_array().key("empty").begin_object().end_object().end_object();
+  }
+}
+
+// A document with an array written by `fill`, an element before it or not.
+std::string document(int indent, bool before, const std::function<void(JsonWriter&)>& fill) {
+  std::ostringstream os;
+  {
+    JsonWriter w(os, indent);
+    w.begin_object().key("a").begin_array();
+    if (before) w.string("first");
+    fill(w);
+    w.end_array().key("b").integer(1).end_object();
+  }
+  return os.str();
+}
+
+}  // namespace
+
+// items() writes parts on two threads and hands them on in order: the output
+// must be what one writer writes, whatever the split.
+TEST_CASE("JsonWriter::items writes what one writer would", "[json]") {
+  for (int indent : {0, 2})
+    for (bool before : {false, true})
+      for (size_t n : {0, 1, 2, 3, 255, 256, 257, 1000, 5000})
+        for (size_t per_part : {1, 2, 7, 256, 100000}) {
+          std::string one = document(indent, before, [&](JsonWriter& w) {
+            for (size_t i = 0; i < n; ++i) element(w, i);
+          });
+          std::string parts = document(indent, before, [&](JsonWriter& w) { w.items(n, element, per_part); });
+          INFO("indent " << indent << ", element before " << before << ", n " << n << ", per part " << per_part);
+          REQUIRE(parts == one);
+        }
+  // Parts holding arrays written with items() themselves.
+  auto nested = [](JsonWriter& w, size_t i) {
+    w.begin_array();
+    w.items(i % 9, element, 2);
+    w.end_array();
+  };
+  std::string one = document(2, false, [&](JsonWriter& w) {
+    for (size_t i = 0; i < 300; ++i) {
+      w.begin_array();
+      for (size_t k = 0; k < i % 9; ++k) element(w, k);
+      w.end_array();
+    }
+  });
+  CHECK(document(2, false, [&](JsonWriter& w) { w.items(300, nested, 16); }) == one);
+}
+
+TEST_CASE("JsonWriter::items: a part that throws ends the call with its exception", "[json]") {
+  for (size_t bad : {0, 5, 999}) {
+    std::ostringstream os;
+    JsonWriter w(os);
+    w.begin_array();
+    auto one = [&](JsonWriter& part, size_t i) {
+      if (i == bad) throw std::runtime_error("part " + std::to_string(i));
+      part.integer(static_cast<int64_t>(i));
+    };
+    CHECK_THROWS_WITH(w.items(1000, one, 4), "part " + std::to_string(bad));
+  }
 }
