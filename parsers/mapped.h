@@ -1,8 +1,7 @@
-// A regular file mapped read-only into memory, to look at parts of it without
-// reading it: the rule cache's file, and the slices of a large log that keys
-// are chosen from and split points found in (pipeline/run.cc; the scan itself
-// reads the parts with pread, into buffers that stay in cache: measured
-// faster than searching the mapping). The catch with mappings is a file that
+// A regular file mapped read-only into memory, to read it without copying it:
+// the rule cache's file, and a large log, whose slices keys are chosen from
+// and split points found in, and whose parts are then scanned in place
+// (pipeline/run.cc). The catch with mappings is a file that
 // shrinks while mapped: touching a page past the new end raises SIGBUS. A
 // process-wide SIGBUS handler therefore covers every live MappedFile: a fault
 // inside one maps a zero page over the missing page, marks the file as

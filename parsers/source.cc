@@ -257,36 +257,6 @@ Result<std::unique_ptr<ByteSource>> open_file(const std::string& path) {
   return std::unique_ptr<ByteSource>(std::make_unique<FdSource>(fd, path, true));
 }
 
-namespace {
-class RangeSource : public ByteSource {
- public:
-  RangeSource(int fd, uint64_t from, uint64_t to, std::string name)
-      : fd_(fd), at_(from), from_(from), to_(to), name_(std::move(name)) {}
-  Result<size_t> read(char* buf, size_t cap) override {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(cap, to_ - at_));
-    while (want > 0) {
-      ssize_t n = ::pread(fd_, buf, want, static_cast<off_t>(at_));
-      if (n >= 0) {
-        at_ += static_cast<uint64_t>(n);
-        return static_cast<size_t>(n);
-      }
-      if (errno != EINTR) return make_error(name_ + ": read error: " + std::strerror(errno), ErrorKind::io);
-    }
-    return size_t{0};
-  }
-  uint64_t raw_bytes() const override { return at_ - from_; }
-
- private:
-  int fd_;
-  uint64_t at_, from_, to_;
-  std::string name_;
-};
-}  // namespace
-
-std::unique_ptr<ByteSource> range_source(int fd, uint64_t from, uint64_t to, std::string name) {
-  return std::make_unique<RangeSource>(fd, from, std::max(from, to), std::move(name));
-}
-
 std::unique_ptr<ByteSource> fd_source(int fd, std::string name) {
   return std::make_unique<FdSource>(fd, std::move(name), false);
 }

@@ -84,12 +84,6 @@ Result<std::unique_ptr<ByteSource>> open_path(const std::string& path, const Sou
 std::unique_ptr<ByteSource> gunzip(std::unique_ptr<ByteSource> inner, std::string name,
                                    const SourceLimits& limits);
 
-// Reads bytes [from, to) of a regular file with pread, which several threads
-// may do at once on one fd (pipeline/run.cc reads a large file's parts so,
-// each into a buffer of its own that stays in cache as it is scanned). Ends
-// early, as a stream would, if the file is cut shorter meanwhile.
-std::unique_ptr<ByteSource> range_source(int fd, uint64_t from, uint64_t to, std::string name);
-
 // Wraps a source whose first bytes were already read (for magic sniffing);
 // head must be the bytes just read from rest.
 std::unique_ptr<ByteSource> prepend(std::string head, std::unique_ptr<ByteSource> rest);

@@ -491,7 +491,8 @@ void Scanner::normalized_lines(const char* data, size_t n, uint64_t first_line, 
 }
 
 void Scanner::scan_memory(const char* data, size_t n, const std::string& input, uint32_t input_seq,
-                          std::vector<Fact>& facts, InputStats& stats) {
+                          std::vector<Fact>& facts, InputStats& stats,
+                          const std::function<void(const char* upto)>& done) {
   start_input(facts, stats);
   prefilter_ = opts_.prefilter && (n >= kSmallInput || opts_.force_prefilter);
   stats.bytes += n;
@@ -506,7 +507,8 @@ void Scanner::scan_memory(const char* data, size_t n, const std::string& input, 
       end = static_cast<size_t>(static_cast<const char*>(last) - data) + 1;
     } else {
       // A line longer than a chunk: match its start; past max_line, look for
-      // its end a chunk at a time.
+      // its end a chunk at a time, letting `done` release what is passed, so
+      // a 300 MiB line is never resident at once.
       size_t head = std::min(n - pos, opts_.max_line);
       size_t eol = line_end(data, pos + head, pos);
       if (eol < pos + head || pos + head == n) {
@@ -519,15 +521,18 @@ void Scanner::scan_memory(const char* data, size_t n, const std::string& input, 
           eol = line_end(data, to, at);
           if (eol < to || to == n) break;
           at = to;
+          if (done) done(data + at);
         }
       }
       ++lines_done;
       pos = eol + 1;
+      if (done) done(data + std::min(pos, n));
       continue;
     }
     uint64_t nl = block(data + pos, end - pos, lines_done + 1, input, input_seq, facts, stats);
     lines_done += nl + (end == n && data[n - 1] != '\n' ? 1 : 0);
     pos = end;
+    if (done) done(data + pos);
   }
   stats.lines = lines_done;
   end_input();

@@ -54,6 +54,7 @@
 //   Status s = sc.scan(*src, "vmkernel.log", 0, facts, stats);   // facts kept even on error
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -97,10 +98,13 @@ class Scanner {
 
   Status scan(ByteSource& src, const std::string& input, uint32_t input_seq,
               std::vector<Fact>& facts, InputStats& stats);
-  // The same over bytes already in memory (the self-test's samples; the
-  // fuzz target checks it finds what scan() does); nothing is copied.
+  // The same over bytes already in memory (a mapped file, or a range of one
+  // that starts at a line start); nothing is copied. `done`, if set, is told
+  // after each block how far the bytes are no longer needed (for releasing
+  // mapped pages as the scan goes).
   void scan_memory(const char* data, size_t n, const std::string& input, uint32_t input_seq,
-                   std::vector<Fact>& facts, InputStats& stats);
+                   std::vector<Fact>& facts, InputStats& stats,
+                   const std::function<void(const char* upto)>& done = {});
 
  private:
   struct Cand {
