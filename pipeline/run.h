@@ -64,7 +64,7 @@ struct RunOptions {
   unsigned jobs = 0;                 // threads for one large plain file (0: one per core)
   uint64_t split_min = 64ull << 20;  // plain files at least this big are split across them
   uint64_t map_min = 256 << 10;      // plain files at least this big are sampled across (keys) and
-                                     // read by range (scan_file), not as a stream
+                                     // scanned in place in a mapping (scan_file), not as a stream
   ScanOptions scan;
   DiagnoseOptions diagnose;
   SourceLimits limits;
@@ -114,9 +114,9 @@ class Run {
   void redact_again(Report& r) const;
   // A name or message, redacted when the run redacts (path: the input it names).
   std::string redacted(const std::string& text, const std::string& path = "") const;
-  // Scans a plain regular file (or its rest) in byte ranges read with pread,
-  // in parallel when large, after choosing keys from slices across it
-  // (through a mapping); false if the stream is not one.
+  // Scans a plain regular file (or its rest) in place in a mapping, in
+  // parallel parts when large, after choosing keys from slices across it;
+  // false if the stream is not one.
   bool scan_file(const StreamInfo& info, ByteSource& src);
 
   const Engine& engine_;
