@@ -155,16 +155,13 @@ bool Format::match(std::string_view line, re2::StringPiece* g, int n, bool refer
   // capture: it says no to the formats a line is not in (most attempts).
   if (!known && !r->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, nullptr, 0)) return false;
   const RE2* head = reference ? nullptr : compiled_head();
-  re2::StringPiece span;  // the head's match, found by the DFA (no captures)
-  if (head && head->Match(text, 0, line.size(), RE2::ANCHOR_START, &span, 1)) {
+  // The head's first match from the line's start, with its captures: RE2's
+  // capturing engine stops at the head's end (for a line too long for it,
+  // RE2 finds that end with its DFA first and captures within it).
+  if (n >= 1 && head && head->Match(text, 0, line.size(), RE2::ANCHOR_START, g, n)) {
     const char* end = line.data() + line.size();
-    const char* matched = span.data() + span.size();
-    // The captures of that match come from matching exactly its span (the
-    // line around it as context): the capturing engine then walks only the
-    // head's bytes, and the first match of the head is the first of those
-    // that end where it ends.
-    if (any_matches_all(std::string_view(matched, static_cast<size_t>(end - matched))) &&
-        head->Match(text, 0, span.size(), RE2::ANCHOR_BOTH, g, n)) {
+    const char* matched = g[0].data() + g[0].size();
+    if (any_matches_all(std::string_view(matched, static_cast<size_t>(end - matched)))) {
       g[0] = text;
       for (int i : head_spanning)
         if (i < n && g[i].data()) g[i] = re2::StringPiece(g[i].data(), static_cast<size_t>(end - g[i].data()));
