@@ -4,7 +4,6 @@
 #include <map>
 #include <set>
 #include <tuple>
-#include <unordered_map>
 
 #include "common/hash.h"
 
@@ -103,17 +102,32 @@ Timeline build_timeline(std::vector<Fact>& facts) {
       if (a.fields[k].second != b.fields[k].second) return false;
     return true;
   };
-  std::unordered_multimap<uint64_t, const Fact*> seen;
-  seen.reserve(facts.size());
+  // The lines kept, by hash: open addressing in one array (a node per fact
+  // in a std::unordered_multimap cost more than the rest of the timeline).
+  size_t slots = 16;
+  while (slots < 2 * facts.size()) slots *= 2;
+  std::vector<std::pair<uint64_t, const Fact*>> seen(slots, {0, nullptr});
+  auto seen_before = [&](const Fact& f) {
+    uint64_t h = line_hash(f);
+    for (size_t i = h & (slots - 1);; i = (i + 1) & (slots - 1)) {
+      auto& e = seen[i];
+      if (!e.second) {
+        e = {h, &f};
+        return false;
+      }
+      if (e.first == h && same_line(*e.second, f)) return true;
+    }
+  };
+  std::vector<const Fact*>* list = nullptr;  // the last fact's host's (most facts name the same host)
+  const std::string* list_host = nullptr;
   for (size_t i : order) {
     const Fact& f = facts[i];
-    if (f.ts_ms && (f.kind == SourceKind::vmkernel || f.kind == SourceKind::vmkwarning)) {
-      uint64_t h = line_hash(f);
-      auto [from, to] = seen.equal_range(h);
-      if (std::any_of(from, to, [&](const auto& e) { return same_line(*e.second, f); })) continue;
-      seen.emplace(h, &f);
+    if (f.ts_ms && (f.kind == SourceKind::vmkernel || f.kind == SourceKind::vmkwarning) && seen_before(f)) continue;
+    if (!list || *list_host != f.host) {
+      auto it = hosts.try_emplace(f.host).first;
+      list = &it->second, list_host = &it->first;
     }
-    hosts[f.host].push_back(&f);
+    list->push_back(&f);
   }
 
   // Per host, the boot (and service) windows.
