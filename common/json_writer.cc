@@ -180,14 +180,20 @@ JsonWriter& JsonWriter::items(size_t n, const std::function<void(JsonWriter&, si
   std::condition_variable cv;
   size_t claimed = 0, handed = 0;
   std::exception_ptr failed;
+  // Buffers of parts handed on, kept for the next parts: a part's buffer
+  // grown from empty copied its bytes again at each doubling.
+  std::vector<std::string> spare;
   // Claims the next part and writes it, the lock released meanwhile; false
   // once a part failed.
   auto render_next = [&](std::unique_lock<std::mutex>& lock) {
     size_t k = claimed++;
+    std::string buf;
+    if (!spare.empty()) buf = std::move(spare.back()), spare.pop_back();
     lock.unlock();
     std::optional<JsonWriter> p;
     try {
       p.emplace(at.part(k > 0));
+      p->buf_ = std::move(buf);
       write_part(k, *p);
     } catch (...) {
       lock.lock();
@@ -217,6 +223,7 @@ JsonWriter& JsonWriter::items(size_t n, const std::function<void(JsonWriter&, si
       lock.unlock();
       splice(p);
       lock.lock();
+      spare.push_back(std::move(p.buf_));  // empty, its room kept
     } else if (claimed < parts) {
       if (!render_next(lock)) break;
     } else {
