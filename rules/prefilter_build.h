@@ -93,14 +93,13 @@ class CommonCheck {
     size_t bound = SIZE_MAX;
     for (size_t i = 0; i + 3 <= key.size(); ++i) bound = std::min<size_t>(bound, slots_[slot(bytes3(key.data() + i))].lines);
     if (bound <= limit) return false;
-    std::boyer_moore_horspool_searcher search(key.begin(), key.end());
-    for (auto it = text_.begin();;) {
-      it = std::search(it, text_.end(), search);
-      if (it == text_.end()) return false;
+    const char* end = text_.data() + text_.size();
+    for (const char* at = text_.data();;) {
+      at = static_cast<const char*>(memmem(at, static_cast<size_t>(end - at), key.data(), key.size()));
+      if (!at) return false;
       if (++hits > limit) return true;
-      auto eol = std::find(it, text_.end(), '\n');  // count lines, not occurrences
-      if (eol == text_.end()) return false;
-      it = eol;
+      at = static_cast<const char*>(std::memchr(at, '\n', static_cast<size_t>(end - at)));  // count lines, not occurrences
+      if (!at) return false;
     }
   }
 
