@@ -1,6 +1,7 @@
 #include "kb/timeline.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <tuple>
@@ -172,12 +173,15 @@ namespace {
 constexpr std::string_view kLanes[] = {"vmkernel", "hostd", "vpxa", "vobd", "vpxd", "syslog",
                                        "esxcli",   "bmc",   "ui",   "psod", "pasted"};
 
-std::string_view lane_of(SourceKind k) {
-  if (k == SourceKind::vmkwarning) return "vmkernel";
-  if (k == SourceKind::unknown) return "pasted";
-  for (std::string_view l : kLanes)
-    if (l == kind_name(k)) return l;
-  return "pasted";
+constexpr size_t kLaneCount = std::size(kLanes);
+
+// An index into kLanes.
+size_t lane_of(SourceKind k) {
+  if (k == SourceKind::vmkwarning) return 0;
+  if (k != SourceKind::unknown)
+    for (size_t i = 0; i < kLaneCount; ++i)
+      if (kLanes[i] == kind_name(k)) return i;
+  return kLaneCount - 1;  // pasted
 }
 
 Marker marker_of(const Fact& f) {
@@ -206,18 +210,19 @@ std::vector<HostTimeline> timeline_view(const Report& r) {
       }
     std::set<const Fact*> top;
     if (ht.top) top.insert(ht.top->evidence.begin(), ht.top->evidence.end());
-    std::set<std::string_view> used;
+    bool used[kLaneCount] = {};
     for (const auto& b : h.boots) {
       BootTimeline bt{&b, {}};
+      bt.lines.reserve(b.facts.size());
       for (const Fact* f : b.facts) {
-        TimelineLine l{f, marker_of(*f), lane_of(f->kind), top.count(f) > 0, proof.count(f) > 0};
-        used.insert(l.lane);
-        bt.lines.push_back(l);
+        size_t lane = lane_of(f->kind);
+        used[lane] = true;
+        bt.lines.push_back({f, marker_of(*f), kLanes[lane], top.count(f) > 0, proof.count(f) > 0});
       }
       ht.boots.push_back(std::move(bt));
     }
-    for (std::string_view l : kLanes)
-      if (used.count(l)) ht.lanes.push_back(l);
+    for (size_t i = 0; i < kLaneCount; ++i)
+      if (used[i]) ht.lanes.push_back(kLanes[i]);
     out.push_back(std::move(ht));
   }
   return out;
