@@ -68,12 +68,12 @@ void write_fact(JsonWriter& w, const Fact& f) {
   w.key("fact").string(f.rule->fact);
   w.key("role").string(role_name(f.rule->role));
   w.key("kind").string(kind_name(f.kind));
-  if (f.ts_ms) w.key("timestamp").string(format_iso8601(*f.ts_ms));
+  if (f.ts_ms) w.key("timestamp").string(iso8601_text(*f.ts_ms).view());
   else w.key("timestamp").null();
   w.key("repeats").integer(static_cast<int64_t>(f.repeats));
   if (f.repeats) w.key("last_line").integer(static_cast<int64_t>(f.last_line));
   else w.key("last_line").null();
-  if (f.repeats && f.last_ts_ms) w.key("last_timestamp").string(format_iso8601(*f.last_ts_ms));
+  if (f.repeats && f.last_ts_ms) w.key("last_timestamp").string(iso8601_text(*f.last_ts_ms).view());
   else w.key("last_timestamp").null();
   w.key("meaning").string(f.rule->meaning);
   w.key("fields").begin_object();
@@ -162,8 +162,8 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted,
   if (filtered && filtered->filter.active()) {
     const EventFilter& f = filtered->filter;
     w.key("filter").begin_object();
-    if (f.since_ms) w.key("since").string(format_iso8601(*f.since_ms)); else w.key("since").null();
-    if (f.until_ms) w.key("until").string(format_iso8601(*f.until_ms)); else w.key("until").null();
+    if (f.since_ms) w.key("since").string(iso8601_text(*f.since_ms).view()); else w.key("since").null();
+    if (f.until_ms) w.key("until").string(iso8601_text(*f.until_ms).view()); else w.key("until").null();
     if (f.host_glob.empty()) w.key("host").null(); else w.key("host").string(f.host_glob);
     w.key("left_out").integer(static_cast<int64_t>(filtered->counts.dropped));
     w.key("untimed_kept").integer(static_cast<int64_t>(filtered->counts.untimed_kept));
@@ -184,8 +184,8 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted,
       const auto& b = h.boots[bi];
       w.begin_object();
       w.key("boot").integer(b.index);
-      if (b.first_ts) w.key("first").string(format_iso8601(*b.first_ts)); else w.key("first").null();
-      if (b.last_ts) w.key("last").string(format_iso8601(*b.last_ts)); else w.key("last").null();
+      if (b.first_ts) w.key("first").string(iso8601_text(*b.first_ts).view()); else w.key("first").null();
+      if (b.last_ts) w.key("last").string(iso8601_text(*b.last_ts).view()); else w.key("last").null();
       w.key("verdict").string(name(b.verdict));
       w.key("tpm_lines").integer(static_cast<int64_t>(line_count(b.facts)));
       w.key("timeline").begin_array();
@@ -193,7 +193,7 @@ void render_json(const Report& r, std::ostream& out, bool pretty, bool redacted,
         w.begin_object();
         w.key("input").string(l.fact->input);
         w.key("line").integer(static_cast<int64_t>(l.fact->line));
-        if (l.fact->ts_ms) w.key("timestamp").string(format_iso8601(*l.fact->ts_ms)); else w.key("timestamp").null();
+        if (l.fact->ts_ms) w.key("timestamp").string(iso8601_text(*l.fact->ts_ms).view()); else w.key("timestamp").null();
         w.key("lane").string(l.lane);
         w.key("marker").string(marker_name(l.marker));
         w.key("top_evidence").boolean(l.top_evidence);

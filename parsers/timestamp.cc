@@ -1,6 +1,8 @@
 #include "parsers/timestamp.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 namespace tpmdiag {
 
@@ -118,7 +120,7 @@ std::optional<int64_t> epoch_to_ms(double v) {
   return static_cast<int64_t>(v / 1000.0 + 0.5);
 }
 
-std::string format_iso8601(int64_t ms) {
+IsoText iso8601_text(int64_t ms) {
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   int64_t rem_ms = ms - secs * 1000;
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
@@ -134,21 +136,25 @@ std::string format_iso8601(int64_t ms) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
-  if (y >= 0 && y <= 9999) {  // the common case, without printf (reports write one per fact)
-    char out[] = "0000-00-00T00:00:00.000Z";
+  IsoText out;
+  if (y >= 0 && y <= 9999) {  // the common case, without printf (reports write two per fact)
+    std::memcpy(out.text, "0000-00-00T00:00:00.000Z", 24);
     auto put = [&](int at, int width, int64_t v) {
-      for (int i = at + width - 1; i >= at; --i, v /= 10) out[i] = static_cast<char>('0' + v % 10);
+      for (int i = at + width - 1; i >= at; --i, v /= 10) out.text[i] = static_cast<char>('0' + v % 10);
     };
     put(0, 4, y), put(5, 2, m), put(8, 2, d), put(11, 2, sod / 3600), put(14, 2, sod / 60 % 60),
         put(17, 2, sod % 60), put(20, 3, rem_ms);
-    return std::string(out, 24);
+    out.size = 24;
+    return out;
   }
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(sod / 3600),
-                static_cast<long long>(sod / 60 % 60), static_cast<long long>(sod % 60),
-                static_cast<long long>(rem_ms));
-  return buf;
+  int n = std::snprintf(out.text, sizeof out.text, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                        static_cast<long long>(y), m, d, static_cast<long long>(sod / 3600),
+                        static_cast<long long>(sod / 60 % 60), static_cast<long long>(sod % 60),
+                        static_cast<long long>(rem_ms));
+  out.size = n > 0 ? std::min(static_cast<size_t>(n), sizeof out.text - 1) : 0;
+  return out;
 }
+
+std::string format_iso8601(int64_t ms) { return std::string(iso8601_text(ms).view()); }
 
 }  // namespace tpmdiag

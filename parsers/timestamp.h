@@ -24,6 +24,14 @@ std::optional<int64_t> parse_iso8601(std::string_view text, size_t* consumed = n
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 
 std::string format_iso8601(int64_t ms);
+// The same text in a buffer of its own, for writers that copy it at once
+// (a report writes two per fact; the string did not fit in place).
+struct IsoText {
+  char text[96];
+  size_t size;
+  std::string_view view() const { return {text, size}; }
+};
+IsoText iso8601_text(int64_t ms);
 
 // RFC 3164 (BSD syslog) timestamp `Mmm dd hh:mm:ss[.fraction]` (day may be
 // space-padded: `Nov  6`), month names parsed by hand (English, as the RFC
