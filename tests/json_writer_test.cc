@@ -196,3 +196,26 @@ TEST_CASE("JsonWriter::items: a part that throws ends the call with its exceptio
     CHECK_THROWS_WITH(w.items(1000, one, 4), "part " + std::to_string(bad));
   }
 }
+
+// key() writes a plain short key in one piece, others as it writes strings:
+// both must give the same text, compact and indented, at any depth.
+TEST_CASE("JsonWriter::key: plain, escaped and long keys, compact and indented", "[json]") {
+  const std::string longkey(200, 'k');
+  for (int indent : {0, 2}) {
+    std::ostringstream os;
+    {
+      JsonWriter w(os, indent);
+      w.begin_object().key("a").integer(1).key("b\"q").integer(2).key(longkey).integer(3);
+      w.key("o").begin_object().key("in").begin_array().begin_object().key("x").string("y").end_object().end_array();
+      w.end_object().key("").null().end_object();
+    }
+    std::string nl = indent ? "\n" : "", sp = indent ? " " : "";
+    auto pad = [&](int depth) { return nl + std::string(static_cast<size_t>(depth * indent), ' '); };
+    std::string want = "{" + pad(1) + "\"a\":" + sp + "1," + pad(1) + "\"b\\\"q\":" + sp + "2," + pad(1) + "\"" +
+                       longkey + "\":" + sp + "3," + pad(1) + "\"o\":" + sp + "{" + pad(2) + "\"in\":" + sp + "[" +
+                       pad(3) + "{" + pad(4) + "\"x\":" + sp + "\"y\"" + pad(3) + "}" + pad(2) + "]" + pad(1) + "}," +
+                       pad(1) + "\"\":" + sp + "null" + nl + "}" + nl;
+    INFO("indent " << indent);
+    CHECK(os.str() == want);
+  }
+}
