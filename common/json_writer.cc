@@ -134,14 +134,37 @@ void JsonWriter::escape(std::string_view s, std::string& out) {
   out.push_back('"');
 }
 
+void JsonWriter::grow(size_t n) {
+  buf_.resize(std::max({buf_.size() * 2, used_ + n, size_t{4096}}));
+}
+
+void JsonWriter::put(std::string_view s) {
+  std::memcpy(room(s.size()), s.data(), s.size());
+  used_ += s.size();
+}
+
+void JsonWriter::put_string(std::string_view s) {
+  if (all_plain(s)) {
+    char* p = room(s.size() + 2);
+    p[0] = '"';
+    std::memcpy(p + 1, s.data(), s.size());
+    p[s.size() + 1] = '"';
+    used_ += s.size() + 2;
+    return;
+  }
+  escaped_.clear();
+  escape(s, escaped_);
+  put(escaped_);
+}
+
 void JsonWriter::flush() {
-  if (buf_.empty() || !out_) return;
-  out_->write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
-  buf_.clear();
+  if (!used_ || !out_) return;
+  out_->write(buf_.data(), static_cast<std::streamsize>(used_));
+  used_ = 0;
 }
 
 void JsonWriter::done() {
-  if (has_items_.empty() || buf_.size() >= kFlushAt) flush();
+  if (has_items_.empty() || used_ >= kFlushAt) flush();
 }
 
 JsonWriter JsonWriter::part(bool after_items) const {
@@ -154,11 +177,11 @@ void JsonWriter::splice(JsonWriter& p) {
   if (p.has_items_.back()) has_items_.back() = 1;
   if (out_) {
     flush();
-    out_->write(p.buf_.data(), static_cast<std::streamsize>(p.buf_.size()));
+    out_->write(p.buf_.data(), static_cast<std::streamsize>(p.used_));
   } else {
-    buf_ += p.buf_;
+    put(std::string_view(p.buf_.data(), p.used_));
   }
-  p.buf_.clear();
+  p.used_ = 0;
 }
 
 JsonWriter& JsonWriter::items(size_t n, const std::function<void(JsonWriter&, size_t)>& one, size_t per_part) {
@@ -223,7 +246,7 @@ JsonWriter& JsonWriter::items(size_t n, const std::function<void(JsonWriter&, si
       lock.unlock();
       splice(p);
       lock.lock();
-      spare.push_back(std::move(p.buf_));  // empty, its room kept
+      spare.push_back(std::move(p.buf_));  // written out: all of it is room
     } else if (claimed < parts) {
       if (!render_next(lock)) break;
     } else {
@@ -240,8 +263,14 @@ void JsonWriter::newline() {
   if (indent_ <= 0) return;
   static constexpr char kSpaces[] = "\n                                                                ";
   size_t n = 1 + has_items_.size() * static_cast<size_t>(indent_);
-  if (n <= sizeof kSpaces - 1) buf_.append(kSpaces, n);
-  else buf_.append(1, '\n').append(n - 1, ' ');
+  if (n <= sizeof kSpaces - 1) {
+    put(std::string_view(kSpaces, n));
+  } else {
+    char* p = room(n);
+    p[0] = '\n';
+    std::memset(p + 1, ' ', n - 1);
+    used_ += n;
+  }
 }
 
 void JsonWriter::before_value() {
@@ -250,7 +279,7 @@ void JsonWriter::before_value() {
     return;
   }
   if (!has_items_.empty()) {
-    if (has_items_.back()) buf_.push_back(',');
+    if (has_items_.back()) put(',');
     has_items_.back() = 1;
     newline();
   }
@@ -258,7 +287,7 @@ void JsonWriter::before_value() {
 
 JsonWriter& JsonWriter::begin_object() {
   before_value();
-  buf_.push_back('{');
+  put('{');
   has_items_.push_back(0);
   return *this;
 }
@@ -267,15 +296,15 @@ JsonWriter& JsonWriter::end_object() {
   bool had = has_items_.back();
   has_items_.pop_back();
   if (had) newline();
-  buf_.push_back('}');
-  if (has_items_.empty() && indent_ > 0) buf_.push_back('\n');
+  put('}');
+  if (has_items_.empty() && indent_ > 0) put('\n');
   done();
   return *this;
 }
 
 JsonWriter& JsonWriter::begin_array() {
   before_value();
-  buf_.push_back('[');
+  put('[');
   has_items_.push_back(0);
   return *this;
 }
@@ -284,45 +313,45 @@ JsonWriter& JsonWriter::end_array() {
   bool had = has_items_.back();
   has_items_.pop_back();
   if (had) newline();
-  buf_.push_back(']');
+  put(']');
   done();
   return *this;
 }
 
 JsonWriter& JsonWriter::key(std::string_view k) {
-  // A key as the writer's one append of its comma, new line, indent, name
-  // and colon (a report writes about 14 a fact): most are plain and short.
-  char piece[160];
+  // A plain key with its comma, new line, indent and colon, written at once
+  // (a report writes about 14 a fact).
   size_t indent = static_cast<size_t>(std::max(indent_, 0)) * has_items_.size();
-  if (!after_key_ && !has_items_.empty() && k.size() + indent < sizeof piece - 8 && all_plain(k)) {
+  if (!after_key_ && !has_items_.empty() && all_plain(k)) {
+    char* p = room(k.size() + indent + 8);
     size_t n = 0;
-    if (has_items_.back()) piece[n++] = ',';
+    if (has_items_.back()) p[n++] = ',';
     has_items_.back() = 1;
     if (indent_ > 0) {
-      piece[n++] = '\n';
-      std::memset(piece + n, ' ', indent);
+      p[n++] = '\n';
+      std::memset(p + n, ' ', indent);
       n += indent;
     }
-    piece[n++] = '"';
-    std::memcpy(piece + n, k.data(), k.size());
+    p[n++] = '"';
+    std::memcpy(p + n, k.data(), k.size());
     n += k.size();
-    piece[n++] = '"';
-    piece[n++] = ':';
-    if (indent_ > 0) piece[n++] = ' ';
-    buf_.append(piece, n);
+    p[n++] = '"';
+    p[n++] = ':';
+    if (indent_ > 0) p[n++] = ' ';
+    used_ += n;
     after_key_ = true;
     return *this;
   }
   before_value();
-  escape(k, buf_);
-  buf_ += indent_ > 0 ? ": " : ":";
+  put_string(k);
+  put(indent_ > 0 ? ": " : ":");
   after_key_ = true;
   return *this;
 }
 
 JsonWriter& JsonWriter::string(std::string_view s) {
   before_value();
-  escape(s, buf_);
+  put_string(s);
   done();
   return *this;
 }
@@ -330,11 +359,11 @@ JsonWriter& JsonWriter::string(std::string_view s) {
 JsonWriter& JsonWriter::number(double d) {
   before_value();
   if (!std::isfinite(d)) {
-    buf_ += "null";
+    put("null");
   } else {
     char b[32];
-    std::snprintf(b, sizeof b, "%.4g", d);
-    buf_ += b;
+    int n = std::snprintf(b, sizeof b, "%.4g", d);
+    put(std::string_view(b, static_cast<size_t>(std::clamp(n, 0, static_cast<int>(sizeof b) - 1))));
   }
   done();
   return *this;
@@ -342,22 +371,22 @@ JsonWriter& JsonWriter::number(double d) {
 
 JsonWriter& JsonWriter::integer(int64_t i) {
   before_value();
-  char b[24];
-  buf_.append(b, static_cast<size_t>(std::to_chars(b, b + sizeof b, i).ptr - b));
+  char* p = room(24);
+  used_ += static_cast<size_t>(std::to_chars(p, p + 24, i).ptr - p);
   done();
   return *this;
 }
 
 JsonWriter& JsonWriter::boolean(bool b) {
   before_value();
-  buf_ += b ? "true" : "false";
+  put(b ? "true" : "false");
   done();
   return *this;
 }
 
 JsonWriter& JsonWriter::null() {
   before_value();
-  buf_ += "null";
+  put("null");
   done();
   return *this;
 }

@@ -75,7 +75,20 @@ class JsonWriter {
 
   JsonWriter(int indent, std::vector<char> has_items) : out_(nullptr), indent_(indent), has_items_(std::move(has_items)) {}
   std::ostream* out_;  // null for a part
+  // The output is bytes [0, used_) of buf_; the rest is room, written through
+  // a pointer (each append to a std::string checked for room and ended the
+  // string: most of the cost of a report's many short tokens).
   std::string buf_;
+  size_t used_ = 0;
+  std::string escaped_;  // strings that need escapes, on their way into buf_
+  char* room(size_t n) {
+    if (buf_.size() - used_ < n) grow(n);
+    return buf_.data() + used_;
+  }
+  void grow(size_t n);
+  void put(char c) { *room(1) = c, ++used_; }
+  void put(std::string_view s);
+  void put_string(std::string_view s);  // quoted and escaped
   int indent_;
   // One entry per open container: 1 once it holds an element.
   std::vector<char> has_items_;

@@ -219,3 +219,22 @@ TEST_CASE("JsonWriter::key: plain, escaped and long keys, compact and indented",
     CHECK(os.str() == want);
   }
 }
+
+// The buffer grows by what a token needs, however large: a string longer
+// than twice what is buffered, and an indent deeper than the spaces kept.
+TEST_CASE("JsonWriter: a string larger than the buffer, an indent deeper than 64", "[json]") {
+  const std::string big(300000, 'b'), quoted = "say \"" + std::string(100000, 'q') + "\"";
+  std::ostringstream os;
+  {
+    JsonWriter w(os, 2);
+    for (int d = 0; d < 40; ++d) w.begin_array();
+    w.string(big).string(quoted);
+    for (int d = 0; d < 40; ++d) w.end_array();
+  }
+  std::string want;
+  for (int d = 0; d < 40; ++d) want += "[" + std::string(d < 39 ? "\n" + std::string(static_cast<size_t>(2 * (d + 1)), ' ') : "");
+  want += "\n" + std::string(80, ' ') + "\"" + big + "\",\n" + std::string(80, ' ') + "\"say \\\"" +
+          std::string(100000, 'q') + "\\\"\"";
+  for (int d = 39; d >= 0; --d) want += "\n" + std::string(static_cast<size_t>(2 * d), ' ') + "]";
+  CHECK(os.str() == want);
+}
