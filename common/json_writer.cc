@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -165,6 +166,19 @@ void JsonWriter::flush() {
 
 void JsonWriter::done() {
   if (has_items_.empty() || used_ >= kFlushAt) flush();
+}
+
+JsonWriter& JsonWriter::operator=(JsonWriter&& o) noexcept {
+  if (this == &o) return *this;
+  flush();  // what this one held goes out first
+  out_ = std::exchange(o.out_, nullptr);
+  buf_ = std::move(o.buf_);
+  used_ = std::exchange(o.used_, 0);
+  escaped_ = std::move(o.escaped_);
+  indent_ = o.indent_;
+  has_items_ = std::move(o.has_items_);
+  after_key_ = o.after_key_;
+  return *this;
 }
 
 JsonWriter JsonWriter::part(bool after_items) const {

@@ -37,8 +37,10 @@ class JsonWriter {
   ~JsonWriter() { flush(); }
   JsonWriter(const JsonWriter&) = delete;
   JsonWriter& operator=(const JsonWriter&) = delete;
-  JsonWriter(JsonWriter&&) = default;
-  JsonWriter& operator=(JsonWriter&&) = default;
+  // A moved-from writer holds nothing and writes nothing (not even what its
+  // destructor would flush).
+  JsonWriter(JsonWriter&& o) noexcept { *this = std::move(o); }
+  JsonWriter& operator=(JsonWriter&& o) noexcept;
 
   JsonWriter& begin_object();
   JsonWriter& end_object();
@@ -74,7 +76,7 @@ class JsonWriter {
   void splice(JsonWriter& part);
 
   JsonWriter(int indent, std::vector<char> has_items) : out_(nullptr), indent_(indent), has_items_(std::move(has_items)) {}
-  std::ostream* out_;  // null for a part
+  std::ostream* out_ = nullptr;  // null for a part
   // The output is bytes [0, used_) of buf_; the rest is room, written through
   // a pointer (each append to a std::string checked for room and ended the
   // string: most of the cost of a report's many short tokens).
@@ -89,7 +91,7 @@ class JsonWriter {
   void put(char c) { *room(1) = c, ++used_; }
   void put(std::string_view s);
   void put_string(std::string_view s);  // quoted and escaped
-  int indent_;
+  int indent_ = 0;
   // One entry per open container: 1 once it holds an element.
   std::vector<char> has_items_;
   bool after_key_ = false;

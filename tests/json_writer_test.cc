@@ -238,3 +238,16 @@ TEST_CASE("JsonWriter: a string larger than the buffer, an indent deeper than 64
   for (int d = 39; d >= 0; --d) want += "\n" + std::string(static_cast<size_t>(2 * d), ' ') + "]";
   CHECK(os.str() == want);
 }
+
+// A writer moved with output still buffered: the output goes out once, by
+// the writer it moved to; the moved-from one writes nothing.
+TEST_CASE("JsonWriter: moved with output buffered", "[json]") {
+  std::ostringstream os;
+  {
+    JsonWriter a(os, 2);
+    a.begin_object().key("k").string(std::string(1000, 'v'));
+    JsonWriter b(std::move(a));
+    b.key("n").integer(1).end_object();
+  }
+  CHECK(os.str() == "{\n  \"k\": \"" + std::string(1000, 'v') + "\",\n  \"n\": 1\n}\n");
+}
