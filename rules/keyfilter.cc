@@ -407,7 +407,7 @@ double KeyFilter::pass_rate(const std::vector<std::string>& windows, const ByteF
 
 // Keys into buckets so that the lookups pass few positions: most common
 // window first, each into the bucket whose candidates it adds least to, by
-// byte frequencies of the sample (a key sharing bytes with a bucket's keys
+// the sample's bytes and byte pairs (a key sharing bytes with a bucket's keys
 // adds little; mixing unlike windows passes their cross products).
 std::vector<std::pair<size_t, size_t>> KeyFilter::assign_buckets(const ByteFreqs& bf, Engine e, size_t buckets,
                                                                  const std::vector<size_t>& order) const {

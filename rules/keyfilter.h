@@ -15,13 +15,14 @@
 // positions of 64 steps are gathered without a branch, then checked; ~8 GB/s
 // per core).
 // Windows are chosen and buckets filled so that the lookups pass few
-// positions (by the sample's byte frequencies; keys under 4 bytes, which pass
+// positions (by the sample's bytes and byte pairs; keys under 4 bytes, which pass
 // any byte past their end, get a bucket of their own). A candidate's 4 bytes
 // must then hash to a slot some window took (one multiply) before its
 // buckets' keys are compared whole. Other CPUs keep Vectorscan.
 // As it reads every byte, it also counts the lines (a compare per 64 bytes),
 // so that the lines it returns come numbered and the scanner need not read
-// the text a second time for line numbers.
+// the text a second time for line numbers. It prefetches 4 KiB ahead: a large
+// file is searched in place in its mapping, whose pages come from memory.
 //
 //   KeyFilter f(keys, sample_lower);   // keys: any case and length (under 4 bytes
 //                                      // they make more candidates to check)
