@@ -124,7 +124,6 @@ bool Run::scan_file(const StreamInfo& info, ByteSource& src) {
   struct Part {
     std::vector<Fact> facts;
     InputStats stats;
-    std::string error;
   };
   std::vector<Part> parts(nparts);
   ScanOptions so = opts_.scan;
@@ -178,7 +177,6 @@ bool Run::scan_file(const StreamInfo& info, ByteSource& src) {
     }
     lines_before += part.stats.lines;
     add_stats(ir, part.stats);
-    if (ir.error.empty()) ir.error = part.error;
   }
   if (m.shrank())
     ir.error = info.name + ": the file shrank while being read; what was past its new end was read as empty";
