@@ -10,6 +10,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <utility>
 #if defined(__SSE2__)
@@ -243,13 +244,17 @@ JsonWriter& JsonWriter::items(size_t n, const std::function<void(JsonWriter&, si
     cv.notify_all();
     return true;
   };
-  std::thread other([&] {
-    std::unique_lock lock(m);
-    for (;;) {
-      cv.wait(lock, [&] { return claimed >= parts || claimed < handed + kAhead || failed; });
-      if (claimed >= parts || failed || !render_next(lock)) return;
-    }
-  });
+  std::thread other;
+  try {
+    other = std::thread([&] {
+      std::unique_lock lock(m);
+      for (;;) {
+        cv.wait(lock, [&] { return claimed >= parts || claimed < handed + kAhead || failed; });
+        if (claimed >= parts || failed || !render_next(lock)) return;
+      }
+    });
+  } catch (const std::system_error&) {  // no thread to be had: this one writes every part
+  }
   std::unique_lock lock(m);
   while (handed < parts && !failed) {
     if (done[handed]) {
@@ -268,7 +273,7 @@ JsonWriter& JsonWriter::items(size_t n, const std::function<void(JsonWriter&, si
     }
   }
   lock.unlock();
-  other.join();
+  if (other.joinable()) other.join();
   if (failed) std::rethrow_exception(failed);
   return *this;
 }

@@ -4,6 +4,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <tuple>
 
@@ -114,13 +115,15 @@ Timeline build_timeline(std::vector<Fact>& facts) {
     for (size_t i = from; i < to; ++i)
       if (kernel_line(facts[i])) hashes[i] = line_hash(facts[i]);
   };
+  std::thread other;
   if (facts.size() >= 8192 && std::thread::hardware_concurrency() > 1) {
-    std::thread other(hash_range, facts.size() / 2, facts.size());
-    hash_range(0, facts.size() / 2);
-    other.join();
-  } else {
-    hash_range(0, facts.size());
+    try {
+      other = std::thread(hash_range, facts.size() / 2, facts.size());
+    } catch (const std::system_error&) {  // no thread to be had: this one hashes all
+    }
   }
+  hash_range(0, other.joinable() ? facts.size() / 2 : facts.size());
+  if (other.joinable()) other.join();
   // The lines kept, by hash: open addressing in one array (a node per fact
   // in a std::unordered_multimap cost more than the rest of the timeline).
   size_t slots = 16;
