@@ -7,7 +7,6 @@
 #include "common/normalize.h"
 #include "rules/newlines.h"
 
-
 namespace tpmdiag {
 
 namespace {

@@ -18,7 +18,7 @@
 //   Matcher::Scratch scratch(*m);                   // one per thread
 //   m->prefilter(buf, len, scratch, [&](std::string_view line, uint64_t index, const std::vector<int>& atoms) {
 //     Event ev; formats.parse(line, ev); ...
-//     m->match(ev, &atoms, facts);                  // appends Facts
+//     m->match(ev, &atoms, scratch, facts);         // appends Facts
 //   });
 //
 // Keys are chosen from a sample of the input; should one turn out common later
