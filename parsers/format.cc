@@ -142,9 +142,22 @@ const RE2* Format::compiled_head() const {
     if (h->ok() && h->NumberOfCapturingGroups() == re->NumberOfCapturingGroups()) {
       head = std::move(h);
       head_spanning = std::move(t->spanning);
+      fast_head = HeadMatcher::compile(t->head);
+      if (fast_head && fast_head->groups() != head->NumberOfCapturingGroups()) fast_head.reset();
     }
   });
   return head.get();
+}
+
+bool Format::head_match(re2::StringPiece text, re2::StringPiece* g, int n) const {
+  if (fast_head) {
+    switch (fast_head->match(std::string_view(text.data(), text.size()), g, n)) {
+      case HeadMatcher::Result::match: return true;
+      case HeadMatcher::Result::no_match: return false;
+      case HeadMatcher::Result::gave_up: break;  // RE2 says
+    }
+  }
+  return head->Match(text, 0, text.size(), RE2::ANCHOR_START, g, n);
 }
 
 bool Format::match(std::string_view line, re2::StringPiece* g, int n, bool reference, bool known) const {
@@ -155,10 +168,11 @@ bool Format::match(std::string_view line, re2::StringPiece* g, int n, bool refer
   // capture: it says no to the formats a line is not in (most attempts).
   if (!known && !r->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, nullptr, 0)) return false;
   const RE2* head = reference ? nullptr : compiled_head();
-  // The head's first match from the line's start, with its captures: RE2's
-  // capturing engine stops at the head's end (for a line too long for it,
-  // RE2 finds that end with its DFA first and captures within it).
-  if (n >= 1 && head && head->Match(text, 0, line.size(), RE2::ANCHOR_START, g, n)) {
+  // The head's first match from the line's start, with its captures: by the
+  // backtracker of head_match.h, or RE2's capturing engine, which stops at
+  // the head's end (for a line too long for it, RE2 finds that end with its
+  // DFA first and captures within it).
+  if (n >= 1 && head && head_match(text, g, n)) {
     const char* end = line.data() + line.size();
     const char* matched = g[0].data() + g[0].size();
     if (any_matches_all(std::string_view(matched, static_cast<size_t>(end - matched)))) {

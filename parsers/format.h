@@ -51,6 +51,7 @@
 #include "common/error.h"
 #include "parsers/envelope.h"
 #include "parsers/event.h"
+#include "parsers/head_match.h"
 #include "common/data_files.h"
 
 namespace tpmdiag {
@@ -86,7 +87,11 @@ struct Format {
   // The pattern without a trailing `.*`, if exact; compiled when a line first
   // matches the pattern (a paste tries several formats and matches one).
   const RE2* compiled_head() const;
+  // The head matched at the line's start: by fast_head, or by RE2 when it
+  // cannot say.
+  bool head_match(re2::StringPiece text, re2::StringPiece* g, int n) const;
   mutable std::unique_ptr<RE2> head;
+  mutable std::unique_ptr<HeadMatcher> fast_head;  // the head without RE2, when it can (head_match.h)
   mutable std::vector<int> head_spanning;  // its groups that end at the line's end
   std::unique_ptr<std::once_flag> head_once = std::make_unique<std::once_flag>();
   mutable int ts = -1, level = -1, pri = -1, program = -1, pid = -1, host = -1, component = -1, sd = -1,

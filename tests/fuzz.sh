@@ -163,6 +163,27 @@ for t in targets:
             head = bytes([len(ks) - 1]) + b"".join(bytes([len(k)]) + k for k in ks)
             put(t, head + b"\n".join(lines[i:i + 10]))
         put(t, bytes([0, 3]) + b"tpm" + b"a" * 130 + b"TPM")
+    elif t == "head_match_fuzz":
+        # A format's pattern, and its head (the pattern less its last `.*`),
+        # with each sample line of the formats: the pattern, a NUL, the text.
+        pats = ["(?:ab|a)c", "(?P<x>[^\\]]*?)\\] ", "a{2,3}?b\\b", "(?:a|a)*b", "^(\\S+) (\\w+)?$"]
+        lines = []
+        for _, data in json_files(["parsers/formats/*.json"]):
+            try:
+                doc = json.loads(data)
+            except Exception:
+                continue
+            for fm in doc.get("formats", []):
+                p = fm.get("pattern", "")
+                if p:
+                    pats.append(p)
+                    at = p.rfind(".*")
+                    if at >= 0:
+                        pats.append(p[:at] + p[at + 2:])
+                lines += [x.get("line", "") for x in fm.get("samples", [])]
+        for i, p in enumerate(pats):
+            for l in lines[i % 7::7]:
+                put(t, p.encode() + b"\0" + l.encode("utf-8", "surrogateescape"))
     elif t == "rule_cache_fuzz":
         # The target builds the embedded rules' cache file itself (odd first
         # byte: patch it; even: the rest is the body, after a right sum: the
