@@ -110,10 +110,12 @@ bool Run::scan_file(const StreamInfo& info, ByteSource& src) {
   // Keys are chosen once, on the start of the first large input (the same
   // whichever thread gets there first).
   (void)engine_.matcher().compile(spread_sample(**map, data, size));
-  // Parts several per thread, taken in turn, so no thread idles at the end.
+  // Parts many per thread, taken in turn: a thread that ends early waits
+  // for the other's last part (with 8 a thread, 64 MiB of a 1 GiB file on
+  // two: up to 30 ms; with 32, under 10).
   unsigned jobs = opts_.jobs ? opts_.jobs : std::max(1u, std::thread::hardware_concurrency());
   if (size < opts_.split_min) jobs = 1;
-  size_t nparts = jobs == 1 ? 1 : jobs * 8;
+  size_t nparts = jobs == 1 ? 1 : jobs * 32;
   std::vector<size_t> cuts{0};
   for (size_t j = 1; j < nparts; ++j) {
     size_t at = std::max(cuts.back(), size / nparts * j);
