@@ -28,7 +28,9 @@ int group_index(const RE2& re, const char* name) {
   return it == m.end() ? -1 : it->second;
 }
 
-struct Groups {
+}  // namespace
+
+struct FormatGroups {
   re2::StringPiece g[kMaxGroups];
   int n = 0;
   std::string_view get(int i) const {
@@ -42,11 +44,20 @@ struct Groups {
   }
 };
 
-bool match(const Format& f, std::string_view line, Groups& g, bool known) {
+namespace {
+
+using Groups = FormatGroups;
+
+// Sized for f's captures; false if f's pattern does not compile.
+bool size_for(const Format& f, Groups& g) {
   const RE2* re = f.compiled();
   if (!re) return false;
   g.n = std::min(re->NumberOfCapturingGroups() + 1, kMaxGroups);
-  return f.match(line, g.g, g.n, false, known);
+  return true;
+}
+
+bool match(const Format& f, std::string_view line, Groups& g, bool known) {
+  return size_for(f, g) && f.match(line, g.g, g.n, false, known);
 }
 
 void reset(Event& ev, std::string_view line) {
@@ -127,6 +138,12 @@ const RE2* Format::compiled() const {
     component = group_index(*r, "component");
     sd = group_index(*r, "sd");
     cont = group_index(*r, "cont");
+    if (auto t = split_trailing_any(pattern)) {
+      head_pattern = std::move(t->head);
+      head_spanning = std::move(t->spanning);
+      fast_head = HeadMatcher::compile(head_pattern);
+      if (fast_head && fast_head->groups() != r->NumberOfCapturingGroups()) fast_head.reset();
+    }
     re = std::move(r);
   });
   return re.get();
@@ -134,60 +151,64 @@ const RE2* Format::compiled() const {
 
 const RE2* Format::compiled_head() const {
   std::call_once(*head_once, [this] {
-    auto t = split_trailing_any(pattern);
-    if (!t || !re) return;
+    if (head_pattern.empty() || !compiled()) return;
     RE2::Options opts;
     opts.set_log_errors(false);
-    auto h = std::make_unique<RE2>(t->head, opts);
-    if (h->ok() && h->NumberOfCapturingGroups() == re->NumberOfCapturingGroups()) {
-      head = std::move(h);
-      head_spanning = std::move(t->spanning);
-      fast_head = HeadMatcher::compile(t->head);
-      if (fast_head && fast_head->groups() != head->NumberOfCapturingGroups()) fast_head.reset();
-    }
+    auto h = std::make_unique<RE2>(head_pattern, opts);
+    if (h->ok() && h->NumberOfCapturingGroups() == re->NumberOfCapturingGroups()) head = std::move(h);
   });
   return head.get();
 }
 
-bool Format::head_match(re2::StringPiece text, re2::StringPiece* g, int n) const {
-  if (fast_head) {
-    switch (fast_head->match(std::string_view(text.data(), text.size()), g, n)) {
-      case HeadMatcher::Result::match: return true;
-      case HeadMatcher::Result::no_match: return false;
-      case HeadMatcher::Result::gave_up: break;  // RE2 says
-    }
+bool Format::spans_rest(std::string_view line, re2::StringPiece* g, int n) const {
+  const char* end = line.data() + line.size();
+  const char* matched = g[0].data() + g[0].size();
+  if (!any_matches_all(std::string_view(matched, static_cast<size_t>(end - matched)))) return false;
+  g[0] = re2::StringPiece(line.data(), line.size());
+  for (int i : head_spanning)
+    if (i < n && g[i].data()) g[i] = re2::StringPiece(g[i].data(), static_cast<size_t>(end - g[i].data()));
+  return true;
+}
+
+// Every match of the pattern is one of the head followed by `.*` (the split
+// is exact): no start of the line the head matches, no match of the pattern.
+Format::Quick Format::quick(std::string_view line, re2::StringPiece* g, int n) const {
+  if (n < 1 || !compiled() || !fast_head) return Quick::unknown;
+  switch (fast_head->match(line, g, n)) {
+    case HeadMatcher::Result::no_match: return Quick::no;
+    case HeadMatcher::Result::gave_up: return Quick::unknown;
+    case HeadMatcher::Result::match: break;
   }
-  return head->Match(text, 0, text.size(), RE2::ANCHOR_START, g, n);
+  return spans_rest(line, g, n) ? Quick::yes : Quick::unknown;
 }
 
 bool Format::match(std::string_view line, re2::StringPiece* g, int n, bool reference, bool known) const {
   const RE2* r = compiled();
   if (!r) return false;
+  if (!reference) {
+    Quick q = quick(line, g, n);
+    if (q != Quick::unknown) return q == Quick::yes;
+  }
   re2::StringPiece text(line.data(), line.size());
   // Without captures RE2 runs its DFA, ~10x faster than the engines that
-  // capture: it says no to the formats a line is not in (most attempts).
+  // capture: it says no to the formats a line is not in.
   if (!known && !r->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, nullptr, 0)) return false;
   const RE2* head = reference ? nullptr : compiled_head();
-  // The head's first match from the line's start, with its captures: by the
-  // backtracker of head_match.h, or RE2's capturing engine, which stops at
-  // the head's end (for a line too long for it, RE2 finds that end with its
-  // DFA first and captures within it).
-  if (n >= 1 && head && head_match(text, g, n)) {
-    const char* end = line.data() + line.size();
-    const char* matched = g[0].data() + g[0].size();
-    if (any_matches_all(std::string_view(matched, static_cast<size_t>(end - matched)))) {
-      g[0] = text;
-      for (int i : head_spanning)
-        if (i < n && g[i].data()) g[i] = re2::StringPiece(g[i].data(), static_cast<size_t>(end - g[i].data()));
-      return true;
-    }
-  }
+  // The head's first match from the line's start, with its captures: RE2's
+  // capturing engine stops at the head's end (for a line too long for it,
+  // RE2 finds that end with its DFA first and captures within it).
+  if (n >= 1 && head && head->Match(text, 0, line.size(), RE2::ANCHOR_START, g, n) && spans_rest(line, g, n))
+    return true;
   return r->Match(text, 0, line.size(), RE2::ANCHOR_BOTH, g, n);
 }
 
-bool FormatSet::try_regex(const Format& f, std::string_view line, Event& ev, ParseScratch& s, bool known) const {
-  Groups g;
-  if (!match(f, line, g, known)) return false;
+bool FormatSet::fill(const Format& f, std::string_view line, const Groups& g, Event& ev, ParseScratch& s) const {
+  if (f.type == FormatType::envelope) return fill_envelope(f, g, ev, s);
+  fill_regex(f, line, g, ev, s);
+  return true;
+}
+
+void FormatSet::fill_regex(const Format& f, std::string_view line, const Groups& g, Event& ev, ParseScratch& s) const {
   ev.kind = f.kind;
   ev.program = g.nil(f.program);
   ev.proc_id = g.nil(f.pid);
@@ -202,14 +223,9 @@ bool FormatSet::try_regex(const Format& f, std::string_view line, Event& ev, Par
   if (f.message >= 0) set_message(ev, g.get(f.message));
   else ev.message = line;
   if (!g.get(f.cont).empty()) ev.continuation = true;
-  return true;
 }
 
-bool FormatSet::try_envelope(const Format& f, std::string_view line, Event& ev, ParseScratch& s,
-                             Depth depth, bool known) const {
-  (void)depth;
-  Groups g;
-  if (!match(f, line, g, known)) return false;
+bool FormatSet::fill_envelope(const Format& f, const Groups& g, Event& ev, ParseScratch& s) const {
   // A header time that is not ISO 8601 must be a valid RFC 3164 one (month
   // names checked by hand), or the line is not this envelope.
   std::string_view ts = g.nil(f.ts);
@@ -285,18 +301,41 @@ bool FormatSet::try_json(const Format& f, std::string_view line, Event& ev, Pars
 const Format* FormatSet::parse_at(std::string_view line, Event& ev, ParseScratch& s, Depth depth,
                                   const Format* only) const {
   auto attempt = [&](const Format& f, bool known) {
-    switch (f.type) {
-      case FormatType::json: return try_json(f, line, ev, s);
-      case FormatType::envelope: return try_envelope(f, line, ev, s, depth, known);
-      default: return try_regex(f, line, ev, s, known);
-    }
+    if (f.type == FormatType::json) return try_json(f, line, ev, s);
+    Groups g;
+    return match(f, line, g, known) && fill(f, line, g, ev, s);
+  };
+  auto skipped = [&](const Format& f) {
+    return (f.type == FormatType::json && (depth != Depth::top || line.empty() || line.front() != '{')) ||
+           (f.type == FormatType::envelope && depth == Depth::payload);
   };
   if (only) return attempt(*only, false) ? only : nullptr;
+  // Most lines are decided by the formats' fast heads (Format::quick), asked
+  // in order: each says no within a few bytes, without RE2::Set reading the
+  // whole line. The first that cannot say sends the line to the set.
+  bool quick = quick_first_;
+  for (size_t i = 0; quick && i < formats_.size(); ++i) {
+    const Format& f = formats_[i];
+    if (skipped(f)) continue;
+    if (f.type == FormatType::json) {  // no pattern: asked in either path
+      if (attempt(f, false)) return &f;
+      continue;
+    }
+    Groups g;
+    if (!size_for(f, g)) continue;  // never matches
+    switch (f.quick(line, g.g, g.n)) {
+      case Format::Quick::no: break;
+      case Format::Quick::yes:
+        if (fill(f, line, g, ev, s)) return &f;
+        break;
+      case Format::Quick::unknown: quick = false; break;
+    }
+  }
+  if (quick) return nullptr;
   const std::optional<uint64_t> hits = detect(line, s);
   for (size_t i = 0; i < formats_.size(); ++i) {
     const Format& f = formats_[i];
-    if (f.type == FormatType::json && (depth != Depth::top || line.empty() || line.front() != '{')) continue;
-    if (f.type == FormatType::envelope && depth == Depth::payload) continue;
+    if (skipped(f)) continue;
     const bool known = hits && f.type != FormatType::json;
     if (known && !(*hits >> i & 1)) continue;
     if (attempt(f, known)) return &f;

@@ -65,6 +65,8 @@ struct FormatSample {
 
 enum class FormatType : uint8_t { json, line, envelope, fragment };
 
+struct FormatGroups;  // a match's captures (format.cc)
+
 struct Format {
   std::string name;
   std::string file;
@@ -84,15 +86,23 @@ struct Format {
   // known: the whole pattern is known to match (FormatSet asked RE2::Set).
   bool match(std::string_view line, re2::StringPiece* g, int n, bool reference = false, bool known = false) const;
   mutable std::unique_ptr<RE2> re;
-  // The pattern without a trailing `.*`, if exact; compiled when a line first
-  // matches the pattern (a paste tries several formats and matches one).
+  // The pattern without a trailing `.*`, if exact, in RE2; compiled when a
+  // line first matches the pattern and the backtracker cannot say.
   const RE2* compiled_head() const;
-  // The head matched at the line's start: by fast_head, or by RE2 when it
-  // cannot say.
-  bool head_match(re2::StringPiece text, re2::StringPiece* g, int n) const;
   mutable std::unique_ptr<RE2> head;
-  mutable std::unique_ptr<HeadMatcher> fast_head;  // the head without RE2, when it can (head_match.h)
+  // What the head's backtracker (head_match.h) alone says of the whole
+  // pattern on a line: no (its head matches no start of the line), yes
+  // (g[0, n) set as match() sets them), or unknown (RE2 must say).
+  enum class Quick : uint8_t { no, yes, unknown };
+  Quick quick(std::string_view line, re2::StringPiece* g, int n) const;
+  // Set with `re` when the pattern splits (trailing_any.h); the head's
+  // backtracker, when the head is in its subset.
+  mutable std::string head_pattern;
+  mutable std::unique_ptr<HeadMatcher> fast_head;
   mutable std::vector<int> head_spanning;  // its groups that end at the line's end
+  // The head matched at the line's start (g[0, n)): true if the rest is
+  // text `.*` matches, then g is the whole pattern's captures.
+  bool spans_rest(std::string_view line, re2::StringPiece* g, int n) const;
   std::unique_ptr<std::once_flag> head_once = std::make_unique<std::once_flag>();
   mutable int ts = -1, level = -1, pri = -1, program = -1, pid = -1, host = -1, component = -1, sd = -1,
       cont = -1, message = -1;  // capture indexes
@@ -136,6 +146,9 @@ class FormatSet {
   // How many lines are parsed before detect() compiles its set (default
   // 1000; 0: at once, UINT64_MAX: never). Set it before the first parse.
   void detect_after(uint64_t lines);
+  // false: every line goes to detect() and the formats it names, none is
+  // decided by the formats' fast heads asked in order (for tests).
+  void quick_first(bool on) { quick_first_ = on; }
 
   // Checks every format's samples; returns one message per failure.
   std::vector<std::string> self_test() const;
@@ -147,9 +160,10 @@ class FormatSet {
   enum class Depth { top, json_payload, payload };
   const Format* parse_at(std::string_view line, Event& ev, ParseScratch& s, Depth depth,
                          const Format* only) const;
-  bool try_regex(const Format& f, std::string_view line, Event& ev, ParseScratch& s, bool known) const;
-  bool try_envelope(const Format& f, std::string_view line, Event& ev, ParseScratch& s, Depth depth,
-                    bool known) const;
+  // ev from a line format f matched with captures g.
+  bool fill(const Format& f, std::string_view line, const FormatGroups& g, Event& ev, ParseScratch& s) const;
+  void fill_regex(const Format& f, std::string_view line, const FormatGroups& g, Event& ev, ParseScratch& s) const;
+  bool fill_envelope(const Format& f, const FormatGroups& g, Event& ev, ParseScratch& s) const;
   // Which formats' patterns match the whole line, in one pass of RE2::Set
   // (bit i: formats_[i]), once this set has parsed enough lines to pay for
   // compiling every pattern (a paste meets few formats); nullopt: ask each
@@ -161,6 +175,7 @@ class FormatSet {
   Severity level_of(std::string_view text) const;
   SourceKind kind_of_program(std::string_view program) const;
 
+  bool quick_first_ = true;
   std::vector<Format> formats_;  // sorted by type (json, line, envelope, fragment), then file order
   std::map<std::string, Severity, std::less<>> levels_;
   std::map<std::string, SourceKind, std::less<>> programs_;

@@ -512,17 +512,23 @@ TEST_CASE("a format's head is not used when what follows it is not `.*` text", "
   for (int g = 0; g < 3; ++g) CHECK(std::string(fast[g].data(), fast[g].size()) == std::string(ref[g].data(), ref[g].size()));
 }
 
-// detect() asks one RE2::Set which formats match a line; without it each
-// format is asked in turn. Both must parse every line alike: the formats'
-// samples, cut and with pieces inserted (as the head test above).
-TEST_CASE("formats found by one RE2::Set parse lines as formats asked in turn", "[parsers][formats][differential]") {
+// Three ways to find a line's format must agree: the formats' fast heads
+// asked in order (Format::quick, the default), one RE2::Set naming the
+// formats that match (detect()), and each format asked in turn. Lines: the
+// formats' samples, cut and with pieces inserted (as the head test above).
+TEST_CASE("formats found by fast heads, by one RE2::Set, or asked in turn parse lines alike",
+          "[parsers][formats][differential]") {
   auto files = collect_data_files("parsers/formats/", {});
   REQUIRE(files);
-  auto set_first = load_formats(*files), each = load_formats(*files);
+  auto quick = load_formats(*files), set_first = load_formats(*files), each = load_formats(*files);
+  REQUIRE(quick);
   REQUIRE(set_first);
   REQUIRE(each);
+  quick->detect_after(0);
   set_first->detect_after(0);
+  set_first->quick_first(false);
   each->detect_after(UINT64_MAX);
+  each->quick_first(false);
   std::mt19937 rng(43);
   const std::string extra[] = {"", " ", "\xC3\xA9", "\xFF", "\t", "-->", "x", ": ", "]", "<13>", "{", "Tpm2Cmd: "};
   std::vector<std::string> lines;
@@ -535,22 +541,30 @@ TEST_CASE("formats found by one RE2::Set parse lines as formats asked in turn", 
     else l.insert(at, extra[rng() % std::size(extra)]);
     lines.push_back(l);
   }
-  ParseScratch s1, s2;
+  ParseScratch s1, s2, s3;
   size_t parsed = 0;
-  for (const auto& l : lines) {
-    Event a, b;
-    const Format* fa = set_first->parse(l, a, s1);
-    const Format* fb = each->parse(l, b, s2);
-    CAPTURE(l);
+  auto same = [](const Format* fa, const Event& a, const Format* fb, const Event& b) {
     REQUIRE((fa ? fa->name : "-") == (fb ? fb->name : "-"));
-    parsed += fa != nullptr;
     CHECK(kind_name(a.kind) == kind_name(b.kind));
     CHECK(a.host == b.host);
     CHECK(a.ts_text == b.ts_text);
+    CHECK(a.ts_ms == b.ts_ms);
+    CHECK(a.severity == b.severity);
     CHECK(a.component == b.component);
     CHECK(a.message == b.message);
     CHECK(a.program == b.program);
+    CHECK(a.proc_id == b.proc_id);
     CHECK(a.continuation == b.continuation);
+  };
+  for (const auto& l : lines) {
+    Event a, b, c;
+    const Format* fa = quick->parse(l, a, s1);
+    const Format* fb = set_first->parse(l, b, s2);
+    const Format* fc = each->parse(l, c, s3);
+    CAPTURE(l);
+    same(fa, a, fc, c);
+    same(fb, b, fc, c);
+    parsed += fa != nullptr;
   }
   CHECK(parsed > lines.size() / 2);
 }
