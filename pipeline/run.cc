@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fnmatch.h>
 #include <map>
+#include <system_error>
 #include <thread>
 
 namespace tpmdiag {
@@ -160,7 +161,10 @@ bool Run::scan_file(const StreamInfo& info, ByteSource& src) {
     }
   };
   std::vector<std::thread> threads;
-  for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(run);
+  try {
+    for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(run);
+  } catch (const std::system_error&) {  // no more threads to be had: the parts go to those there are
+  }
   run();
   for (auto& t : threads) t.join();
 

@@ -1014,9 +1014,44 @@ case_depth_member_options() {
   ok "--max-depth 1: '$msg', siblings read; --max-text-member 4K skips a 5 KB command output; defaults read both"
 }
 
+# 21. No thread to be had (a process or cgroup limit on threads): each step
+#    that splits its work over threads (a large file's parts, the timeline's
+#    hashes, the JSON report's parts) does it all on the one it has, with the
+#    same report. pthread_create fails through a preloaded shim.
+case_no_threads() {
+  case_name=no-threads
+  if [ "$san" = 1 ]; then skipped "a preloaded shim and the sanitizer runtime do not mix"; return; fi
+  if ! command -v cc > /dev/null; then skipped "no C compiler for the shim"; return; fi
+  printf '%s\n' '#include <errno.h>' '#include <pthread.h>' \
+    'int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*f)(void *), void *x) {' \
+    '  (void)t; (void)a; (void)f; (void)x; return EAGAIN; }' > "$T/nothread.c"
+  if ! cc -shared -fPIC -o "$T/nothread.so" "$T/nothread.c"; then bad "the shim did not build"; return; fi
+  # 80 MiB (split across threads from 64 MiB) holding 12000 distinct TPM lines.
+  python3 - "$T/big.log" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    fill = "".join("2024-05-01T10:%02d:00.000Z cpu1:2099240)ScsiDeviceIO: 4325: Cmd 0x2a to dev naa.%d failed\n"
+                   % (k % 60, k) for k in range(80))
+    for i in range(12000):
+        f.write(fill)
+        f.write("2024-05-01T10:%02d:%02d.000Z error hostd[2099349] [Originator@6876 sub=Libs] "
+                "Tpm2Cmd: CreatePrimary: (0x%x) Unknown\n" % (i // 3600 % 60, i // 60 % 60, 0x900 + i))
+PY
+  run "$(cap_mb 300)" "$(tmo 60)" "$bin" diagnose --format json "$T/big.log"
+  check_rc 1 || return
+  cp "$R/out" "$T/threads.json"
+  run "$(cap_mb 300)" "$(tmo 60)" env LD_PRELOAD="$T/nothread.so" "$bin" diagnose --format json "$T/big.log"
+  check_rc 1 || return
+  check_no_crash || return
+  check_stderr_lines 0 || return
+  if ! cmp -s "$R/out" "$T/threads.json"; then bad "the report differs from the one made with threads"; return; fi
+  ok "$(( $(stat -c %s "$T/big.log") >> 20 )) MiB, 12000 TPM lines, no thread to be had: the same report, exit 1, ${secs}s"
+}
+
 all_cases="long-line long-line-file nul-invalid-utf8 empty-input truncated-gz truncated-tgz gzip-bomb many-bombs scan-oom scan-full-disk tar-escape
 symlink-loop unreadable-file unreadable-subfolder many-files malformed-rules syslog-flood-rss half-frame-stall
-nesting-garbage many-tpm-lines missing-input hostile-name bad-limit-values size-suffixes depth-member-options max-line-option"
+nesting-garbage many-tpm-lines missing-input hostile-name bad-limit-values size-suffixes depth-member-options max-line-option
+no-threads"
 pending_cases=""   # known failures, see each case; HOSTILE_PENDING=1 runs them
 [ "${HOSTILE_PENDING:-0}" = 1 ] && all_cases="$all_cases $pending_cases"
 t_start=$(date +%s)
