@@ -1,6 +1,7 @@
 // A format head's captures in one backtracking pass, for the lines RE2
-// would match with its DFA and then its capturing engine (~860 ns a vmkernel
-// line: most of what parsing a line costs; this takes about a tenth).
+// would match with its DFA and then its capturing engine (~860 ns a line of
+// ESXi's formats, most of what parsing it cost; this takes ~190 ns), and a
+// quick no from the heads of the formats a line is not in.
 //
 //   auto h = HeadMatcher::compile("(?P<ts>\\S+) cpu(\\d+):");
 //   re2::StringPiece g[3];
