@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -200,7 +201,10 @@ Result<Matcher> Matcher::build(std::vector<Rule> rules, RcDecoder decode_rc, std
     for (size_t t; (t = next++) < todo.size();) done[todo[t]] = compile_rule(m.rules_[todo[t]]);
   };
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  try {
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  } catch (const std::system_error&) {  // a thread limit: this one compiles what the others do not
+  }
   work();
   for (auto& t : pool) t.join();
   m.res_ = std::make_unique<Regex[]>(m.rules_.size());

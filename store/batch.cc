@@ -10,6 +10,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <cstring>
 #include <filesystem>
@@ -182,24 +183,35 @@ void run_jobs(const Engine& engine, const RunOptions& opts, const std::vector<co
   std::mutex mu;
   std::condition_variable cv;
   std::deque<JobResult> results;
+  auto one = [&](size_t i) {
+    JobResult r;
+    try {
+      r = run_job(engine, opts, *jobs[i], &progress);
+    } catch (const std::bad_alloc&) {  // past the per-input catch (pipeline/run.cc): this job only
+      r = JobResult{};
+      r.job = *jobs[i];
+      r.errors.push_back(jobs[i]->name + ": out of memory while diagnosing; not stored in full (lower --jobs)");
+    }
+    return r;
+  };
   std::vector<std::thread> pool;
   unsigned n = static_cast<unsigned>(std::min<size_t>(workers, jobs.size()));
-  for (unsigned w = 0; w < n; ++w)
-    pool.emplace_back([&] {
-      for (size_t i; (i = next++) < jobs.size();) {
-        JobResult r;
-        try {
-          r = run_job(engine, opts, *jobs[i], &progress);
-        } catch (const std::bad_alloc&) {  // past the per-input catch (pipeline/run.cc): this job only
-          r = JobResult{};
-          r.job = *jobs[i];
-          r.errors.push_back(jobs[i]->name + ": out of memory while diagnosing; not stored in full (lower --jobs)");
+  try {
+    for (unsigned w = 0; w < n; ++w)
+      pool.emplace_back([&] {
+        for (size_t i; (i = next++) < jobs.size();) {
+          JobResult r = one(i);
+          std::lock_guard<std::mutex> lock(mu);
+          results.push_back(std::move(r));
+          cv.notify_one();
         }
-        std::lock_guard<std::mutex> lock(mu);
-        results.push_back(std::move(r));
-        cv.notify_one();
-      }
-    });
+      });
+  } catch (const std::system_error&) {  // a thread limit: the workers started do the jobs
+  }
+  if (pool.empty()) {  // none: each job on this thread, stored as it ends
+    for (size_t i; (i = next++) < jobs.size();) on_result(one(i));
+    return;
+  }
   for (size_t done = 0; done < jobs.size();) {
     std::optional<JobResult> r;
     {

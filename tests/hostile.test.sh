@@ -1016,8 +1016,9 @@ case_depth_member_options() {
 
 # 21. No thread to be had (a process or cgroup limit on threads): each step
 #    that splits its work over threads (a large file's parts, the timeline's
-#    hashes, the JSON report's parts) does it all on the one it has, with the
-#    same report. pthread_create fails through a preloaded shim.
+#    hashes, the JSON report's parts, scan's workers, compiling many rules)
+#    does it all on the one it has, with the same report. pthread_create
+#    fails through a preloaded shim.
 case_no_threads() {
   case_name=no-threads
   if [ "$san" = 1 ]; then skipped "a preloaded shim and the sanitizer runtime do not mix"; return; fi
@@ -1045,7 +1046,28 @@ PY
   check_no_crash || return
   check_stderr_lines 0 || return
   if ! cmp -s "$R/out" "$T/threads.json"; then bad "the report differs from the one made with threads"; return; fi
-  ok "$(( $(stat -c %s "$T/big.log") >> 20 )) MiB, 12000 TPM lines, no thread to be had: the same report, exit 1, ${secs}s"
+  local big_secs=$secs i d
+  # scan's workers: the jobs run on the one thread, each stored.
+  for i in 1 2 3; do
+    d=$T/nothreads/esx-t$i-2024-01-01--10.00-1/var/run/log
+    mkdir -p "$d" && cp samples/seed-failing/*.log "$d/"
+  done
+  run "$(cap_mb 300)" "$(tmo 60)" env LD_PRELOAD="$T/nothread.so" "$bin" scan --db "$T/nothreads.db" --jobs 2 \
+    --format json "$T/nothreads"
+  check_rc 1 || return
+  check_no_crash || return
+  jq_true '.stats.inputs == 3 and .stats.scanned == 3 and .stats.errors == 0' "3 bundles scanned" || return
+  # Many rules compiled at once (10x the built-in ones, no cache): on one thread.
+  python3 bench/gen_rules_x10.py --out "$T/x10" > /dev/null || { bad "gen_rules_x10.py failed"; return; }
+  hostd_line 'Tpm2Cmd: CreatePrimary: (0x9a2) Unknown' > "$T/one.log"
+  run "$(cap_mb 300)" "$(tmo 60)" env TPMDIAG_CACHE_DIR="$T/cache1" "$bin" diagnose --format json --rules "$T/x10" "$T/one.log"
+  cp "$R/out" "$T/x10.json"
+  run "$(cap_mb 300)" "$(tmo 60)" env LD_PRELOAD="$T/nothread.so" TPMDIAG_CACHE_DIR="$T/cache2" "$bin" diagnose \
+    --format json --rules "$T/x10" "$T/one.log"
+  check_rc 1 || return
+  check_no_crash || return
+  if ! cmp -s "$R/out" "$T/x10.json"; then bad "the report with 10x rules differs from the one made with threads"; return; fi
+  ok "$(( $(stat -c %s "$T/big.log") >> 20 )) MiB, 12000 TPM lines, no thread to be had: the same report, exit 1, ${big_secs}s; scan --jobs 2 stores all 3 bundles; 10x rules compile on one thread"
 }
 
 all_cases="long-line long-line-file nul-invalid-utf8 empty-input truncated-gz truncated-tgz gzip-bomb many-bombs scan-oom scan-full-disk tar-escape
