@@ -11,6 +11,7 @@ using Inst = HeadMatcher::Inst;
 using Op = HeadMatcher::Op;
 constexpr uint32_t kUnbounded = UINT32_MAX;
 constexpr size_t kMaxProgram = 4096;
+constexpr size_t kMaxFrames = 1024;
 
 // A class as the ASCII bytes it takes, and whether it takes other code
 // points (then a byte >= 0x80 makes the matcher give up: UTF-8 not modelled).
@@ -528,15 +529,15 @@ HeadMatcher::Result HeadMatcher::match(std::string_view text, re2::StringPiece* 
   if (slots > static_cast<int>(std::size(caps)) || n > groups_ + 1) return Result::gave_up;
   for (int k = 0; k < slots; ++k) caps[k] = -1;
 
-  thread_local std::vector<Frame> frames(64);
-  Frame* stack = frames.data();
+  // The choices left to go back to. A head needs tens; a line that needs
+  // more (a repeated choice over a long line) goes to RE2, whose memory does
+  // not grow with it.
+  Frame stack[kMaxFrames];
   size_t sp = 0;
   auto push = [&](Frame f) {
-    if (sp == frames.size()) {
-      frames.resize(frames.size() * 2);
-      stack = frames.data();
-    }
+    if (sp == kMaxFrames) return false;
     stack[sp++] = f;
+    return true;
   };
   // Whether the match may go on from pc at pos.
   auto may = [&](int32_t pc, int32_t pos) {
@@ -631,7 +632,7 @@ HeadMatcher::Result HeadMatcher::match(std::string_view text, re2::StringPiece* 
             ok = false;
             break;
           }
-          if (pos > lo) push({Frame::greedy, pc, lo, pos});
+          if (pos > lo && !push({Frame::greedy, pc, lo, pos})) return Result::gave_up;
         } else {
           uint32_t count = in.min;
           if (!lazy_to(in, count, pos)) return Result::gave_up;
@@ -639,7 +640,7 @@ HeadMatcher::Result HeadMatcher::match(std::string_view text, re2::StringPiece* 
             ok = false;
             break;
           }
-          if (count < in.max) push({Frame::lazy, pc, static_cast<int32_t>(count), pos});
+          if (count < in.max && !push({Frame::lazy, pc, static_cast<int32_t>(count), pos})) return Result::gave_up;
         }
         ++pc;
         break;
@@ -648,7 +649,7 @@ HeadMatcher::Result HeadMatcher::match(std::string_view text, re2::StringPiece* 
         if (!may(in.x, pos)) {
           pc = in.y;
         } else {
-          if (may(in.y, pos)) push({Frame::alt, in.y, pos, 0});
+          if (may(in.y, pos) && !push({Frame::alt, in.y, pos, 0})) return Result::gave_up;
           pc = in.x;
         }
         break;
@@ -658,7 +659,7 @@ HeadMatcher::Result HeadMatcher::match(std::string_view text, re2::StringPiece* 
         ++pc;
         break;
       case Op::save:
-        push({Frame::restore, in.x, caps[in.x], 0});
+        if (!push({Frame::restore, in.x, caps[in.x], 0})) return Result::gave_up;
         caps[in.x] = pos;
         ++pc;
         break;
@@ -687,7 +688,7 @@ HeadMatcher::Result HeadMatcher::match(std::string_view text, re2::StringPiece* 
           int32_t p = back_off(f.pc, f.a, f.b - 1);
           if (p < 0) break;
           pos = p;
-          if (pos > f.a) push({Frame::greedy, f.pc, f.a, pos});
+          if (pos > f.a && !push({Frame::greedy, f.pc, f.a, pos})) return Result::gave_up;
           pc = f.pc + 1;
           resumed = true;
           break;
@@ -699,7 +700,7 @@ HeadMatcher::Result HeadMatcher::match(std::string_view text, re2::StringPiece* 
           if (!step(r, count, p) || !lazy_to(r, count, p)) return Result::gave_up;
           if (p < 0) break;
           pos = p;
-          if (count < r.max) push({Frame::lazy, f.pc, static_cast<int32_t>(count), pos});
+          if (count < r.max && !push({Frame::lazy, f.pc, static_cast<int32_t>(count), pos})) return Result::gave_up;
           pc = f.pc + 1;
           resumed = true;
           break;

@@ -13,8 +13,10 @@
 //
 // RE2 stays the reference. compile() returns null for a pattern outside the
 // subset below, and match() gives up where the subset does not model what
-// RE2 would do: a byte >= 0x80 or '\n' that a class must judge, or more
-// steps than the line's length allows (a pattern that backtracks badly).
+// RE2 would do: a byte >= 0x80 or '\n' that a class must judge, more steps
+// than the line's length allows (a pattern that backtracks badly), or more
+// choices to go back to than it keeps (1024, on the stack: its memory does
+// not grow with the line).
 //
 // The subset, in RE2's syntax and default options (UTF-8, leftmost-first,
 // case-sensitive): ASCII literals, `.`, \d \D \s \S \w \W, \t \n \r \f \v and

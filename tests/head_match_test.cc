@@ -161,6 +161,9 @@ TEST_CASE("HeadMatcher gives up where RE2 must answer", "[parsers][head_match]")
   REQUIRE(slow);
   CHECK(slow->match(std::string(40, 'a'), g, 1) == HeadMatcher::Result::gave_up);
   CHECK(slow->match("aaab", g, 1) == HeadMatcher::Result::match);
+  // So do choices kept on a long line, within the step budget: a bounded stack.
+  CHECK(slow->match(std::string(3000, 'a') + "b", g, 1) == HeadMatcher::Result::gave_up);
+  CHECK(slow->match(std::string(500, 'a') + "b", g, 1) == HeadMatcher::Result::match);
 }
 
 TEST_CASE("A format whose head gives up still parses as RE2 says", "[parsers][head_match]") {
@@ -170,7 +173,8 @@ TEST_CASE("A format whose head gives up still parses as RE2 says", "[parsers][he
   REQUIRE(f.compiled());
   REQUIRE(f.compiled_head());
   REQUIRE(f.fast_head);
-  for (std::string line : {std::string(60, 'x') + "y rest", std::string(60, 'x') + " no", std::string("\xC3\xA9y")}) {
+  for (std::string line : {std::string(60, 'x') + "y rest", std::string(60, 'x') + " no", std::string("\xC3\xA9y"),
+                           std::string(3000, 'x') + "y rest"}) {
     re2::StringPiece fast[3], ref[3];
     CAPTURE(line);
     bool a = f.match(line, fast, 3), b = f.match(line, ref, 3, true);
