@@ -81,8 +81,9 @@ struct Format {
   // capture indexes below are set, and stay so.
   const RE2* compiled() const;
   // Matches the whole line; fills g[0, n) with the pattern's captures. By
-  // default with `head` when the pattern has one (trailing_any.h: the same
-  // captures, faster); reference = the whole pattern only, for tests.
+  // default with the head when the pattern has one (trailing_any.h: the same
+  // captures, faster), by its backtracker or else RE2; reference = the whole
+  // pattern in RE2 only, for tests.
   // known: the whole pattern is known to match (FormatSet asked RE2::Set).
   bool match(std::string_view line, re2::StringPiece* g, int n, bool reference = false, bool known = false) const;
   mutable std::unique_ptr<RE2> re;
