@@ -122,6 +122,11 @@ class ParseScratch {
   JsonUnwrapper json_;
   std::string sd_;
   std::vector<int> set_hits_;
+  // Lines still to send straight to RE2::Set, per depth (a line, a JSON
+  // record's message, an envelope's payload): set when the fast heads could
+  // not decide a line, or decided it late in the formats' order, since the
+  // next lines are likely of that shape too.
+  uint32_t set_first_[3] = {0, 0, 0};
 };
 
 class FormatSet {
