@@ -33,6 +33,23 @@ struct Set {
   }
 };
 
+// RE2's Perl classes \d \s \w (ASCII only, as RE2 has them); \w is also
+// what \b takes for a word character.
+Set perl_class(char c) {
+  Set s;
+  if (c == 's') {
+    for (char w : {'\t', '\n', '\f', '\r', ' '}) s.add(static_cast<unsigned char>(w), static_cast<unsigned char>(w));
+    return s;
+  }
+  s.add('0', '9');
+  if (c == 'w') {
+    s.add('A', 'Z');
+    s.add('a', 'z');
+    s.add('_', '_');
+  }
+  return s;
+}
+
 struct Node {
   enum Kind : uint8_t { empty, cls, concat, alt, group, rep, assertion } kind = empty;
   Set set;             // cls
@@ -163,13 +180,7 @@ class Parser {
   bool escape(Set& s) {
     if (!more()) return false;
     char c = p_[i_++];
-    Set digit, space, word;
-    digit.add('0', '9');
-    for (char w : {'\t', '\n', '\f', '\r', ' '}) space.add(static_cast<unsigned char>(w), static_cast<unsigned char>(w));
-    word.add(digit);
-    word.add('A', 'Z');
-    word.add('a', 'z');
-    word.add('_', '_');
+    const Set digit = perl_class('d'), space = perl_class('s'), word = perl_class('w');
     switch (c) {
       case 'd': s = digit; return true;
       case 'D': s = digit.negated(); return true;
@@ -357,7 +368,7 @@ class Compiler {
     if (!ok) return;
     switch (n.kind) {
       case Node::empty: break;
-      case Node::assertion: emit({.op = Op::assert, .x = n.cap}); break;
+      case Node::assertion: emit({.op = Op::assert, .cls = add_class(perl_class('w')), .x = n.cap}); break;
       case Node::cls: emit({.op = Op::cls, .cls = add_class(n.set)}); break;
       case Node::concat:
         for (size_t k = 0; k < n.kids.size();) {
@@ -554,18 +565,17 @@ HeadMatcher::Result HeadMatcher::match(std::string_view text, re2::StringPiece* 
     return int32_t{-1};
   };
 
-  // RE2's \b is ASCII's: a byte >= 0x80 is not a word character.
-  auto word = [&](int32_t p) {
-    unsigned char c = s[p];
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-  };
-  auto holds = [&](Assert a, int32_t p) {
+  // RE2's \b is ASCII's: a byte >= 0x80 is not a word character. `word` is
+  // the \w class the instruction carries.
+  auto holds = [&](const Inst& in, int32_t p) {
+    const uint8_t* word = classes_[in.cls].test;
+    const auto a = static_cast<Assert>(in.x);
     switch (a) {
       case Assert::text_start: return p == 0;
       case Assert::text_end: return p == len;
       case Assert::word_boundary:
       case Assert::not_word_boundary: {
-        bool edge = (p > 0 && word(p - 1)) != (p < len && word(p));
+        bool edge = (p > 0 && word[s[p - 1]] == 1) != (p < len && word[s[p]] == 1);
         return edge == (a == Assert::word_boundary);
       }
     }
@@ -655,7 +665,7 @@ HeadMatcher::Result HeadMatcher::match(std::string_view text, re2::StringPiece* 
         break;
       case Op::jmp: pc = in.x; break;
       case Op::assert:
-        ok = holds(static_cast<Assert>(in.x), pos);
+        ok = holds(in, pos);
         ++pc;
         break;
       case Op::save:

@@ -59,7 +59,7 @@ class HeadMatcher {
   struct Inst {
     Op op;
     bool greedy = true;
-    uint16_t cls = 0;        // cls, rep: index into classes_
+    uint16_t cls = 0;        // cls, rep: index into classes_; assert: \w's
     int32_t x = 0, y = 0;    // split: first and second choice; jmp: target; save: slot;
                              // assert: an Assert;
                              // lit: offset and length in lits_
